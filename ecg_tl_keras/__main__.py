@@ -1,0 +1,5 @@
+import sys
+
+from ecg_tl_keras.cli import main
+
+sys.exit(main())

@@ -1,0 +1,236 @@
+"""Reading WFDB records: a fast path for the layouts the ECG releases use, wfdb for the rest.
+
+PTB-XL, PTB and the PhysioNet/CinC releases store format-16 samples, either in
+``.dat`` files or in MATLAB v4 ``.mat`` files whose header gives a byte offset
+(``16x1+24``). For those, the header is parsed with a small parser and the
+samples are read with one ``numpy.fromfile`` call: ``wfdb.rdsamp`` spends most
+of its time parsing headers (about 300 records/s here). Every other storage
+format is handed to ``wfdb.rdrecord``. The early CinC 2020 headers, whose first
+line names the file (``E00001.mat 12 500 5000``) and which ``wfdb`` rejects,
+are read by the fast path.
+
+Example:
+>>> header = parse_header("00001_lr 1 100 2\\n00001_lr.dat 16 1000.0(0)/mV 16 0 0 0 0 I\\n")
+>>> header.fs, header.n_samples, header.signals[0].gain
+(100.0, 2, 1000.0)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+# Digital value WFDB reserves for "no sample" in format 16.
+_FORMAT16_INVALID = -32768
+_DEFAULT_GAIN = 200.0
+_UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nu": 1.0}
+_FORMAT_FIELD = re.compile(r"^(?P<fmt>\d+)(?:x(?P<spf>\d+))?(?::(?P<skew>\d+))?(?:\+(?P<offset>\d+))?$")
+_GAIN_FIELD = re.compile(r"^(?P<gain>[-+\d.eE]+)(?:\((?P<baseline>[-+\d]+)\))?(?:/(?P<units>\S+))?$")
+_RECORD_EXTENSIONS = (".mat", ".dat", ".hea")
+
+
+class HeaderError(ValueError):
+    """A WFDB header that cannot be parsed; the message names the file."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SignalSpec:
+    file_name: str
+    fmt: int
+    samples_per_frame: int
+    skew: int
+    byte_offset: int
+    gain: float
+    baseline: int
+    units: str
+    name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Header:
+    record_name: str
+    fs: float
+    n_samples: int | None
+    signals: tuple[SignalSpec, ...]
+    comments: tuple[str, ...]
+
+    @property
+    def lead_names(self) -> list[str]:
+        return [signal.name for signal in self.signals]
+
+    def comment_value(self, key: str) -> str | None:
+        """Value of a ``# Key: value`` comment line (case-insensitive key), or None."""
+        wanted = key.lower()
+        for comment in self.comments:
+            name, sep, value = comment.partition(":")
+            if sep and name.strip().lower() == wanted:
+                return value.strip()
+        return None
+
+
+def _parse_signal_line(line: str, index: int) -> SignalSpec:
+    fields = line.split(maxsplit=8)
+    if len(fields) < 2:
+        raise HeaderError(f"signal line {index + 1} has no storage format: {line!r}")
+    match = _FORMAT_FIELD.match(fields[1])
+    if not match:
+        raise HeaderError(f"signal line {index + 1} has an unreadable format field {fields[1]!r}")
+    gain, baseline, units = _DEFAULT_GAIN, None, "mV"
+    if len(fields) > 2:
+        gain_match = _GAIN_FIELD.match(fields[2])
+        if not gain_match:
+            raise HeaderError(f"signal line {index + 1} has an unreadable gain {fields[2]!r}")
+        gain = float(gain_match["gain"]) or _DEFAULT_GAIN
+        baseline = int(gain_match["baseline"]) if gain_match["baseline"] else None
+        units = gain_match["units"] or "mV"
+    adc_zero = int(fields[4]) if len(fields) > 4 else 0
+    return SignalSpec(
+        file_name=fields[0],
+        fmt=int(match["fmt"]),
+        samples_per_frame=int(match["spf"] or 1),
+        skew=int(match["skew"] or 0),
+        byte_offset=int(match["offset"] or 0),
+        gain=gain,
+        baseline=adc_zero if baseline is None else baseline,
+        units=units,
+        name=fields[8].strip() if len(fields) > 8 else f"ch{index + 1}",
+    )
+
+
+def _strip_record_extension(name: str) -> str:
+    for extension in _RECORD_EXTENSIONS:
+        if name.endswith(extension):
+            return name[: -len(extension)]
+    return name
+
+
+def parse_header(text: str, source: str = "<header>") -> Header:
+    """Parse the text of a single-segment WFDB header.
+
+    Raises:
+        HeaderError: the text is not a WFDB header (``source`` names the file).
+    """
+    lines = [line.strip() for line in text.splitlines()]
+    comments = tuple(line.lstrip("#").strip() for line in lines if line.startswith("#"))
+    body = [line for line in lines if line and not line.startswith("#")]
+    if not body:
+        raise HeaderError(f"{source}: empty WFDB header")
+    record = body[0].split()
+    try:
+        if "/" in record[0]:
+            raise HeaderError(f"{source}: multi-segment records are not supported")
+        n_signals = int(record[1])
+        fs = float(record[2].split("/")[0].split("(")[0]) if len(record) > 2 else 250.0
+        n_samples = int(record[3]) if len(record) > 3 else None
+        if len(body) < 1 + n_signals:
+            raise HeaderError(
+                f"{source}: header declares {n_signals} signals but has {len(body) - 1} signal lines")
+        signals = tuple(_parse_signal_line(line, i) for i, line in enumerate(body[1:1 + n_signals]))
+    except HeaderError as error:
+        if str(error).startswith(source):
+            raise
+        raise HeaderError(f"{source}: {error}") from None
+    except (IndexError, ValueError) as error:
+        raise HeaderError(f"{source}: unreadable WFDB record line {body[0]!r} ({error})") from None
+    return Header(_strip_record_extension(record[0]), fs, n_samples, signals, comments)
+
+
+def read_header(path: str | os.PathLike) -> Header:
+    """Read and parse the ``.hea`` file at ``path``."""
+    try:
+        text = Path(path).read_text(encoding="latin-1")
+    except OSError as error:
+        raise HeaderError(f"{path}: cannot read header ({error.strerror})") from None
+    return parse_header(text, str(path))
+
+
+def _unit_scale(spec: SignalSpec, source: str) -> float:
+    scale = _UNIT_TO_MV.get(spec.units.lower())
+    if scale is None:
+        raise HeaderError(f"{source}: signal {spec.name} has unit {spec.units!r}; expected mV, uV or V")
+    return scale
+
+
+def _is_fast_path(header: Header) -> bool:
+    return all(s.fmt == 16 and s.samples_per_frame == 1 and s.skew == 0 for s in header.signals)
+
+
+def _read_format16(directory: Path, header: Header, indices: list[int], max_samples: int | None):
+    """Digital samples of the signals at ``indices``, file by file, as float64 with NaN gaps."""
+    by_file: dict[str, list[int]] = {}
+    for i, signal in enumerate(header.signals):
+        by_file.setdefault(signal.file_name, []).append(i)
+    wanted = set(indices)
+    columns: dict[int, np.ndarray] = {}
+    for file_name, members in by_file.items():
+        if not wanted.intersection(members):
+            continue
+        path = directory / file_name
+        count = -1 if max_samples is None else max_samples * len(members)
+        offset = header.signals[members[0]].byte_offset
+        try:
+            raw = np.fromfile(path, dtype="<i2", count=count, offset=offset)
+        except OSError as error:
+            raise HeaderError(f"{path}: cannot read samples ({error.strerror})") from None
+        if raw.size % len(members):
+            raise HeaderError(
+                f"{path}: {raw.size} samples is not a whole number of {len(members)}-signal frames")
+        frames = raw.reshape(-1, len(members))
+        for column, i in enumerate(members):
+            if i in wanted:
+                columns[i] = frames[:, column]
+    lengths = {len(column) for column in columns.values()}
+    if len(lengths) != 1:
+        raise HeaderError(f"{directory / header.record_name}: signal files have different lengths")
+    digital = np.stack([columns[i] for i in indices], axis=1)
+    physical = digital.astype(np.float64)
+    physical[digital == _FORMAT16_INVALID] = np.nan
+    return physical
+
+
+def _read_with_wfdb(directory: Path, header: Header, indices: list[int], max_samples: int | None):
+    import wfdb  # imported lazily: it is slow to import and only needed off the fast path
+
+    record = wfdb.rdrecord(str(directory / header.record_name), channels=indices,
+                           sampto=max_samples if max_samples is None else
+                           min(max_samples, header.n_samples or max_samples),
+                           physical=False)
+    digital = record.d_signal.astype(np.float64)
+    return digital
+
+
+def read_record(header_path: str | os.PathLike, leads: list[str] | None = None,
+                max_samples: int | None = None) -> tuple[np.ndarray, float, list[str]]:
+    """Read a WFDB record as physical values in millivolts.
+
+    Args:
+        header_path: the record's ``.hea`` file.
+        leads: names of the signals to return (all when None), matched exactly.
+        max_samples: read at most this many samples per signal.
+
+    Returns:
+        ``(signal, fs, lead_names)``: float64 array (samples, leads), NaN where
+        the record marks a sample invalid.
+
+    Raises:
+        HeaderError: unreadable header or sample file, or a length mismatch.
+    """
+    header_path = Path(header_path)
+    header = read_header(header_path)
+    names = header.lead_names
+    indices = list(range(len(names))) if leads is None else [names.index(lead) for lead in leads]
+    reader = _read_format16 if _is_fast_path(header) else _read_with_wfdb
+    digital = reader(header_path.parent, header, indices, max_samples)
+    expected = header.n_samples if max_samples is None else min(max_samples, header.n_samples or max_samples)
+    if header.n_samples is not None and digital.shape[0] != expected:
+        raise HeaderError(
+            f"{header_path}: signal length mismatch: header says {header.n_samples} samples, "
+            f"the sample file holds {digital.shape[0]}")
+    specs = [header.signals[i] for i in indices]
+    baseline = np.array([s.baseline for s in specs], dtype=np.float64)
+    scale = np.array([_unit_scale(s, str(header_path)) / s.gain for s in specs], dtype=np.float64)
+    return (digital - baseline) * scale, header.fs, [names[i] for i in indices]
