@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from pathlib import Path
@@ -195,22 +196,20 @@ def _read_format16(directory: Path, header: Header, indices: list[int], max_samp
 def _read_with_wfdb(directory: Path, header: Header, indices: list[int], max_samples: int | None):
     import wfdb  # imported lazily: it is slow to import and only needed off the fast path
 
+    sampto = "end" if max_samples is None else max_samples
     record = wfdb.rdrecord(str(directory / header.record_name), channels=indices,
-                           sampto=max_samples if max_samples is None else
-                           min(max_samples, header.n_samples or max_samples),
-                           physical=False)
-    digital = record.d_signal.astype(np.float64)
-    return digital
+                           sampto=sampto, physical=False, return_res=64)
+    return record.d_signal.astype(np.float64)
 
 
 def read_record(header_path: str | os.PathLike, leads: list[str] | None = None,
-                max_samples: int | None = None) -> tuple[np.ndarray, float, list[str]]:
+                max_seconds: float | None = None) -> tuple[np.ndarray, float, list[str]]:
     """Read a WFDB record as physical values in millivolts.
 
     Args:
         header_path: the record's ``.hea`` file.
         leads: names of the signals to return (all when None), matched exactly.
-        max_samples: read at most this many samples per signal.
+        max_seconds: read at most this many seconds of each signal.
 
     Returns:
         ``(signal, fs, lead_names)``: float64 array (samples, leads), NaN where
@@ -223,13 +222,16 @@ def read_record(header_path: str | os.PathLike, leads: list[str] | None = None,
     header = read_header(header_path)
     names = header.lead_names
     indices = list(range(len(names))) if leads is None else [names.index(lead) for lead in leads]
+    max_samples = None if max_seconds is None else math.ceil(max_seconds * header.fs)
+    if header.n_samples is not None and max_samples is not None:
+        max_samples = min(max_samples, header.n_samples)
     reader = _read_format16 if _is_fast_path(header) else _read_with_wfdb
     digital = reader(header_path.parent, header, indices, max_samples)
-    expected = header.n_samples if max_samples is None else min(max_samples, header.n_samples or max_samples)
-    if header.n_samples is not None and digital.shape[0] != expected:
+    expected = header.n_samples if max_samples is None else max_samples
+    if expected is not None and digital.shape[0] != expected:
         raise HeaderError(
-            f"{header_path}: signal length mismatch: header says {header.n_samples} samples, "
-            f"the sample file holds {digital.shape[0]}")
+            f"{header_path}: signal length mismatch: expected {expected} samples per signal "
+            f"(header: {header.n_samples}), the sample file holds {digital.shape[0]}")
     specs = [header.signals[i] for i in indices]
     baseline = np.array([s.baseline for s in specs], dtype=np.float64)
     scale = np.array([_unit_scale(s, str(header_path)) / s.gain for s in specs], dtype=np.float64)

@@ -1,0 +1,10 @@
+"""Turn public 12-lead ECG releases into training-ready TFRecords.
+
+Run ``python -m tfrecords_builder DATASET --source DIR --out DIR``, or call
+:func:`build_dataset`. Only the writer imports TensorFlow.
+"""
+
+from tfrecords_builder.build import BUILDER_VERSION, BuildError, build_dataset
+from tfrecords_builder.readers import READERS, get_reader
+
+__all__ = ["BUILDER_VERSION", "BuildError", "READERS", "build_dataset", "get_reader"]

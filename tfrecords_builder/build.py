@@ -1,0 +1,296 @@
+"""Build one dataset: read, condition, split patient-wise, write shards and the manifest.
+
+Example:
+>>> from tfrecords_builder import build_dataset
+>>> manifest = build_dataset("ptbxl", "ecg_tl_keras/sample_data/ptbxl", "/tmp/out",
+...                          progress=False)  # doctest: +SKIP
+>>> manifest["labels"]  # doctest: +SKIP
+['NORM', 'MI', 'STTC', 'CD', 'HYP']
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import multiprocessing
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from tfrecords_builder.readers import RecordRef, get_reader
+from tfrecords_builder.signal import (
+    NAN_POLICIES, STANDARD_LEADS, TARGET_FS, TARGET_SAMPLES, TARGET_SECONDS, UNIT,
+    RecordRejected, SignalConditioner)
+from tfrecords_builder.layout import MANIFEST, remove_partial_output
+from tfrecords_builder.split import assign_splits, check_patient_disjoint
+from tfrecords_builder.wfdb_io import HeaderError
+
+BUILDER_VERSION = "0.1.0"
+SPLITS = ("train", "test")
+DEFAULT_SHARD_SIZE = 2048
+#: Seconds read from each record: 10 s plus room for the resampling filter's tail.
+READ_SECONDS = TARGET_SECONDS + 0.5
+#: Below this many records a build runs in-process (starting workers costs more).
+MIN_RECORDS_FOR_WORKERS = 400
+
+
+class BuildError(RuntimeError):
+    """A build that cannot go on; the message says why and names the file or record."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildOptions:
+    """Everything that decides the bytes of a build (compared on re-runs)."""
+
+    dataset: str
+    source: str
+    split: str
+    seed: int
+    shard_size: int
+    nan_policy: str
+    keep_unlabeled: bool
+    reader_options: dict
+
+
+# ---------------------------------------------------------------- per-record work
+
+_WORKER: dict = {}
+
+
+def _init_worker(reader, refs, nan_policy):
+    _WORKER.update(reader=reader, refs=refs, nan_policy=nan_policy, conditioners={})
+
+
+def _condition(index: int):
+    """Read and condition record ``index``: ``(index, signal or None, reason or None)``."""
+    ref = _WORKER["refs"][index]
+    try:
+        raw = _WORKER["reader"].read_signal(ref, READ_SECONDS)
+        conditioners = _WORKER["conditioners"]
+        if raw.fs not in conditioners:
+            conditioners[raw.fs] = SignalConditioner(raw.fs, _WORKER["nan_policy"])
+        return index, conditioners[raw.fs](raw.data, raw.lead_names), None
+    except (RecordRejected, HeaderError, OSError) as error:
+        return index, None, str(error)
+
+
+def _conditioned_records(reader, refs, nan_policy, workers):
+    """Yield ``(index, signal, reason)`` for every ref, in order, using worker processes."""
+    if workers <= 1 or len(refs) < MIN_RECORDS_FOR_WORKERS:
+        _init_worker(reader, refs, nan_policy)
+        yield from map(_condition, range(len(refs)))
+        return
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, initializer=_init_worker, initargs=(reader, refs, nan_policy)) as pool:
+        yield from pool.imap(_condition, range(len(refs)), chunksize=64)
+
+
+# ---------------------------------------------------------------- accumulation
+
+class SplitStats:
+    """Counts of a split, and per-lead sums for the normalization statistics."""
+
+    def __init__(self, label_names):
+        self.label_names = label_names
+        self.records = 0
+        self.patients: set[str] = set()
+        self.label_counts = np.zeros(len(label_names), dtype=np.int64)
+        self.lead_sum = np.zeros(len(STANDARD_LEADS))
+        self.lead_sum_sq = np.zeros(len(STANDARD_LEADS))
+
+    def add(self, signal: np.ndarray, labels: np.ndarray, patient_id: str) -> None:
+        self.records += 1
+        self.patients.add(patient_id)
+        self.label_counts += labels
+        as_double = signal.astype(np.float64)
+        self.lead_sum += as_double.sum(axis=0)
+        self.lead_sum_sq += np.square(as_double).sum(axis=0)
+
+    def normalization(self) -> dict:
+        count = max(self.records * TARGET_SAMPLES, 1)
+        mean = self.lead_sum / count
+        std = np.sqrt(np.maximum(self.lead_sum_sq / count - np.square(mean), 0.0))
+        return {"mean": mean.tolist(), "std": std.tolist()}
+
+    def summary(self) -> dict:
+        return {"records": self.records, "patients": len(self.patients),
+                "label_counts": dict(zip(self.label_names, self.label_counts.tolist()))}
+
+
+def multi_hot(labels: tuple[str, ...], label_names: tuple[str, ...]) -> np.ndarray:
+    return np.array([name in labels for name in label_names], dtype=np.int64)
+
+
+# ---------------------------------------------------------------- the build
+
+def _existing_build(out_dir: Path, options: BuildOptions) -> dict | None:
+    """The finished manifest when this exact build is already done; error if built differently."""
+    manifest_path = out_dir / MANIFEST
+    if not manifest_path.is_file():
+        return None
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError:
+        raise BuildError(f"{manifest_path}: unreadable manifest; rebuild with --overwrite") from None
+    if manifest.get("build_options") != json.loads(json.dumps(dataclasses.asdict(options))):
+        raise BuildError(f"{out_dir} already holds a build with other options; "
+                         f"use --overwrite to rebuild it")
+    return manifest
+
+
+def _select_labeled(refs, keep_unlabeled):
+    kept, dropped = [], []
+    for ref in refs:
+        if ref.labels or keep_unlabeled:
+            kept.append(ref)
+        else:
+            dropped.append({"record_id": ref.record_id, "reason": "no label among the study's labels"})
+    return kept, dropped
+
+
+def _write_atomic_json(path: Path, content: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(content, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _fail_if_strict(strict: bool, dropped: list[dict]) -> None:
+    if strict and dropped:
+        first = dropped[0]
+        raise BuildError(f"--strict: record {first['record_id']} skipped: {first['reason']} "
+                         f"({len(dropped)} record(s) skipped so far)")
+
+
+def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLike, *,
+                  split: str | None = None, seed: int = 0, overwrite: bool = False,
+                  strict: bool = False, workers: int | None = None,
+                  shard_size: int = DEFAULT_SHARD_SIZE, nan_policy: str = "drop",
+                  keep_unlabeled: bool = False, progress: bool = True,
+                  log: Callable[[str], None] = print, **reader_options) -> dict:
+    """Convert one public release into ``out/<dataset>/`` shards plus ``manifest.json``.
+
+    Args:
+        dataset: ``ptbxl``, ``cpsc2018``, ``georgia``, ``ptb`` or ``ribeiro``.
+        source: the release folder, as downloaded.
+        out: output root; the dataset goes to ``out/<dataset>``.
+        split: ``random`` (patient-wise, 33% test) or ``strat_fold`` (PTB-XL's
+            folds, fold 10 is test); default: the dataset's own (PTB-XL:
+            ``strat_fold``, others ``random``).
+        seed: seed of the random split and of the patient folds.
+        overwrite: rebuild even if a finished build is there.
+        strict: fail on the first record that would be skipped.
+        workers: worker processes (default: all cores).
+        shard_size: records per shard.
+        nan_policy: ``drop`` records with non-finite samples, or repair them
+            (``interpolate``, ``zero``).
+        keep_unlabeled: keep records with none of the study's labels (all-zero labels).
+        progress: show a progress bar.
+        log: where the summary lines go.
+        **reader_options: the dataset reader's own options.
+
+    Returns:
+        The manifest, as written.
+    """
+    reader_class = get_reader(dataset)
+    if nan_policy not in NAN_POLICIES:
+        raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+    options = BuildOptions(dataset, str(Path(source).resolve()), split or reader_class.default_split,
+                           seed, shard_size, nan_policy, keep_unlabeled,
+                           {k: v for k, v in reader_options.items() if v is not None})
+    out_dir = Path(out) / dataset
+    if not overwrite:
+        finished = _existing_build(out_dir, options)
+        if finished is not None:
+            log(f"{out_dir}: already built ({_counts_line(finished)}); nothing to do "
+                f"(use --overwrite to rebuild)")
+            return finished
+    started = time.perf_counter()
+    reader = reader_class(source, **options.reader_options)
+    refs, dropped = _select_labeled(reader.records(), keep_unlabeled)
+    _fail_if_strict(strict, dropped)
+    assignment = assign_splits(refs, options.split, seed)
+    check_patient_disjoint(refs, assignment)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MANIFEST).unlink(missing_ok=True)
+    remove_partial_output(out_dir)
+    splits = _write_shards(reader, refs, assignment, out_dir, options, strict, dropped,
+                           workers or os.cpu_count() or 1, progress)
+    elapsed = time.perf_counter() - started
+    manifest = _manifest(reader, options, splits, dropped)
+    _write_atomic_json(out_dir / MANIFEST, manifest)
+    written = sum(entry["records"] for entry in manifest["splits"].values())
+    log(f"{out_dir}: {_counts_line(manifest)}; {elapsed:.1f} s, {written / max(elapsed, 1e-9):.0f} records/s")
+    for reason, count in collections.Counter(_reason_kind(d["reason"]) for d in dropped).most_common():
+        log(f"  dropped {count}: {reason}")
+    return manifest
+
+
+def _reason_kind(reason: str) -> str:
+    """A reason without its record-specific numbers and paths, for the summary."""
+    text = reason.split(": ", 1)[-1] if reason.startswith("/") else reason
+    return text.split(" (")[0]
+
+
+def _counts_line(manifest: dict) -> str:
+    parts = [f"{name} {entry['records']}" for name, entry in manifest["splits"].items()]
+    return ", ".join(parts) + f", dropped {len(manifest['dropped'])}"
+
+
+def _write_shards(reader, refs, assignment, out_dir, options, strict, dropped, workers, progress):
+    from tfrecords_builder.writer import ShardedWriter, serialize_example
+    from tqdm.auto import tqdm
+
+    writers = {name: ShardedWriter(out_dir, name, options.shard_size) for name in SPLITS}
+    stats = {name: SplitStats(reader.label_names) for name in SPLITS}
+    records = _conditioned_records(reader, refs, options.nan_policy, workers)
+    try:
+        for index, signal, reason in tqdm(records, total=len(refs), disable=not progress,
+                                          desc=f"{options.dataset}", unit="rec"):
+            ref: RecordRef = refs[index]
+            if signal is None:
+                dropped.append({"record_id": ref.record_id, "reason": reason})
+                _fail_if_strict(strict, dropped)
+                continue
+            split_name, fold = assignment[ref.record_id]
+            labels = multi_hot(ref.labels, reader.label_names)
+            writers[split_name].write(serialize_example(signal, labels, ref.record_id, ref.patient_id, fold))
+            stats[split_name].add(signal, labels, ref.patient_id)
+    finally:
+        records.close()
+        for writer in writers.values():
+            writer.close()
+    return {name: {**stats[name].summary(), "shards": writers[name].finalize(),
+                   "_normalization": stats[name].normalization()} for name in SPLITS}
+
+
+def _manifest(reader, options: BuildOptions, splits: dict, dropped: list[dict]) -> dict:
+    normalization = splits["train"].pop("_normalization")
+    splits["test"].pop("_normalization")
+    return {
+        "dataset": options.dataset,
+        "builder_version": BUILDER_VERSION,
+        "source": options.source,
+        "release_format": reader.release_format,
+        "labels": list(reader.label_names),
+        "label_codes": {label: list(reader.label_codes[label]) for label in reader.label_names},
+        "fs": TARGET_FS,
+        "samples": TARGET_SAMPLES,
+        "leads": list(STANDARD_LEADS),
+        "unit": UNIT,
+        "signal_dtype": "float32",
+        "signal_layout": "samples x leads, row-major",
+        "splits": splits,
+        "dropped": dropped,
+        "split_policy": {"policy": options.split, "seed": options.seed,
+                         "test_size": 0.33 if options.split == "random" else None,
+                         "folds": "strat_fold - 1" if options.split == "strat_fold" else
+                         "10 seeded patient-wise folds (0-9)"},
+        "seed": options.seed,
+        "normalization": normalization,
+        "nan_policy": options.nan_policy,
+        "build_options": dataclasses.asdict(options),
+    }

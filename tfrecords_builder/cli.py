@@ -1,0 +1,62 @@
+"""``python -m tfrecords_builder DATASET --source DIR --out DIR [options]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tfrecords_builder.build import DEFAULT_SHARD_SIZE, BuildError, build_dataset
+from tfrecords_builder.readers import READERS, SourceError
+from tfrecords_builder.signal import NAN_POLICIES
+from tfrecords_builder.split import SPLIT_POLICIES
+from tfrecords_builder.wfdb_io import HeaderError
+
+
+def _add_common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", required=True, help="the release folder, as downloaded")
+    parser.add_argument("--out", required=True, help="output root; the dataset goes to OUT/DATASET")
+    parser.add_argument("--split", choices=SPLIT_POLICIES, default=None,
+                        help="random: patient-wise, 33%% test; strat_fold: PTB-XL's folds, fold 10 is test "
+                             "(default: strat_fold for ptbxl, random otherwise)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random split and folds (default 0)")
+    parser.add_argument("--overwrite", action="store_true", help="rebuild a finished output")
+    parser.add_argument("--strict", action="store_true", help="fail instead of skipping a record")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    parser.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE,
+                        help="records per shard (default %(default)s)")
+    parser.add_argument("--nan-policy", choices=NAN_POLICIES, default="drop",
+                        help="records with NaN/inf samples: drop them (default), or repair by linear "
+                             "interpolation per lead or by zeros")
+    parser.add_argument("--keep-unlabeled", "--keep-other", dest="keep_unlabeled", action="store_true",
+                        help="keep records with none of the study's labels (ptb: other diagnoses) "
+                             "with all-zero labels")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tfrecords_builder",
+        description="Convert a public 12-lead ECG release into sharded TFRecords (100 Hz, 10 s, mV) "
+                    "plus manifest.json.")
+    subparsers = parser.add_subparsers(dest="dataset", metavar="DATASET",
+                                       help=f"one of: {', '.join(READERS)}")
+    subparsers.required = True
+    for name, reader in READERS.items():
+        sub = subparsers.add_parser(name, help=(reader.__doc__ or "").split("\n")[0])
+        _add_common_options(sub)
+        reader.add_options(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    reader_options = READERS[args.dataset].options_from_args(args)
+    try:
+        build_dataset(args.dataset, args.source, args.out, split=args.split, seed=args.seed,
+                      overwrite=args.overwrite, strict=args.strict, workers=args.workers,
+                      shard_size=args.shard_size, nan_policy=args.nan_policy,
+                      keep_unlabeled=args.keep_unlabeled, progress=args.progress, **reader_options)
+    except (BuildError, SourceError, HeaderError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

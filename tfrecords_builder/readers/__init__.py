@@ -1,0 +1,28 @@
+"""One reader per dataset, behind the :class:`~tfrecords_builder.readers.base.Reader` interface."""
+
+from tfrecords_builder.readers.base import RawSignal, Reader, RecordRef, SourceError
+from tfrecords_builder.readers.cpsc2018 import Cpsc2018Reader
+from tfrecords_builder.readers.georgia import GeorgiaReader
+from tfrecords_builder.readers.ptb import PtbReader
+from tfrecords_builder.readers.ptbxl import PtbxlReader
+from tfrecords_builder.readers.ribeiro import RibeiroReader
+
+READERS: dict[str, type[Reader]] = {
+    reader.name: reader
+    for reader in (PtbxlReader, Cpsc2018Reader, GeorgiaReader, PtbReader, RibeiroReader)
+}
+
+
+def get_reader(name: str) -> type[Reader]:
+    """The reader class of a dataset name.
+
+    Raises:
+        ValueError: unknown dataset name (the message lists the known ones).
+    """
+    try:
+        return READERS[name]
+    except KeyError:
+        raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(READERS)}") from None
+
+
+__all__ = ["READERS", "RawSignal", "Reader", "RecordRef", "SourceError", "get_reader"]

@@ -1,0 +1,103 @@
+"""The interface every dataset reader implements.
+
+A reader turns one public release, in its published layout, into
+:class:`RecordRef` entries (id, patient, labels, where to find the signal) and
+reads one record's signal on demand. Readers are pickled to worker processes,
+so they hold plain data only (paths, options, small tables).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from pathlib import Path
+from typing import ClassVar, Sequence
+
+import numpy as np
+
+
+class SourceError(ValueError):
+    """The source folder is not the release the reader expects; the message names the file."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordRef:
+    """One record of a release.
+
+    Attributes:
+        record_id: the release's own id (e.g. ``"8"`` for PTB-XL ecg_id 8, ``"A1980"``).
+        patient_id: the patient; a record is its own patient where the release has no ids.
+        labels: the study's label names the record carries (may be empty).
+        location: what :meth:`Reader.read_signal` needs to find the signal.
+        fold: a fold the release defines (PTB-XL ``strat_fold - 1``), or None.
+    """
+
+    record_id: str
+    patient_id: str
+    labels: tuple[str, ...]
+    location: str
+    fold: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class RawSignal:
+    """A record's signal as read: (samples, leads) in mV, its rate and lead names."""
+
+    data: np.ndarray
+    fs: float
+    lead_names: Sequence[str]
+
+
+class Reader(abc.ABC):
+    """Base class of the dataset readers.
+
+    Subclasses set ``name``, ``label_names`` and ``label_codes`` (label name ->
+    the release's codes that map to it) and implement :meth:`records` and
+    :meth:`read_signal`.
+    """
+
+    name: ClassVar[str]
+    label_names: ClassVar[tuple[str, ...]]
+    label_codes: ClassVar[dict[str, tuple[str, ...]]]
+    #: Split policy when the user does not ask for one: ``"random"`` or a reader-specific name.
+    default_split: ClassVar[str] = "random"
+
+    def __init__(self, source: str | Path):
+        self.source = Path(source)
+        if not self.source.is_dir():
+            raise SourceError(f"{self.source}: source folder not found")
+        self.release_format = "unknown"
+
+    @classmethod
+    def add_options(cls, parser) -> None:
+        """Add this reader's command-line options to an argparse parser."""
+
+    @classmethod
+    def options_from_args(cls, args) -> dict:
+        """This reader's keyword options from parsed command-line arguments."""
+        return {}
+
+    def require_file(self, relative: str, what: str) -> Path:
+        """Path of a file the release must contain, or a SourceError naming it."""
+        path = self.source / relative
+        if not path.is_file():
+            raise SourceError(f"{path}: not found; expected {what} in the {self.name} release folder")
+        return path
+
+    def labels_from_codes(self, codes) -> tuple[str, ...]:
+        """The study labels (in label order) whose source codes appear in ``codes``."""
+        present = set(codes)
+        return tuple(label for label in self.label_names
+                     if present.intersection(self.label_codes[label]))
+
+    @abc.abstractmethod
+    def records(self) -> list[RecordRef]:
+        """Every record of the release found in the source, in a deterministic order."""
+
+    @abc.abstractmethod
+    def read_signal(self, ref: RecordRef, max_seconds: float) -> RawSignal:
+        """Read one record: its first ``max_seconds`` (all of it when shorter).
+
+        Raises:
+            RecordRejected: the record cannot be used (the message is the reason).
+        """

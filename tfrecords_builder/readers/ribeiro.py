@@ -1,0 +1,120 @@
+"""CODE test set (Ribeiro et al. 2020): ``ecg_tracings.hdf5`` + ``annotations/gold_standard.csv``.
+
+``tracings`` is N x 4096 x 12 at 400 Hz, 10 s and 7 s exams zero-padded on both
+sides to 4096; the padding is stripped before cropping (so 7 s exams are dropped
+as too short). The i-th CSV row matches the i-th tracing; each exam is its own
+patient. The upstream description gives two lead orders and the unit "1e-4 V"
+next to "multiply by 1000 to obtain V", so both are options: ``lead_order``
+(default ``DI,DII,DIII,AVR,AVL,AVF,V1,...,V6``) and ``scale`` (multiplier that
+turns stored values into mV, default 1.0: values are taken as mV).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tfrecords_builder.readers.base import RawSignal, Reader, RecordRef, SourceError
+from tfrecords_builder.signal import RecordRejected, canonical_lead
+
+RIBEIRO_LABELS = ("NORM", "I-AVB", "RBBB", "LBBB", "SB", "AF", "STach")
+#: Label -> gold_standard.csv column ("NORM" is the absence of all six).
+GOLD_COLUMNS = {"I-AVB": "1dAVb", "RBBB": "RBBB", "LBBB": "LBBB", "SB": "SB", "AF": "AF", "STach": "ST"}
+DEFAULT_LEAD_ORDER = ("DI", "DII", "DIII", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6")
+FS = 400.0
+
+
+def strip_zero_padding(tracing: np.ndarray) -> np.ndarray:
+    """Drop the all-zero rows the release pads each exam with, at both ends."""
+    nonzero = np.flatnonzero(np.any(tracing != 0, axis=1))
+    if nonzero.size == 0:
+        return tracing[:0]
+    return tracing[nonzero[0]: nonzero[-1] + 1]
+
+
+class RibeiroReader(Reader):
+    """7 labels from ``gold_standard.csv``; NORM when none of the six abnormalities is marked.
+
+    Args:
+        source: the release folder.
+        hdf5: the tracings file (default ``SOURCE/ecg_tracings.hdf5``).
+        lead_order: the 12 lead names in the file's order.
+        scale: factor from stored values to mV.
+    """
+
+    name = "ribeiro"
+    label_names = RIBEIRO_LABELS
+    label_codes = {"NORM": ("no abnormality",), **{k: (v,) for k, v in GOLD_COLUMNS.items()}}
+    release_format = "code-test-hdf5"
+
+    def __init__(self, source, hdf5: str | Path | None = None,
+                 lead_order: tuple[str, ...] = DEFAULT_LEAD_ORDER, scale: float = 1.0):
+        super().__init__(source)
+        lead_order = tuple(lead_order)
+        if len(lead_order) != 12 or len({canonical_lead(lead) for lead in lead_order}) != 12:
+            raise ValueError(f"lead_order must name 12 distinct leads, got {lead_order}")
+        if not scale > 0:
+            raise ValueError(f"scale must be positive, got {scale}")
+        self.lead_order, self.scale = lead_order, float(scale)
+        self.hdf5 = Path(hdf5) if hdf5 else self.source / "ecg_tracings.hdf5"
+        if not self.hdf5.is_file():
+            raise SourceError(f"{self.hdf5}: not found; expected the CODE tracings file ecg_tracings.hdf5")
+        self.gold = self.require_file("annotations/gold_standard.csv", "the annotations gold_standard.csv")
+        self._file = None
+
+    @classmethod
+    def add_options(cls, parser):
+        parser.add_argument("--hdf5", default=None, help="ribeiro: tracings file (default SOURCE/ecg_tracings.hdf5)")
+        parser.add_argument("--lead-order", default=",".join(DEFAULT_LEAD_ORDER),
+                            help="ribeiro: comma-separated lead names in the file's order "
+                                 "(default %(default)s; the release also states DI,DII,DIII,AVL,AVF,AVR,...)")
+        parser.add_argument("--scale", type=float, default=1.0,
+                            help="ribeiro: multiplier from stored values to mV (default 1.0)")
+
+    @classmethod
+    def options_from_args(cls, args):
+        return {"hdf5": args.hdf5, "lead_order": tuple(args.lead_order.split(",")), "scale": args.scale}
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_file"] = None  # an open HDF5 handle is reopened in each worker
+        return state
+
+    def _tracings(self):
+        if self._file is None:
+            import h5py
+
+            self._file = h5py.File(self.hdf5, "r")
+        if "tracings" not in self._file:
+            raise SourceError(f"{self.hdf5}: no dataset 'tracings'; expected CODE's N x 4096 x 12 tracings")
+        return self._file["tracings"]
+
+    def records(self) -> list[RecordRef]:
+        gold = pd.read_csv(self.gold)
+        missing = [column for column in GOLD_COLUMNS.values() if column not in gold.columns]
+        if missing:
+            raise SourceError(f"{self.gold}: missing column(s) {', '.join(missing)}")
+        tracings = self._tracings()
+        if tracings.ndim != 3 or tracings.shape[2] != 12:
+            raise SourceError(f"{self.hdf5}: tracings has shape {tracings.shape}, expected N x samples x 12")
+        if tracings.shape[0] != len(gold):
+            raise SourceError(f"{self.hdf5}: {tracings.shape[0]} tracings but {self.gold} has "
+                              f"{len(gold)} rows; the i-th row must match the i-th tracing")
+        width = len(str(len(gold)))
+        refs = []
+        for index, row in enumerate(gold.itertuples(index=False)):
+            marked = {label for label, column in GOLD_COLUMNS.items() if getattr(row, column) == 1}
+            labels = tuple(label for label in RIBEIRO_LABELS if label in marked) or ("NORM",)
+            record_id = f"{index:0{width}d}"
+            refs.append(RecordRef(record_id=record_id, patient_id=record_id, labels=labels,
+                                  location=str(index)))
+        return refs
+
+    def read_signal(self, ref: RecordRef, max_seconds: float) -> RawSignal:
+        tracing = strip_zero_padding(np.asarray(self._tracings()[int(ref.location)], dtype=np.float64))
+        if tracing.shape[0] == 0:
+            raise RecordRejected("tracing is all zeros")
+        samples = int(np.ceil(max_seconds * FS))
+        return RawSignal(tracing[:samples] * self.scale, FS, self.lead_order)
