@@ -42,6 +42,19 @@ def read_reference(path: Path) -> dict[str, tuple[int, ...]]:
     return reference
 
 
+def read_original_mat(path: Path, max_seconds: float) -> RawSignal:
+    """The first ``max_seconds`` of an original-release recording (struct ``ECG``, field ``data``)."""
+    try:
+        ecg = scipy.io.loadmat(path, squeeze_me=True)["ECG"]
+        data = np.asarray(ecg["data"].item(), dtype=np.float64)
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
+        raise RecordRejected(f"{path}: expected a MATLAB struct ECG with a 12 x N field data ({error})")
+    if data.ndim != 2 or data.shape[0] != len(STANDARD_LEADS):
+        raise RecordRejected(f"{path}: ECG.data has shape {data.shape}, expected 12 x N")
+    samples = int(np.ceil(max_seconds * ORIGINAL_FS))
+    return RawSignal(data[:, :samples].T, ORIGINAL_FS, STANDARD_LEADS)
+
+
 class Cpsc2018Reader(CincReader):
     """9 labels; detects which release the source folder holds; a record is its own patient.
 
@@ -99,13 +112,4 @@ class Cpsc2018Reader(CincReader):
     def read_signal(self, ref: RecordRef, max_seconds: float) -> RawSignal:
         if self.release_format == "cinc-wfdb":
             return super().read_signal(ref, max_seconds)
-        path = self.source / ref.location
-        try:
-            ecg = scipy.io.loadmat(path, squeeze_me=True)["ECG"]
-            data = np.asarray(ecg["data"].item(), dtype=np.float64)
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise RecordRejected(f"{path}: expected a MATLAB struct ECG with a 12 x N field data ({error})")
-        if data.ndim != 2 or data.shape[0] != len(STANDARD_LEADS):
-            raise RecordRejected(f"{path}: ECG.data has shape {data.shape}, expected 12 x N")
-        samples = int(np.ceil(max_seconds * ORIGINAL_FS))
-        return RawSignal(data[:, :samples].T, ORIGINAL_FS, STANDARD_LEADS)
+        return read_original_mat(self.source / ref.location, max_seconds)
