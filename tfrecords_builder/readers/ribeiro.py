@@ -104,8 +104,9 @@ class RibeiroReader(Reader):
                               f"{len(gold)} rows; the i-th row must match the i-th tracing")
         width = len(str(len(gold)))
         refs = []
-        for index, row in enumerate(gold.itertuples(index=False)):
-            marked = {label for label, column in GOLD_COLUMNS.items() if getattr(row, column) == 1}
+        # Column names such as "1dAVb" are not identifiers, so rows are read as dicts.
+        for index, row in enumerate(gold[list(GOLD_COLUMNS.values())].to_dict("records")):
+            marked = {label for label, column in GOLD_COLUMNS.items() if row[column] == 1}
             labels = tuple(label for label in RIBEIRO_LABELS if label in marked) or ("NORM",)
             record_id = f"{index:0{width}d}"
             refs.append(RecordRef(record_id=record_id, patient_id=record_id, labels=labels,
