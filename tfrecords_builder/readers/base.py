@@ -51,9 +51,10 @@ class RawSignal:
 class Reader(abc.ABC):
     """Base class of the dataset readers.
 
-    Subclasses set ``name``, ``label_names`` and ``label_codes`` (label name ->
-    the release's codes that map to it) and implement :meth:`records` and
-    :meth:`read_signal`.
+    Subclasses set ``name``, ``label_names``, ``label_codes`` (label name ->
+    the release's codes that map to it) and ``release_format`` (on the class,
+    or in ``__init__`` when it depends on the source) and implement
+    :meth:`records` and :meth:`read_signal`.
     """
 
     name: ClassVar[str]
@@ -61,12 +62,13 @@ class Reader(abc.ABC):
     label_codes: ClassVar[dict[str, tuple[str, ...]]]
     #: Split policy when the user does not ask for one: ``"random"`` or a reader-specific name.
     default_split: ClassVar[str] = "random"
+    #: The layout of the release read (written to the manifest).
+    release_format: str
 
     def __init__(self, source: str | Path):
         self.source = Path(source)
         if not self.source.is_dir():
             raise SourceError(f"{self.source}: source folder not found")
-        self.release_format = "unknown"
 
     @classmethod
     def add_options(cls, parser) -> None:
