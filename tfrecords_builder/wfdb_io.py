@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-# Digital value WFDB reserves for "no sample" in format 16.
-_FORMAT16_INVALID = -32768
+# Digital value WFDB reserves for "no sample", per storage format (signal(5); format 8 has none).
+_INVALID_SAMPLE = {80: -128, 160: -32768, 212: -2048, 310: -512, 311: -512, 16: -32768, 61: -32768,
+                   24: -(1 << 23), 32: -(1 << 31), 508: -128, 516: -32768, 524: -(1 << 23)}
 _DEFAULT_GAIN = 200.0
 _UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nu": 1.0}
 _FORMAT_FIELD = re.compile(r"^(?P<fmt>\d+)(?:x(?P<spf>\d+))?(?::(?P<skew>\d+))?(?:\+(?P<offset>\d+))?$")
@@ -161,7 +162,7 @@ def _is_fast_path(header: Header) -> bool:
 
 
 def _read_format16(directory: Path, header: Header, indices: list[int], max_samples: int | None):
-    """Digital samples of the signals at ``indices``, file by file, as float64 with NaN gaps."""
+    """Digital samples of the signals at ``indices``, file by file."""
     by_file: dict[str, list[int]] = {}
     for i, signal in enumerate(header.signals):
         by_file.setdefault(signal.file_name, []).append(i)
@@ -187,19 +188,28 @@ def _read_format16(directory: Path, header: Header, indices: list[int], max_samp
     lengths = {len(column) for column in columns.values()}
     if len(lengths) != 1:
         raise HeaderError(f"{directory / header.record_name}: signal files have different lengths")
-    digital = np.stack([columns[i] for i in indices], axis=1)
-    physical = digital.astype(np.float64)
-    physical[digital == _FORMAT16_INVALID] = np.nan
-    return physical
+    return np.stack([columns[i] for i in indices], axis=1)
 
 
 def _read_with_wfdb(directory: Path, header: Header, indices: list[int], max_samples: int | None):
     import wfdb  # imported lazily: it is slow to import and only needed off the fast path
 
-    sampto = "end" if max_samples is None else max_samples
-    record = wfdb.rdrecord(str(directory / header.record_name), channels=indices,
-                           sampto=sampto, physical=False, return_res=64)
-    return record.d_signal.astype(np.float64)
+    path = directory / header.record_name
+    try:
+        record = wfdb.rdrecord(str(path), channels=indices, sampto=max_samples, physical=False,
+                               return_res=64)
+    except (ValueError, OSError) as error:
+        raise HeaderError(f"{path}: cannot read samples ({error})") from None
+    return record.d_signal
+
+
+def _with_nan_gaps(digital: np.ndarray, formats: list[int]) -> np.ndarray:
+    """Digital samples as float64, NaN where a signal holds its format's "no sample" value."""
+    values = digital.astype(np.float64)
+    for column, fmt in enumerate(formats):
+        if fmt in _INVALID_SAMPLE:
+            values[digital[:, column] == _INVALID_SAMPLE[fmt], column] = np.nan
+    return values
 
 
 def read_record(header_path: str | os.PathLike, leads: list[str] | None = None,
@@ -233,6 +243,7 @@ def read_record(header_path: str | os.PathLike, leads: list[str] | None = None,
             f"{header_path}: signal length mismatch: expected {expected} samples per signal "
             f"(header: {header.n_samples}), the sample file holds {digital.shape[0]}")
     specs = [header.signals[i] for i in indices]
+    digital = _with_nan_gaps(digital, [s.fmt for s in specs])
     baseline = np.array([s.baseline for s in specs], dtype=np.float64)
     scale = np.array([_unit_scale(s, str(header_path)) / s.gain for s in specs], dtype=np.float64)
     return (digital - baseline) * scale, header.fs, [names[i] for i in indices]
