@@ -1,0 +1,347 @@
+"""Reading the TFRecord datasets written by ``python -m tfrecords_builder``.
+
+A built dataset directory holds ``manifest.json`` and the shards
+``<split>-<index>-of-<count>.tfrecord``; each example carries ``signal``
+(float32 samples x leads, mV), ``labels`` (multi-hot), ``record_id``,
+``patient_id`` and ``fold`` (patient-wise, 0-9).
+
+The pipeline reads shards interleaved, parses in parallel, caches the split in
+memory when it fits, then shuffles, batches and prefetches.
+
+Example:
+    >>> ds = load_split("OUT/ptbxl", "train", batch_size=256, shuffle=True,
+    ...                 exclude_folds=[8])  # doctest: +SKIP
+    >>> signals, labels = next(iter(ds))  # doctest: +SKIP
+    >>> signals.shape, labels.shape  # doctest: +SKIP
+    (TensorShape([256, 1000, 12]), TensorShape([256, 5]))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import tensorflow as tf
+
+MANIFEST = "manifest.json"
+BUILD_HINT = "python -m tfrecords_builder DATASET --source DIR --out OUT"
+# Cache a split in memory only when its decoded signals take at most this
+# fraction of the memory available when the pipeline is built.
+CACHE_MEMORY_FRACTION = 0.5
+_READ_BUFFER_BYTES = 8 << 20
+
+
+def load_manifest(data_dir: str | os.PathLike) -> dict:
+    """Reads and checks ``<data_dir>/manifest.json``.
+
+    Args:
+        data_dir: a dataset directory written by the builder (e.g. ``OUT/ptbxl``).
+
+    Returns:
+        The manifest dict.
+
+    Raises:
+        FileNotFoundError: the manifest is missing (the message says how to build it).
+        ValueError: the manifest is not valid JSON or lacks required keys.
+
+    Example:
+        >>> load_manifest("OUT/ptbxl")["labels"]  # doctest: +SKIP
+        ['NORM', 'MI', 'STTC', 'CD', 'HYP']
+    """
+    path = Path(data_dir) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: build it with {BUILD_HINT}")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+    missing = [key for key in ("labels", "samples", "leads", "splits") if key not in manifest]
+    if missing:
+        raise ValueError(f"{path} lacks required keys {missing}: rebuild it with {BUILD_HINT}")
+    return manifest
+
+
+def input_shape(manifest: dict) -> tuple[int, int]:
+    """``(samples, leads)`` of the dataset's signals.
+
+    Example:
+        >>> input_shape({"samples": 1000, "leads": ["I"] * 12})
+        (1000, 12)
+    """
+    return int(manifest["samples"]), len(manifest["leads"])
+
+
+def shard_paths(data_dir: str | os.PathLike, split: str, manifest: dict | None = None) -> list[str]:
+    """Paths of a split's shards, in manifest order, all checked to exist.
+
+    Raises:
+        ValueError: ``split`` is not in the manifest.
+        FileNotFoundError: a shard named by the manifest is missing.
+
+    Example:
+        >>> shard_paths("OUT/ptbxl", "test")  # doctest: +SKIP
+        ['OUT/ptbxl/test-00000-of-00001.tfrecord']
+    """
+    manifest = manifest or load_manifest(data_dir)
+    splits = manifest["splits"]
+    if split not in splits:
+        raise ValueError(f"unknown split {split!r} in {Path(data_dir) / MANIFEST}; "
+                         f"available: {', '.join(splits)}")
+    paths = [Path(data_dir) / shard["file"] for shard in splits[split]["shards"]]
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"shard {path} listed in {Path(data_dir) / MANIFEST} is missing: "
+                                    f"rebuild the dataset with {BUILD_HINT} --overwrite")
+    if not paths:
+        raise ValueError(f"split {split!r} of {data_dir} has no shards")
+    return [str(path) for path in paths]
+
+
+def _feature_spec(n_labels: int) -> dict:
+    return {
+        "signal": tf.io.FixedLenFeature([], tf.string),
+        "labels": tf.io.FixedLenFeature([n_labels], tf.int64),
+        "record_id": tf.io.FixedLenFeature([], tf.string),
+        "patient_id": tf.io.FixedLenFeature([], tf.string),
+        "fold": tf.io.FixedLenFeature([], tf.int64),
+    }
+
+
+def _raw_examples(paths: list[str]) -> tf.data.Dataset:
+    files = tf.data.Dataset.from_tensor_slices(paths)
+    return files.interleave(
+        lambda path: tf.data.TFRecordDataset(path, buffer_size=_READ_BUFFER_BYTES),
+        cycle_length=min(len(paths), 8), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def load_index(data_dir: str | os.PathLike, split: str) -> dict[str, np.ndarray]:
+    """The per-record metadata of a split (no signals), in file order.
+
+    Returns:
+        ``{"record_id": str array, "patient_id": str array, "fold": int array,
+        "labels": int array (records, labels)}``.
+
+    Example:
+        >>> index = load_index("OUT/ptbxl", "train")  # doctest: +SKIP
+        >>> sorted(set(index["fold"].tolist()))  # doctest: +SKIP
+        [0, 1, 2, 3, 4, 5, 6, 7, 8]
+    """
+    manifest = load_manifest(data_dir)
+    spec = {k: v for k, v in _feature_spec(len(manifest["labels"])).items() if k != "signal"}
+    columns: dict[str, list] = {key: [] for key in spec}
+    batches = _raw_examples(shard_paths(data_dir, split, manifest)).batch(1024).map(
+        lambda serialized: tf.io.parse_example(serialized, spec))
+    for batch in batches.as_numpy_iterator():
+        for key in spec:
+            columns[key].append(batch[key])
+    index = {key: np.concatenate(values) for key, values in columns.items()}
+    for key in ("record_id", "patient_id"):
+        index[key] = np.array([value.decode() for value in index[key]], dtype=str)
+    return index
+
+
+def _member_of(values: Iterable[str]) -> tf.lookup.StaticHashTable:
+    keys = tf.constant(sorted(set(values)), dtype=tf.string)
+    return tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(keys, tf.ones_like(keys, dtype=tf.int32)), default_value=0)
+
+
+def _check_folds(name: str, folds) -> list[int] | None:
+    if folds is None:
+        return None
+    folds = [int(fold) for fold in folds]
+    if not folds or any(not 0 <= fold <= 9 for fold in folds):
+        raise ValueError(f"{name} must be a non-empty list of folds in 0-9, got {folds}")
+    return folds
+
+
+def _record_filter(folds, exclude_folds, record_ids, patient_ids) -> Callable | None:
+    """A predicate over parsed examples implementing the requested selection."""
+    folds = _check_folds("folds", folds)
+    exclude_folds = _check_folds("exclude_folds", exclude_folds)
+    records = _member_of(record_ids) if record_ids is not None else None
+    patients = _member_of(patient_ids) if patient_ids is not None else None
+    if folds is None and exclude_folds is None and records is None and patients is None:
+        return None
+
+    def keep(example):
+        conditions = [tf.constant(True)]
+        if folds is not None:
+            conditions.append(tf.reduce_any(tf.equal(example["fold"], folds)))
+        if exclude_folds is not None:
+            conditions.append(tf.logical_not(tf.reduce_any(tf.equal(example["fold"], exclude_folds))))
+        if records is not None:
+            conditions.append(records.lookup(example["record_id"]) > 0)
+        if patients is not None:
+            conditions.append(patients.lookup(example["patient_id"]) > 0)
+        return tf.reduce_all(tf.stack(conditions))
+
+    return keep
+
+
+def _available_memory_bytes() -> int:
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def fits_in_memory(manifest: dict, split: str) -> bool:
+    """Whether a split's decoded signals fit the in-memory cache budget.
+
+    Example:
+        >>> fits_in_memory({"samples": 1000, "leads": ["I"] * 12,
+        ...                 "splits": {"test": {"records": 10}}}, "test")
+        True
+    """
+    samples, leads = input_shape(manifest)
+    needed = manifest["splits"][split]["records"] * samples * leads * 4
+    return needed <= CACHE_MEMORY_FRACTION * _available_memory_bytes()
+
+
+def load_records(data_dir: str | os.PathLike, split: str, *, folds=None, exclude_folds=None,
+                 record_ids=None, patient_ids=None, cache: bool = True,
+                 with_ids: bool = False) -> tf.data.Dataset:
+    """Unbatched, unshuffled, parsed records of a split (optionally filtered and cached).
+
+    Args:
+        data_dir: dataset directory holding ``manifest.json``.
+        split: ``"train"`` or ``"test"``.
+        folds: keep only records of these folds (0-9).
+        exclude_folds: drop records of these folds.
+        record_ids: keep only these record ids.
+        patient_ids: keep only records of these patients.
+        cache: cache the parsed records in memory when the split fits
+            (see :func:`fits_in_memory`); the cache fills during the first pass.
+        with_ids: yield ``(signal, labels, record_id)`` instead of ``(signal, labels)``.
+
+    Returns:
+        A ``tf.data.Dataset`` of ``signal`` float32 ``(samples, leads)`` and
+        ``labels`` float32 ``(n_labels,)`` (plus ``record_id`` string).
+
+    Example:
+        >>> ds = load_records("OUT/ptbxl", "train", folds=[8])  # doctest: +SKIP
+    """
+    manifest = load_manifest(data_dir)
+    shape = input_shape(manifest)
+    spec = _feature_spec(len(manifest["labels"]))
+    keep = _record_filter(folds, exclude_folds, record_ids, patient_ids)
+
+    def parse(serialized):
+        example = tf.io.parse_single_example(serialized, spec)
+        example["signal"] = tf.reshape(tf.io.decode_raw(example["signal"], tf.float32), shape)
+        example["labels"] = tf.cast(example["labels"], tf.float32)
+        return example
+
+    def to_tuple(example):
+        if with_ids:
+            return example["signal"], example["labels"], example["record_id"]
+        return example["signal"], example["labels"]
+
+    ds = _raw_examples(shard_paths(data_dir, split, manifest))
+    ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if keep is not None:
+        ds = ds.filter(keep)
+    ds = ds.map(to_tuple, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if cache and fits_in_memory(manifest, split):
+        ds = ds.cache()
+    return ds
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The shuffle seed of one epoch: a function of (seed, epoch) only.
+
+    Example:
+        >>> epoch_seed(0, 3) != epoch_seed(0, 4)
+        True
+    """
+    return seed * 1_000_003 + epoch
+
+
+def shuffled_epochs(records: tf.data.Dataset, *, batch_size: int, seed: int, first_epoch: int,
+                    epochs: int, buffer_size: int,
+                    per_epoch: Callable[[tf.data.Dataset], tf.data.Dataset] | None = None
+                    ) -> tf.data.Dataset:
+    """Batches of epochs ``first_epoch .. epochs-1``, each reshuffled with its own seed.
+
+    Epoch ``e`` is always ordered by ``epoch_seed(seed, e)``, so a run resumed at
+    epoch ``e`` sees exactly the batches an uninterrupted run would have seen.
+    Each epoch ends with its own (possibly smaller) last batch. The epochs are
+    concatenated datasets over the same ``records`` (whose cache they share).
+
+    Args:
+        records: unbatched records (e.g. from :func:`load_records`, cached).
+        batch_size: records per batch.
+        seed: run seed.
+        first_epoch: first epoch to produce (0 for a fresh run).
+        epochs: one past the last epoch to produce.
+        buffer_size: shuffle buffer; at least the record count for a full shuffle.
+        per_epoch: optional transformation of one epoch's shuffled records before batching.
+
+    Example:
+        >>> ds = shuffled_epochs(tf.data.Dataset.range(4), batch_size=2, seed=0,
+        ...                      first_epoch=1, epochs=3, buffer_size=4)
+        >>> len(list(ds))
+        4
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if not 0 <= first_epoch < epochs:
+        raise ValueError(f"need 0 <= first_epoch < epochs, got {first_epoch} and {epochs}")
+
+    def one_epoch(epoch: int) -> tf.data.Dataset:
+        ds = records.shuffle(buffer_size, seed=epoch_seed(seed, epoch), reshuffle_each_iteration=False)
+        if per_epoch is not None:
+            ds = per_epoch(ds)
+        return ds.batch(batch_size)
+
+    stream = one_epoch(first_epoch)
+    for epoch in range(first_epoch + 1, epochs):
+        stream = stream.concatenate(one_epoch(epoch))
+    return stream.prefetch(tf.data.AUTOTUNE)
+
+
+def load_split(data_dir: str | os.PathLike, split: str, *, batch_size: int | None = None,
+               shuffle: bool = False, seed: int = 0, folds=None, exclude_folds=None,
+               record_ids=None, patient_ids=None, cache: bool = True,
+               with_ids: bool = False) -> tf.data.Dataset:
+    """A split as a ready-to-use ``tf.data`` pipeline.
+
+    Args:
+        data_dir: dataset directory holding ``manifest.json`` (e.g. ``OUT/ptbxl``).
+        split: ``"train"`` or ``"test"``.
+        batch_size: batch size; None yields single records.
+        shuffle: reshuffle (seeded by ``seed``) on every pass.
+        seed: shuffle seed.
+        folds, exclude_folds, record_ids, patient_ids, cache, with_ids: as in
+            :func:`load_records`.
+
+    Returns:
+        ``tf.data.Dataset`` of ``(signal, labels)`` (or ``(signal, labels, record_id)``),
+        prefetched.
+
+    Raises:
+        FileNotFoundError: the manifest or a shard is missing.
+        ValueError: unknown split or bad fold numbers.
+
+    Example:
+        >>> test = load_split("OUT/ptbxl", "test", batch_size=256)  # doctest: +SKIP
+    """
+    manifest = load_manifest(data_dir)
+    ds = load_records(data_dir, split, folds=folds, exclude_folds=exclude_folds,
+                      record_ids=record_ids, patient_ids=patient_ids, cache=cache,
+                      with_ids=with_ids)
+    if shuffle:
+        ds = ds.shuffle(manifest["splits"][split]["records"], seed=seed, reshuffle_each_iteration=True)
+    if batch_size is not None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        ds = ds.batch(batch_size)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,19 @@
+"""Training, fine-tuning, evaluation and prediction.
+
+Example:
+    >>> from ecg_tl_keras.training import TrainConfig, train
+    >>> metrics = train(TrainConfig(data="OUT/ptbxl", model="lstm", out="runs/lstm",
+    ...                             epochs=2))  # doctest: +SKIP
+"""
+
+from ecg_tl_keras.training.config import TrainConfig
+
+
+def train(config: TrainConfig) -> dict:
+    """Runs :func:`ecg_tl_keras.training.trainer.train` (imports TensorFlow on first use)."""
+    from ecg_tl_keras.training.trainer import train as _train
+
+    return _train(config)
+
+
+__all__ = ["TrainConfig", "train"]

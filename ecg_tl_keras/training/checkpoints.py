@@ -1,0 +1,121 @@
+"""``.keras`` checkpoints that carry their label names.
+
+A checkpoint is a standard Keras 3 ``.keras`` archive with one extra member,
+``ecg_tl_keras.json``, holding the label names (in output order), the backbone
+name, the head type, the input shape and the dataset it was trained on.
+Keras ignores the extra member, so the file still loads with
+``keras.saving.load_model``; :func:`load_checkpoint` returns the metadata too.
+
+Example:
+    >>> save_checkpoint(model, "runs/a/best.keras", {"labels": ["NORM", "MI"]})  # doctest: +SKIP
+    >>> model, metadata = load_checkpoint("runs/a/best.keras")  # doctest: +SKIP
+    >>> metadata["labels"]  # doctest: +SKIP
+    ['NORM', 'MI']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import keras
+
+METADATA_MEMBER = "ecg_tl_keras.json"
+
+
+def save_checkpoint(model: keras.Model, path: str | os.PathLike, metadata: dict) -> None:
+    """Saves ``model`` to a ``.keras`` file with ``metadata`` stored inside it.
+
+    The file is written next to its destination and renamed, so an existing
+    checkpoint is never left half-written.
+
+    Args:
+        model: the model to save.
+        path: destination, ending in ``.keras``.
+        metadata: JSON-serializable dict; should hold ``"labels"``.
+
+    Raises:
+        ValueError: ``path`` does not end in ``.keras``.
+    """
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"checkpoint path must end in .keras, got {path}")
+    partial = path.with_name(f".{path.stem}.partial.keras")
+    model.save(partial)
+    with zipfile.ZipFile(partial, "a") as archive:
+        archive.writestr(METADATA_MEMBER, json.dumps(metadata, indent=2))
+    os.replace(partial, path)
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The ``ecg_tl_keras.json`` metadata of a checkpoint ({} if it has none).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: not a ``.keras`` archive.
+    """
+    path = _check_checkpoint_path(path)
+    with zipfile.ZipFile(path) as archive:
+        if METADATA_MEMBER not in archive.namelist():
+            return {}
+        return json.loads(archive.read(METADATA_MEMBER))
+
+
+def _check_checkpoint_path(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} not found")
+    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a Keras checkpoint: expected a .keras file saved by "
+                         f"ecg-tl-keras train (or keras Model.save)")
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[keras.Model, dict]:
+    """Loads a checkpoint (``safe_mode=True``, uncompiled) and its metadata.
+
+    Args:
+        path: a ``.keras`` file.
+
+    Returns:
+        ``(model, metadata)``; ``metadata`` is {} for a plain Keras archive.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: not a ``.keras`` archive, or Keras cannot load it.
+
+    Example:
+        >>> model, metadata = load_checkpoint("runs/a/best.keras")  # doctest: +SKIP
+    """
+    import ecg_tl_keras.models  # noqa: F401  (registers the package's serializable objects)
+
+    path = _check_checkpoint_path(path)
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises many types for a bad archive
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"{path} could not be loaded as a Keras model: {first_line}") from None
+    return model, read_metadata(path)
+
+
+def label_names(model: keras.Model, metadata: dict) -> list[str]:
+    """The checkpoint's label names, or ``label_0 ...`` when it stores none.
+
+    Raises:
+        ValueError: the stored names do not match the model's output size.
+
+    Example:
+        >>> import keras
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+        >>> label_names(model, {})
+        ['label_0', 'label_1']
+    """
+    outputs = int(model.output_shape[-1])
+    names = metadata.get("labels")
+    if names is None:
+        return [f"label_{i}" for i in range(outputs)]
+    if len(names) != outputs:
+        raise ValueError(f"checkpoint stores {len(names)} label names for {outputs} model outputs")
+    return list(names)

@@ -1,0 +1,112 @@
+"""Predicting a whole split and scoring the predictions."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ecg_tl_keras import datasets
+from ecg_tl_keras.metrics import classification_report
+
+EVAL_BATCH_SIZE = 256
+
+
+@dataclasses.dataclass
+class EvalSplit:
+    """A split held for repeated evaluation: batched signals plus targets and ids.
+
+    Attributes:
+        name: split name used in logs (``"val"``, ``"test"``).
+        signals: ``tf.data.Dataset`` of batched signals, in the order of ``y_true``.
+        y_true: multi-hot targets, ``(records, labels)``.
+        record_ids: record ids, ``(records,)``.
+
+    Example:
+        >>> split = EvalSplit.from_arrays("val", np.zeros((4, 10, 12), "float32"),
+        ...                               np.eye(4, 2), ["a", "b", "c", "d"])
+        >>> split.y_true.shape
+        (4, 2)
+    """
+
+    name: str
+    signals: tf.data.Dataset
+    y_true: np.ndarray
+    record_ids: np.ndarray
+
+    @classmethod
+    def from_records(cls, name: str, records: tf.data.Dataset,
+                     batch_size: int = EVAL_BATCH_SIZE) -> "EvalSplit":
+        """From unbatched ``(signal, labels, record_id)`` records (one pass reads targets)."""
+        targets = records.map(lambda signal, labels, record_id: (labels, record_id)).batch(4096)
+        labels, ids = [], []
+        for batch_labels, batch_ids in targets.as_numpy_iterator():
+            labels.append(batch_labels)
+            ids.append(batch_ids)
+        if not labels:
+            raise ValueError(f"the {name} split selects no records")
+        signals = records.map(lambda signal, labels, record_id: signal).batch(batch_size)
+        return cls(name, signals.prefetch(tf.data.AUTOTUNE), np.concatenate(labels),
+                   np.array([i.decode() for i in np.concatenate(ids)], dtype=str))
+
+    @classmethod
+    def from_arrays(cls, name: str, signals, y_true, record_ids,
+                    batch_size: int = EVAL_BATCH_SIZE) -> "EvalSplit":
+        """From in-memory arrays (tests, small data)."""
+        dataset = tf.data.Dataset.from_tensor_slices(np.asarray(signals, np.float32)).batch(batch_size)
+        return cls(name, dataset, np.asarray(y_true, np.float32), np.asarray(record_ids, dtype=str))
+
+
+def load_eval_split(data_dir: str | os.PathLike, split: str, *, name: str | None = None,
+                    batch_size: int = EVAL_BATCH_SIZE, **filters) -> EvalSplit:
+    """An :class:`EvalSplit` of a built dataset's split (``filters`` as in ``load_records``).
+
+    Example:
+        >>> test = load_eval_split("OUT/ptbxl", "test")  # doctest: +SKIP
+    """
+    records = datasets.load_records(data_dir, split, with_ids=True, **filters)
+    return EvalSplit.from_records(name or split, records, batch_size)
+
+
+class Predictor:
+    """Forward passes of one model in inference mode, traced once.
+
+    Runs in the current (cross-replica) context, so it works the same under
+    every distribution strategy and returns predictions in dataset order.
+
+    Example:
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, "sigmoid")])
+        >>> Predictor(model)(tf.data.Dataset.from_tensors(np.zeros((2, 3), "float32"))).shape
+        (2, 1)
+    """
+
+    def __init__(self, model: keras.Model):
+        self.model = model
+        self._forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+
+    def __call__(self, signals: tf.data.Dataset) -> np.ndarray:
+        outputs = [self._forward(batch).numpy() for batch in signals]
+        return np.concatenate(outputs).astype(np.float32)
+
+
+def evaluate(predictor: Predictor, split: EvalSplit, label_names) -> tuple[dict, np.ndarray]:
+    """Predicts ``split`` and returns ``(classification_report, y_prob)``.
+
+    Example:
+        >>> report, y_prob = evaluate(Predictor(model), test, ["NORM", "MI"])  # doctest: +SKIP
+    """
+    y_prob = predictor(split.signals)
+    return classification_report(split.y_true, y_prob, label_names), y_prob
+
+
+def save_predictions(path: str | os.PathLike, split: EvalSplit, y_prob: np.ndarray, label_names) -> None:
+    """Writes ``record_id``, ``y_true``, ``y_prob`` and ``labels`` to an ``.npz`` (no pickles).
+
+    Example:
+        >>> save_predictions("runs/a/predictions_test.npz", test, y_prob, names)  # doctest: +SKIP
+    """
+    np.savez(path, record_id=split.record_ids, y_true=split.y_true.astype(np.float32),
+             y_prob=y_prob.astype(np.float32), labels=np.asarray(label_names, dtype=str))
