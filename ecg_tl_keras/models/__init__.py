@@ -1,0 +1,42 @@
+"""Backbones, heads and fine-tuning helpers.
+
+Six backbones (`available_backbones()`): `resnet1d18`, `resnet1d50`,
+`resnet1d101` (torchvision's ResNets in 1-D) and `lstm`, `bilstm`, `gru`
+(one recurrent layer of 100 units). `build_model` puts the per-lead input
+normalization in front and a sigmoid head on top; `replace_head`,
+`freeze_backbone`, `unfreeze_backbone`, `unfreeze_stages` and
+`backbone_stages` serve transfer learning.
+
+Example:
+    >>> from ecg_tl_keras.models import build_model, replace_head, freeze_backbone
+    >>> source = build_model("resnet1d18", 5, input_shape=(200, 12))
+    >>> target = replace_head(source, 3)
+    >>> freeze_backbone(target)
+"""
+
+# Importing the backbone modules registers them; ResNets first.
+from ecg_tl_keras.models import resnet1d  # noqa: F401  isort: skip
+from ecg_tl_keras.models import recurrent  # noqa: F401  isort: skip
+from ecg_tl_keras.models.builder import build_model
+from ecg_tl_keras.models.finetune import (
+    backbone_stages,
+    freeze_backbone,
+    replace_head,
+    unfreeze_backbone,
+    unfreeze_stages,
+)
+from ecg_tl_keras.models.heads import HEADS
+from ecg_tl_keras.models.registry import available_backbones, get_backbone, register_backbone
+
+__all__ = [
+    "HEADS",
+    "available_backbones",
+    "backbone_stages",
+    "build_model",
+    "freeze_backbone",
+    "get_backbone",
+    "register_backbone",
+    "replace_head",
+    "unfreeze_backbone",
+    "unfreeze_stages",
+]

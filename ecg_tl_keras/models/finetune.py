@@ -1,0 +1,160 @@
+"""Transfer helpers: new head, frozen or partly frozen backbone.
+
+Fine-tuning strategies of the study:
+
+- full: `replace_head` and train everything;
+- linear: `replace_head`, `freeze_backbone`, train the head only;
+- gradual: train the head first, then `unfreeze_stages` one stage at a time
+  from the output side towards the input (`backbone_stages` lists them).
+
+Frozen layers have `trainable = False`, which in Keras 3 also runs their
+BatchNormalization in inference mode (moving statistics untouched). Compile
+the model again after changing what is trainable.
+"""
+
+import keras
+
+from ecg_tl_keras.models.heads import HEAD_NAME, output_layer
+from ecg_tl_keras.models.registry import BACKBONE_NAME
+
+
+def replace_head(model, n_labels):
+    """Returns a copy of `model` with a fresh `head` for `n_labels` labels.
+
+    All other weights (normalization, backbone and an MLP head's
+    `head_hidden`) are copied bit for bit; the copy shares no variables with
+    `model`, so training it leaves `model` unchanged. Trainable flags are
+    copied too.
+
+    Args:
+        model: A model from `build_model` (or loaded from its checkpoint).
+        n_labels: Number of labels of the new head, at least 1.
+
+    Returns:
+        A new uncompiled functional `keras.Model` with the same name.
+
+    Raises:
+        ValueError: If `model` has no `head` layer or `n_labels` is invalid.
+
+    Example:
+        >>> from ecg_tl_keras.models import build_model
+        >>> source = build_model("lstm", 5, input_shape=(100, 12))
+        >>> replace_head(source, 3).output_shape
+        (None, 3)
+    """
+    new_head = output_layer(n_labels)
+    _get_layer(model, HEAD_NAME)  # fail before cloning when there is no head
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    outputs = new_head(copy.get_layer(HEAD_NAME).input)
+    return keras.Model(copy.input, outputs, name=model.name)
+
+
+def backbone_stages(model):
+    """Groups the backbone's weighted layers into stages, input to output.
+
+    A stage is the set of layers sharing the name prefix before the first
+    underscore: `stem`, `stage1` ... `stage4` for the ResNets, `rnn` for the
+    recurrent backbones (for a custom backbone, whatever its names give).
+
+    Args:
+        model: A model from `build_model`.
+
+    Returns:
+        A list of stages, each a list of `keras.layers.Layer` holding weights.
+
+    Raises:
+        ValueError: If `model` has no `backbone` layer.
+
+    Example:
+        >>> from ecg_tl_keras.models import build_model
+        >>> model = build_model("resnet1d18", 5, input_shape=(200, 12))
+        >>> [stage[0].name.split("_")[0] for stage in backbone_stages(model)]
+        ['stem', 'stage1', 'stage2', 'stage3', 'stage4']
+    """
+    stages = {}
+    for layer in _get_layer(model, BACKBONE_NAME).layers:
+        if layer.weights:
+            stages.setdefault(layer.name.split("_")[0], []).append(layer)
+    return list(stages.values())
+
+
+def freeze_backbone(model):
+    """Makes every backbone layer non-trainable (BatchNorm in inference mode).
+
+    Args:
+        model: A model from `build_model`; changed in place.
+
+    Raises:
+        ValueError: If `model` has no `backbone` layer.
+
+    Example:
+        >>> from ecg_tl_keras.models import build_model
+        >>> model = build_model("gru", 5, input_shape=(100, 12))
+        >>> freeze_backbone(model)
+        >>> [w.path for w in model.trainable_weights]
+        ['head/kernel', 'head/bias']
+    """
+    for layer in _get_layer(model, BACKBONE_NAME).layers:
+        layer.trainable = False
+
+
+def unfreeze_backbone(model):
+    """Makes the whole backbone trainable again.
+
+    Args:
+        model: A model from `build_model`; changed in place.
+
+    Raises:
+        ValueError: If `model` has no `backbone` layer.
+
+    Example:
+        >>> from ecg_tl_keras.models import build_model
+        >>> model = build_model("gru", 5, input_shape=(100, 12))
+        >>> freeze_backbone(model)
+        >>> unfreeze_backbone(model)
+        >>> len(model.trainable_weights)
+        5
+    """
+    backbone = _get_layer(model, BACKBONE_NAME)
+    # Set every layer: with the TensorFlow backend, assigning the value a
+    # layer already has is skipped, so the container alone may not propagate.
+    backbone.trainable = True
+    for layer in backbone.layers:
+        layer.trainable = True
+
+
+def unfreeze_stages(model, count):
+    """Makes only the last `count` backbone stages trainable (gradual tuning).
+
+    Args:
+        model: A model from `build_model`; changed in place.
+        count: How many stages, counted from the output side, to train;
+            0 freezes the backbone, `len(backbone_stages(model))` unfreezes it.
+
+    Raises:
+        ValueError: If `model` has no `backbone` layer or `count` is out of range.
+
+    Example:
+        >>> from ecg_tl_keras.models import build_model
+        >>> model = build_model("resnet1d18", 5, input_shape=(200, 12))
+        >>> unfreeze_stages(model, 1)
+        >>> sorted({w.path.split("_")[0] for w in model.trainable_weights})
+        ['head/bias', 'head/kernel', 'stage4']
+    """
+    stages = backbone_stages(model)
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= len(stages):
+        raise ValueError(f"count must be an integer in [0, {len(stages)}], got {count!r}")
+    unfreeze_backbone(model)
+    for stage in stages[: len(stages) - count]:
+        for layer in stage:
+            layer.trainable = False
+
+
+def _get_layer(model, name):
+    try:
+        return model.get_layer(name)
+    except ValueError:
+        raise ValueError(
+            f"model {model.name!r} has no {name!r} layer; build it with build_model"
+        ) from None
