@@ -1,7 +1,7 @@
 """Turn public 12-lead ECG releases into training-ready TFRecords.
 
 Run ``python -m tfrecords_builder DATASET --source DIR --out DIR``, or call
-:func:`build_dataset`. Only the writer imports TensorFlow.
+:func:`build_dataset`. The builder does not import TensorFlow.
 """
 
 from tfrecords_builder.build import BUILDER_VERSION, BuildError, build_dataset

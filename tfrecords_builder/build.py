@@ -27,7 +27,9 @@ from tfrecords_builder.signal import (
     RecordRejected, SignalConditioner)
 from tfrecords_builder.layout import MANIFEST, remove_partial_output
 from tfrecords_builder.split import assign_splits, check_patient_disjoint
+from tfrecords_builder.tfrecord import frame, serialize_example
 from tfrecords_builder.wfdb_io import HeaderError
+from tfrecords_builder.writer import ShardedWriter
 
 BUILDER_VERSION = "0.1.0"
 SPLITS = ("train", "test")
@@ -58,35 +60,56 @@ class BuildOptions:
 
 # ---------------------------------------------------------------- per-record work
 
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """A record to convert, with what its example carries besides the signal."""
+
+    ref: RecordRef
+    labels: np.ndarray
+    fold: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Converted:
+    """A converted record: its framed TFRecord and per-lead sums of the signal and its square."""
+
+    record: bytes
+    lead_sum: np.ndarray
+    lead_sum_sq: np.ndarray
+
+
 _WORKER: dict = {}
 
 
-def _init_worker(reader, refs, nan_policy):
-    _WORKER.update(reader=reader, refs=refs, nan_policy=nan_policy, conditioners={})
+def _init_worker(reader, jobs, nan_policy):
+    _WORKER.update(reader=reader, jobs=jobs, nan_policy=nan_policy, conditioners={})
 
 
-def _condition(index: int):
-    """Read and condition record ``index``: ``(index, signal or None, reason or None)``."""
-    ref = _WORKER["refs"][index]
+def _convert(index: int):
+    """Read, condition, encode and frame job ``index``: ``(index, Converted or None, reason or None)``."""
+    job: Job = _WORKER["jobs"][index]
     try:
-        raw = _WORKER["reader"].read_signal(ref, READ_SECONDS)
+        raw = _WORKER["reader"].read_signal(job.ref, READ_SECONDS)
         conditioners = _WORKER["conditioners"]
         if raw.fs not in conditioners:
             conditioners[raw.fs] = SignalConditioner(raw.fs, _WORKER["nan_policy"])
-        return index, conditioners[raw.fs](raw.data, raw.lead_names), None
+        signal = conditioners[raw.fs](raw.data, raw.lead_names)
     except (RecordRejected, HeaderError, OSError) as error:
         return index, None, str(error)
+    example = serialize_example(signal, job.labels, job.ref.record_id, job.ref.patient_id, job.fold)
+    as_double = signal.astype(np.float64)
+    return index, Converted(frame(example), as_double.sum(axis=0), np.einsum("ij,ij->j", as_double, as_double)), None
 
 
-def _conditioned_records(reader, refs, nan_policy, workers):
-    """Yield ``(index, signal, reason)`` for every ref, in order, using worker processes."""
-    if workers <= 1 or len(refs) < MIN_RECORDS_FOR_WORKERS:
-        _init_worker(reader, refs, nan_policy)
-        yield from map(_condition, range(len(refs)))
+def _converted_records(reader, jobs, nan_policy, workers):
+    """Yield ``(index, Converted or None, reason)`` for every job, in order, using worker processes."""
+    if workers <= 1 or len(jobs) < MIN_RECORDS_FOR_WORKERS:
+        _init_worker(reader, jobs, nan_policy)
+        yield from map(_convert, range(len(jobs)))
         return
     context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=_init_worker, initargs=(reader, refs, nan_policy)) as pool:
-        yield from pool.imap(_condition, range(len(refs)), chunksize=64)
+    with context.Pool(workers, initializer=_init_worker, initargs=(reader, jobs, nan_policy)) as pool:
+        yield from pool.imap(_convert, range(len(jobs)), chunksize=64)
 
 
 # ---------------------------------------------------------------- accumulation
@@ -102,13 +125,12 @@ class SplitStats:
         self.lead_sum = np.zeros(len(STANDARD_LEADS))
         self.lead_sum_sq = np.zeros(len(STANDARD_LEADS))
 
-    def add(self, signal: np.ndarray, labels: np.ndarray, patient_id: str) -> None:
+    def add(self, job: Job, converted: Converted) -> None:
         self.records += 1
-        self.patients.add(patient_id)
-        self.label_counts += labels
-        as_double = signal.astype(np.float64)
-        self.lead_sum += as_double.sum(axis=0)
-        self.lead_sum_sq += np.square(as_double).sum(axis=0)
+        self.patients.add(job.ref.patient_id)
+        self.label_counts += job.labels
+        self.lead_sum += converted.lead_sum
+        self.lead_sum_sq += converted.lead_sum_sq
 
     def normalization(self) -> dict:
         count = max(self.records * TARGET_SAMPLES, 1)
@@ -241,26 +263,25 @@ def _counts_line(manifest: dict) -> str:
 
 
 def _write_shards(reader, refs, assignment, out_dir, options, strict, dropped, workers, progress):
-    from tfrecords_builder.writer import ShardedWriter, serialize_example
     from tqdm.auto import tqdm
 
+    jobs = [Job(ref, multi_hot(ref.labels, reader.label_names), assignment[ref.record_id][1]) for ref in refs]
     writers = {name: ShardedWriter(out_dir, name, options.shard_size) for name in SPLITS}
     stats = {name: SplitStats(reader.label_names) for name in SPLITS}
-    records = _conditioned_records(reader, refs, options.nan_policy, workers)
+    converted_records = _converted_records(reader, jobs, options.nan_policy, workers)
     try:
-        for index, signal, reason in tqdm(records, total=len(refs), disable=not progress,
-                                          desc=f"{options.dataset}", unit="rec"):
-            ref: RecordRef = refs[index]
-            if signal is None:
-                dropped.append({"record_id": ref.record_id, "reason": reason})
+        for index, converted, reason in tqdm(converted_records, total=len(jobs), disable=not progress,
+                                             desc=options.dataset, unit="rec"):
+            job = jobs[index]
+            if converted is None:
+                dropped.append({"record_id": job.ref.record_id, "reason": reason})
                 _fail_if_strict(strict, dropped)
                 continue
-            split_name, fold = assignment[ref.record_id]
-            labels = multi_hot(ref.labels, reader.label_names)
-            writers[split_name].write(serialize_example(signal, labels, ref.record_id, ref.patient_id, fold))
-            stats[split_name].add(signal, labels, ref.patient_id)
+            split_name = assignment[job.ref.record_id][0]
+            writers[split_name].write(converted.record)
+            stats[split_name].add(job, converted)
     finally:
-        records.close()
+        converted_records.close()
         for writer in writers.values():
             writer.close()
     return {name: {**stats[name].summary(), "shards": writers[name].finalize(),

@@ -1,0 +1,79 @@
+"""``tf.train.Example`` encoding and TFRecord framing without importing TensorFlow.
+
+The builder's worker processes encode and frame each example themselves, so the
+build never imports TensorFlow (about 3.5 s per process here) and the main
+process only appends bytes to shard files. The encoding is the protobuf wire
+format of ``tf.train.Example`` for this project's fixed schema; the framing is
+TFRecord's (length, masked CRC-32C of the length, data, masked CRC-32C of the
+data), with the CRC from ``google-crc32c``. Tests check both against TensorFlow.
+
+Example:
+>>> import numpy as np
+>>> data = serialize_example(np.zeros((1000, 12), np.float32), np.array([1, 0]), "8", "p1", 3)
+>>> len(frame(data)) == len(data) + 16
+True
+"""
+
+from __future__ import annotations
+
+import struct
+
+import google_crc32c
+import numpy as np
+
+_LENGTH_DELIMITED = 2
+_CRC_MASK_DELTA = 0xA282EAD8
+
+
+def _varint(value: int) -> bytes:
+    value &= 0xFFFFFFFFFFFFFFFF  # int64 two's complement, as protobuf encodes negatives
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field."""
+    return _varint(number << 3 | _LENGTH_DELIMITED) + _varint(len(payload)) + payload
+
+
+def _bytes_feature(values: list[bytes]) -> bytes:
+    return _field(1, b"".join(_field(1, value) for value in values))  # Feature.bytes_list
+
+
+def _int64_feature(values) -> bytes:
+    packed = b"".join(_varint(int(value)) for value in values)
+    return _field(3, _field(1, packed))  # Feature.int64_list, packed Int64List.value
+
+
+def encode_example(features: dict[str, bytes]) -> bytes:
+    """An ``Example`` from encoded ``Feature`` messages, keyed by name (in key order)."""
+    entries = b"".join(_field(1, _field(1, name.encode()) + _field(2, feature))
+                       for name, feature in sorted(features.items()))
+    return _field(1, entries)  # Example.features -> Features.feature map entries
+
+
+def serialize_example(signal: np.ndarray, labels, record_id: str, patient_id: str, fold: int) -> bytes:
+    """This project's example: signal (float32 bytes, row-major), labels, ids and fold."""
+    return encode_example({
+        "signal": _bytes_feature([np.ascontiguousarray(signal, dtype="<f4").tobytes()]),
+        "labels": _int64_feature(labels),
+        "record_id": _bytes_feature([record_id.encode()]),
+        "patient_id": _bytes_feature([patient_id.encode()]),
+        "fold": _int64_feature([fold]),
+    })
+
+
+def masked_crc32c(data: bytes) -> int:
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + _CRC_MASK_DELTA) & 0xFFFFFFFF
+
+
+def frame(data: bytes) -> bytes:
+    """One TFRecord: the bytes ``tf.io.TFRecordWriter.write(data)`` appends to a file."""
+    length = struct.pack("<Q", len(data))
+    return (length + struct.pack("<I", masked_crc32c(length)) + data
+            + struct.pack("<I", masked_crc32c(data)))
