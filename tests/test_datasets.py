@@ -5,12 +5,26 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
-from tfrecords_builder.writer import serialize_example
 
 from ecg_tl_keras import datasets
 
 LABELS = ["A", "B", "C"]
 SHAPE = (40, 12)
+
+
+def serialize_example(signal, labels, record_id, patient_id, fold):
+    """A tf.train.Example following the dataset contract (common schema of the builder's output)."""
+    def as_bytes(value):
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+    def as_ints(values):
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+    return tf.train.Example(features=tf.train.Features(feature={
+        "signal": as_bytes(signal.astype("<f4").tobytes()), "labels": as_ints(labels.tolist()),
+        "record_id": as_bytes(record_id.encode()), "patient_id": as_bytes(patient_id.encode()),
+        "fold": as_ints([fold]),
+    })).SerializeToString()
 
 
 def _record(i):

@@ -1,0 +1,316 @@
+"""Training: best-F1 selection, run directory, fine-tuning, resume, determinism, errors."""
+
+import csv
+import json
+
+import keras
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score
+
+from ecg_tl_keras import cli
+from ecg_tl_keras.metrics import weighted_f1
+from ecg_tl_keras.training import TrainConfig, train
+from ecg_tl_keras.training import callbacks as cb
+from ecg_tl_keras.training.checkpoints import load_checkpoint
+from ecg_tl_keras.training.evaluation import EvalSplit
+
+LABELS = ["NORM", "MI", "STTC", "CD", "HYP"]
+
+
+def _history(run_dir):
+    with open(run_dir / "history.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _without_times(metrics):
+    return {k: v for k, v in metrics.items() if k not in ("wall_time_s", "train_time_s")}
+
+
+def _config(data, out, **overrides):
+    settings = {"model": "lstm", "epochs": 2, "batch_size": 64, "verbose": 0}
+    settings.update(overrides)
+    return TrainConfig(data=str(data), out=str(out), **settings)
+
+
+# --- the best-weighted-F1 callback -------------------------------------------------------------
+
+class _WeightSchedule(keras.callbacks.Callback):
+    """Sets the model's weights at the end of each epoch, before the F1 callback scores them."""
+
+    def __init__(self, schedule):
+        super().__init__()
+        self.schedule = schedule
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.set_weights(self.schedule[epoch])
+
+
+def _linear_problem():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((80, 4)).astype("float32")
+    true_kernel = rng.standard_normal((4, 3)).astype("float32")
+    y = (x @ true_kernel > 0).astype("float32")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="sigmoid")])
+    model.compile(keras.optimizers.SGD(0.0), "binary_crossentropy")
+    zero_bias = np.zeros(3, "float32")
+    schedule = [[rng.standard_normal((4, 3)).astype("float32"), zero_bias],  # random
+                [3 * true_kernel, zero_bias],  # best: epoch 2
+                [-true_kernel, zero_bias]]  # worst, and last
+    return x, y, model, schedule
+
+
+def test_best_f1_callback_scores_like_sklearn_and_restores_the_best_epoch(tmp_path):
+    x, y, model, schedule = _linear_problem()
+    ids = [str(i) for i in range(len(x))]
+    val = EvalSplit.from_arrays("val", x[:50], y[:50], ids[:50], batch_size=16)
+    test = EvalSplit.from_arrays("test", x[50:], y[50:], ids[50:], batch_size=16)
+    best = cb.BestWeightedF1(val, test, state_dir=tmp_path / "state")
+    history = model.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=[_WeightSchedule(schedule), best])
+
+    for epoch, weights in enumerate(schedule):
+        y_pred = (x @ weights[0] + weights[1] > 0).astype(int)  # sigmoid(z) > 0.5  <=>  z > 0
+        expected_val = f1_score(y[:50], y_pred[:50], average="weighted", zero_division=0)
+        expected_test = f1_score(y[50:], y_pred[50:], average="weighted", zero_division=0)
+        assert history.history["selection_val_weighted_f1"][epoch] == pytest.approx(expected_val, abs=1e-9)
+        assert history.history["test_weighted_f1"][epoch] == pytest.approx(expected_test, abs=1e-9)
+    scores = history.history["selection_val_weighted_f1"]
+    assert best.best_epoch == 2 and scores[1] > max(scores[0], scores[2])
+    for restored, expected in zip(model.get_weights(), schedule[1]):
+        np.testing.assert_array_equal(restored, expected)
+
+    reloaded = cb.BestWeightedF1(val, test, state_dir=tmp_path / "state", resume=True)
+    reloaded.set_model(model)
+    reloaded.on_train_begin()
+    assert (reloaded.best_epoch, reloaded.best_score) == (2, best.best_score)
+    for stored, expected in zip(reloaded.best_weights, schedule[1]):
+        np.testing.assert_array_equal(stored, expected)
+
+
+def test_selecting_on_test_uses_the_test_scores():
+    x, y, model, schedule = _linear_problem()
+    test = EvalSplit.from_arrays("test", x, y, [str(i) for i in range(len(x))])
+    best = cb.BestWeightedF1(test, test)
+    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[_WeightSchedule(schedule), best])
+    assert history.history["selection_test_weighted_f1"] == history.history["test_weighted_f1"]
+
+
+def test_history_csv_drops_rows_of_epochs_that_will_rerun(tmp_path):
+    path = tmp_path / "history.csv"
+    path.write_text("epoch,loss,seconds\n1,0.9,1.0\n2,0.8,1.0\n3,0.7,1.0\n")
+    history = cb.HistoryCSV(path, ["loss"], initial_epoch=2)
+    history.on_train_begin()
+    history.on_epoch_begin(2)
+    history.on_epoch_end(2, {"loss": 0.5})
+    assert [(row["epoch"], row["loss"]) for row in _history(tmp_path)] == [("1", "0.9"), ("2", "0.8"), ("3", "0.5")]
+    cb.HistoryCSV(path, ["loss"], initial_epoch=0).on_train_begin()
+    assert _history(tmp_path) == []
+
+
+# --- configuration, data plan, fine-tuning helpers ---------------------------------------------
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"epochs": 0}, "epochs"),
+    ({"lr": -1.0}, "lr"),
+    ({"select_on": "train"}, "select_on"),
+    ({"val_fold": 10}, "val_fold"),
+    ({"strategy": "tpu"}, "strategy"),
+    ({"finetune": "linear"}, "finetune_from"),
+    ({"train_size": 0}, "train_size"),
+])
+def test_config_rejects_bad_arguments(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(data="d", model="lstm", out="o", **overrides)
+
+
+def test_train_size_samples_whole_patients(ptbxl_built, tmp_path):
+    from ecg_tl_keras.datasets import load_index, load_manifest
+    from ecg_tl_keras.training.data import plan_data
+
+    manifest, index = load_manifest(ptbxl_built), load_index(ptbxl_built, "train")
+    plan = plan_data(_config(ptbxl_built, tmp_path, train_size=50), manifest)
+    chosen = np.isin(index["record_id"], plan.train_filters["record_ids"])
+    assert 50 <= plan.train_records == chosen.sum()
+    assert not np.isin(index["patient_id"][~chosen], index["patient_id"][chosen]).any()  # whole patients
+    assert not (index["fold"][chosen] == 8).any()  # never from the validation fold
+    again = plan_data(_config(ptbxl_built, tmp_path, train_size=50), manifest)
+    other = plan_data(_config(ptbxl_built, tmp_path, train_size=50, seed=1), manifest)
+    assert again.train_filters == plan.train_filters != other.train_filters
+    with pytest.raises(ValueError, match="exceeds the .* training records available"):
+        plan_data(_config(ptbxl_built, tmp_path, train_size=10_000), manifest)
+
+
+def test_gradual_unfreezing_phases():
+    from ecg_tl_keras.models import backbone_stages, build_model
+    from ecg_tl_keras.training.finetune import gradual_phases, prepare_finetuning
+
+    model = build_model("resnet1d18", 3, input_shape=(64, 12))
+    model.compile(keras.optimizers.Adam(0.01), "binary_crossentropy")
+    [gradual] = prepare_finetuning(model, "gradual", epochs=12, lr=0.01)
+    assert [phase.start_epoch for phase in gradual.phases] == [0, 2, 4, 6, 8, 10]
+    gradual.set_model(model)
+    stages = backbone_stages(model)
+    for epoch, trained_stages, lr in ((0, 0, 0.01), (5, 2, 0.001), (11, 5, 0.001)):
+        gradual.on_epoch_begin(epoch)
+        trainable = {id(v) for v in model.trainable_variables}
+        for index, stage in enumerate(stages):
+            trained = any(id(v) in trainable for layer in stage for v in layer.weights)
+            assert trained == (index >= len(stages) - trained_stages)
+        assert float(model.optimizer.learning_rate) == pytest.approx(lr)
+    with pytest.raises(ValueError, match="at least 6 epochs"):
+        gradual_phases(5, 4, 0.01)
+
+
+# --- end to end on the real PTB-XL sample -------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pretrained(ptbxl_built, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "lstm"
+    metrics = train(_config(ptbxl_built, run_dir))
+    return run_dir, metrics
+
+
+def test_run_directory(pretrained):
+    run_dir, metrics = pretrained
+    for name in ("best.keras", "history.csv", "metrics.json", "config.json", "predictions_test.npz"):
+        assert (run_dir / name).is_file(), name
+    assert list((run_dir / "tensorboard").iterdir())
+    assert not (run_dir / "backup").exists() and not (run_dir / "best_state").exists()
+
+    rows = _history(run_dir)
+    assert list(rows[0]) == ["epoch", "loss", "selection_val_weighted_f1", "test_weighted_f1",
+                             "test_macro_auc", "lr", "seconds"]
+    scores = [float(row["selection_val_weighted_f1"]) for row in rows]
+    assert metrics["best_epoch"] == 1 + int(np.argmax(scores)) and metrics["epochs"] == 2
+    assert metrics == json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["selection_split"].startswith("val") and list(metrics["per_label_f1"]) == LABELS
+
+    with np.load(run_dir / "predictions_test.npz", allow_pickle=False) as predictions:
+        assert predictions["y_prob"].shape == predictions["y_true"].shape == (metrics["records"]["test"], 5)
+        assert metrics["test_weighted_f1"] == weighted_f1(predictions["y_true"], predictions["y_prob"])
+        assert float(rows[metrics["best_epoch"] - 1]["test_weighted_f1"]) == pytest.approx(
+            metrics["test_weighted_f1"], abs=1e-9)
+
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["config"]["seed"] == 0 and {"python", "tensorflow", "keras", "ecg_tl_keras"} <= set(config["versions"])
+    model, metadata = load_checkpoint(run_dir / "best.keras")
+    assert metadata["labels"] == LABELS and metadata["model"] == "lstm"
+
+
+def test_evaluate_and_predict_commands(pretrained, ptbxl_built, sample_data, tmp_path, capsys):
+    run_dir, metrics = pretrained
+    out = tmp_path / "eval.json"
+    assert cli.main(["evaluate", "--model", str(run_dir / "best.keras"), "--data", str(ptbxl_built),
+                     "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["weighted_f1"] == pytest.approx(metrics["test_weighted_f1"], abs=1e-9)
+    assert report["macro_auc"] == pytest.approx(metrics["test_macro_auc"], abs=1e-9)
+
+    record = sample_data / "ptbxl" / "records100" / "00000" / "00001_lr.hea"
+    capsys.readouterr()
+    assert cli.main(["predict", "--model", str(run_dir / "best.keras"), str(record)]) == 0
+    header, row = capsys.readouterr().out.strip().splitlines()
+    assert header.split()[1:] == LABELS
+    probabilities = [float(value) for value in row.split()[1:]]
+    assert len(probabilities) == 5 and all(0 <= p <= 1 for p in probabilities)
+
+
+def test_finetune_linear_on_other_labels_keeps_the_backbone(pretrained, georgia_built, tmp_path):
+    source_dir, _ = pretrained
+    metrics = train(_config(georgia_built, tmp_path / "ft", finetune_from=str(source_dir / "best.keras"),
+                            finetune="linear", val_fold=7))
+    source, _ = load_checkpoint(source_dir / "best.keras")
+    tuned, metadata = load_checkpoint(tmp_path / "ft" / "best.keras")
+    assert len(metadata["labels"]) == 10 and tuned.output_shape == (None, 10)
+    for before, after in zip(source.get_layer("backbone").get_weights(), tuned.get_layer("backbone").get_weights()):
+        np.testing.assert_array_equal(before, after)
+    assert metrics["finetune"] == "linear" and metrics["records"]["selection"] == 1
+    # every Georgia test record is STach only: no label has both classes, so no AUC
+    assert metrics["test_macro_auc"] is None and len(metrics["auc_skipped_labels"]) == 10
+
+
+def test_finetune_gradual_lowers_the_rate_when_the_backbone_joins(pretrained, ptbxl_built, tmp_path):
+    source_dir, _ = pretrained
+    train(_config(ptbxl_built, tmp_path / "gradual", finetune_from=str(source_dir / "best.keras"),
+                  finetune="gradual", lr=0.01))
+    assert [float(row["lr"]) for row in _history(tmp_path / "gradual")] == pytest.approx([0.01, 0.001])
+
+
+def test_resumed_run_matches_an_uninterrupted_one(ptbxl_built, tmp_path, monkeypatch):
+    reference = train(_config(ptbxl_built, tmp_path / "straight", epochs=3))
+
+    original = cb.BestWeightedF1.on_epoch_end
+
+    def crash_in_epoch_two(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 1:
+            raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(cb.BestWeightedF1, "on_epoch_end", crash_in_epoch_two)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(_config(ptbxl_built, tmp_path / "resumed", epochs=3))
+    assert (tmp_path / "resumed" / "backup").is_dir() and len(_history(tmp_path / "resumed")) == 1
+    monkeypatch.setattr(cb.BestWeightedF1, "on_epoch_end", original)
+    resumed = train(_config(ptbxl_built, tmp_path / "resumed", epochs=3))
+
+    assert _without_times(resumed) == _without_times(reference)
+    straight, again = _history(tmp_path / "straight"), _history(tmp_path / "resumed")
+    assert [row["epoch"] for row in again] == ["1", "2", "3"]
+    assert [{k: v for k, v in row.items() if k != "seconds"} for row in again] == \
+        [{k: v for k, v in row.items() if k != "seconds"} for row in straight]
+
+
+def test_resume_refuses_changed_arguments(ptbxl_built, tmp_path, monkeypatch):
+    original = cb.HistoryCSV.on_epoch_end
+
+    def crash(self, epoch, logs=None):
+        if epoch == 1:
+            raise RuntimeError("simulated crash")
+        original(self, epoch, logs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cb.HistoryCSV, "on_epoch_end", crash)
+        with pytest.raises(RuntimeError):
+            train(_config(ptbxl_built, tmp_path / "run", epochs=3))
+    with pytest.raises(ValueError, match=r"different arguments \(lr\)"):
+        train(_config(ptbxl_built, tmp_path / "run", epochs=3, lr=0.1))
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+def _train_error(capsys, *args):
+    code = cli.main(["train", *args])
+    return code, capsys.readouterr().err.strip()
+
+
+def test_missing_manifest_error(tmp_path, capsys):
+    code, err = _train_error(capsys, "--data", str(tmp_path), "--model", "lstm", "--out", str(tmp_path / "r"))
+    assert code == 2 and "manifest.json not found: build it with python -m tfrecords_builder" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_unknown_model_error_lists_names(ptbxl_built, tmp_path, capsys):
+    code, err = _train_error(capsys, "--data", str(ptbxl_built), "--model", "vgg", "--out", str(tmp_path / "r"))
+    assert code == 2 and "unknown model 'vgg'" in err and "resnet1d18" in err and "gru" in err
+
+
+def test_wrong_checkpoint_errors(ptbxl_built, tmp_path, capsys):
+    not_keras = tmp_path / "weights.h5"
+    not_keras.write_bytes(b"\x89HDF")
+    not_a_zip = tmp_path / "broken.keras"
+    not_a_zip.write_text("not a model")
+    for path, message in ((not_keras, "is not a Keras checkpoint"), (not_a_zip, "is not a Keras checkpoint"),
+                          (tmp_path / "missing.keras", "not found")):
+        code, err = _train_error(capsys, "--data", str(ptbxl_built), "--model", "lstm", "--out",
+                                 str(tmp_path / "r"), "--finetune-from", str(path))
+        assert code == 2 and message in err and str(path) in err
+        assert cli.main(["evaluate", "--model", str(path), "--data", str(ptbxl_built)]) == 2
+
+
+def test_checkpoint_with_other_input_shape_is_refused(ptbxl_built, tmp_path, capsys):
+    from ecg_tl_keras.models import build_model
+
+    build_model("lstm", 5, input_shape=(500, 12)).save(tmp_path / "short.keras")
+    code, err = _train_error(capsys, "--data", str(ptbxl_built), "--model", "lstm", "--out", str(tmp_path / "r"),
+                             "--finetune-from", str(tmp_path / "short.keras"))
+    assert code == 2 and "shape (500, 12)" in err and "(1000, 12)" in err
