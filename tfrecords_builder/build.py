@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import inspect
 import json
 import multiprocessing
 import os
@@ -164,6 +165,18 @@ def _existing_build(out_dir: Path, options: BuildOptions) -> dict | None:
     return manifest
 
 
+def _complete_reader_options(reader_class, given: dict) -> dict:
+    """The reader's keyword options with its defaults filled in, JSON-normalized (None = default)."""
+    parameters = list(inspect.signature(reader_class.__init__).parameters.values())[2:]
+    known = {parameter.name: parameter.default for parameter in parameters}
+    unknown = set(given) - set(known)
+    if unknown:
+        raise ValueError(f"{reader_class.name} has no option(s) {', '.join(sorted(unknown))}; "
+                         f"its options: {', '.join(known) or 'none'}")
+    options = {name: default if given.get(name) is None else given[name] for name, default in known.items()}
+    return json.loads(json.dumps(options, default=str))
+
+
 def _select_labeled(refs, keep_unlabeled):
     kept, dropped = [], []
     for ref in refs:
@@ -220,9 +233,11 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
     reader_class = get_reader(dataset)
     if nan_policy not in NAN_POLICIES:
         raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+    if shard_size < 1:
+        raise ValueError(f"shard_size must be >= 1, got {shard_size}")
     options = BuildOptions(dataset, str(Path(source).resolve()), split or reader_class.default_split,
                            seed, shard_size, nan_policy, keep_unlabeled,
-                           {k: v for k, v in reader_options.items() if v is not None})
+                           _complete_reader_options(reader_class, reader_options))
     out_dir = Path(out) / dataset
     if not overwrite:
         finished = _existing_build(out_dir, options)
@@ -233,6 +248,9 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
     started = time.perf_counter()
     reader = reader_class(source, **options.reader_options)
     refs, dropped = _select_labeled(reader.records(), keep_unlabeled)
+    if not refs:
+        raise BuildError(f"{source}: none of its {len(dropped)} record(s) has a {dataset} label; "
+                         f"is this the {dataset} release?")
     _fail_if_strict(strict, dropped)
     assignment = assign_splits(refs, options.split, seed)
     check_patient_disjoint(refs, assignment)
@@ -240,7 +258,7 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
     (out_dir / MANIFEST).unlink(missing_ok=True)
     remove_partial_output(out_dir)
     splits = _write_shards(reader, refs, assignment, out_dir, options, strict, dropped,
-                           workers or os.cpu_count() or 1, progress)
+                           (os.cpu_count() or 1) if workers is None else workers, progress)
     elapsed = time.perf_counter() - started
     manifest = _manifest(reader, options, splits, dropped)
     _write_atomic_json(out_dir / MANIFEST, manifest)

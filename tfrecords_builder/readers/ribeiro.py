@@ -27,11 +27,16 @@ FS = 400.0
 
 
 def strip_zero_padding(tracing: np.ndarray) -> np.ndarray:
-    """Drop the all-zero rows the release pads each exam with, at both ends."""
+    """Drop the zero padding the release adds, equally, at both ends of each exam.
+
+    The padding is symmetric, so the shorter of the two all-zero runs is taken as
+    its width: an exam whose own first or last sample happens to be 0 keeps it.
+    """
     nonzero = np.flatnonzero(np.any(tracing != 0, axis=1))
     if nonzero.size == 0:
         return tracing[:0]
-    return tracing[nonzero[0]: nonzero[-1] + 1]
+    pad = min(nonzero[0], len(tracing) - 1 - nonzero[-1])
+    return tracing[pad: len(tracing) - pad]
 
 
 class RibeiroReader(Reader):
