@@ -1,0 +1,209 @@
+"""A plan expanded into cells: one training run each, with its dependencies.
+
+Two kinds of cell:
+
+* ``scratch``: a model trained from random initialisation on a dataset (optionally on a
+  train subset) and tested on that dataset's test split. A scratch cell on the full train
+  split of an upstream dataset *is* the pre-training run for that dataset: the paper uses
+  the same run both as the scratch baseline and as the pre-trained model, so it is trained
+  once (``Cell.roles`` says ``("pretrain", "scratch")``).
+* ``finetune``: a model initialised from the ``best.keras`` of the scratch cell on its
+  upstream dataset (same model, same seed) and trained on a downstream dataset. It depends
+  on that cell, so it runs in the second stage.
+
+Cells are ordered (all scratch cells first, then the fine-tunes) and sharded by index:
+shard ``I/N`` runs the cells whose index modulo N is I, so N shards partition the cells.
+
+Example:
+    >>> from ecg_tl_keras.study.plan import load_plan
+    >>> cells = expand_cells(load_plan("smoke"))
+    >>> cells[0].key
+    'scratch__ptbxl__resnet1d18__seed0'
+    >>> [c.key for c in cells if c.kind == "finetune"][0]
+    'finetune__ptbxl-to-georgia__resnet1d18__seed0'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, Iterable, Sequence
+
+from ecg_tl_keras.study.plan import Plan
+
+STAGES = ("pretrain", "finetune")
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One training run of the study.
+
+    Attributes:
+        kind: ``"scratch"`` or ``"finetune"``.
+        dataset: the dataset it trains on and is tested on.
+        model: the backbone name.
+        seed: the training seed.
+        upstream: the pre-training dataset (fine-tune cells only).
+        train_size: the number of train records used, or None for the whole train split.
+        pretrain_for: downstream datasets whose fine-tune cells start from this cell.
+        epochs, batch_size, lr, finetune, select_on, train: the training settings.
+    """
+
+    kind: str
+    dataset: str
+    model: str
+    seed: int
+    epochs: int
+    batch_size: int
+    lr: float
+    finetune: str
+    select_on: str
+    train: tuple[tuple[str, Any], ...] = ()
+    upstream: str | None = None
+    train_size: int | None = None
+    pretrain_for: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """A unique, file-name-safe id, e.g. ``finetune__georgia-to-ptbxl-n500__lstm__seed0``."""
+        data = self.dataset if self.upstream is None else f"{self.upstream}-to-{self.dataset}"
+        if self.train_size is not None:
+            data += f"-n{self.train_size}"
+        return f"{self.kind}__{data}__{self.model}__seed{self.seed}"
+
+    @property
+    def stage(self) -> str:
+        """``"pretrain"`` for cells trained from scratch, ``"finetune"`` for fine-tunes."""
+        return "pretrain" if self.kind == "scratch" else "finetune"
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """What the run is used for: ``pretrain`` and/or ``scratch``, or ``finetune``."""
+        if self.kind == "finetune":
+            return ("finetune",)
+        return ("pretrain", "scratch") if self.pretrain_for else ("scratch",)
+
+    @property
+    def depends_on(self) -> str | None:
+        """The key of the pre-training cell a fine-tune cell starts from (None for scratch)."""
+        if self.kind != "finetune":
+            return None
+        return f"scratch__{self.upstream}__{self.model}__seed{self.seed}"
+
+    @property
+    def title(self) -> str:
+        """A one-line human description."""
+        size = "" if self.train_size is None else f", {self.train_size} train records"
+        if self.kind == "finetune":
+            return (f"fine-tune {self.model} {self.upstream} -> {self.dataset}{size}, "
+                    f"seed {self.seed}")
+        used = (f" (also the pre-train for fine-tunes onto {', '.join(self.pretrain_for)})"
+                if self.pretrain_for else "")
+        return f"scratch {self.model} on {self.dataset}{size}, seed {self.seed}{used}"
+
+    def spec(self) -> dict:
+        """The cell as a JSON-ready dict (what the result file stores)."""
+        spec = dataclasses.asdict(self)
+        spec["train"] = dict(self.train)
+        spec["pretrain_for"] = list(self.pretrain_for)
+        spec.update(key=self.key, stage=self.stage, roles=list(self.roles),
+                    depends_on=self.depends_on)
+        return spec
+
+
+def expand_cells(plan: Plan) -> list[Cell]:
+    """All the cells of a plan, scratch cells first, each training run once.
+
+    Args:
+        plan: a validated plan.
+
+    Returns:
+        The cells, in a deterministic order: scratch cells (full train splits, then the
+        size-sweep subsets), then fine-tune cells.
+
+    Example:
+        >>> from ecg_tl_keras.study.plan import load_plan
+        >>> len(expand_cells(load_plan("paper")))
+        162
+    """
+    settings = dict(epochs=plan.epochs, batch_size=plan.batch_size, lr=plan.lr,
+                    finetune=plan.finetune, select_on=plan.select_on,
+                    train=tuple(sorted(plan.train.items())))
+    sweep = plan.size_sweep
+    # (upstream, downstream, models, train sizes): the grid, then the size sweep.
+    transfers = [(up, down, plan.models, (None,)) for up in plan.upstream
+                 for down in plan.downstream if up != down]
+    if sweep is not None:
+        transfers.append((sweep.upstream, sweep.downstream, sweep.models, sweep.train_sizes))
+
+    scratch_models = {dataset: list(plan.models) for dataset in plan.upstream + plan.downstream}
+    pretrain_for: dict[tuple[str, str], list[str]] = {}
+    for up, down, models, _ in transfers:
+        scratch_models[up] = _unique(scratch_models.get(up, []) + list(models))
+        for model in models:
+            pretrain_for[(up, model)] = _unique(pretrain_for.get((up, model), []) + [down])
+
+    cells = [Cell("scratch", dataset, model, seed, **settings,
+                  pretrain_for=tuple(pretrain_for.get((dataset, model), ())))
+             for dataset, models in scratch_models.items() for model in models
+             for seed in plan.seeds]
+    if sweep is not None:
+        cells += [Cell("scratch", sweep.downstream, model, seed, **settings, train_size=size)
+                  for size in sweep.train_sizes for model in sweep.models for seed in plan.seeds]
+    cells += [Cell("finetune", down, model, seed, **settings, upstream=up, train_size=size)
+              for up, down, models, sizes in transfers for size in sizes for model in models
+              for seed in plan.seeds]
+    return cells
+
+
+def parse_shard(spec: str) -> tuple[int, int]:
+    """Parse ``"I/N"`` (0 <= I < N) into ``(I, N)``.
+
+    Raises:
+        ValueError: anything else.
+
+    Example:
+        >>> parse_shard("3/8")
+        (3, 8)
+    """
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(spec))
+    if not match or int(match[2]) < 1 or int(match[1]) >= int(match[2]):
+        raise ValueError(f"bad shard {spec!r}: expected I/N with 0 <= I < N, e.g. 0/4 "
+                         "(with a Slurm array --array=0-3: --shard $SLURM_ARRAY_TASK_ID/4)")
+    return int(match[1]), int(match[2])
+
+
+def shard_cells(cells: Sequence[Cell], index: int, count: int) -> list[Cell]:
+    """The cells of shard ``index`` of ``count``: those at positions i with i % count == index.
+
+    Every shard must expand the same plan (same file, same ``--seeds``) so that the shards
+    partition the cells exactly.
+
+    Example:
+        >>> shard_cells(list("abcde"), 1, 2)
+        ['b', 'd']
+    """
+    if not 0 <= index < count:
+        raise ValueError(f"shard index must be in [0, {count}), got {index}")
+    return [cell for position, cell in enumerate(cells) if position % count == index]
+
+
+def select_stage(cells: Iterable[Cell], stage: str) -> list[Cell]:
+    """Only the cells of a stage (``"pretrain"``, ``"finetune"``) or all (``"all"``)."""
+    if stage not in ("all",) + STAGES:
+        raise ValueError(f"stage must be one of all, {', '.join(STAGES)}, got {stage!r}")
+    return [cell for cell in cells if stage in ("all", cell.stage)]
+
+
+def model_family(model: str) -> str:
+    """``"CNN"`` for the ResNets, ``"RNN"`` for the recurrent backbones.
+
+    Example:
+        >>> model_family("resnet1d50"), model_family("bilstm")
+        ('CNN', 'RNN')
+    """
+    return "CNN" if model.startswith("resnet") else "RNN"
+
+
+def _unique(items: Iterable) -> list:
+    return list(dict.fromkeys(items))

@@ -1,0 +1,84 @@
+"""``ecg-tl-keras study run|report``: run a plan's experiment grid, then report on it.
+
+Examples::
+
+    ecg-tl-keras study run --plan smoke --data-root data --out study --dry-run
+    ecg-tl-keras study run --plan paper --data-root data --out study --shard 3/16
+    ecg-tl-keras study report study --out report
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ecg_tl_keras.study.cells import STAGES, parse_shard
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``run`` and ``report`` sub-commands to the ``study`` parser."""
+    commands = parser.add_subparsers(dest="study_command", metavar="{run,report}")
+    commands.required = True
+    run_parser = commands.add_parser(
+        "run", help="train the cells of a plan (resumable, shardable)",
+        description="Expand a plan into cells (from-scratch runs, which double as the "
+                    "pre-trains, and fine-tunes) and train those not done yet. A cell is done "
+                    "when OUT/results/<cell>.json exists; an interrupted cell resumes.")
+    run_parser.add_argument("--plan", required=True,
+                            help="built-in plan (paper, smoke) or a .toml plan file")
+    run_parser.add_argument("--data-root", help="folder with one built dataset per name "
+                            "(DATA_ROOT/ptbxl/manifest.json ...); optional with --dry-run")
+    run_parser.add_argument("--out", required=True, help="study folder (runs/ and results/)")
+    run_parser.add_argument("--seeds", type=int, help="use seeds 0..N-1 instead of the plan's")
+    run_parser.add_argument("--shard", default="0/1",
+                            help="run shard I of N (I/N, 0 <= I < N) of the cells, e.g. "
+                                 "$SLURM_ARRAY_TASK_ID/16; every shard must use the same plan "
+                                 "and --seeds")
+    run_parser.add_argument("--stage", default="all", choices=("all",) + STAGES,
+                            help="pretrain: only the from-scratch cells (the pre-trains and the "
+                                 "scratch baselines); finetune: only the fine-tunes (default all)")
+    run_parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                            help="how long a fine-tune cell waits for its pre-train cell to "
+                                 "finish on another shard (default 0: skip it; rerun later)")
+    run_parser.add_argument("--dry-run", action="store_true",
+                            help="print the cells, their status and the estimated compute")
+    report_parser = commands.add_parser(
+        "report", help="figures, tables and findings from a study folder's result files")
+    report_parser.add_argument("study", help="the --out folder of `study run`")
+    report_parser.add_argument("--out", required=True, help="report folder to write")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``study run`` or ``study report``; bad input: a one-line message, exit code 2."""
+    try:
+        if args.study_command == "run":
+            return _run(args)
+        from ecg_tl_keras.study.report import make_report
+
+        paths = make_report(args.study, args.out)
+        print(f"report written: {paths['report']}")
+        return 0
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ecg_tl_keras.study.plan import load_plan
+    from ecg_tl_keras.study.runner import run_study
+
+    shard = parse_shard(args.shard)
+    plan = load_plan(args.plan)
+    if args.seeds is not None:
+        plan = plan.with_seeds(args.seeds)
+    if args.data_root is None and not args.dry_run:
+        raise ValueError("--data-root is required (the folder holding the built datasets)")
+    summary = run_study(plan, args.data_root or ".", args.out, shard=shard, stage=args.stage,
+                        dry_run=args.dry_run, wait_s=args.wait,
+                        log=lambda line: print(line, flush=True))
+    if summary.waiting:
+        print(f"{len(summary.waiting)} fine-tune cells wait for pre-trains that are not finished; "
+              "rerun this command (same --shard) once they are, or run `--stage pretrain` on "
+              "every shard first", file=sys.stderr)
+        return 1
+    return 0

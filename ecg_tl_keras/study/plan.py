@@ -1,0 +1,320 @@
+"""Study plans: which datasets, models, seeds and settings the experiment grid covers.
+
+A plan is a TOML file (YAML too, when PyYAML is installed)::
+
+    description = "what this plan is for"          # optional
+    upstream = ["ptbxl", "cpsc2018", "georgia"]     # pre-training datasets
+    downstream = ["ptbxl", "cpsc2018", "georgia", "ptb", "ribeiro"]
+    models = ["resnet1d18", "lstm"]
+    seeds = [0]             # or an int N, meaning seeds 0 .. N-1
+    epochs = 100
+    finetune = "full"       # TrainConfig.finetune
+    select_on = "val"       # TrainConfig.select_on: the split that picks the best epoch
+    batch_size = 256
+    lr = 0.01
+
+    [train]                 # optional: any other TrainConfig field, passed as is
+    head = "linear"
+
+    [size_sweep]            # optional: fine-tune vs scratch on downstream train subsets
+    upstream = "georgia"
+    downstream = "ptbxl"
+    models = ["resnet1d18"]
+    train_sizes = [500, 1000, 2000]
+
+The built-in plans ``paper`` and ``smoke`` ship in ``ecg_tl_keras/study/plans``.
+
+Example:
+    >>> plan = load_plan("smoke")
+    >>> plan.models
+    ('resnet1d18', 'lstm')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+BUILTIN_PLANS = ("paper", "smoke")
+_REQUIRED = ("upstream", "downstream", "models", "seeds", "epochs", "finetune", "select_on",
+             "batch_size", "lr")
+_OPTIONAL = ("description", "train", "size_sweep")
+_SWEEP_KEYS = ("upstream", "downstream", "models", "train_sizes")
+#: TrainConfig fields a plan sets through its own keys or that the runner sets per cell.
+_CELL_FIELDS = ("data", "model", "out", "finetune_from", "epochs", "batch_size", "lr", "seed",
+                "select_on", "train_size", "finetune")
+
+
+@dataclasses.dataclass(frozen=True)
+class SizeSweep:
+    """Fine-tune vs scratch on downstream train subsets of several sizes."""
+
+    upstream: str
+    downstream: str
+    models: tuple[str, ...]
+    train_sizes: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """A validated study plan (see the module docstring for the file format)."""
+
+    name: str
+    upstream: tuple[str, ...]
+    downstream: tuple[str, ...]
+    models: tuple[str, ...]
+    seeds: tuple[int, ...]
+    epochs: int
+    finetune: str
+    select_on: str
+    batch_size: int
+    lr: float
+    train: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    size_sweep: SizeSweep | None = None
+    description: str = ""
+
+    def with_seeds(self, n_seeds: int) -> "Plan":
+        """The same plan with seeds 0 .. n_seeds-1 (the ``--seeds N`` option)."""
+        return dataclasses.replace(self, seeds=_seeds(n_seeds, "--seeds"))
+
+
+def load_plan(spec: str | Path) -> Plan:
+    """Load and validate a built-in plan by name, or a plan file.
+
+    Args:
+        spec: ``"paper"``, ``"smoke"`` or the path of a ``.toml`` (or ``.yaml``) file.
+
+    Raises:
+        ValueError: unknown plan, unreadable file or an invalid plan (the message says which key).
+
+    Example:
+        >>> load_plan("paper").upstream
+        ('ptbxl', 'cpsc2018', 'georgia')
+    """
+    if str(spec) in BUILTIN_PLANS:
+        text = resources.files("ecg_tl_keras.study").joinpath(f"plans/{spec}.toml").read_text()
+        return plan_from_dict(_parse_toml(text, f"built-in plan {spec}"), name=str(spec))
+    path = Path(spec)
+    if not path.is_file():
+        raise ValueError(f"plan {spec!r} not found: expected {' or '.join(BUILTIN_PLANS)}, "
+                         "or the path of a .toml plan file")
+    text = path.read_text()
+    if path.suffix.lower() in (".yaml", ".yml"):
+        data = _parse_yaml(text, str(path))
+    else:
+        data = _parse_toml(text, str(path))
+    return plan_from_dict(data, name=path.stem, where=str(path))
+
+
+def plan_from_dict(data: Mapping[str, Any], name: str, where: str | None = None) -> Plan:
+    """Validate a parsed plan.
+
+    Args:
+        data: the plan's keys and values, as parsed from TOML or YAML.
+        name: the plan's name (file stem or built-in name).
+        where: the file named in error messages (defaults to ``name``).
+
+    Raises:
+        ValueError: missing or unknown keys, unknown model or dataset, bad values, or a size
+            sweep that fine-tunes onto its own upstream dataset.
+
+    Example:
+        >>> plan = plan_from_dict(dict(upstream=["georgia"], downstream=["ptbxl"],
+        ...     models=["lstm"], seeds=2, epochs=1, finetune="full", select_on="val",
+        ...     batch_size=8, lr=0.01), name="mini")
+        >>> plan.seeds
+        (0, 1)
+    """
+    where = where or f"plan {name}"
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where}: expected a table of keys, got {type(data).__name__}")
+    _check_keys(data, _REQUIRED, _OPTIONAL, where)
+    try:
+        plan = Plan(
+            name=name,
+            upstream=_datasets(data["upstream"], "upstream"),
+            downstream=_datasets(data["downstream"], "downstream"),
+            models=_models(data["models"], "models"),
+            seeds=_seeds(data["seeds"], "seeds"),
+            epochs=_positive_int(data["epochs"], "epochs"),
+            finetune=_choice(data["finetune"], "finetune", _train_config_module().FINETUNE),
+            select_on=_choice(data["select_on"], "select_on", _train_config_module().SELECT_ON),
+            batch_size=_positive_int(data["batch_size"], "batch_size"),
+            lr=_positive_float(data["lr"], "lr"),
+            train=_train_options(data.get("train", {})),
+            size_sweep=_size_sweep(data["size_sweep"]) if "size_sweep" in data else None,
+            description=(_string(data["description"], "description")
+                         if "description" in data else ""),
+        )
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from None
+    return plan
+
+
+def known_datasets() -> tuple[str, ...]:
+    """The dataset names the TFRecords builder can build."""
+    from tfrecords_builder.readers import READERS
+
+    return tuple(READERS)
+
+
+def known_models() -> tuple[str, ...]:
+    """The backbone names ecg_tl_keras.models can build."""
+    from ecg_tl_keras.models import available_backbones
+
+    return tuple(available_backbones())
+
+
+def _parse_toml(text: str, where: str) -> dict:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ModuleNotFoundError:
+            raise ValueError(f"{where}: reading TOML plans needs Python 3.11+ (tomllib) or the "
+                             "tomli package; install tomli or write the plan as YAML") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"{where}: not valid TOML: {error}") from None
+
+
+def _parse_yaml(text: str, where: str) -> dict:
+    try:
+        import yaml
+    except ModuleNotFoundError:
+        raise ValueError(f"{where}: YAML plans need PyYAML (pip install pyyaml); "
+                         "or write the plan as TOML") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ValueError(f"{where}: not valid YAML: {error}") from None
+
+
+def _check_keys(data: Mapping, required: tuple, optional: tuple, where: str) -> None:
+    missing = [key for key in required if key not in data]
+    if missing:
+        raise ValueError(f"{where}: missing key(s) {', '.join(missing)}")
+    unknown = sorted(set(data) - set(required) - set(optional))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; "
+                         f"expected {', '.join(required + optional)}")
+
+
+def _names(value: Any, key: str) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
+        raise ValueError(f"{key} must be a non-empty list of names, got {value!r}")
+    names = tuple(_string(item, key) for item in value)
+    if len(set(names)) != len(names):
+        raise ValueError(f"{key} lists a name twice: {list(names)}")
+    return names
+
+
+def _datasets(value: Any, key: str) -> tuple[str, ...]:
+    names = _names(value, key)
+    known = known_datasets()
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(f"unknown dataset(s) {', '.join(unknown)} in {key}; "
+                         f"expected names from {', '.join(known)}")
+    return names
+
+
+def _models(value: Any, key: str) -> tuple[str, ...]:
+    names = _names(value, key)
+    known = known_models()
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(f"unknown model(s) {', '.join(unknown)} in {key}; "
+                         f"expected names from {', '.join(known)}")
+    return names
+
+
+def _seeds(value: Any, key: str) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return tuple(range(_positive_int(value, key)))
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ValueError(f"{key} must be a positive int N (seeds 0..N-1) or a list of ints, "
+                         f"got {value!r}")
+    seeds = tuple(_int(item, key) for item in value)
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"{key} lists a seed twice: {list(seeds)}")
+    return seeds
+
+
+def _int(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{key} must be an integer, got {value!r}")
+    return value
+
+
+def _positive_int(value: Any, key: str) -> int:
+    if _int(value, key) < 1:
+        raise ValueError(f"{key} must be >= 1, got {value!r}")
+    return value
+
+
+def _positive_float(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError(f"{key} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _string(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{key} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _choice(value: Any, key: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _train_config_module():
+    from ecg_tl_keras.training import config
+
+    return config
+
+
+def _train_options(value: Any) -> dict:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"[train] must be a table of TrainConfig fields, got {value!r}")
+    taken = sorted(set(value) & set(_CELL_FIELDS))
+    if taken:
+        raise ValueError(f"[train] may not set {', '.join(taken)}: the plan's own keys and "
+                         "the cells set them")
+    fields = {field.name for field in dataclasses.fields(_train_config_module().TrainConfig)}
+    unknown = sorted(set(value) - fields)
+    if unknown:
+        raise ValueError(f"[train]: unknown TrainConfig field(s) {', '.join(unknown)}; "
+                         f"expected some of {', '.join(sorted(fields - set(_CELL_FIELDS)))}")
+    return dict(value)
+
+
+def _size_sweep(value: Any) -> SizeSweep:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"[size_sweep] must be a table, got {value!r}")
+    _check_keys(value, _SWEEP_KEYS, (), "[size_sweep]")
+    sweep = SizeSweep(
+        upstream=_datasets([value["upstream"]], "size_sweep.upstream")[0],
+        downstream=_datasets([value["downstream"]], "size_sweep.downstream")[0],
+        models=_models(value["models"], "size_sweep.models"),
+        train_sizes=tuple(sorted(_positive_int(size, "size_sweep.train_sizes")
+                                 for size in _distinct_list(value["train_sizes"]))),
+    )
+    if sweep.upstream == sweep.downstream:
+        raise ValueError(f"size_sweep fine-tunes onto its own upstream dataset {sweep.upstream!r}: "
+                         "upstream and downstream must differ")
+    return sweep
+
+
+def _distinct_list(value: Any) -> list:
+    if not isinstance(value, (list, tuple)) or not value or len(set(value)) != len(value):
+        raise ValueError(f"size_sweep.train_sizes must be a non-empty list of distinct ints, "
+                         f"got {value!r}")
+    return list(value)

@@ -1,0 +1,128 @@
+"""Result files: one JSON per finished cell, written atomically, read back by the report.
+
+Layout of a study folder (``study run --out OUT``)::
+
+    OUT/runs/<cell key>/      the training run directory (best.keras, history.csv, ...)
+    OUT/results/<cell key>.json
+
+A result file holds the cell's spec, the contents of its ``metrics.json``, the per-epoch
+history (from ``history.csv``) and the path of ``predictions_test.npz`` relative to ``OUT``.
+It is written only after training finished, so its presence means the cell is done.
+
+Example:
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp())
+    >>> write_json_atomic(out / "x.json", {"a": 1})
+    >>> json.loads((out / "x.json").read_text())
+    {'a': 1}
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+RESULT_FORMAT = 1
+RUNS_DIR = "runs"
+RESULTS_DIR = "results"
+
+
+def run_dir(out: str | Path, key: str) -> Path:
+    """The training run directory of a cell."""
+    return Path(out) / RUNS_DIR / key
+
+
+def result_path(out: str | Path, key: str) -> Path:
+    """The result file of a cell."""
+    return Path(out) / RESULTS_DIR / f"{key}.json"
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """Write JSON to a temporary file in the same folder, then ``os.replace`` it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(data, stream, indent=1, allow_nan=True)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def read_history(path: str | Path) -> list[dict[str, float]]:
+    """Read a training ``history.csv`` into a list of rows of floats (one per epoch)."""
+    with open(path, newline="") as stream:
+        return [{name: _number(value) for name, value in row.items()}
+                for row in csv.DictReader(stream)]
+
+
+def write_result(out: str | Path, spec: dict, metrics: dict) -> Path:
+    """Write the result file of a finished cell.
+
+    Args:
+        out: the study folder.
+        spec: the cell's spec (``Cell.spec()``); its ``key`` names the files.
+        metrics: what training returned (the ``metrics.json`` contents).
+
+    Returns:
+        The result file's path.
+    """
+    key = spec["key"]
+    runs = run_dir(out, key)
+    predictions = runs / "predictions_test.npz"
+    result = {
+        "format": RESULT_FORMAT,
+        "cell": spec,
+        "metrics": metrics,
+        "history": read_history(runs / "history.csv"),
+        "run_dir": str(runs.relative_to(out)),
+        "predictions_test": str(predictions.relative_to(out)) if predictions.is_file() else None,
+    }
+    path = result_path(out, key)
+    write_json_atomic(path, result)
+    return path
+
+
+def read_result(path: str | Path) -> dict:
+    """Read one result file.
+
+    Raises:
+        ValueError: not a result file of this format.
+    """
+    try:
+        result = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not a JSON result file ({error})") from None
+    if not isinstance(result, dict) or result.get("format") != RESULT_FORMAT:
+        raise ValueError(f"{path}: not a study result file (format {RESULT_FORMAT} expected)")
+    return result
+
+
+def load_results(out: str | Path) -> list[dict]:
+    """All result files of a study folder, sorted by cell key.
+
+    Raises:
+        ValueError: the folder has no ``results/`` with result files.
+    """
+    folder = Path(out) / RESULTS_DIR
+    paths = sorted(folder.glob("*.json"))
+    if not paths:
+        raise ValueError(f"{folder}: no result files; run "
+                         f"`ecg-tl-keras study run --out {out}` first")
+    return [read_result(path) for path in paths]
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan

@@ -1,0 +1,474 @@
+"""Study plans, cells, shards, the runner (with a fake trainer), statistics and the report."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecg_tl_keras.metrics import per_label_f1, weighted_f1
+from ecg_tl_keras.study import cli, report as report_module
+from ecg_tl_keras.study.cells import expand_cells, parse_shard, select_stage, shard_cells
+from ecg_tl_keras.study.plan import load_plan, plan_from_dict
+from ecg_tl_keras.study.results import load_results, result_path, run_dir
+from ecg_tl_keras.study.runner import run_study
+from ecg_tl_keras.study.stats import (
+    bootstrap_mean_ci, bootstrap_mean_difference_ci, paired_bootstrap_f1_difference)
+
+TINY = dict(upstream=["georgia"], downstream=["ptbxl", "georgia"], models=["resnet1d18", "lstm"],
+            seeds=[0], epochs=3, finetune="full", select_on="val", batch_size=8, lr=0.01,
+            size_sweep=dict(upstream="georgia", downstream="ptbxl", models=["resnet1d18"],
+                            train_sizes=[20, 10]))
+LABELS = ["A", "B", "C"]
+
+
+def tiny_plan(**changes):
+    """The test plan with some keys changed (None: key left out)."""
+    data = {key: value for key, value in {**TINY, **changes}.items() if value is not None}
+    return plan_from_dict(data, name="tiny")
+
+
+# ---------------------------------------------------------------- plans
+
+
+@pytest.mark.parametrize("name", ["paper", "smoke"])
+def test_builtin_plans_parse_and_expand(name):
+    plan = load_plan(name)
+    cells = expand_cells(plan)
+    keys = [cell.key for cell in cells]
+    assert len(keys) == len(set(keys))
+    assert plan.select_on == "val"
+    by_key = {cell.key: cell for cell in cells}
+    for cell in cells:
+        if cell.kind == "finetune":
+            assert cell.upstream != cell.dataset
+            pretrain = by_key[cell.depends_on]
+            assert pretrain.kind == "scratch" and pretrain.train_size is None
+            assert cell.dataset in pretrain.pretrain_for
+            assert "pretrain" in pretrain.roles
+            assert keys.index(pretrain.key) < keys.index(cell.key)
+
+
+def test_paper_plan_is_the_study():
+    plan = load_plan("paper")
+    cells = expand_cells(plan)
+    scratch_full = [c for c in cells if c.kind == "scratch" and c.train_size is None]
+    finetunes = [c for c in cells if c.kind == "finetune" and c.train_size is None]
+    # 5 datasets x 6 models from scratch, the 3 upstream ones reused as the pre-trains.
+    assert len(scratch_full) == 5 * 6
+    assert sum("pretrain" in c.roles for c in scratch_full) == 3 * 6
+    assert len(finetunes) == 3 * 4 * 6
+    assert plan.epochs == 100
+    sweep = plan.size_sweep
+    assert (sweep.upstream, sweep.downstream) == ("georgia", "ptbxl")
+    assert set(sweep.models) == {"resnet1d18", "resnet1d50", "resnet1d101"}
+    assert min(sweep.train_sizes) == 500 and max(sweep.train_sizes) == 9000
+
+
+def test_smoke_plan_fits_the_sample():
+    plan = load_plan("smoke")
+    assert set(plan.upstream) | set(plan.downstream) <= {"ptbxl", "georgia"}
+    assert plan.epochs <= 3 and max(plan.size_sweep.train_sizes) < 200
+
+
+def test_seeds_option_and_int_seeds():
+    assert tiny_plan(seeds=3).seeds == (0, 1, 2)
+    plan = tiny_plan().with_seeds(2)
+    assert {c.seed for c in expand_cells(plan)} == {0, 1}
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(models=["resnet1d18", "vgg16"]), "unknown model"),
+    (dict(downstream=["ptbxl", "mitbih"]), "unknown dataset"),
+    (dict(size_sweep=dict(upstream="ptbxl", downstream="ptbxl", models=["lstm"],
+                          train_sizes=[10])), "own upstream"),
+    (dict(epochs=0), "epochs"),
+    (dict(finetune="half"), "finetune"),
+    (dict(seeds="three"), "seeds"),
+    (dict(train=dict(epochs=3)), "may not set"),
+    (dict(train=dict(optimizer="sgd")), "unknown TrainConfig field"),
+    (dict(colour="blue"), "unknown key"),
+])
+def test_plan_validation_errors(changes, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_plan(**changes)
+
+
+def test_missing_keys_are_named():
+    data = dict(TINY)
+    del data["models"], data["lr"]
+    with pytest.raises(ValueError, match="missing key.*models, lr"):
+        plan_from_dict(data, name="tiny")
+
+
+def test_plan_files_toml_and_yaml(tmp_path):
+    toml = tmp_path / "mine.toml"
+    toml.write_text('upstream = ["georgia"]\ndownstream = ["ptbxl"]\nmodels = ["gru"]\n'
+                    'seeds = 2\nepochs = 1\nfinetune = "linear"\nselect_on = "val"\n'
+                    'batch_size = 4\nlr = 0.001\n[train]\nhead = "mlp"\n')
+    plan = load_plan(toml)
+    assert (plan.name, plan.models, plan.seeds) == ("mine", ("gru",), (0, 1))
+    assert plan.train == {"head": "mlp"}
+    yaml_file = tmp_path / "mine.yaml"
+    yaml_file.write_text(json.dumps(TINY))  # JSON is YAML
+    pytest.importorskip("yaml")
+    assert load_plan(yaml_file).models == ("resnet1d18", "lstm")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("upstream = [")
+    with pytest.raises(ValueError, match="broken.toml: not valid TOML"):
+        load_plan(broken)
+    with pytest.raises(ValueError, match="not found"):
+        load_plan(tmp_path / "absent.toml")
+
+
+# ---------------------------------------------------------------- cells and shards
+
+
+def test_pretrain_cell_is_the_scratch_cell_trained_once():
+    cells = expand_cells(tiny_plan())
+    keys = [c.key for c in cells]
+    assert keys.count("scratch__georgia__resnet1d18__seed0") == 1
+    cell = cells[keys.index("scratch__georgia__resnet1d18__seed0")]
+    assert cell.roles == ("pretrain", "scratch") and cell.pretrain_for == ("ptbxl",)
+    assert "also the pre-train" in cell.title
+    assert cells[keys.index("scratch__ptbxl__lstm__seed0")].roles == ("scratch",)
+    # size sweep: scratch and fine-tune cells per size, sorted sizes
+    assert [c.train_size for c in cells if c.kind == "finetune" and c.train_size] == [10, 20]
+    assert "finetune__georgia-to-ptbxl-n10__resnet1d18__seed0" in keys
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 5, 40])
+def test_shards_partition_the_cells(count):
+    cells = expand_cells(load_plan("paper"))
+    shards = [shard_cells(cells, index, count) for index in range(count)]
+    flat = [cell.key for shard in shards for cell in shard]
+    assert sorted(flat) == sorted(cell.key for cell in cells)
+    assert len(flat) == len(set(flat))
+    assert max(map(len, shards)) - min(map(len, shards)) <= 1
+    # stages split each shard too
+    for shard in shards:
+        stages = [select_stage(shard, stage) for stage in ("pretrain", "finetune")]
+        assert sum(map(len, stages)) == len(shard)
+
+
+@pytest.mark.parametrize("spec", ["2/2", "-1/3", "a/b", "1", "0/0", "3/2"])
+def test_bad_shard_specs(spec):
+    with pytest.raises(ValueError, match="bad shard"):
+        parse_shard(spec)
+
+
+# ---------------------------------------------------------------- a fake trainer
+
+
+class FakeTrainer:
+    """Writes what ecg_tl_keras.training.train writes, from made-up predictions.
+
+    Fine-tuned runs predict the truth on most records; runs from scratch guess.
+    """
+
+    def __init__(self, fail_on: str | None = None):
+        self.calls: list[str] = []
+        self.fail_on = fail_on
+
+    def __call__(self, config):
+        out = Path(config.out)
+        self.calls.append(out.name)
+        if config.finetune_from is not None:
+            assert Path(config.finetune_from).is_file(), "fine-tune started before its pre-train"
+        out.mkdir(parents=True, exist_ok=True)
+        if out.name == self.fail_on:
+            self.fail_on = None
+            (out / "history.csv").write_text("epoch,loss\n1,0.5\n")
+            raise KeyboardInterrupt("killed mid-cell")
+        rng = np.random.default_rng(zlib.crc32(out.name.encode()))
+        y_true = np.random.default_rng(len(Path(config.data).name)).random((80, 3)) < 0.4
+        noise = 0.15 if config.finetune_from else 0.6
+        y_prob = np.where(rng.random(y_true.shape) < noise, rng.random(y_true.shape),
+                          y_true * 0.8 + 0.1)
+        curve = np.linspace(0.3, weighted_f1(y_true, y_prob), config.epochs)
+        with open(out / "history.csv", "w") as stream:
+            stream.write("epoch,loss,selection_val_weighted_f1,test_weighted_f1,"
+                         "test_macro_auc,seconds\n")
+            for epoch, f1 in enumerate(curve, start=1):
+                stream.write(f"{epoch},{1 / epoch},{f1},{f1},0.7,1.0\n")
+        record_ids = np.array([f"r{i}" for i in range(len(y_true))])[::-1]
+        np.savez(out / "predictions_test.npz", record_id=record_ids,
+                 y_true=y_true[::-1].astype("float32"), y_prob=y_prob[::-1].astype("float32"),
+                 labels=np.array(LABELS))
+        (out / "best.keras").write_bytes(b"fake")
+        metrics = dict(test_weighted_f1=weighted_f1(y_true, y_prob), test_macro_f1=0.5,
+                       per_label_f1=dict(zip(LABELS, per_label_f1(y_true, y_prob).tolist())),
+                       test_macro_auc=0.7, best_epoch=config.epochs, epochs=config.epochs,
+                       selection_split="val (train fold 8, patient-wise)")
+        (out / "metrics.json").write_text(json.dumps(metrics))
+        return metrics
+
+
+@pytest.fixture
+def data_root(tmp_path):
+    root = tmp_path / "data"
+    for name, records in (("ptbxl", 200), ("georgia", 8)):
+        (root / name).mkdir(parents=True)
+        (root / name / "manifest.json").write_text(json.dumps(
+            {"dataset": name, "labels": LABELS, "splits": {"train": {"records": records},
+                                                           "test": {"records": 20}}}))
+    return root
+
+
+def quiet(_line):
+    pass
+
+
+def test_runner_trains_each_cell_once_and_resumes(tmp_path, data_root):
+    plan, out = tiny_plan(), tmp_path / "study"
+    cells = expand_cells(plan)
+    interrupted = "finetune__georgia-to-ptbxl__lstm__seed0"
+    trainer = FakeTrainer(fail_on=interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(plan, data_root, out, train_fn=trainer, log=quiet)
+    assert not result_path(out, interrupted).exists()
+    lines = []
+    summary = run_study(plan, data_root, out, train_fn=trainer, log=lines.append)
+    assert sorted(trainer.calls) == sorted([c.key for c in cells] + [interrupted])
+    assert summary.trained + summary.done == len(cells) and summary.waiting == []
+    assert any(line.startswith(f"[1/{len(cells)}] scratch__") and "done, skipping" in line
+               for line in lines)
+    results = {r["cell"]["key"]: r for r in load_results(out)}
+    assert set(results) == {c.key for c in cells}
+    result = results["finetune__georgia-to-ptbxl-n10__resnet1d18__seed0"]
+    assert result["cell"]["train_size"] == 10 and result["cell"]["upstream"] == "georgia"
+    assert len(result["history"]) == plan.epochs and result["history"][0]["epoch"] == 1
+    assert (out / result["predictions_test"]).is_file()
+    stored = json.loads((out / result["run_dir"] / "metrics.json").read_text())
+    assert result["metrics"] == stored
+    calls = len(trainer.calls)
+    run_study(plan, data_root, out, train_fn=trainer, log=quiet)
+    assert len(trainer.calls) == calls
+    assert not list((out / "results").glob(".*tmp"))
+
+
+def test_finished_run_without_result_file_is_not_retrained(tmp_path, data_root):
+    plan, out = tiny_plan(size_sweep=None, models=["lstm"]), tmp_path / "study"
+    key, trainer = "scratch__georgia__lstm__seed0", FakeTrainer()
+    run_study(plan, data_root, out, stage="pretrain", train_fn=trainer, log=quiet)
+    before = json.loads(result_path(out, key).read_text())
+    result_path(out, key).unlink()  # killed after training finished, before the result file
+    run_study(plan, data_root, out, stage="pretrain", train_fn=trainer, log=quiet)
+    assert trainer.calls.count(key) == 1
+    assert json.loads(result_path(out, key).read_text()) == before
+    # with the trainer's resume state left, the run was interrupted: it trains again
+    result_path(out, key).unlink()
+    (run_dir(out, key) / "backup").mkdir()
+    run_study(plan, data_root, out, stage="pretrain", train_fn=trainer, log=quiet)
+    assert trainer.calls.count(key) == 2
+
+
+def test_runner_refuses_results_of_another_plan(tmp_path, data_root):
+    out = tmp_path / "study"
+    run_study(tiny_plan(models=["lstm"], size_sweep=None), data_root, out, stage="pretrain",
+              train_fn=FakeTrainer(), log=quiet)
+    with pytest.raises(ValueError, match="other settings.*epochs 3 -> 5"):
+        run_study(tiny_plan(models=["lstm"], epochs=5), data_root, out, train_fn=FakeTrainer(),
+                  log=quiet)
+
+
+def test_runner_needs_built_datasets(tmp_path, data_root):
+    with pytest.raises(ValueError, match="not built.*ptb/manifest.json"):
+        run_study(tiny_plan(downstream=["ptb"], size_sweep=None), data_root, tmp_path / "s",
+                  train_fn=FakeTrainer(), log=quiet)
+
+
+def test_shards_wait_for_pretrains_of_other_shards(tmp_path, data_root):
+    plan, out = tiny_plan(), tmp_path / "study"
+    trainer = FakeTrainer()
+    waiting = []
+    for index in (2, 1, 0):  # shard 2 comes first: its fine-tunes need shard 0's pre-train
+        waiting += run_study(plan, data_root, out, shard=(index, 3), train_fn=trainer,
+                             log=quiet).waiting
+    assert waiting and all(key.startswith("finetune__") for key in waiting)
+    for index in range(3):
+        run_study(plan, data_root, out, shard=(index, 3), train_fn=trainer, log=quiet)
+    assert sorted(trainer.calls) == sorted(c.key for c in expand_cells(plan))
+
+
+def test_fine_tune_waits_for_a_pretrain_finishing_elsewhere(tmp_path, data_root):
+    plan, out = tiny_plan(size_sweep=None, models=["lstm"]), tmp_path / "study"
+    other_machine = threading.Thread(target=lambda: (time.sleep(0.5), run_study(
+        plan, data_root, out, stage="pretrain", train_fn=FakeTrainer(), log=quiet)))
+    other_machine.start()
+    trainer = FakeTrainer()
+    summary = run_study(plan, data_root, out, stage="finetune", train_fn=trainer, log=quiet,
+                        wait_s=60, poll_s=0.1)
+    other_machine.join()
+    assert summary.waiting == [] and trainer.calls == ["finetune__georgia-to-ptbxl__lstm__seed0"]
+
+
+def test_dry_run_lists_cells_and_estimates_compute(tmp_path, data_root, capsys):
+    code = cli.run(cli_args(["run", "--plan", "paper", "--out", str(tmp_path / "s"),
+                             "--data-root", str(data_root), "--dry-run", "--shard", "1/4"]))
+    output = capsys.readouterr().out
+    assert code == 0
+    cells = shard_cells(expand_cells(load_plan("paper")), 1, 4)
+    assert f"{len(cells)} cells (shard 1/4)" in output
+    assert all(cell.key in output for cell in cells)
+    # records from the manifests when built, else published size x the builder's train share
+    assert "ptbxl 200 (manifest)" in output
+    assert f"cpsc2018 {round(6877 * 0.67)} (published size)" in output
+    assert not (tmp_path / "s" / "results").exists()
+
+
+def test_dry_run_estimate_is_epochs_times_records_over_speed(tmp_path, data_root, capsys):
+    plan_file = tmp_path / "one.toml"
+    plan_file.write_text('upstream = ["ptbxl"]\ndownstream = ["ptbxl"]\nmodels = ["resnet1d50"]\n'
+                         'seeds = 1\nepochs = 30\nfinetune = "full"\nselect_on = "val"\n'
+                         'batch_size = 256\nlr = 0.01\n')
+    assert cli.run(cli_args(["run", "--plan", str(plan_file), "--out", str(tmp_path / "s"),
+                             "--data-root", str(data_root), "--dry-run"])) == 0
+    output = capsys.readouterr().out
+    hours = float(output.split("cells not done: ")[1].split()[0])
+    assert hours == pytest.approx(30 * 200 / 49 / 3600, abs=0.05)
+
+
+def cli_args(argv):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "--plan", "nope", "--out", "o", "--data-root", "d"], "plan 'nope' not found"),
+    (["run", "--plan", "smoke", "--out", "o", "--data-root", "d", "--shard", "4/4"], "bad shard"),
+    (["run", "--plan", "smoke", "--out", "o"], "--data-root is required"),
+    (["report", "nowhere", "--out", "r"], "no result files"),
+])
+def test_cli_errors_exit_2(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.run(cli_args(argv)) == 2
+    error = capsys.readouterr().err
+    assert message in error and "Traceback" not in error and error.count("\n") == 1
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def test_bootstrap_mean_ci_covers_a_known_mean_with_the_right_width():
+    rng = np.random.default_rng(7)
+    covered = 0
+    for _ in range(40):
+        values = rng.normal(2.0, 0.5, 100)
+        interval = bootstrap_mean_ci(values, n_resamples=999, seed=int(rng.integers(1000)))
+        covered += interval.low <= 2.0 <= interval.high
+        assert interval.estimate == pytest.approx(values.mean())
+        # width ~ 2 * 1.96 * sigma / sqrt(n) = 0.196
+        assert 0.14 < interval.high - interval.low < 0.26
+    assert covered >= 34  # 95% nominal; 34/40 is far in the tail if coverage were right
+
+
+def test_bootstrap_difference_and_degenerate_cases():
+    interval = bootstrap_mean_difference_ci(np.full(5, 0.3), np.full(4, 0.1))
+    assert (interval.low, interval.high) == pytest.approx((0.2, 0.2))
+    assert interval.verdict == "positive"
+    lone = bootstrap_mean_ci([0.4])
+    assert np.isnan(lone.low) and lone.verdict == "unclear"
+
+
+def test_paired_bootstrap_identical_predictions_is_zero():
+    rng = np.random.default_rng(0)
+    y = rng.random((300, 4)) < 0.3
+    p = rng.random((300, 4))
+    interval = paired_bootstrap_f1_difference(y, p, p)
+    assert (interval.estimate, interval.low, interval.high) == (0.0, 0.0, 0.0)
+
+
+def test_paired_bootstrap_sees_a_better_model():
+    rng = np.random.default_rng(1)
+    y = rng.random((400, 3)) < 0.4
+    good = np.where(rng.random(y.shape) < 0.1, rng.random(y.shape), y * 0.8 + 0.1)
+    bad = rng.random(y.shape)
+    interval = paired_bootstrap_f1_difference(y, good, bad, n_resamples=999)
+    assert interval.estimate == pytest.approx(weighted_f1(y, good) - weighted_f1(y, bad))
+    assert 0 < interval.low < interval.estimate < interval.high
+    assert paired_bootstrap_f1_difference(y, bad, good, n_resamples=999).verdict == "negative"
+
+
+# ---------------------------------------------------------------- report
+
+
+@pytest.fixture
+def fake_study(tmp_path, data_root):
+    out = tmp_path / "study"
+    run_study(tiny_plan(seeds=[0, 1]), data_root, out, train_fn=FakeTrainer(), log=quiet)
+    run_study(tiny_plan(upstream=["ptbxl"], downstream=["georgia"], size_sweep=None),
+              data_root, out, train_fn=FakeTrainer(), log=quiet)
+    return out
+
+
+def test_report_tables_hold_the_result_numbers(fake_study, tmp_path):
+    paths = report_module.make_report(fake_study, tmp_path / "report", log=quiet)
+    results = {r["cell"]["key"]: r for r in load_results(fake_study)}
+    cells = pd.read_csv(paths["tables"] / "cells.csv")
+    assert set(cells["key"]) == set(results)
+    for row in cells.itertuples():
+        assert row.weighted_f1 == pytest.approx(results[row.key]["metrics"]["test_weighted_f1"])
+    labels = pd.read_csv(paths["tables"] / "per_label_f1.csv")
+    assert len(labels) == 3 * len(results)
+    gains = pd.read_csv(paths["tables"] / "transfer_gain.csv")
+    row = gains.query("upstream == 'georgia' and downstream == 'ptbxl' and model == 'lstm'").iloc[0]
+
+    def f1(key):
+        return results[key]["metrics"]["test_weighted_f1"]
+
+    expected = np.mean([f1(f"finetune__georgia-to-ptbxl__lstm__seed{s}")
+                        - f1(f"scratch__ptbxl__lstm__seed{s}") for s in (0, 1)])
+    assert row.gain == pytest.approx(expected) and row.seeds == 2
+    assert "over 2 values" in row.ci_method
+    single = gains[(gains.upstream == "ptbxl") & (gains.seeds == 1)]
+    assert len(single) == 2 and single.ci_method.str.contains("test records").all()
+    assert (single.ci_low <= single.gain).all() and (single.gain <= single.ci_high).all()
+    sweep = gains[gains.train_size.notna()]
+    assert sorted(sweep.train_size) == [10, 20]
+    convergence = pd.read_csv(paths["tables"] / "convergence.csv")
+    assert len(convergence) == len(gains)
+    for name in ("cells", "per_label_f1", "transfer_gain", "convergence"):
+        assert (paths["tables"] / f"{name}.md").read_text().startswith("| ")
+
+
+def test_report_figures_and_findings(fake_study, tmp_path):
+    paths = report_module.make_report(fake_study, tmp_path / "report", log=quiet)
+    for stem in ("fig2_finetune_vs_scratch_by_upstream", "fig3_finetune_vs_scratch_scatter",
+                 "fig4_gain_vs_train_size", "fig5_f1_per_epoch"):
+        for suffix in (".png", ".svg"):
+            assert (paths["figures"] / f"{stem}{suffix}").stat().st_size > 1000
+    text = paths["report"].read_text()
+    assert "selected on the **val** split" in text
+    for heading in ("Fine-tuning vs training from scratch", "train size", "Convergence",
+                    "CNNs vs RNNs"):
+        assert heading in text
+    # The fake fine-tunes are much better than the fake scratch runs: the wording must say so.
+    assert "**ptbxl**: fine-tuning beats training from scratch" in text
+    assert "fig2_finetune_vs_scratch_by_upstream.png" in text
+
+
+def test_report_says_no_clear_difference_when_the_interval_holds_zero(tmp_path, data_root):
+    out, plan = tmp_path / "study", tiny_plan(size_sweep=None)
+    run_study(plan, data_root, out, train_fn=FakeTrainer(), log=quiet)
+    for cell in select_stage(expand_cells(plan), "finetune"):
+        # make each fine-tune predict exactly what its scratch counterpart predicts
+        scratch_key = cell.key.replace("finetune__georgia-to-", "scratch__")
+        result = json.loads(result_path(out, cell.key).read_text())
+        result["metrics"] = json.loads(result_path(out, scratch_key).read_text())["metrics"]
+        result["predictions_test"] = f"runs/{scratch_key}/predictions_test.npz"
+        result_path(out, cell.key).write_text(json.dumps(result))
+    text = report_module.make_report(out, tmp_path / "report", log=quiet)["report"].read_text()
+    findings = text.split("## Findings")[1].split("## Figures")[0]
+    assert "**ptbxl**: no clear difference" in findings
+    assert "+0.0000 (95% CI +0.0000 to +0.0000)" in findings
+    assert "beats" not in findings

@@ -1,0 +1,137 @@
+"""The study end to end with the real builder and trainer: shards, an interrupted cell, report."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecg_tl_keras import cli
+from ecg_tl_keras.study import runner
+from ecg_tl_keras.study.cells import expand_cells, shard_cells
+from ecg_tl_keras.study.plan import load_plan
+from ecg_tl_keras.study.results import load_results
+from ecg_tl_keras.study.stats import align_predictions, paired_bootstrap_f1_difference
+
+pytestmark = pytest.mark.slow
+
+# Four cells: scratch ptbxl (0), scratch georgia (1), ptbxl -> georgia (2), georgia -> ptbxl (3).
+# With 3 shards, shard 0 holds cells 0 and 3, and cell 3 needs cell 1 of shard 1.
+PLAN = """
+upstream = ["ptbxl", "georgia"]
+downstream = ["ptbxl", "georgia"]
+models = ["lstm"]
+seeds = 1
+epochs = 2
+finetune = "full"
+select_on = "val"
+batch_size = 32
+lr = 0.01
+[train]
+val_fold = 0
+"""
+
+
+@pytest.fixture
+def data_root(tmp_path, ptbxl_built, georgia_built):
+    root = tmp_path / "data"
+    root.mkdir()
+    for built in (ptbxl_built, georgia_built):
+        (root / built.name).symlink_to(built, target_is_directory=True)
+    return root
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Counts the real trainer's runs per cell."""
+    calls = []
+    real = runner.default_train_fn
+
+    def train(config):
+        calls.append(config.out.rsplit("/", 1)[-1])
+        return real(config)
+
+    monkeypatch.setattr(runner, "default_train_fn", train)
+    return calls
+
+
+def interrupt_after_first_epoch(monkeypatch):
+    """Kill the next training run right after its first epoch was backed up."""
+    original = keras.callbacks.BackupAndRestore.on_epoch_end
+
+    def on_epoch_end(self, epoch, logs=None):
+        original(self, epoch, logs)
+        monkeypatch.setattr(keras.callbacks.BackupAndRestore, "on_epoch_end", original)
+        raise KeyboardInterrupt("killed after epoch 1")
+
+    monkeypatch.setattr(keras.callbacks.BackupAndRestore, "on_epoch_end", on_epoch_end)
+
+
+def test_sharded_study_with_an_interrupted_cell(tmp_path, data_root, spy, monkeypatch, capsys):
+    plan_file = tmp_path / "mini.toml"
+    plan_file.write_text(PLAN)
+    study = tmp_path / "study"
+    cells = expand_cells(load_plan(plan_file))
+    keys = [cell.key for cell in cells]
+    assert [cell.key for cell in shard_cells(cells, 0, 3)] == [keys[0], keys[3]]
+
+    def run(shard):
+        return cli.main(["study", "run", "--plan", str(plan_file), "--data-root", str(data_root),
+                         "--out", str(study), "--shard", shard])
+
+    assert run("0/3") == 1  # cell 3 waits for cell 1 (shard 1)
+    assert "wait for pre-trains" in capsys.readouterr().err
+    assert run("1/3") == 0
+    interrupt_after_first_epoch(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        run("2/3")
+    assert not (study / "results" / f"{keys[2]}.json").exists()
+    capsys.readouterr()
+    assert run("2/3") == 0
+    assert "resuming the interrupted run" in capsys.readouterr().out
+    assert run("0/3") == 0
+    assert sorted(spy) == sorted(keys + [keys[2]])  # every cell once, the interrupted one twice
+
+    results = {r["cell"]["key"]: r for r in load_results(study)}
+    assert set(results) == set(keys)
+    resumed = results[keys[2]]
+    assert [row["epoch"] for row in resumed["history"]] == [1, 2]
+    assert resumed["metrics"]["finetune_from"].endswith(f"{keys[0]}/best.keras")
+    for result in results.values():
+        assert result["metrics"]["epochs"] == 2 and (study / result["predictions_test"]).is_file()
+
+    assert cli.main(["study", "report", str(study), "--out", str(tmp_path / "report")]) == 0
+    check_report_matches_results(tmp_path / "report", study, results)
+
+
+def check_report_matches_results(report, study, results):
+    cells = pd.read_csv(report / "tables" / "cells.csv").set_index("key")
+    for key, result in results.items():
+        assert cells.loc[key, "weighted_f1"] == pytest.approx(result["metrics"]["test_weighted_f1"])
+        assert cells.loc[key, "best_epoch"] == result["metrics"]["best_epoch"]
+    labels = pd.read_csv(report / "tables" / "per_label_f1.csv")
+    for row in labels.itertuples():
+        assert row.f1 == pytest.approx(results[row.key]["metrics"]["per_label_f1"][row.label])
+    gains = pd.read_csv(report / "tables" / "transfer_gain.csv")
+    assert len(gains) == sum(r["cell"]["kind"] == "finetune" for r in results.values())
+    for row in gains.itertuples():
+        size = "" if pd.isna(row.train_size) else f"-n{int(row.train_size)}"
+        finetune = results[
+            f"finetune__{row.upstream}-to-{row.downstream}{size}__{row.model}__seed0"]
+        scratch = results[f"scratch__{row.downstream}{size}__{row.model}__seed0"]
+        gain = finetune["metrics"]["test_weighted_f1"] - scratch["metrics"]["test_weighted_f1"]
+        assert row.gain == pytest.approx(gain)
+        # The bootstrap scores the saved predictions as the trainer scored them.
+        with np.load(study / finetune["predictions_test"]) as a, \
+                np.load(study / scratch["predictions_test"]) as b:
+            predictions = align_predictions(dict(a), dict(b))
+        interval = paired_bootstrap_f1_difference(*predictions, n_resamples=99)
+        assert interval.estimate == pytest.approx(gain, abs=1e-6)
+        assert row.ci_low <= row.gain <= row.ci_high
+    text = (report / "report.md").read_text()
+    assert "selected on the **val** split" in text
+    for figure in ("fig2_finetune_vs_scratch_by_upstream", "fig3_finetune_vs_scratch_scatter",
+                   "fig5_f1_per_epoch"):
+        assert (report / "figures" / f"{figure}.png").is_file()
+        assert (report / "figures" / f"{figure}.svg").is_file()
