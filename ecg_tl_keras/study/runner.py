@@ -76,7 +76,7 @@ def make_config(cell: Cell, data_root: str | Path, out: str | Path):
         finetune_from = str(run_dir(out, cell.depends_on) / "best.keras")
     options = {"verbose": 2, **dict(cell.train)}  # one log line per epoch unless the plan says
     return TrainConfig(
-        data=str(Path(data_root) / cell.dataset), model=cell.model,
+        data=str(Path(data_root).resolve() / cell.dataset), model=cell.model,
         out=str(run_dir(out, cell.key)), finetune_from=finetune_from, epochs=cell.epochs,
         batch_size=cell.batch_size, lr=cell.lr, seed=cell.seed, select_on=cell.select_on,
         train_size=cell.train_size, finetune=cell.finetune, **options)
