@@ -32,6 +32,8 @@ BUILD_HINT = "python -m tfrecords_builder DATASET --source DIR --out OUT"
 # fraction of the memory available when the pipeline is built.
 CACHE_MEMORY_FRACTION = 0.5
 _READ_BUFFER_BYTES = 8 << 20
+# Examples are parsed in small batches (vectorized parsing is ~2x faster than one by one).
+_PARSE_BATCH = 64
 
 
 def load_manifest(data_dir: str | os.PathLike) -> dict:
@@ -88,13 +90,17 @@ def shard_paths(data_dir: str | os.PathLike, split: str, manifest: dict | None =
     manifest = manifest or load_manifest(data_dir)
     splits = manifest["splits"]
     if split not in splits:
-        raise ValueError(f"unknown split {split!r} in {Path(data_dir) / MANIFEST}; "
-                         f"available: {', '.join(splits)}")
+        raise ValueError(
+            f"unknown split {split!r} in {Path(data_dir) / MANIFEST}; "
+            f"available: {', '.join(splits)}"
+        )
     paths = [Path(data_dir) / shard["file"] for shard in splits[split]["shards"]]
     for path in paths:
         if not path.is_file():
-            raise FileNotFoundError(f"shard {path} listed in {Path(data_dir) / MANIFEST} is missing: "
-                                    f"rebuild the dataset with {BUILD_HINT} --overwrite")
+            raise FileNotFoundError(
+                f"shard {path} listed in {Path(data_dir) / MANIFEST} is missing: "
+                f"rebuild the dataset with {BUILD_HINT} --overwrite"
+            )
     if not paths:
         raise ValueError(f"split {split!r} of {data_dir} has no shards")
     return [str(path) for path in paths]
@@ -114,7 +120,10 @@ def _raw_examples(paths: list[str]) -> tf.data.Dataset:
     files = tf.data.Dataset.from_tensor_slices(paths)
     return files.interleave(
         lambda path: tf.data.TFRecordDataset(path, buffer_size=_READ_BUFFER_BYTES),
-        cycle_length=min(len(paths), 8), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        cycle_length=min(len(paths), 8),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
 
 
 def load_index(data_dir: str | os.PathLike, split: str) -> dict[str, np.ndarray]:
@@ -132,8 +141,11 @@ def load_index(data_dir: str | os.PathLike, split: str) -> dict[str, np.ndarray]
     manifest = load_manifest(data_dir)
     spec = {k: v for k, v in _feature_spec(len(manifest["labels"])).items() if k != "signal"}
     columns: dict[str, list] = {key: [] for key in spec}
-    batches = _raw_examples(shard_paths(data_dir, split, manifest)).batch(1024).map(
-        lambda serialized: tf.io.parse_example(serialized, spec))
+    batches = (
+        _raw_examples(shard_paths(data_dir, split, manifest))
+        .batch(1024)
+        .map(lambda serialized: tf.io.parse_example(serialized, spec))
+    )
     for batch in batches.as_numpy_iterator():
         for key in spec:
             columns[key].append(batch[key])
@@ -146,7 +158,9 @@ def load_index(data_dir: str | os.PathLike, split: str) -> dict[str, np.ndarray]
 def _member_of(values: Iterable[str]) -> tf.lookup.StaticHashTable:
     keys = tf.constant(sorted(set(values)), dtype=tf.string)
     return tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(keys, tf.ones_like(keys, dtype=tf.int32)), default_value=0)
+        tf.lookup.KeyValueTensorInitializer(keys, tf.ones_like(keys, dtype=tf.int32)),
+        default_value=0,
+    )
 
 
 def _check_folds(name: str, folds) -> list[int] | None:
@@ -159,7 +173,7 @@ def _check_folds(name: str, folds) -> list[int] | None:
 
 
 def _record_filter(folds, exclude_folds, record_ids, patient_ids) -> Callable | None:
-    """A predicate over parsed examples implementing the requested selection."""
+    """A vectorized predicate over a batch of parsed examples (None: keep everything)."""
     folds = _check_folds("folds", folds)
     exclude_folds = _check_folds("exclude_folds", exclude_folds)
     records = _member_of(record_ids) if record_ids is not None else None
@@ -167,17 +181,21 @@ def _record_filter(folds, exclude_folds, record_ids, patient_ids) -> Callable | 
     if folds is None and exclude_folds is None and records is None and patients is None:
         return None
 
-    def keep(example):
-        conditions = [tf.constant(True)]
+    def in_folds(fold, chosen):
+        chosen = tf.constant(chosen, tf.int64)
+        return tf.reduce_any(tf.equal(fold[:, None], chosen[None, :]), axis=1)
+
+    def keep(batch):
+        conditions = [tf.ones_like(batch["fold"], dtype=tf.bool)]
         if folds is not None:
-            conditions.append(tf.reduce_any(tf.equal(example["fold"], folds)))
+            conditions.append(in_folds(batch["fold"], folds))
         if exclude_folds is not None:
-            conditions.append(tf.logical_not(tf.reduce_any(tf.equal(example["fold"], exclude_folds))))
+            conditions.append(tf.logical_not(in_folds(batch["fold"], exclude_folds)))
         if records is not None:
-            conditions.append(records.lookup(example["record_id"]) > 0)
+            conditions.append(records.lookup(batch["record_id"]) > 0)
         if patients is not None:
-            conditions.append(patients.lookup(example["patient_id"]) > 0)
-        return tf.reduce_all(tf.stack(conditions))
+            conditions.append(patients.lookup(batch["patient_id"]) > 0)
+        return tf.reduce_all(tf.stack(conditions), axis=0)
 
     return keep
 
@@ -206,9 +224,17 @@ def fits_in_memory(manifest: dict, split: str) -> bool:
     return needed <= CACHE_MEMORY_FRACTION * _available_memory_bytes()
 
 
-def load_records(data_dir: str | os.PathLike, split: str, *, folds=None, exclude_folds=None,
-                 record_ids=None, patient_ids=None, cache: bool = True,
-                 with_ids: bool = False) -> tf.data.Dataset:
+def load_records(
+    data_dir: str | os.PathLike,
+    split: str,
+    *,
+    folds=None,
+    exclude_folds=None,
+    record_ids=None,
+    patient_ids=None,
+    cache: bool = True,
+    with_ids: bool = False,
+) -> tf.data.Dataset:
     """Unbatched, unshuffled, parsed records of a split (optionally filtered and cached).
 
     Args:
@@ -234,22 +260,19 @@ def load_records(data_dir: str | os.PathLike, split: str, *, folds=None, exclude
     spec = _feature_spec(len(manifest["labels"]))
     keep = _record_filter(folds, exclude_folds, record_ids, patient_ids)
 
-    def parse(serialized):
-        example = tf.io.parse_single_example(serialized, spec)
-        example["signal"] = tf.reshape(tf.io.decode_raw(example["signal"], tf.float32), shape)
-        example["labels"] = tf.cast(example["labels"], tf.float32)
-        return example
-
-    def to_tuple(example):
+    def parse_batch(serialized):
+        batch = tf.io.parse_example(serialized, spec)
+        signals = tf.reshape(tf.io.decode_raw(batch["signal"], tf.float32), (-1, *shape))
+        outputs = (signals, tf.cast(batch["labels"], tf.float32))
         if with_ids:
-            return example["signal"], example["labels"], example["record_id"]
-        return example["signal"], example["labels"]
+            outputs += (batch["record_id"],)
+        if keep is not None:
+            kept = keep(batch)
+            outputs = tuple(tf.boolean_mask(values, kept) for values in outputs)
+        return outputs
 
-    ds = _raw_examples(shard_paths(data_dir, split, manifest))
-    ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if keep is not None:
-        ds = ds.filter(keep)
-    ds = ds.map(to_tuple, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = _raw_examples(shard_paths(data_dir, split, manifest)).batch(_PARSE_BATCH)
+    ds = ds.map(parse_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
     if cache and fits_in_memory(manifest, split):
         ds = ds.cache()
     return ds
@@ -265,10 +288,16 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return seed * 1_000_003 + epoch
 
 
-def shuffled_epochs(records: tf.data.Dataset, *, batch_size: int, seed: int, first_epoch: int,
-                    epochs: int, buffer_size: int,
-                    per_epoch: Callable[[tf.data.Dataset], tf.data.Dataset] | None = None
-                    ) -> tf.data.Dataset:
+def shuffled_epochs(
+    records: tf.data.Dataset,
+    *,
+    batch_size: int,
+    seed: int,
+    first_epoch: int,
+    epochs: int,
+    buffer_size: int,
+    per_epoch: Callable[[tf.data.Dataset], tf.data.Dataset] | None = None,
+) -> tf.data.Dataset:
     """Batches of epochs ``first_epoch .. epochs-1``, each reshuffled with its own seed.
 
     Epoch ``e`` is always ordered by ``epoch_seed(seed, e)``, so a run resumed at
@@ -297,7 +326,9 @@ def shuffled_epochs(records: tf.data.Dataset, *, batch_size: int, seed: int, fir
         raise ValueError(f"need 0 <= first_epoch < epochs, got {first_epoch} and {epochs}")
 
     def one_epoch(epoch: int) -> tf.data.Dataset:
-        ds = records.shuffle(buffer_size, seed=epoch_seed(seed, epoch), reshuffle_each_iteration=False)
+        ds = records.shuffle(
+            buffer_size, seed=epoch_seed(seed, epoch), reshuffle_each_iteration=False
+        )
         if per_epoch is not None:
             ds = per_epoch(ds)
         return ds.batch(batch_size)
@@ -308,10 +339,20 @@ def shuffled_epochs(records: tf.data.Dataset, *, batch_size: int, seed: int, fir
     return stream.prefetch(tf.data.AUTOTUNE)
 
 
-def load_split(data_dir: str | os.PathLike, split: str, *, batch_size: int | None = None,
-               shuffle: bool = False, seed: int = 0, folds=None, exclude_folds=None,
-               record_ids=None, patient_ids=None, cache: bool = True,
-               with_ids: bool = False) -> tf.data.Dataset:
+def load_split(
+    data_dir: str | os.PathLike,
+    split: str,
+    *,
+    batch_size: int | None = None,
+    shuffle: bool = False,
+    seed: int = 0,
+    folds=None,
+    exclude_folds=None,
+    record_ids=None,
+    patient_ids=None,
+    cache: bool = True,
+    with_ids: bool = False,
+) -> tf.data.Dataset:
     """A split as a ready-to-use ``tf.data`` pipeline.
 
     Args:
@@ -335,11 +376,20 @@ def load_split(data_dir: str | os.PathLike, split: str, *, batch_size: int | Non
         >>> test = load_split("OUT/ptbxl", "test", batch_size=256)  # doctest: +SKIP
     """
     manifest = load_manifest(data_dir)
-    ds = load_records(data_dir, split, folds=folds, exclude_folds=exclude_folds,
-                      record_ids=record_ids, patient_ids=patient_ids, cache=cache,
-                      with_ids=with_ids)
+    ds = load_records(
+        data_dir,
+        split,
+        folds=folds,
+        exclude_folds=exclude_folds,
+        record_ids=record_ids,
+        patient_ids=patient_ids,
+        cache=cache,
+        with_ids=with_ids,
+    )
     if shuffle:
-        ds = ds.shuffle(manifest["splits"][split]["records"], seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(
+            manifest["splits"][split]["records"], seed=seed, reshuffle_each_iteration=True
+        )
     if batch_size is not None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")

@@ -30,7 +30,8 @@ def _as_pair(y_true, y_prob) -> tuple[np.ndarray, np.ndarray]:
     if y_true.ndim != 2 or y_true.shape != y_prob.shape:
         raise ValueError(
             f"y_true and y_prob must both have shape (records, labels); got {y_true.shape} "
-            f"and {y_prob.shape}")
+            f"and {y_prob.shape}"
+        )
     return (y_true > 0.5).astype(np.int64), y_prob
 
 
@@ -113,13 +114,16 @@ def macro_auc(y_true, y_prob, label_names: Sequence[str] | None = None) -> dict:
     value = None
     if usable.any():
         value = float(roc_auc_score(y_true[:, usable], y_prob[:, usable], average="macro"))
-    return {"macro_auc": value,
-            "auc_labels": [n for n, ok in zip(names, usable) if ok],
-            "auc_skipped_labels": [n for n, ok in zip(names, usable) if not ok]}
+    return {
+        "macro_auc": value,
+        "auc_labels": [n for n, ok in zip(names, usable) if ok],
+        "auc_skipped_labels": [n for n, ok in zip(names, usable) if not ok],
+    }
 
 
-def classification_report(y_true, y_prob, label_names: Sequence[str],
-                          threshold: float = DEFAULT_THRESHOLD) -> dict:
+def classification_report(
+    y_true, y_prob, label_names: Sequence[str], threshold: float = DEFAULT_THRESHOLD
+) -> dict:
     """Every reported test metric of a set of predictions, JSON-ready.
 
     Returns:
@@ -134,9 +138,11 @@ def classification_report(y_true, y_prob, label_names: Sequence[str],
     per_label = per_label_f1(y_true, y_prob, threshold)
     if len(label_names) != len(per_label):
         raise ValueError(f"{len(label_names)} label names for {len(per_label)} labels")
-    return {"weighted_f1": weighted_f1(y_true, y_prob, threshold),
-            "macro_f1": float(per_label.mean()),
-            "per_label_f1": {str(n): float(v) for n, v in zip(label_names, per_label)},
-            **macro_auc(y_true, y_prob, label_names),
-            "records": int(np.shape(y_true)[0]),
-            "threshold": threshold}
+    return {
+        "weighted_f1": weighted_f1(y_true, y_prob, threshold),
+        "macro_f1": float(per_label.mean()),
+        "per_label_f1": {str(n): float(v) for n, v in zip(label_names, per_label)},
+        **macro_auc(y_true, y_prob, label_names),
+        "records": int(np.shape(y_true)[0]),
+        "threshold": threshold,
+    }

@@ -1,4 +1,4 @@
-"""ecg_tl_keras.datasets on synthetic shards that follow the builder's schema, and on a real build."""
+"""ecg_tl_keras.datasets on synthetic shards in the builder's schema, and on a real build."""
 
 import json
 
@@ -14,17 +14,24 @@ SHAPE = (40, 12)
 
 def serialize_example(signal, labels, record_id, patient_id, fold):
     """A tf.train.Example following the dataset contract (common schema of the builder's output)."""
+
     def as_bytes(value):
         return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
 
     def as_ints(values):
         return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
 
-    return tf.train.Example(features=tf.train.Features(feature={
-        "signal": as_bytes(signal.astype("<f4").tobytes()), "labels": as_ints(labels.tolist()),
-        "record_id": as_bytes(record_id.encode()), "patient_id": as_bytes(patient_id.encode()),
-        "fold": as_ints([fold]),
-    })).SerializeToString()
+    return tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                "signal": as_bytes(signal.astype("<f4").tobytes()),
+                "labels": as_ints(labels.tolist()),
+                "record_id": as_bytes(record_id.encode()),
+                "patient_id": as_bytes(patient_id.encode()),
+                "fold": as_ints([fold]),
+            }
+        )
+    ).SerializeToString()
 
 
 def _record(i):
@@ -50,10 +57,21 @@ def synthetic(tmp_path_factory):
                 for i in chunk:
                     writer.write(serialize_example(*_record(int(i))))
             entries.append({"file": name, "records": len(chunk), "sha256": ""})
-        splits[split] = {"records": len(ids), "patients": len({i // 2 for i in ids}), "shards": entries}
-    manifest = {"dataset": "toy", "labels": LABELS, "samples": SHAPE[0], "leads": [f"L{i}" for i in range(12)],
-                "fs": 100, "unit": "mV", "splits": splits,
-                "normalization": {"mean": [0.0] * 12, "std": [1.0] * 12}}
+        splits[split] = {
+            "records": len(ids),
+            "patients": len({i // 2 for i in ids}),
+            "shards": entries,
+        }
+    manifest = {
+        "dataset": "toy",
+        "labels": LABELS,
+        "samples": SHAPE[0],
+        "leads": [f"L{i}" for i in range(12)],
+        "fs": 100,
+        "unit": "mV",
+        "splits": splits,
+        "normalization": {"mean": [0.0] * 12, "std": [1.0] * 12},
+    }
     (root / "manifest.json").write_text(json.dumps(manifest))
     return root
 
@@ -63,7 +81,9 @@ def _ids(dataset):
 
 
 def test_records_round_trip(synthetic):
-    for signal, labels, record_id in datasets.load_records(synthetic, "test", with_ids=True).as_numpy_iterator():
+    for signal, labels, record_id in datasets.load_records(
+        synthetic, "test", with_ids=True
+    ).as_numpy_iterator():
         i = int(record_id.decode()[1:])
         expected_signal, expected_labels, *_ = _record(i)
         assert signal.dtype == np.float32 and signal.shape == SHAPE
@@ -78,13 +98,16 @@ def test_all_shards_read_interleaved_and_deterministic(synthetic):
     assert ids == _ids(datasets.load_records(synthetic, "train", with_ids=True, cache=False))
 
 
-@pytest.mark.parametrize("filters, expected", [
-    ({"folds": [8]}, [8, 18, 28]),
-    ({"exclude_folds": list(range(1, 10))}, [0, 10, 20]),
-    ({"record_ids": ["r3", "r17", "r999"]}, [3, 17]),
-    ({"patient_ids": ["p2"]}, [4, 5]),
-    ({"folds": [4], "patient_ids": ["p2", "p7"]}, [4, 14]),
-])
+@pytest.mark.parametrize(
+    "filters, expected",
+    [
+        ({"folds": [8]}, [8, 18, 28]),
+        ({"exclude_folds": list(range(1, 10))}, [0, 10, 20]),
+        ({"record_ids": ["r3", "r17", "r999"]}, [3, 17]),
+        ({"patient_ids": ["p2"]}, [4, 5]),
+        ({"folds": [4], "patient_ids": ["p2", "p7"]}, [4, 14]),
+    ],
+)
 def test_filters(synthetic, filters, expected):
     ids = _ids(datasets.load_records(synthetic, "train", with_ids=True, **filters))
     assert sorted(ids, key=lambda rid: int(rid[1:])) == [f"r{i}" for i in expected]
@@ -98,7 +121,9 @@ def test_cache_does_not_change_content(synthetic):
 
 def test_load_split_batches_and_shuffles_with_seed(synthetic):
     def order(seed):
-        batches = datasets.load_split(synthetic, "train", batch_size=8, shuffle=True, seed=seed, with_ids=True)
+        batches = datasets.load_split(
+            synthetic, "train", batch_size=8, shuffle=True, seed=seed, with_ids=True
+        )
         return [rid.decode() for _, _, ids in batches.as_numpy_iterator() for rid in ids]
 
     first = datasets.load_split(synthetic, "train", batch_size=8)
@@ -112,10 +137,11 @@ def test_shuffled_epochs_depend_only_on_seed_and_epoch(synthetic):
     records = datasets.load_records(synthetic, "train", with_ids=True)
 
     def epochs(first):
-        stream = datasets.shuffled_epochs(records, batch_size=7, seed=3, first_epoch=first, epochs=4,
-                                          buffer_size=30)
+        stream = datasets.shuffled_epochs(
+            records, batch_size=7, seed=3, first_epoch=first, epochs=4, buffer_size=30
+        )
         ids = [rid.decode() for _, _, batch in stream.as_numpy_iterator() for rid in batch]
-        return [ids[i:i + 30] for i in range(0, len(ids), 30)]
+        return [ids[start:start + 30] for start in range(0, len(ids), 30)]
 
     full, resumed = epochs(0), epochs(2)
     assert len(full) == 4 and resumed == full[2:]
@@ -125,8 +151,15 @@ def test_shuffled_epochs_depend_only_on_seed_and_epoch(synthetic):
 
 def test_per_epoch_hook_and_batch_boundaries(synthetic):
     records = datasets.load_records(synthetic, "train")
-    stream = datasets.shuffled_epochs(records, batch_size=8, seed=0, first_epoch=0, epochs=2, buffer_size=30,
-                                      per_epoch=lambda ds: ds.take(25))
+    stream = datasets.shuffled_epochs(
+        records,
+        batch_size=8,
+        seed=0,
+        first_epoch=0,
+        epochs=2,
+        buffer_size=30,
+        per_epoch=lambda ds: ds.take(25),
+    )
     assert [x.shape[0] for x, _ in stream.as_numpy_iterator()] == [8, 8, 8, 1] * 2
 
 
@@ -140,7 +173,10 @@ def test_load_index(synthetic):
 
 
 def test_missing_manifest_says_how_to_build(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"manifest\.json not found: build it with python -m tfrecords_builder"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"manifest\.json not found: build it with python -m tfrecords_builder",
+    ):
         datasets.load_split(tmp_path, "train")
 
 

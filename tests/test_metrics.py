@@ -22,8 +22,11 @@ def test_f1_scores_equal_sklearn(seed):
     for average, ours in (("weighted", metrics.weighted_f1), ("macro", metrics.macro_f1)):
         expected = f1_score(y_true, y_pred, average=average, zero_division=0)
         assert ours(y_true, y_prob) == pytest.approx(expected, abs=1e-12)
-    np.testing.assert_allclose(metrics.per_label_f1(y_true, y_prob),
-                               f1_score(y_true, y_pred, average=None, zero_division=0), atol=1e-12)
+    np.testing.assert_allclose(
+        metrics.per_label_f1(y_true, y_prob),
+        f1_score(y_true, y_pred, average=None, zero_division=0),
+        atol=1e-12,
+    )
 
 
 def test_weighted_f1_matches_keras_f1score():
@@ -32,7 +35,9 @@ def test_weighted_f1_matches_keras_f1score():
     y_true, y_prob = _random_case(3)
     keras_metric = keras.metrics.F1Score(average="weighted", threshold=0.5)
     keras_metric.update_state(y_true.astype("float32"), y_prob.astype("float32"))
-    assert metrics.weighted_f1(y_true, y_prob) == pytest.approx(float(keras_metric.result()), abs=1e-5)
+    assert metrics.weighted_f1(y_true, y_prob) == pytest.approx(
+        float(keras_metric.result()), abs=1e-5
+    )
 
 
 def test_threshold_is_strictly_greater_like_keras():
@@ -51,11 +56,15 @@ def test_macro_auc_skips_single_class_labels():
     result = metrics.macro_auc(y_true, y_prob, [f"L{i}" for i in range(6)])
     assert result["auc_skipped_labels"] == ["L0", "L5"]
     assert result["auc_labels"] == ["L1", "L2", "L3", "L4"]
-    assert result["macro_auc"] == pytest.approx(roc_auc_score(y_true[:, 1:5], y_prob[:, 1:5], average="macro"))
+    assert result["macro_auc"] == pytest.approx(
+        roc_auc_score(y_true[:, 1:5], y_prob[:, 1:5], average="macro")
+    )
 
 
 def test_macro_auc_is_none_when_no_label_qualifies():
-    result = metrics.macro_auc(np.zeros((4, 2)), np.random.default_rng(0).random((4, 2)), ["A", "B"])
+    result = metrics.macro_auc(
+        np.zeros((4, 2)), np.random.default_rng(0).random((4, 2)), ["A", "B"]
+    )
     assert result == {"macro_auc": None, "auc_labels": [], "auc_skipped_labels": ["A", "B"]}
 
 

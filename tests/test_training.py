@@ -35,6 +35,7 @@ def _config(data, out, **overrides):
 
 # --- the best-weighted-F1 callback -------------------------------------------------------------
 
+
 class _WeightSchedule(keras.callbacks.Callback):
     """Sets the model's weights at the end of each epoch, before the F1 callback scores them."""
 
@@ -54,9 +55,11 @@ def _linear_problem():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="sigmoid")])
     model.compile(keras.optimizers.SGD(0.0), "binary_crossentropy")
     zero_bias = np.zeros(3, "float32")
-    schedule = [[rng.standard_normal((4, 3)).astype("float32"), zero_bias],  # random
-                [3 * true_kernel, zero_bias],  # best: epoch 2
-                [-true_kernel, zero_bias]]  # worst, and last
+    schedule = [
+        [rng.standard_normal((4, 3)).astype("float32"), zero_bias],  # random
+        [3 * true_kernel, zero_bias],  # best: epoch 2
+        [-true_kernel, zero_bias],
+    ]  # worst, and last
     return x, y, model, schedule
 
 
@@ -66,13 +69,17 @@ def test_best_f1_callback_scores_like_sklearn_and_restores_the_best_epoch(tmp_pa
     val = EvalSplit.from_arrays("val", x[:50], y[:50], ids[:50], batch_size=16)
     test = EvalSplit.from_arrays("test", x[50:], y[50:], ids[50:], batch_size=16)
     best = cb.BestWeightedF1(val, test, state_dir=tmp_path / "state")
-    history = model.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=[_WeightSchedule(schedule), best])
+    history = model.fit(
+        x, y, epochs=3, batch_size=16, verbose=0, callbacks=[_WeightSchedule(schedule), best]
+    )
 
     for epoch, weights in enumerate(schedule):
         y_pred = (x @ weights[0] + weights[1] > 0).astype(int)  # sigmoid(z) > 0.5  <=>  z > 0
         expected_val = f1_score(y[:50], y_pred[:50], average="weighted", zero_division=0)
         expected_test = f1_score(y[50:], y_pred[50:], average="weighted", zero_division=0)
-        assert history.history["selection_val_weighted_f1"][epoch] == pytest.approx(expected_val, abs=1e-9)
+        assert history.history["selection_val_weighted_f1"][epoch] == pytest.approx(
+            expected_val, abs=1e-9
+        )
         assert history.history["test_weighted_f1"][epoch] == pytest.approx(expected_test, abs=1e-9)
     scores = history.history["selection_val_weighted_f1"]
     assert best.best_epoch == 2 and scores[1] > max(scores[0], scores[2])
@@ -102,22 +109,30 @@ def test_history_csv_drops_rows_of_epochs_that_will_rerun(tmp_path):
     history.on_train_begin()
     history.on_epoch_begin(2)
     history.on_epoch_end(2, {"loss": 0.5})
-    assert [(row["epoch"], row["loss"]) for row in _history(tmp_path)] == [("1", "0.9"), ("2", "0.8"), ("3", "0.5")]
+    assert [(row["epoch"], row["loss"]) for row in _history(tmp_path)] == [
+        ("1", "0.9"),
+        ("2", "0.8"),
+        ("3", "0.5"),
+    ]
     cb.HistoryCSV(path, ["loss"], initial_epoch=0).on_train_begin()
     assert _history(tmp_path) == []
 
 
 # --- configuration, data plan, fine-tuning helpers ---------------------------------------------
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"epochs": 0}, "epochs"),
-    ({"lr": -1.0}, "lr"),
-    ({"select_on": "train"}, "select_on"),
-    ({"val_fold": 10}, "val_fold"),
-    ({"strategy": "tpu"}, "strategy"),
-    ({"finetune": "linear"}, "finetune_from"),
-    ({"train_size": 0}, "train_size"),
-])
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"lr": -1.0}, "lr"),
+        ({"select_on": "train"}, "select_on"),
+        ({"val_fold": 10}, "val_fold"),
+        ({"strategy": "tpu"}, "strategy"),
+        ({"finetune": "linear"}, "finetune_from"),
+        ({"train_size": 0}, "train_size"),
+    ],
+)
 def test_config_rejects_bad_arguments(overrides, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(data="d", model="lstm", out="o", **overrides)
@@ -131,7 +146,9 @@ def test_train_size_samples_whole_patients(ptbxl_built, tmp_path):
     plan = plan_data(_config(ptbxl_built, tmp_path, train_size=50), manifest)
     chosen = np.isin(index["record_id"], plan.train_filters["record_ids"])
     assert 50 <= plan.train_records == chosen.sum()
-    assert not np.isin(index["patient_id"][~chosen], index["patient_id"][chosen]).any()  # whole patients
+    assert not np.isin(
+        index["patient_id"][~chosen], index["patient_id"][chosen]
+    ).any()  # whole patients
     assert not (index["fold"][chosen] == 8).any()  # never from the validation fold
     again = plan_data(_config(ptbxl_built, tmp_path, train_size=50), manifest)
     other = plan_data(_config(ptbxl_built, tmp_path, train_size=50, seed=1), manifest)
@@ -163,6 +180,7 @@ def test_gradual_unfreezing_phases():
 
 # --- end to end on the real PTB-XL sample -------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def pretrained(ptbxl_built, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "lstm"
@@ -172,27 +190,52 @@ def pretrained(ptbxl_built, tmp_path_factory):
 
 def test_run_directory(pretrained):
     run_dir, metrics = pretrained
-    for name in ("best.keras", "history.csv", "metrics.json", "config.json", "predictions_test.npz"):
+    for name in (
+        "best.keras",
+        "history.csv",
+        "metrics.json",
+        "config.json",
+        "predictions_test.npz",
+    ):
         assert (run_dir / name).is_file(), name
     assert list((run_dir / "tensorboard").iterdir())
     assert not (run_dir / "backup").exists() and not (run_dir / "best_state").exists()
 
     rows = _history(run_dir)
-    assert list(rows[0]) == ["epoch", "loss", "selection_val_weighted_f1", "test_weighted_f1",
-                             "test_macro_auc", "lr", "seconds"]
+    assert list(rows[0]) == [
+        "epoch",
+        "loss",
+        "selection_val_weighted_f1",
+        "test_weighted_f1",
+        "test_macro_auc",
+        "lr",
+        "seconds",
+    ]
     scores = [float(row["selection_val_weighted_f1"]) for row in rows]
     assert metrics["best_epoch"] == 1 + int(np.argmax(scores)) and metrics["epochs"] == 2
     assert metrics == json.loads((run_dir / "metrics.json").read_text())
     assert metrics["selection_split"].startswith("val") and list(metrics["per_label_f1"]) == LABELS
 
     with np.load(run_dir / "predictions_test.npz", allow_pickle=False) as predictions:
-        assert predictions["y_prob"].shape == predictions["y_true"].shape == (metrics["records"]["test"], 5)
-        assert metrics["test_weighted_f1"] == weighted_f1(predictions["y_true"], predictions["y_prob"])
+        assert (
+            predictions["y_prob"].shape
+            == predictions["y_true"].shape
+            == (metrics["records"]["test"], 5)
+        )
+        assert metrics["test_weighted_f1"] == weighted_f1(
+            predictions["y_true"], predictions["y_prob"]
+        )
         assert float(rows[metrics["best_epoch"] - 1]["test_weighted_f1"]) == pytest.approx(
-            metrics["test_weighted_f1"], abs=1e-9)
+            metrics["test_weighted_f1"], abs=1e-9
+        )
 
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["config"]["seed"] == 0 and {"python", "tensorflow", "keras", "ecg_tl_keras"} <= set(config["versions"])
+    assert config["config"]["seed"] == 0 and {
+        "python",
+        "tensorflow",
+        "keras",
+        "ecg_tl_keras",
+    } <= set(config["versions"])
     model, metadata = load_checkpoint(run_dir / "best.keras")
     assert metadata["labels"] == LABELS and metadata["model"] == "lstm"
 
@@ -200,8 +243,20 @@ def test_run_directory(pretrained):
 def test_evaluate_and_predict_commands(pretrained, ptbxl_built, sample_data, tmp_path, capsys):
     run_dir, metrics = pretrained
     out = tmp_path / "eval.json"
-    assert cli.main(["evaluate", "--model", str(run_dir / "best.keras"), "--data", str(ptbxl_built),
-                     "--out", str(out)]) == 0
+    assert (
+        cli.main(
+            [
+                "evaluate",
+                "--model",
+                str(run_dir / "best.keras"),
+                "--data",
+                str(ptbxl_built),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     assert report["weighted_f1"] == pytest.approx(metrics["test_weighted_f1"], abs=1e-9)
     assert report["macro_auc"] == pytest.approx(metrics["test_macro_auc"], abs=1e-9)
@@ -217,23 +272,43 @@ def test_evaluate_and_predict_commands(pretrained, ptbxl_built, sample_data, tmp
 
 def test_finetune_linear_on_other_labels_keeps_the_backbone(pretrained, georgia_built, tmp_path):
     source_dir, _ = pretrained
-    metrics = train(_config(georgia_built, tmp_path / "ft", finetune_from=str(source_dir / "best.keras"),
-                            finetune="linear", val_fold=7))
+    metrics = train(
+        _config(
+            georgia_built,
+            tmp_path / "ft",
+            finetune_from=str(source_dir / "best.keras"),
+            finetune="linear",
+            val_fold=7,
+        )
+    )
     source, _ = load_checkpoint(source_dir / "best.keras")
     tuned, metadata = load_checkpoint(tmp_path / "ft" / "best.keras")
     assert len(metadata["labels"]) == 10 and tuned.output_shape == (None, 10)
-    for before, after in zip(source.get_layer("backbone").get_weights(), tuned.get_layer("backbone").get_weights()):
+    for before, after in zip(
+        source.get_layer("backbone").get_weights(), tuned.get_layer("backbone").get_weights()
+    ):
         np.testing.assert_array_equal(before, after)
     assert metrics["finetune"] == "linear" and metrics["records"]["selection"] == 1
     # every Georgia test record is STach only: no label has both classes, so no AUC
     assert metrics["test_macro_auc"] is None and len(metrics["auc_skipped_labels"]) == 10
 
 
-def test_finetune_gradual_lowers_the_rate_when_the_backbone_joins(pretrained, ptbxl_built, tmp_path):
+def test_finetune_gradual_lowers_the_rate_when_the_backbone_joins(
+    pretrained, ptbxl_built, tmp_path
+):
     source_dir, _ = pretrained
-    train(_config(ptbxl_built, tmp_path / "gradual", finetune_from=str(source_dir / "best.keras"),
-                  finetune="gradual", lr=0.01))
-    assert [float(row["lr"]) for row in _history(tmp_path / "gradual")] == pytest.approx([0.01, 0.001])
+    train(
+        _config(
+            ptbxl_built,
+            tmp_path / "gradual",
+            finetune_from=str(source_dir / "best.keras"),
+            finetune="gradual",
+            lr=0.01,
+        )
+    )
+    assert [float(row["lr"]) for row in _history(tmp_path / "gradual")] == pytest.approx(
+        [0.01, 0.001]
+    )
 
 
 def test_resumed_run_matches_an_uninterrupted_one(ptbxl_built, tmp_path, monkeypatch):
@@ -256,8 +331,9 @@ def test_resumed_run_matches_an_uninterrupted_one(ptbxl_built, tmp_path, monkeyp
     assert _without_times(resumed) == _without_times(reference)
     straight, again = _history(tmp_path / "straight"), _history(tmp_path / "resumed")
     assert [row["epoch"] for row in again] == ["1", "2", "3"]
-    assert [{k: v for k, v in row.items() if k != "seconds"} for row in again] == \
-        [{k: v for k, v in row.items() if k != "seconds"} for row in straight]
+    assert [{k: v for k, v in row.items() if k != "seconds"} for row in again] == [
+        {k: v for k, v in row.items() if k != "seconds"} for row in straight
+    ]
 
 
 def test_resume_refuses_changed_arguments(ptbxl_built, tmp_path, monkeypatch):
@@ -278,19 +354,24 @@ def test_resume_refuses_changed_arguments(ptbxl_built, tmp_path, monkeypatch):
 
 # --- errors --------------------------------------------------------------------------------------
 
+
 def _train_error(capsys, *args):
     code = cli.main(["train", *args])
     return code, capsys.readouterr().err.strip()
 
 
 def test_missing_manifest_error(tmp_path, capsys):
-    code, err = _train_error(capsys, "--data", str(tmp_path), "--model", "lstm", "--out", str(tmp_path / "r"))
+    code, err = _train_error(
+        capsys, "--data", str(tmp_path), "--model", "lstm", "--out", str(tmp_path / "r")
+    )
     assert code == 2 and "manifest.json not found: build it with python -m tfrecords_builder" in err
     assert len(err.splitlines()) == 1
 
 
 def test_unknown_model_error_lists_names(ptbxl_built, tmp_path, capsys):
-    code, err = _train_error(capsys, "--data", str(ptbxl_built), "--model", "vgg", "--out", str(tmp_path / "r"))
+    code, err = _train_error(
+        capsys, "--data", str(ptbxl_built), "--model", "vgg", "--out", str(tmp_path / "r")
+    )
     assert code == 2 and "unknown model 'vgg'" in err and "resnet1d18" in err and "gru" in err
 
 
@@ -299,10 +380,22 @@ def test_wrong_checkpoint_errors(ptbxl_built, tmp_path, capsys):
     not_keras.write_bytes(b"\x89HDF")
     not_a_zip = tmp_path / "broken.keras"
     not_a_zip.write_text("not a model")
-    for path, message in ((not_keras, "is not a Keras checkpoint"), (not_a_zip, "is not a Keras checkpoint"),
-                          (tmp_path / "missing.keras", "not found")):
-        code, err = _train_error(capsys, "--data", str(ptbxl_built), "--model", "lstm", "--out",
-                                 str(tmp_path / "r"), "--finetune-from", str(path))
+    for path, message in (
+        (not_keras, "is not a Keras checkpoint"),
+        (not_a_zip, "is not a Keras checkpoint"),
+        (tmp_path / "missing.keras", "not found"),
+    ):
+        code, err = _train_error(
+            capsys,
+            "--data",
+            str(ptbxl_built),
+            "--model",
+            "lstm",
+            "--out",
+            str(tmp_path / "r"),
+            "--finetune-from",
+            str(path),
+        )
         assert code == 2 and message in err and str(path) in err
         assert cli.main(["evaluate", "--model", str(path), "--data", str(ptbxl_built)]) == 2
 
@@ -311,6 +404,15 @@ def test_checkpoint_with_other_input_shape_is_refused(ptbxl_built, tmp_path, cap
     from ecg_tl_keras.models import build_model
 
     build_model("lstm", 5, input_shape=(500, 12)).save(tmp_path / "short.keras")
-    code, err = _train_error(capsys, "--data", str(ptbxl_built), "--model", "lstm", "--out", str(tmp_path / "r"),
-                             "--finetune-from", str(tmp_path / "short.keras"))
+    code, err = _train_error(
+        capsys,
+        "--data",
+        str(ptbxl_built),
+        "--model",
+        "lstm",
+        "--out",
+        str(tmp_path / "r"),
+        "--finetune-from",
+        str(tmp_path / "short.keras"),
+    )
     assert code == 2 and "shape (500, 12)" in err and "(1000, 12)" in err

@@ -16,17 +16,32 @@ TRAIN = ["--model", "lstm", "--epochs", "2", "--batch-size", "64"]
 TWO_CPU_DEVICES = (
     "import sys, tensorflow as tf; "
     "cpu = tf.config.list_physical_devices('CPU')[0]; "
-    "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2); "
+    "devices = [tf.config.LogicalDeviceConfiguration()] * 2; "
+    "tf.config.set_logical_device_configuration(cpu, devices); "
     "from ecg_tl_keras.cli import main; sys.exit(main(sys.argv[1:]))"
 )
 
 
 def _start(args, extra_env=None, python_code=None):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(PROJECT_ROOT), **(extra_env or {})}
-    command = [sys.executable, "-c", python_code, *args] if python_code else \
-        [sys.executable, "-m", "ecg_tl_keras.cli", *args]
-    return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    env = {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONPATH": str(PROJECT_ROOT),
+        **(extra_env or {}),
+    }
+    command = (
+        [sys.executable, "-c", python_code, *args]
+        if python_code
+        else [sys.executable, "-m", "ecg_tl_keras.cli", *args]
+    )
+    return subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _finish(process, timeout=300):
@@ -47,18 +62,36 @@ def _losses(run_dir):
 
 def test_same_command_gives_same_metrics(ptbxl_built, tmp_path):
     runs = [tmp_path / "first", tmp_path / "second"]
-    processes = [_start(["train", "--data", str(ptbxl_built), "--out", str(run), *TRAIN]) for run in runs]
+    processes = [
+        _start(["train", "--data", str(ptbxl_built), "--out", str(run), *TRAIN]) for run in runs
+    ]
     for process in processes:
         _finish(process)
     assert _metrics(runs[0]) == _metrics(runs[1])
     assert _losses(runs[0]) == _losses(runs[1])
-    with np.load(runs[0] / "predictions_test.npz") as first, np.load(runs[1] / "predictions_test.npz") as second:
+    with (
+        np.load(runs[0] / "predictions_test.npz") as first,
+        np.load(runs[1] / "predictions_test.npz") as second,
+    ):
         np.testing.assert_array_equal(first["y_prob"], second["y_prob"])
 
 
 def test_mirrored_strategy_on_two_cpu_devices(ptbxl_built, tmp_path):
-    output = _finish(_start(["train", "--data", str(ptbxl_built), "--out", str(tmp_path / "run"), *TRAIN,
-                             "--strategy", "mirrored"], python_code=TWO_CPU_DEVICES))
+    output = _finish(
+        _start(
+            [
+                "train",
+                "--data",
+                str(ptbxl_built),
+                "--out",
+                str(tmp_path / "run"),
+                *TRAIN,
+                "--strategy",
+                "mirrored",
+            ],
+            python_code=TWO_CPU_DEVICES,
+        )
+    )
     assert "2 replica(s), global batch 64" in output
     assert json.loads((tmp_path / "run" / "config.json").read_text())["replicas"] == 2
     assert len(_losses(tmp_path / "run")) == 2 and _metrics(tmp_path / "run")["epochs"] == 2
@@ -82,8 +115,21 @@ def test_multiworker_with_two_local_workers(ptbxl_built, tmp_path):
     processes = []
     for index in range(2):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        processes.append(_start(["train", "--data", str(ptbxl_built), "--out", str(tmp_path / "run"), *TRAIN,
-                                 "--strategy", "multiworker"], {"TF_CONFIG": json.dumps(tf_config)}))
+        processes.append(
+            _start(
+                [
+                    "train",
+                    "--data",
+                    str(ptbxl_built),
+                    "--out",
+                    str(tmp_path / "run"),
+                    *TRAIN,
+                    "--strategy",
+                    "multiworker",
+                ],
+                {"TF_CONFIG": json.dumps(tf_config)},
+            )
+        )
     outputs = [_finish(process) for process in processes]
     assert "2 replica(s)" in outputs[0] and "best epoch" in outputs[0]
     assert "best epoch" not in outputs[1]  # only the chief reports

@@ -10,7 +10,6 @@ of (seed, epoch) only, so a resumed run repeats an uninterrupted one exactly.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import time
 from pathlib import Path
@@ -23,8 +22,7 @@ from tensorflow.core.framework import summary_pb2
 from ecg_tl_keras.metrics import macro_auc, weighted_f1
 from ecg_tl_keras.training.evaluation import EvalSplit, Predictor
 
-BEST_WEIGHTS_FILE = "best_weights.npz"
-BEST_STATE_FILE = "best_state.json"
+BEST_STATE_FILE = "best_state.npz"
 
 
 def selection_key(split_name: str) -> str:
@@ -35,12 +33,6 @@ def selection_key(split_name: str) -> str:
         'selection_val_weighted_f1'
     """
     return f"selection_{split_name}_weighted_f1"
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text)
-    os.replace(partial, path)
 
 
 class BestWeightedF1(keras.callbacks.Callback):
@@ -72,8 +64,15 @@ class BestWeightedF1(keras.callbacks.Callback):
         7
     """
 
-    def __init__(self, selection: EvalSplit, test: EvalSplit, *, state_dir: str | os.PathLike | None = None,
-                 resume: bool = False, threshold: float = 0.5):
+    def __init__(
+        self,
+        selection: EvalSplit,
+        test: EvalSplit,
+        *,
+        state_dir: str | os.PathLike | None = None,
+        resume: bool = False,
+        threshold: float = 0.5,
+    ):
         super().__init__()
         self.selection, self.test = selection, test
         self.state_dir = Path(state_dir) if state_dir is not None else None
@@ -89,7 +88,8 @@ class BestWeightedF1(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._predictor = Predictor(self.model)
-        if self.resume and self.state_dir is not None and (self.state_dir / BEST_STATE_FILE).is_file():
+        state = None if self.state_dir is None else self.state_dir / BEST_STATE_FILE
+        if self.resume and state is not None and state.is_file():
             self._load_state()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -101,7 +101,9 @@ class BestWeightedF1(keras.callbacks.Callback):
         if self.selection is self.test:
             score = logs["test_weighted_f1"]
         else:
-            score = weighted_f1(self.selection.y_true, self._predictor(self.selection.signals), self.threshold)
+            score = weighted_f1(
+                self.selection.y_true, self._predictor(self.selection.signals), self.threshold
+            )
         logs[self.key] = score
         if score > self.best_score:
             self.best_score, self.best_epoch = float(score), epoch + 1
@@ -113,21 +115,21 @@ class BestWeightedF1(keras.callbacks.Callback):
             self.model.set_weights(self.best_weights)
 
     def _save_state(self) -> None:
+        """Writes score, epoch and weights together, atomically, to one ``.npz``."""
         if self.state_dir is None:
             return
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        weights_path = self.state_dir / BEST_WEIGHTS_FILE
-        partial = self.state_dir / f".partial.{BEST_WEIGHTS_FILE}"
-        np.savez(partial, *self.best_weights)
-        os.replace(partial, weights_path)
-        _atomic_write_text(self.state_dir / BEST_STATE_FILE, json.dumps(
-            {"best_score": self.best_score, "best_epoch": self.best_epoch, "metric": self.key}))
+        partial = self.state_dir / f".partial.{BEST_STATE_FILE}"
+        weights = {f"weight_{i}": value for i, value in enumerate(self.best_weights)}
+        np.savez(partial, best_score=self.best_score, best_epoch=self.best_epoch, **weights)
+        os.replace(partial, self.state_dir / BEST_STATE_FILE)
 
     def _load_state(self) -> None:
-        state = json.loads((self.state_dir / BEST_STATE_FILE).read_text())
-        with np.load(self.state_dir / BEST_WEIGHTS_FILE, allow_pickle=False) as stored:
-            self.best_weights = [stored[f"arr_{i}"] for i in range(len(stored.files))]
-        self.best_score, self.best_epoch = float(state["best_score"]), int(state["best_epoch"])
+        with np.load(self.state_dir / BEST_STATE_FILE, allow_pickle=False) as stored:
+            count = sum(name.startswith("weight_") for name in stored.files)
+            self.best_weights = [stored[f"weight_{i}"] for i in range(count)]
+            self.best_score = float(stored["best_score"])
+            self.best_epoch = int(stored["best_epoch"])
 
 
 class HistoryCSV(keras.callbacks.Callback):
@@ -154,7 +156,9 @@ class HistoryCSV(keras.callbacks.Callback):
         kept = []
         if self.initial_epoch > 0 and self.path.is_file():
             with open(self.path, newline="") as handle:
-                kept = [row for row in csv.DictReader(handle) if int(row["epoch"]) <= self.initial_epoch]
+                kept = [
+                    row for row in csv.DictReader(handle) if int(row["epoch"]) <= self.initial_epoch
+                ]
         with open(self.path, "w", newline="") as handle:
             writer = csv.DictWriter(handle, self.fieldnames)
             writer.writeheader()
@@ -201,8 +205,12 @@ class EpochReseed(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         states = [v for v in self.model.variables if v.name == "seed_generator_state"]
         for index, state in enumerate(states):
-            state.assign(np.array([self.seed * 1_000_003 + index, epoch << 20],
-                                  dtype=keras.backend.standardize_dtype(state.dtype)))
+            state.assign(
+                np.array(
+                    [self.seed * 1_000_003 + index, epoch << 20],
+                    dtype=keras.backend.standardize_dtype(state.dtype),
+                )
+            )
 
 
 class TensorBoardScalars(keras.callbacks.Callback):
@@ -226,11 +234,16 @@ class TensorBoardScalars(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         metadata = summary_pb2.SummaryMetadata(
-            plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
+            plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
+        )
         with self._writer.as_default():
             for name, value in (logs or {}).items():
-                tf.summary.write(f"epoch_{name}", tf.constant(_scalar(value), tf.float32),
-                                 step=epoch + 1, metadata=metadata)
+                tf.summary.write(
+                    f"epoch_{name}",
+                    tf.constant(_scalar(value), tf.float32),
+                    step=epoch + 1,
+                    metadata=metadata,
+                )
         self._writer.flush()
 
     def on_train_end(self, logs=None):

@@ -68,8 +68,10 @@ def _check_checkpoint_path(path: str | os.PathLike) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} not found")
     if path.suffix != ".keras" or not zipfile.is_zipfile(path):
-        raise ValueError(f"{path} is not a Keras checkpoint: expected a .keras file saved by "
-                         f"ecg-tl-keras train (or keras Model.save)")
+        raise ValueError(
+            f"{path} is not a Keras checkpoint: expected a .keras file saved by "
+            f"ecg-tl-keras train (or keras Model.save)"
+        )
     return path
 
 
@@ -95,7 +97,9 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[keras.Model, dict]:
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad archive
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        first_line = (
+            str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        )
         raise ValueError(f"{path} could not be loaded as a Keras model: {first_line}") from None
     return model, read_metadata(path)
 

@@ -14,8 +14,12 @@ from ecg_tl_keras.training._cli import user_errors
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, metavar="CKPT.keras", help="checkpoint to evaluate")
-    parser.add_argument("--data", required=True, help="built dataset directory (holds manifest.json)")
+    parser.add_argument(
+        "--model", required=True, metavar="CKPT.keras", help="checkpoint to evaluate"
+    )
+    parser.add_argument(
+        "--data", required=True, help="built dataset directory (holds manifest.json)"
+    )
     parser.add_argument("--split", default="test", help="split to evaluate (default test)")
     parser.add_argument("--out", metavar="METRICS.json", help="also write the metrics here")
 
@@ -38,10 +42,14 @@ def evaluate_checkpoint(checkpoint: str, data: str, split: str = "test") -> dict
     manifest = datasets.load_manifest(data)
     model, metadata = load_checkpoint(checkpoint)
     if tuple(model.input_shape[1:]) != datasets.input_shape(manifest):
-        raise ValueError(f"{checkpoint} takes inputs of shape {tuple(model.input_shape[1:])}, "
-                         f"{data} holds {datasets.input_shape(manifest)}")
+        raise ValueError(
+            f"{checkpoint} takes inputs of shape {tuple(model.input_shape[1:])}, "
+            f"{data} holds {datasets.input_shape(manifest)}"
+        )
     names = label_names(model, metadata)
-    if metadata.get("labels", manifest["labels"]) != manifest["labels"] or len(names) != len(manifest["labels"]):
+    if metadata.get("labels", manifest["labels"]) != manifest["labels"] or len(names) != len(
+        manifest["labels"]
+    ):
         raise ValueError(f"{checkpoint} predicts labels {names}, {data} has {manifest['labels']}")
     report, _ = evaluate(Predictor(model), load_eval_split(data, split), manifest["labels"])
     return {"checkpoint": str(checkpoint), "data": str(data), "split": split, **report}
@@ -50,8 +58,11 @@ def evaluate_checkpoint(checkpoint: str, data: str, split: str = "test") -> dict
 def format_report(report: dict) -> str:
     """A short human-readable summary of :func:`evaluate_checkpoint`'s result."""
     auc = "n/a" if report["macro_auc"] is None else f"{report['macro_auc']:.4f}"
-    lines = [f"{report['split']} ({report['records']} records): weighted F1 {report['weighted_f1']:.4f}, "
-             f"macro F1 {report['macro_f1']:.4f}, macro AUC {auc}"]
+    lines = [
+        f"{report['split']} ({report['records']} records): "
+        f"weighted F1 {report['weighted_f1']:.4f}, macro F1 {report['macro_f1']:.4f}, "
+        f"macro AUC {auc}"
+    ]
     lines += [f"  {name:<10} F1 {value:.4f}" for name, value in report["per_label_f1"].items()]
     if report["auc_skipped_labels"]:
         lines.append(f"  AUC skipped (one class only): {', '.join(report['auc_skipped_labels'])}")

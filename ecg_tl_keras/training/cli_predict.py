@@ -12,16 +12,22 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from ecg_tl_keras.training._cli import user_errors
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, metavar="CKPT.keras", help="checkpoint to use")
-    parser.add_argument("records", nargs="+", metavar="RECORD",
-                        help="WFDB record (.hea/.dat/.mat) or CPSC 2018 .mat file")
+    parser.add_argument(
+        "records",
+        nargs="+",
+        metavar="RECORD",
+        help="WFDB record (.hea/.dat/.mat) or CPSC 2018 .mat file",
+    )
 
 
-def predict_records(checkpoint: str, records: list[str]) -> tuple[list[str], "np.ndarray"]:
+def predict_records(checkpoint: str, records: list[str]) -> tuple[list[str], np.ndarray]:
     """``(label_names, probabilities (records, labels))`` of a checkpoint for raw record files.
 
     Raises:
@@ -30,9 +36,8 @@ def predict_records(checkpoint: str, records: list[str]) -> tuple[list[str], "np
             shape differs from the model's input.
 
     Example:
-        >>> names, probs = predict_records("runs/r18/best.keras", ["00001_lr.hea"])  # doctest: +SKIP
+        >>> names, probs = predict_records("runs/a/best.keras", ["00001_lr.hea"])  # doctest: +SKIP
     """
-    import numpy as np
     from tfrecords_builder import read_any_record
     from tfrecords_builder.signal import RecordRejected
 

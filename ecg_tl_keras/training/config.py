@@ -89,11 +89,15 @@ class TrainConfig:
         if self.head is not None:
             self._check_choice("head", HEADS)
         if self.finetune != "full" and self.finetune_from is None:
-            raise ValueError(f"finetune={self.finetune!r} needs finetune_from (a pre-trained checkpoint)")
+            raise ValueError(
+                f"finetune={self.finetune!r} needs finetune_from (a pre-trained checkpoint)"
+            )
 
     def _check_choice(self, name: str, choices: tuple[str, ...]) -> None:
         if getattr(self, name) not in choices:
-            raise ValueError(f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}")
+            raise ValueError(
+                f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}"
+            )
 
     @property
     def selection_split(self) -> str:

@@ -33,11 +33,17 @@ class DataPlan:
 
     def summary(self) -> dict:
         """Record counts, JSON-ready."""
-        return {"train": self.train_records, "train_patients": self.train_patients,
-                "selection": self.selection_records, "test": self.test_records}
+        return {
+            "train": self.train_records,
+            "train_patients": self.train_patients,
+            "selection": self.selection_records,
+            "test": self.test_records,
+        }
 
 
-def sample_patients(record_ids: np.ndarray, patient_ids: np.ndarray, size: int, seed: int) -> np.ndarray:
+def sample_patients(
+    record_ids: np.ndarray, patient_ids: np.ndarray, size: int, seed: int
+) -> np.ndarray:
     """Record ids of whole, randomly chosen patients, until at least ``size`` records.
 
     Patients are drawn in a seeded random order and added whole, so the
@@ -52,7 +58,9 @@ def sample_patients(record_ids: np.ndarray, patient_ids: np.ndarray, size: int, 
         True
     """
     if size > len(record_ids):
-        raise ValueError(f"--train-size {size} exceeds the {len(record_ids)} training records available")
+        raise ValueError(
+            f"--train-size {size} exceeds the {len(record_ids)} training records available"
+        )
     patients, inverse = np.unique(patient_ids, return_inverse=True)
     order = np.random.default_rng(seed).permutation(len(patients))
     per_patient = np.bincount(inverse, minlength=len(patients))
@@ -68,10 +76,14 @@ def plan_data(config: TrainConfig, manifest: dict) -> DataPlan:
     """
     index = datasets.load_index(config.data, "train")
     selecting_on_val = config.select_on == "val"
-    is_val = index["fold"] == config.val_fold if selecting_on_val else np.zeros(len(index["fold"]), bool)
+    is_val = (
+        index["fold"] == config.val_fold if selecting_on_val else np.zeros(len(index["fold"]), bool)
+    )
     if selecting_on_val and not is_val.any():
-        raise ValueError(f"train fold {config.val_fold} of {config.data} is empty: choose another "
-                         f"--val-fold (folds present: {sorted(set(index['fold'].tolist()))})")
+        raise ValueError(
+            f"train fold {config.val_fold} of {config.data} is empty: choose another "
+            f"--val-fold (folds present: {sorted(set(index['fold'].tolist()))})"
+        )
     train_ids, train_patients = index["record_id"][~is_val], index["patient_id"][~is_val]
     if config.train_size is not None:
         try:
@@ -84,8 +96,12 @@ def plan_data(config: TrainConfig, manifest: dict) -> DataPlan:
     else:
         train_filters = {"exclude_folds": [config.val_fold]} if selecting_on_val else {}
     return DataPlan(
-        train_filters=train_filters, train_records=len(train_ids),
+        train_filters=train_filters,
+        train_records=len(train_ids),
         train_patients=len(np.unique(train_patients)),
         selection_filters={"folds": [config.val_fold]} if selecting_on_val else None,
-        selection_records=int(is_val.sum()) if selecting_on_val else manifest["splits"]["test"]["records"],
-        test_records=manifest["splits"]["test"]["records"])
+        selection_records=(
+            int(is_val.sum()) if selecting_on_val else manifest["splits"]["test"]["records"]
+        ),
+        test_records=manifest["splits"]["test"]["records"],
+    )

@@ -53,9 +53,11 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         return tf.distribute.MirroredStrategy([device.name for device in devices])
     if name == "multiworker":
         if not os.environ.get("TF_CONFIG"):
-            raise ValueError("--strategy multiworker needs the TF_CONFIG environment variable "
-                             '(e.g. {"cluster": {"worker": ["host1:port", "host2:port"]}, '
-                             '"task": {"type": "worker", "index": 0}})')
+            raise ValueError(
+                "--strategy multiworker needs the TF_CONFIG environment variable "
+                '(e.g. {"cluster": {"worker": ["host1:port", "host2:port"]}, '
+                '"task": {"type": "worker", "index": 0}})'
+            )
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"unknown strategy {name!r}; choose auto, default, mirrored or multiworker")
 
@@ -98,8 +100,14 @@ def run_directory(out: str | os.PathLike, strategy: tf.distribute.Strategy) -> P
     return Path(out) / "workers" / f"{task_type}-{task_id}"
 
 
-def pad_and_shard(count: int, steps: int, global_batch: int, shape: tuple[int, int], n_labels: int,
-                  context: tf.distribute.InputContext) -> Callable[[tf.data.Dataset], tf.data.Dataset]:
+def pad_and_shard(
+    count: int,
+    steps: int,
+    global_batch: int,
+    shape: tuple[int, int],
+    n_labels: int,
+    context: tf.distribute.InputContext,
+) -> Callable[[tf.data.Dataset], tf.data.Dataset]:
     """Per-epoch transformation for the multi-worker loop.
 
     Adds a per-record weight (1 for real records), pads the epoch with
@@ -111,9 +119,11 @@ def pad_and_shard(count: int, steps: int, global_batch: int, shape: tuple[int, i
     def transform(ds: tf.data.Dataset) -> tf.data.Dataset:
         weighted = ds.map(lambda x, y: (x, y, tf.constant(1.0)))
         filler = tf.data.Dataset.from_tensors(
-            (tf.zeros(shape, tf.float32), tf.zeros([n_labels], tf.float32), tf.constant(0.0)))
+            (tf.zeros(shape, tf.float32), tf.zeros([n_labels], tf.float32), tf.constant(0.0))
+        )
         return weighted.concatenate(filler.repeat(padding)).shard(
-            context.num_input_pipelines, context.input_pipeline_id)
+            context.num_input_pipelines, context.input_pipeline_id
+        )
 
     return transform
 
@@ -125,7 +135,9 @@ def _train_step_function(model: keras.Model, strategy: tf.distribute.Strategy) -
         with tf.GradientTape() as tape:
             y_prob = model(x, training=True)
             per_record = keras.losses.binary_crossentropy(y, y_prob)
-            total_weight = tf.distribute.get_replica_context().all_reduce("SUM", tf.reduce_sum(weight))
+            total_weight = tf.distribute.get_replica_context().all_reduce(
+                "SUM", tf.reduce_sum(weight)
+            )
             loss = tf.reduce_sum(per_record * weight) / tf.maximum(total_weight, 1.0)
         gradients = tape.gradient(loss, variables)
         model.optimizer.apply_gradients(zip(gradients, variables))
@@ -134,15 +146,25 @@ def _train_step_function(model: keras.Model, strategy: tf.distribute.Strategy) -
     @tf.function
     def step(iterator):
         loss_sum, weight_sum = strategy.run(replica_step, args=next(iterator))
-        return (strategy.reduce("SUM", loss_sum, axis=None), strategy.reduce("SUM", weight_sum, axis=None))
+        return (
+            strategy.reduce("SUM", loss_sum, axis=None),
+            strategy.reduce("SUM", weight_sum, axis=None),
+        )
 
     return step
 
 
-def fit_custom(model: keras.Model, strategy: tf.distribute.Strategy,
-               dataset_fn: Callable[[tf.distribute.InputContext], tf.data.Dataset], *,
-               steps_per_epoch: int, epochs: int, initial_epoch: int,
-               callbacks: list[keras.callbacks.Callback], verbose) -> keras.callbacks.History:
+def fit_custom(
+    model: keras.Model,
+    strategy: tf.distribute.Strategy,
+    dataset_fn: Callable[[tf.distribute.InputContext], tf.data.Dataset],
+    *,
+    steps_per_epoch: int,
+    epochs: int,
+    initial_epoch: int,
+    callbacks: list[keras.callbacks.Callback],
+    verbose,
+) -> keras.callbacks.History:
     """Trains like ``Model.fit`` with a ``strategy.run`` step; for multi-worker runs.
 
     ``dataset_fn`` yields per-replica batches of ``(x, y, weight)`` for all
@@ -153,8 +175,14 @@ def fit_custom(model: keras.Model, strategy: tf.distribute.Strategy,
     """
     iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
     callback_list = keras.callbacks.CallbackList(
-        callbacks, add_history=True, add_progbar=verbose != 0, model=model,
-        verbose=1 if verbose == "auto" else verbose, epochs=epochs, steps=steps_per_epoch)
+        callbacks,
+        add_history=True,
+        add_progbar=verbose != 0,
+        model=model,
+        verbose=1 if verbose == "auto" else verbose,
+        epochs=epochs,
+        steps=steps_per_epoch,
+    )
     callback_list.on_train_begin()
     step, step_variables, logs = None, None, {}
     for epoch in range(initial_epoch, epochs):

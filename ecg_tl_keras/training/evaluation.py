@@ -38,8 +38,9 @@ class EvalSplit:
     record_ids: np.ndarray
 
     @classmethod
-    def from_records(cls, name: str, records: tf.data.Dataset,
-                     batch_size: int = EVAL_BATCH_SIZE) -> "EvalSplit":
+    def from_records(
+        cls, name: str, records: tf.data.Dataset, batch_size: int = EVAL_BATCH_SIZE
+    ) -> "EvalSplit":
         """From unbatched ``(signal, labels, record_id)`` records (one pass reads targets)."""
         targets = records.map(lambda signal, labels, record_id: (labels, record_id)).batch(4096)
         labels, ids = [], []
@@ -49,19 +50,32 @@ class EvalSplit:
         if not labels:
             raise ValueError(f"the {name} split selects no records")
         signals = records.map(lambda signal, labels, record_id: signal).batch(batch_size)
-        return cls(name, signals.prefetch(tf.data.AUTOTUNE), np.concatenate(labels),
-                   np.array([i.decode() for i in np.concatenate(ids)], dtype=str))
+        return cls(
+            name,
+            signals.prefetch(tf.data.AUTOTUNE),
+            np.concatenate(labels),
+            np.array([i.decode() for i in np.concatenate(ids)], dtype=str),
+        )
 
     @classmethod
-    def from_arrays(cls, name: str, signals, y_true, record_ids,
-                    batch_size: int = EVAL_BATCH_SIZE) -> "EvalSplit":
+    def from_arrays(
+        cls, name: str, signals, y_true, record_ids, batch_size: int = EVAL_BATCH_SIZE
+    ) -> "EvalSplit":
         """From in-memory arrays (tests, small data)."""
-        dataset = tf.data.Dataset.from_tensor_slices(np.asarray(signals, np.float32)).batch(batch_size)
+        dataset = tf.data.Dataset.from_tensor_slices(np.asarray(signals, np.float32)).batch(
+            batch_size
+        )
         return cls(name, dataset, np.asarray(y_true, np.float32), np.asarray(record_ids, dtype=str))
 
 
-def load_eval_split(data_dir: str | os.PathLike, split: str, *, name: str | None = None,
-                    batch_size: int = EVAL_BATCH_SIZE, **filters) -> EvalSplit:
+def load_eval_split(
+    data_dir: str | os.PathLike,
+    split: str,
+    *,
+    name: str | None = None,
+    batch_size: int = EVAL_BATCH_SIZE,
+    **filters,
+) -> EvalSplit:
     """An :class:`EvalSplit` of a built dataset's split (``filters`` as in ``load_records``).
 
     Example:
@@ -102,11 +116,18 @@ def evaluate(predictor: Predictor, split: EvalSplit, label_names) -> tuple[dict,
     return classification_report(split.y_true, y_prob, label_names), y_prob
 
 
-def save_predictions(path: str | os.PathLike, split: EvalSplit, y_prob: np.ndarray, label_names) -> None:
+def save_predictions(
+    path: str | os.PathLike, split: EvalSplit, y_prob: np.ndarray, label_names
+) -> None:
     """Writes ``record_id``, ``y_true``, ``y_prob`` and ``labels`` to an ``.npz`` (no pickles).
 
     Example:
         >>> save_predictions("runs/a/predictions_test.npz", test, y_prob, names)  # doctest: +SKIP
     """
-    np.savez(path, record_id=split.record_ids, y_true=split.y_true.astype(np.float32),
-             y_prob=y_prob.astype(np.float32), labels=np.asarray(label_names, dtype=str))
+    np.savez(
+        path,
+        record_id=split.record_ids,
+        y_true=split.y_true.astype(np.float32),
+        y_prob=y_prob.astype(np.float32),
+        labels=np.asarray(label_names, dtype=str),
+    )

@@ -39,15 +39,22 @@ def head_type(model: keras.Model) -> str:
     return "mlp" if any(layer.name == "head_hidden" for layer in model.layers) else "linear"
 
 
-def new_model(backbone: str, labels: list[str], shape: tuple[int, int], head: str | None,
-              normalization: dict | None) -> keras.Model:
+def new_model(
+    backbone: str,
+    labels: list[str],
+    shape: tuple[int, int],
+    head: str | None,
+    normalization: dict | None,
+) -> keras.Model:
     """A fresh model for ``labels`` (raises ValueError listing names for an unknown backbone)."""
-    return build_model(backbone, len(labels), input_shape=shape, head=head or "linear",
-                       normalization=normalization)
+    return build_model(
+        backbone, len(labels), input_shape=shape, head=head or "linear", normalization=normalization
+    )
 
 
-def transferred_model(checkpoint: str, backbone: str, shape: tuple[int, int],
-                      labels: list[str], head: str | None) -> tuple[keras.Model, dict]:
+def transferred_model(
+    checkpoint: str, backbone: str, shape: tuple[int, int], labels: list[str], head: str | None
+) -> tuple[keras.Model, dict]:
     """The checkpoint's network with a fresh head for ``labels``.
 
     Returns:
@@ -60,22 +67,31 @@ def transferred_model(checkpoint: str, backbone: str, shape: tuple[int, int],
     source_model, metadata = load_checkpoint(checkpoint)
     source_shape = tuple(source_model.input_shape[1:])
     if source_shape != tuple(shape):
-        raise ValueError(f"checkpoint {checkpoint} takes inputs of shape {source_shape} but the "
-                         f"dataset's signals are {tuple(shape)} (samples, leads)")
+        raise ValueError(
+            f"checkpoint {checkpoint} takes inputs of shape {source_shape} but the "
+            f"dataset's signals are {tuple(shape)} (samples, leads)"
+        )
     source_backbone = metadata.get("model", source_model.name)
     if source_backbone != backbone:
-        raise ValueError(f"checkpoint {checkpoint} holds a {source_backbone!r} model, not {backbone!r}")
+        raise ValueError(
+            f"checkpoint {checkpoint} holds a {source_backbone!r} model, not {backbone!r}"
+        )
     if head is not None and head != head_type(source_model):
-        raise ValueError(f"checkpoint {checkpoint} has a {head_type(source_model)!r} head; "
-                         f"--head {head} cannot change it when fine-tuning")
+        raise ValueError(
+            f"checkpoint {checkpoint} has a {head_type(source_model)!r} head; "
+            f"--head {head} cannot change it when fine-tuning"
+        )
     model = replace_head(source_model, len(labels))
-    return model, {"checkpoint": str(checkpoint), "labels": label_names(source_model, metadata),
-                   "dataset": metadata.get("dataset")}
+    return model, {
+        "checkpoint": str(checkpoint),
+        "labels": label_names(source_model, metadata),
+        "dataset": metadata.get("dataset"),
+    }
 
 
 @dataclasses.dataclass(frozen=True)
 class Phase:
-    """One phase of gradual unfreezing: from ``start_epoch`` (0-based), ``stages`` trained at ``lr``."""
+    """A gradual-unfreezing phase: from ``start_epoch`` (0-based), ``stages`` trained at ``lr``."""
 
     start_epoch: int
     stages: int
@@ -94,10 +110,14 @@ def gradual_phases(n_stages: int, epochs: int, lr: float) -> list[Phase]:
     """
     phases = n_stages + 1
     if epochs < phases:
-        raise ValueError(f"--finetune gradual needs at least {phases} epochs for this backbone "
-                         f"(head alone, then {n_stages} stage(s) unfrozen one by one); got {epochs}")
-    return [Phase((k * epochs) // phases, k, lr if k == 0 else lr * GRADUAL_LR_FACTOR)
-            for k in range(phases)]
+        raise ValueError(
+            f"--finetune gradual needs at least {phases} epochs for this backbone "
+            f"(head alone, then {n_stages} stage(s) unfrozen one by one); got {epochs}"
+        )
+    return [
+        Phase((k * epochs) // phases, k, lr if k == 0 else lr * GRADUAL_LR_FACTOR)
+        for k in range(phases)
+    ]
 
 
 class GradualUnfreezing(keras.callbacks.Callback):
@@ -128,7 +148,9 @@ class GradualUnfreezing(keras.callbacks.Callback):
         self._current = phase
 
 
-def prepare_finetuning(model: keras.Model, finetune: str, epochs: int, lr: float) -> list[keras.callbacks.Callback]:
+def prepare_finetuning(
+    model: keras.Model, finetune: str, epochs: int, lr: float
+) -> list[keras.callbacks.Callback]:
     """Builds the optimizer over every weight, then applies ``finetune``.
 
     The optimizer gets slots for the whole network (so unfreezing later needs

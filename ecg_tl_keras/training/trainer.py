@@ -16,6 +16,7 @@ Run directory contents:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -52,8 +53,13 @@ RESUMABLE_CHANGES = ("strategy", "verbose")
 
 def versions() -> dict:
     """Versions of Python, TensorFlow, Keras, NumPy and this package."""
-    return {"python": platform.python_version(), "tensorflow": tf.__version__,
-            "keras": keras.__version__, "numpy": np.__version__, "ecg_tl_keras": ecg_tl_keras.__version__}
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "ecg_tl_keras": ecg_tl_keras.__version__,
+    }
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -76,11 +82,16 @@ def _check_resumable(run_dir: Path, config: TrainConfig) -> None:
     if not path.is_file():
         return
     before = json.loads(path.read_text())["config"]
-    changed = sorted(key for key, value in config.to_dict().items()
-                     if key not in RESUMABLE_CHANGES and before.get(key) != value)
+    changed = sorted(
+        key
+        for key, value in config.to_dict().items()
+        if key not in RESUMABLE_CHANGES and before.get(key) != value
+    )
     if changed:
-        raise ValueError(f"{run_dir} holds an interrupted run with different arguments ({', '.join(changed)}): "
-                         f"resume it with the same command, or use another --out")
+        raise ValueError(
+            f"{run_dir} holds an interrupted run with different arguments ({', '.join(changed)}): "
+            f"resume it with the same command, or use another --out"
+        )
 
 
 class _Console:
@@ -90,6 +101,27 @@ class _Console:
     def __call__(self, message: str) -> None:
         if self.enabled:
             print(message, flush=True)
+
+
+@dataclasses.dataclass
+class _Run:
+    """What the steps of one run share."""
+
+    config: TrainConfig
+    strategy: tf.distribute.Strategy
+    manifest: dict
+    run_dir: Path
+    initial_epoch: int
+    plan: DataPlan
+    log: _Console
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.manifest["labels"])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return datasets.input_shape(self.manifest)
 
 
 def train(config: TrainConfig) -> dict:
@@ -115,54 +147,56 @@ def train(config: TrainConfig) -> dict:
         0.61
     """
     started = time.perf_counter()
+    run = _start(config)
+    with run.strategy.scope():
+        model, source = _build_model(run)
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.lr, beta_1=0.9, beta_2=0.999),
+            loss=keras.losses.BinaryCrossentropy(),
+        )
+        finetune_callbacks = prepare_finetuning(model, config.finetune, config.epochs, config.lr)
+    _write_config(run, source)
+    _announce(run, model)
+    test = EvalSplit.from_records("test", datasets.load_records(config.data, "test", with_ids=True))
+    selection = test
+    if run.plan.selection_filters is not None:
+        records = datasets.load_records(
+            config.data, "train", with_ids=True, **run.plan.selection_filters
+        )
+        selection = EvalSplit.from_records("val", records)
+    best = cb.BestWeightedF1(
+        selection, test, state_dir=run.run_dir / BEST_STATE_DIR, resume=run.initial_epoch > 0
+    )
+    callbacks = [
+        cb.EpochReseed(config.seed),
+        *finetune_callbacks,
+        best,
+        cb.LearningRateLogger(),
+        cb.HistoryCSV(
+            run.run_dir / "history.csv",
+            ["loss", best.key, "test_weighted_f1", "test_macro_auc", "lr"],
+            run.initial_epoch,
+        ),
+        cb.TensorBoardScalars(run.run_dir / "tensorboard"),
+        keras.callbacks.BackupAndRestore(str(run.run_dir / BACKUP_DIR)),
+    ]
+    _fit(run, model, callbacks)
+    return _finish(run, model, test, best, source, started)
+
+
+def _start(config: TrainConfig) -> _Run:
+    """Strategy first (multi-worker needs it before other TensorFlow work), seeds, checks."""
     strategy = distribution.make_strategy(config.strategy)
     seed_everything(config.seed, config.deterministic)
     _check_backbone(config.model)
     manifest = datasets.load_manifest(config.data)
-    labels, shape = list(manifest["labels"]), datasets.input_shape(manifest)
     run_dir = distribution.run_directory(config.out, strategy)
-    log = _Console(distribution.is_chief(strategy))
     initial_epoch = resume_epoch(run_dir / BACKUP_DIR)
     if initial_epoch:
         _check_resumable(run_dir, config)
     plan = plan_data(config, manifest)
-    with strategy.scope():
-        model, source = _build_model(config, labels, shape, manifest)
-        model.compile(optimizer=keras.optimizers.Adam(config.lr, beta_1=0.9, beta_2=0.999),
-                      loss=keras.losses.BinaryCrossentropy())
-        finetune_callbacks = prepare_finetuning(model, config.finetune, config.epochs, config.lr)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _write_json(run_dir / "config.json", {"config": config.to_dict(), "versions": versions(),
-                                          "labels": labels, "selection_split": config.selection_split,
-                                          "records": plan.summary(), "finetuned_from": source,
-                                          "replicas": strategy.num_replicas_in_sync})
-    _announce(log, config, plan, strategy, model, initial_epoch)
-
-    test = EvalSplit.from_records("test", datasets.load_records(config.data, "test", with_ids=True))
-    selection = test if plan.selection_filters is None else EvalSplit.from_records(
-        "val", datasets.load_records(config.data, "train", with_ids=True, **plan.selection_filters))
-    best = cb.BestWeightedF1(selection, test, state_dir=run_dir / BEST_STATE_DIR, resume=initial_epoch > 0)
-    callbacks = [cb.EpochReseed(config.seed), *finetune_callbacks, best, cb.LearningRateLogger(),
-                 cb.HistoryCSV(run_dir / "history.csv", ["loss", best.key, "test_weighted_f1",
-                                                         "test_macro_auc", "lr"], initial_epoch),
-                 cb.TensorBoardScalars(run_dir / "tensorboard"),
-                 keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR))]
-    _fit(model, strategy, config, plan, shape, len(labels), initial_epoch, callbacks,
-         verbose=config.verbose if log.enabled else 0)
-
-    report, y_prob = evaluate(Predictor(model), test, labels)
-    save_checkpoint(model, run_dir / "best.keras", {
-        "labels": labels, "model": config.model, "head": head_type(model), "input_shape": list(shape),
-        "dataset": manifest.get("dataset"), "fs": manifest.get("fs"), "unit": manifest.get("unit"),
-        "leads": manifest["leads"], "best_epoch": best.best_epoch, "selection_split": config.selection_split,
-        "finetuned_from": source, "versions": versions()})
-    save_predictions(run_dir / "predictions_test.npz", test, y_prob, labels)
-    metrics = _metrics(config, report, best, plan, run_dir, time.perf_counter() - started)
-    _write_json(run_dir / "metrics.json", metrics)
-    shutil.rmtree(run_dir / BEST_STATE_DIR, ignore_errors=True)
-    log(f"best epoch {best.best_epoch} ({best.key} {best.best_score:.4f}); test weighted F1 "
-        f"{metrics['test_weighted_f1']:.4f}, macro AUC {_fmt(metrics['test_macro_auc'])} -> {run_dir}")
-    return metrics
+    return _Run(config, strategy, manifest, run_dir, initial_epoch, plan,
+                _Console(distribution.is_chief(strategy)))
 
 
 def _check_backbone(name: str) -> None:
@@ -172,58 +206,124 @@ def _check_backbone(name: str) -> None:
         raise ValueError(f"unknown model {name!r}; available: {', '.join(available_backbones())}")
 
 
-def _build_model(config: TrainConfig, labels, shape, manifest) -> tuple[keras.Model, dict | None]:
+def _build_model(run: _Run) -> tuple[keras.Model, dict | None]:
+    config = run.config
     if config.finetune_from is None:
-        return new_model(config.model, labels, shape, config.head, manifest.get("normalization")), None
-    return transferred_model(config.finetune_from, config.model, shape, labels, config.head)
+        normalization = run.manifest.get("normalization")
+        return new_model(config.model, run.labels, run.shape, config.head, normalization), None
+    return transferred_model(config.finetune_from, config.model, run.shape, run.labels, config.head)
 
 
-def _announce(log, config: TrainConfig, plan: DataPlan, strategy, model, initial_epoch: int) -> None:
-    source = f"fine-tuning {config.finetune_from} ({config.finetune})" if config.finetune_from else "from scratch"
-    log(f"{config.model} {source} on {config.data}: {plan.train_records} training records "
-        f"({plan.train_patients} patients), test {plan.test_records}; {trainable_parameter_count(model):,} "
-        f"trainable parameters; {strategy.num_replicas_in_sync} replica(s), global batch {config.batch_size}")
-    log(f"best epoch selected on: {config.selection_split}, {plan.selection_records} records")
+def _write_config(run: _Run, source: dict | None) -> None:
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(run.run_dir / "config.json", {
+        "config": run.config.to_dict(),
+        "versions": versions(),
+        "labels": run.labels,
+        "selection_split": run.config.selection_split,
+        "records": run.plan.summary(),
+        "finetuned_from": source,
+        "replicas": run.strategy.num_replicas_in_sync,
+    })
+
+
+def _announce(run: _Run, model: keras.Model) -> None:
+    config, plan = run.config, run.plan
+    source = "from scratch"
+    if config.finetune_from:
+        source = f"fine-tuning {config.finetune_from} ({config.finetune})"
+    run.log(
+        f"{config.model} {source} on {config.data}: {plan.train_records} training records "
+        f"({plan.train_patients} patients), test {plan.test_records}; "
+        f"{trainable_parameter_count(model):,} trainable parameters; "
+        f"{run.strategy.num_replicas_in_sync} replica(s), global batch {config.batch_size}"
+    )
+    run.log(f"best epoch selected on: {config.selection_split}, {plan.selection_records} records")
     if config.select_on == "test":
-        log("NOTE: --select-on test reproduces the study's protocol; its test metrics are optimistic "
-            "because the test split chose the epoch")
-    if initial_epoch:
-        log(f"resuming the interrupted run in {config.out} after epoch {initial_epoch}/{config.epochs}")
+        run.log(
+            "NOTE: --select-on test reproduces the study's protocol; its test metrics are "
+            "optimistic because the test split chose the epoch"
+        )
+    if run.initial_epoch:
+        run.log(f"resuming the interrupted run in {config.out} after epoch "
+                f"{run.initial_epoch}/{config.epochs}")
 
 
-def _fit(model, strategy, config: TrainConfig, plan: DataPlan, shape, n_labels: int, initial_epoch: int,
-         callbacks, verbose) -> None:
-    if initial_epoch >= config.epochs:  # interrupted after its last epoch: only finish up
+def _fit(run: _Run, model: keras.Model, callbacks: list) -> None:
+    """Trains from ``run.initial_epoch``; the model ends with the best epoch's weights."""
+    config = run.config
+    verbose = config.verbose if run.log.enabled else 0
+    if run.initial_epoch >= config.epochs:  # interrupted after its last epoch: only finish up
         finishing = keras.callbacks.CallbackList(callbacks, model=model)
         finishing.on_train_begin()
         finishing.on_train_end()
         return
-    records = datasets.load_records(config.data, "train", **plan.train_filters)
-    buffer = plan.train_records
-    if distribution.is_multiworker(strategy):
-        if config.batch_size % strategy.num_replicas_in_sync:
-            raise ValueError(f"--batch-size {config.batch_size} must be a multiple of the "
-                             f"{strategy.num_replicas_in_sync} replicas of the multi-worker cluster")
-        steps = math.ceil(plan.train_records / config.batch_size)
-
-        def dataset_fn(context):
-            return datasets.shuffled_epochs(
-                records, batch_size=context.get_per_replica_batch_size(config.batch_size), seed=config.seed,
-                first_epoch=initial_epoch, epochs=config.epochs, buffer_size=buffer,
-                per_epoch=distribution.pad_and_shard(plan.train_records, steps, config.batch_size, shape,
-                                                     n_labels, context))
-
-        distribution.fit_custom(model, strategy, dataset_fn, steps_per_epoch=steps, epochs=config.epochs,
-                                initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose)
+    records = datasets.load_records(config.data, "train", **run.plan.train_filters)
+    epochs = {"first_epoch": run.initial_epoch, "epochs": config.epochs,
+              "seed": config.seed, "buffer_size": run.plan.train_records}
+    if distribution.is_multiworker(run.strategy):
+        _fit_multiworker(run, model, callbacks, records, epochs, verbose)
         return
-    used = _records_per_epoch(plan.train_records, config.batch_size, strategy.num_replicas_in_sync)
-    train_batches = datasets.shuffled_epochs(
-        records, batch_size=config.batch_size, seed=config.seed, first_epoch=initial_epoch,
-        epochs=config.epochs, buffer_size=buffer,
-        per_epoch=None if used == plan.train_records else (lambda ds: ds.take(used)))
-    model.fit(train_batches, epochs=config.epochs, initial_epoch=initial_epoch,
-              steps_per_epoch=math.ceil(used / config.batch_size), callbacks=callbacks, verbose=verbose,
-              shuffle=False)
+    count = run.plan.train_records
+    used = _records_per_epoch(count, config.batch_size, run.strategy.num_replicas_in_sync)
+    batches = datasets.shuffled_epochs(
+        records, batch_size=config.batch_size,
+        per_epoch=None if used == count else (lambda ds: ds.take(used)), **epochs,
+    )
+    model.fit(batches, epochs=config.epochs, initial_epoch=run.initial_epoch,
+              steps_per_epoch=math.ceil(used / config.batch_size), callbacks=callbacks,
+              verbose=verbose, shuffle=False)
+
+
+def _fit_multiworker(run: _Run, model, callbacks, records, epochs: dict, verbose) -> None:
+    batch_size, replicas = run.config.batch_size, run.strategy.num_replicas_in_sync
+    if batch_size % replicas:
+        raise ValueError(f"--batch-size {batch_size} must be a multiple of the {replicas} "
+                         f"replicas of the multi-worker cluster")
+    count = run.plan.train_records
+    steps = math.ceil(count / batch_size)
+
+    def dataset_fn(context):
+        return datasets.shuffled_epochs(
+            records, batch_size=context.get_per_replica_batch_size(batch_size),
+            per_epoch=distribution.pad_and_shard(count, steps, batch_size, run.shape,
+                                                 len(run.labels), context),
+            **epochs,
+        )
+
+    distribution.fit_custom(model, run.strategy, dataset_fn, steps_per_epoch=steps,
+                            epochs=run.config.epochs, initial_epoch=run.initial_epoch,
+                            callbacks=callbacks, verbose=verbose)
+
+
+def _finish(run: _Run, model, test: EvalSplit, best: cb.BestWeightedF1, source, started) -> dict:
+    """Scores the best weights on the test split and writes the run's result files."""
+    report, y_prob = evaluate(Predictor(model), test, run.labels)
+    config, manifest = run.config, run.manifest
+    save_checkpoint(model, run.run_dir / "best.keras", {
+        "labels": run.labels,
+        "model": config.model,
+        "head": head_type(model),
+        "input_shape": list(run.shape),
+        "dataset": manifest.get("dataset"),
+        "fs": manifest.get("fs"),
+        "unit": manifest.get("unit"),
+        "leads": manifest["leads"],
+        "best_epoch": best.best_epoch,
+        "selection_split": config.selection_split,
+        "finetuned_from": source,
+        "versions": versions(),
+    })
+    save_predictions(run.run_dir / "predictions_test.npz", test, y_prob, run.labels)
+    metrics = _metrics(config, report, best, run.plan, run.run_dir, time.perf_counter() - started)
+    _write_json(run.run_dir / "metrics.json", metrics)
+    shutil.rmtree(run.run_dir / BEST_STATE_DIR, ignore_errors=True)
+    run.log(
+        f"best epoch {best.best_epoch} ({best.key} {best.best_score:.4f}); test weighted F1 "
+        f"{metrics['test_weighted_f1']:.4f}, macro AUC {_fmt(metrics['test_macro_auc'])} "
+        f"-> {run.run_dir}"
+    )
+    return metrics
 
 
 def _records_per_epoch(count: int, batch_size: int, replicas: int) -> int:
@@ -232,20 +332,39 @@ def _records_per_epoch(count: int, batch_size: int, replicas: int) -> int:
     return count - remainder if replicas > 1 and 0 < remainder < replicas else count
 
 
-def _metrics(config: TrainConfig, report: dict, best: cb.BestWeightedF1, plan: DataPlan, run_dir: Path,
-             wall_time: float) -> dict:
+def _metrics(
+    config: TrainConfig,
+    report: dict,
+    best: cb.BestWeightedF1,
+    plan: DataPlan,
+    run_dir: Path,
+    wall_time: float,
+) -> dict:
     with open(run_dir / "history.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     train_time = sum(float(row["seconds"]) for row in rows)
-    return {"test_weighted_f1": report["weighted_f1"], "test_macro_f1": report["macro_f1"],
-            "per_label_f1": report["per_label_f1"], "test_macro_auc": report["macro_auc"],
-            "auc_labels": report["auc_labels"], "auc_skipped_labels": report["auc_skipped_labels"],
-            "threshold": report["threshold"], "best_epoch": best.best_epoch,
-            "best_selection_weighted_f1": best.best_score, "selection_metric": best.key,
-            "selection_split": config.selection_split, "select_on": config.select_on,
-            "epochs": len(rows), "wall_time_s": round(wall_time, 3), "train_time_s": round(train_time, 3),
-            "records": plan.summary(), "model": config.model, "finetune": config.finetune if config.finetune_from
-            else None, "finetune_from": config.finetune_from, "seed": config.seed}
+    return {
+        "test_weighted_f1": report["weighted_f1"],
+        "test_macro_f1": report["macro_f1"],
+        "per_label_f1": report["per_label_f1"],
+        "test_macro_auc": report["macro_auc"],
+        "auc_labels": report["auc_labels"],
+        "auc_skipped_labels": report["auc_skipped_labels"],
+        "threshold": report["threshold"],
+        "best_epoch": best.best_epoch,
+        "best_selection_weighted_f1": best.best_score,
+        "selection_metric": best.key,
+        "selection_split": config.selection_split,
+        "select_on": config.select_on,
+        "epochs": len(rows),
+        "wall_time_s": round(wall_time, 3),
+        "train_time_s": round(train_time, 3),
+        "records": plan.summary(),
+        "model": config.model,
+        "finetune": config.finetune if config.finetune_from else None,
+        "finetune_from": config.finetune_from,
+        "seed": config.seed,
+    }
 
 
 def _fmt(value) -> str:
