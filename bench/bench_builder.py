@@ -200,7 +200,9 @@ def main(argv=None) -> int:
         }
         for dataset, (tree, id_of_stem) in trees.items():
             print(f"building {dataset} ...", flush=True)
+            load_before = os.getloadavg()[0]
             built = run_build(dataset, tree, workdir / "out")
+            built["load_average_1min_before"] = round(load_before, 2)
             print(f"  {built['records_written']} records in {built['seconds']} s; plain converter ...", flush=True)
             headers = sorted(tree.rglob("*.hea"))[: args.plain_records]
             plain_rate, plain = plain_convert(headers, workdir / f"{dataset}_plain.tfrecord")
