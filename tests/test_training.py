@@ -58,8 +58,8 @@ def _linear_problem():
     schedule = [
         [rng.standard_normal((4, 3)).astype("float32"), zero_bias],  # random
         [3 * true_kernel, zero_bias],  # best: epoch 2
-        [-true_kernel, zero_bias],
-    ]  # worst, and last
+        [-true_kernel, zero_bias],  # worst, and last
+    ]
     return x, y, model, schedule
 
 
@@ -176,6 +176,28 @@ def test_gradual_unfreezing_phases():
         assert float(model.optimizer.learning_rate) == pytest.approx(lr)
     with pytest.raises(ValueError, match="at least 6 epochs"):
         gradual_phases(5, 4, 0.01)
+
+
+def test_gradual_unfreezing_takes_effect_inside_fit():
+    from ecg_tl_keras.models import build_model
+    from ecg_tl_keras.training.finetune import prepare_finetuning
+
+    model = build_model("gru", 3, input_shape=(50, 12))
+    model.compile(keras.optimizers.Adam(0.01), "binary_crossentropy")
+    gradual = prepare_finetuning(model, "gradual", epochs=2, lr=0.01)
+    snapshots = [(model.get_layer("backbone").get_weights(), model.get_layer("head").get_weights())]
+    keep = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: snapshots.append(
+        (model.get_layer("backbone").get_weights(), model.get_layer("head").get_weights())))
+    rng = np.random.default_rng(0)
+    x, y = rng.random((32, 50, 12), "float32"), (rng.random((32, 3)) > 0.5).astype("float32")
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[*gradual, keep])
+
+    def changed(before, after):
+        return any(not np.array_equal(a, b) for a, b in zip(before, after))
+
+    (backbone0, head0), (backbone1, head1), (backbone2, _) = snapshots
+    assert not changed(backbone0, backbone1) and changed(head0, head1)  # phase 0: head alone
+    assert changed(backbone1, backbone2)  # phase 1: the (single-stage) backbone trains too
 
 
 # --- end to end on the real PTB-XL sample -------------------------------------------------------
@@ -376,43 +398,31 @@ def test_unknown_model_error_lists_names(ptbxl_built, tmp_path, capsys):
 
 
 def test_wrong_checkpoint_errors(ptbxl_built, tmp_path, capsys):
+    import zipfile
+
     not_keras = tmp_path / "weights.h5"
     not_keras.write_bytes(b"\x89HDF")
     not_a_zip = tmp_path / "broken.keras"
     not_a_zip.write_text("not a model")
-    for path, message in (
-        (not_keras, "is not a Keras checkpoint"),
-        (not_a_zip, "is not a Keras checkpoint"),
-        (tmp_path / "missing.keras", "not found"),
-    ):
-        code, err = _train_error(
-            capsys,
-            "--data",
-            str(ptbxl_built),
-            "--model",
-            "lstm",
-            "--out",
-            str(tmp_path / "r"),
-            "--finetune-from",
-            str(path),
-        )
+    not_a_model = tmp_path / "empty.keras"
+    with zipfile.ZipFile(not_a_model, "w") as archive:
+        archive.writestr("notes.txt", "no model in here")
+    cases = ((not_keras, "is not a Keras checkpoint"), (not_a_zip, "is not a Keras checkpoint"),
+             (not_a_model, "could not be loaded as a Keras model"),
+             (tmp_path / "missing.keras", "not found"))
+    for path, message in cases:
+        code, err = _train_error(capsys, "--data", str(ptbxl_built), "--model", "lstm",
+                                 "--out", str(tmp_path / "r"), "--finetune-from", str(path))
         assert code == 2 and message in err and str(path) in err
+        assert len(err.splitlines()) == 1
         assert cli.main(["evaluate", "--model", str(path), "--data", str(ptbxl_built)]) == 2
+        assert message in capsys.readouterr().err
 
 
 def test_checkpoint_with_other_input_shape_is_refused(ptbxl_built, tmp_path, capsys):
     from ecg_tl_keras.models import build_model
 
     build_model("lstm", 5, input_shape=(500, 12)).save(tmp_path / "short.keras")
-    code, err = _train_error(
-        capsys,
-        "--data",
-        str(ptbxl_built),
-        "--model",
-        "lstm",
-        "--out",
-        str(tmp_path / "r"),
-        "--finetune-from",
-        str(tmp_path / "short.keras"),
-    )
+    code, err = _train_error(capsys, "--data", str(ptbxl_built), "--model", "lstm", "--out",
+                             str(tmp_path / "r"), "--finetune-from", str(tmp_path / "short.keras"))
     assert code == 2 and "shape (500, 12)" in err and "(1000, 12)" in err
