@@ -213,24 +213,21 @@ def _names(value: Any, key: str) -> tuple[str, ...]:
     return names
 
 
-def _datasets(value: Any, key: str) -> tuple[str, ...]:
+def _known_names(value: Any, key: str, known, kind: str) -> tuple[str, ...]:
     names = _names(value, key)
-    known = known_datasets()
     unknown = [name for name in names if name not in known]
     if unknown:
-        raise ValueError(f"unknown dataset(s) {', '.join(unknown)} in {key}; "
+        raise ValueError(f"unknown {kind}(s) {', '.join(unknown)} in {key}; "
                          f"expected names from {', '.join(known)}")
     return names
+
+
+def _datasets(value: Any, key: str) -> tuple[str, ...]:
+    return _known_names(value, key, known_datasets(), "dataset")
 
 
 def _models(value: Any, key: str) -> tuple[str, ...]:
-    names = _names(value, key)
-    known = known_models()
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        raise ValueError(f"unknown model(s) {', '.join(unknown)} in {key}; "
-                         f"expected names from {', '.join(known)}")
-    return names
+    return _known_names(value, key, known_models(), "model")
 
 
 def _seeds(value: Any, key: str) -> tuple[int, ...]:
