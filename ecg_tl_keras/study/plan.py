@@ -1,6 +1,6 @@
 """Study plans: which datasets, models, seeds and settings the experiment grid covers.
 
-A plan is a TOML file (YAML too, when PyYAML is installed)::
+A plan is a TOML (or YAML) file::
 
     description = "what this plan is for"          # optional
     upstream = ["ptbxl", "cpsc2018", "georgia"]     # pre-training datasets
@@ -33,9 +33,17 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
+
+import yaml
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 BUILTIN_PLANS = ("paper", "smoke")
 _REQUIRED = ("upstream", "downstream", "models", "seeds", "epochs", "finetune", "select_on",
@@ -169,25 +177,12 @@ def known_models() -> tuple[str, ...]:
 
 def _parse_toml(text: str, where: str) -> dict:
     try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        try:
-            import tomli as tomllib
-        except ModuleNotFoundError:
-            raise ValueError(f"{where}: reading TOML plans needs Python 3.11+ (tomllib) or the "
-                             "tomli package; install tomli or write the plan as YAML") from None
-    try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"{where}: not valid TOML: {error}") from None
 
 
 def _parse_yaml(text: str, where: str) -> dict:
-    try:
-        import yaml
-    except ModuleNotFoundError:
-        raise ValueError(f"{where}: YAML plans need PyYAML (pip install pyyaml); "
-                         "or write the plan as TOML") from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as error:
