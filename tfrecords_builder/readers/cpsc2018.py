@@ -77,6 +77,8 @@ class Cpsc2018Reader(CincReader):
         self.reference = read_reference(reference_path) if reference_path else {}
         has_headers = next(self.source.rglob("*.hea"), None) is not None
         self.release_format = "cinc-wfdb" if has_headers else "cpsc2018-original"
+        if not has_headers:  # the original release's codes are REFERENCE.csv's class numbers
+            self.label_codes = {label: (str(number),) for number, label in REFERENCE_CLASSES.items()}
         if not has_headers:
             if reference_path is None:
                 self.require_file("REFERENCE.csv", "the label table REFERENCE.csv (original release)")
