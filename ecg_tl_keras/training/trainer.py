@@ -36,7 +36,13 @@ from ecg_tl_keras.training import distribution
 from ecg_tl_keras.training.checkpoints import save_checkpoint
 from ecg_tl_keras.training.config import TrainConfig
 from ecg_tl_keras.training.data import DataPlan, plan_data
-from ecg_tl_keras.training.evaluation import EvalSplit, Predictor, evaluate, save_predictions
+from ecg_tl_keras.training.evaluation import (
+    EvalSplit,
+    Predictor,
+    evaluate,
+    load_eval_split,
+    save_predictions,
+)
 from ecg_tl_keras.training.finetune import (
     head_type,
     new_model,
@@ -157,13 +163,10 @@ def train(config: TrainConfig) -> dict:
         finetune_callbacks = prepare_finetuning(model, config.finetune, config.epochs, config.lr)
     _write_config(run, source)
     _announce(run, model)
-    test = EvalSplit.from_records("test", datasets.load_records(config.data, "test", with_ids=True))
+    test = load_eval_split(config.data, "test")
     selection = test
     if run.plan.selection_filters is not None:
-        records = datasets.load_records(
-            config.data, "train", with_ids=True, **run.plan.selection_filters
-        )
-        selection = EvalSplit.from_records("val", records)
+        selection = load_eval_split(config.data, "train", name="val", **run.plan.selection_filters)
     best = cb.BestWeightedF1(
         selection, test, state_dir=run.run_dir / BEST_STATE_DIR, resume=run.initial_epoch > 0
     )
