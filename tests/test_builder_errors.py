@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from builder_fixtures import examples_by_id, make_code_release, make_ptbxl_subset, quiet_build
@@ -63,6 +64,23 @@ def test_missing_ptbxl_table(missing, ptbxl_copy, tmp_path, capsys):
     assert code == 2
     assert_one_line_error(err, str(ptbxl_copy / missing), "expected")
     assert not (tmp_path / "out" / "ptbxl" / "manifest.json").exists()
+
+
+def test_ptbxl_table_that_is_not_csv(ptbxl_copy, tmp_path, capsys):
+    (ptbxl_copy / "scp_statements.csv").write_bytes(b"\xff\xfe\x00 not a table")
+    code, err = run_cli(capsys, "ptbxl", "--source", ptbxl_copy, "--out", tmp_path / "out")
+    assert code == 2
+    assert_one_line_error(err, str(ptbxl_copy / "scp_statements.csv"), "unreadable")
+
+
+def test_ptbxl_record_without_patient_id(ptbxl_copy, tmp_path, capsys):
+    database = ptbxl_copy / "ptbxl_database.csv"
+    table = pd.read_csv(database)
+    table.loc[2, "patient_id"] = None
+    table.to_csv(database, index=False)
+    code, err = run_cli(capsys, "ptbxl", "--source", ptbxl_copy, "--out", tmp_path / "out")
+    assert code == 2
+    assert_one_line_error(err, str(database), f"ecg_id {table.loc[2, 'ecg_id']}", "patient_id")
 
 
 def test_georgia_folder_given_to_ptbxl(shared_data, tmp_path, capsys):
@@ -192,6 +210,14 @@ def code_release(shared_data, tmp_path_factory):
 def test_code_without_tracings_file(code_release, tmp_path, capsys):
     source = Path(shutil.copytree(code_release, tmp_path / "code"))
     (source / "ecg_tracings.hdf5").unlink()
+    code, err = run_cli(capsys, "ribeiro", "--source", source, "--out", tmp_path / "out")
+    assert code == 2
+    assert_one_line_error(err, str(source / "ecg_tracings.hdf5"), "expected")
+
+
+def test_code_tracings_file_that_is_not_hdf5(code_release, tmp_path, capsys):
+    source = Path(shutil.copytree(code_release, tmp_path / "code"))
+    (source / "ecg_tracings.hdf5").write_bytes(b"not an HDF5 file" * 64)
     code, err = run_cli(capsys, "ribeiro", "--source", source, "--out", tmp_path / "out")
     assert code == 2
     assert_one_line_error(err, str(source / "ecg_tracings.hdf5"), "expected")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import ClassVar, Sequence
 
 import numpy as np
+import pandas as pd
 
 
 class SourceError(ValueError):
@@ -85,6 +86,14 @@ class Reader(abc.ABC):
         if not path.is_file():
             raise SourceError(f"{path}: not found; expected {what} in the {self.name} release folder")
         return path
+
+    @staticmethod
+    def read_table(path: Path, what: str, **read_csv_options) -> pd.DataFrame:
+        """A CSV table of the release, or a SourceError naming the file when it cannot be parsed."""
+        try:
+            return pd.read_csv(path, **read_csv_options)
+        except (OSError, ValueError) as error:  # pandas' parser and decoding errors are ValueErrors
+            raise SourceError(f"{path}: unreadable {what} ({error})") from None
 
     def labels_from_codes(self, codes) -> tuple[str, ...]:
         """The study labels (in label order) whose source codes appear in ``codes``."""

@@ -12,10 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import scipy.io
 
-from tfrecords_builder.readers.base import RawSignal, RecordRef, SourceError
+from tfrecords_builder.readers.base import RawSignal, Reader, RecordRef, SourceError
 from tfrecords_builder.readers.cinc import SNOMED, CincReader, dx_codes
 from tfrecords_builder.signal import STANDARD_LEADS, RecordRejected
 
@@ -27,10 +26,7 @@ ORIGINAL_FS = 500.0
 
 def read_reference(path: Path) -> dict[str, tuple[int, ...]]:
     """``REFERENCE.csv`` as recording -> class numbers (1-9)."""
-    try:
-        table = pd.read_csv(path, dtype=str)
-    except (OSError, pd.errors.ParserError) as error:
-        raise SourceError(f"{path}: unreadable REFERENCE.csv ({error})") from None
+    table = Reader.read_table(path, "REFERENCE.csv", dtype=str)
     if "Recording" not in table.columns:
         raise SourceError(f"{path}: no 'Recording' column; expected CPSC 2018's REFERENCE.csv "
                           f"(Recording,First_label,Second_label,Third_label)")
@@ -38,7 +34,12 @@ def read_reference(path: Path) -> dict[str, tuple[int, ...]]:
     reference = {}
     for row in table.itertuples(index=False):
         values = [getattr(row, column) for column in label_columns]
-        reference[row.Recording.strip()] = tuple(int(float(v)) for v in values if isinstance(v, str) and v.strip())
+        try:
+            classes = tuple(int(float(v)) for v in values if isinstance(v, str) and v.strip())
+        except ValueError:
+            raise SourceError(f"{path}: recording {row.Recording} has non-numeric labels {values}; "
+                              f"expected class numbers 1-9") from None
+        reference[row.Recording.strip()] = classes
     return reference
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import ast
 
-import pandas as pd
-
 from tfrecords_builder.readers.base import RawSignal, Reader, RecordRef, SourceError
 from tfrecords_builder.wfdb_io import read_record
 
@@ -52,7 +50,7 @@ class PtbxlReader(Reader):
         return {"sampling_rate": args.sampling_rate}
 
     def _superclass_codes(self) -> dict[str, tuple[str, ...]]:
-        table = pd.read_csv(self.statements, index_col=0)
+        table = self.read_table(self.statements, "scp_statements.csv", index_col=0)
         for column in ("diagnostic", "diagnostic_class"):
             if column not in table.columns:
                 raise SourceError(f"{self.statements}: no column {column!r}; expected PTB-XL's scp_statements.csv")
@@ -61,7 +59,7 @@ class PtbxlReader(Reader):
                 for label in SUPERCLASSES}
 
     def records(self) -> list[RecordRef]:
-        table = pd.read_csv(self.database)
+        table = self.read_table(self.database, "ptbxl_database.csv")
         needed = ("ecg_id", "patient_id", "scp_codes", "strat_fold", _FILENAME_COLUMN[self.sampling_rate])
         missing = [column for column in needed if column not in table.columns]
         if missing:
@@ -74,12 +72,18 @@ class PtbxlReader(Reader):
             except (ValueError, SyntaxError):
                 raise SourceError(f"{self.database}: ecg_id {row.ecg_id} has unreadable "
                                   f"scp_codes {row.scp_codes!r}") from None
+            try:
+                ids = str(int(row.ecg_id)), str(int(row.patient_id)), int(row.strat_fold) - 1
+            except (ValueError, TypeError):
+                raise SourceError(f"{self.database}: ecg_id {row.ecg_id} needs whole numbers in "
+                                  f"ecg_id, patient_id and strat_fold, got {row.ecg_id!r}, "
+                                  f"{row.patient_id!r}, {row.strat_fold!r}") from None
             refs.append(RecordRef(
-                record_id=str(int(row.ecg_id)),
-                patient_id=str(int(row.patient_id)),
+                record_id=ids[0],
+                patient_id=ids[1],
                 labels=self.labels_from_codes(codes),
                 location=getattr(row, _FILENAME_COLUMN[self.sampling_rate]),
-                fold=int(row.strat_fold) - 1,
+                fold=ids[2],
             ))
         return refs
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from tfrecords_builder.readers.base import RawSignal, Reader, RecordRef, SourceError
 from tfrecords_builder.signal import RecordRejected, canonical_lead
@@ -91,13 +90,17 @@ class RibeiroReader(Reader):
         if self._file is None:
             import h5py
 
-            self._file = h5py.File(self.hdf5, "r")
+            try:
+                self._file = h5py.File(self.hdf5, "r")
+            except OSError as error:
+                raise SourceError(f"{self.hdf5}: not an HDF5 file h5py can open ({error}); "
+                                  f"expected CODE's ecg_tracings.hdf5") from None
         if "tracings" not in self._file:
             raise SourceError(f"{self.hdf5}: no dataset 'tracings'; expected CODE's N x 4096 x 12 tracings")
         return self._file["tracings"]
 
     def records(self) -> list[RecordRef]:
-        gold = pd.read_csv(self.gold)
+        gold = self.read_table(self.gold, "gold_standard.csv")
         missing = [column for column in GOLD_COLUMNS.values() if column not in gold.columns]
         if missing:
             raise SourceError(f"{self.gold}: missing column(s) {', '.join(missing)}")
