@@ -342,7 +342,7 @@ INTERRUPTIONS = {
     "first finalize": interrupt_on_call(writer_module.ShardedWriter, "finalize", 1),
     "second finalize": interrupt_on_call(writer_module.ShardedWriter, "finalize", 2),
     # After the first shard was renamed to its final name:
-    "mid finalize": interrupt_on_call(writer_module, "sha256_of", 2),
+    "mid finalize": interrupt_on_call(writer_module, "shard_name", 2),
     "before manifest": interrupt_on_call(build_module, "_write_atomic_json", 1),
     "manifest tmp written": lambda patch: patch.setattr(build_module, "_write_atomic_json",
                                                         write_tmp_then_interrupt),
