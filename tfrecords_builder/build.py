@@ -27,7 +27,7 @@ from tfrecords_builder.signal import (
     NAN_POLICIES, STANDARD_LEADS, TARGET_FS, TARGET_SAMPLES, TARGET_SECONDS, UNIT,
     RecordRejected, SignalConditioner)
 from tfrecords_builder.layout import MANIFEST, remove_partial_output
-from tfrecords_builder.split import assign_splits, check_patient_disjoint
+from tfrecords_builder.split import TEST_SIZE, assign_splits, check_patient_disjoint
 from tfrecords_builder.tfrecord import frame, serialize_example
 from tfrecords_builder.wfdb_io import HeaderError
 from tfrecords_builder.writer import ShardedWriter
@@ -325,7 +325,7 @@ def _manifest(reader, options: BuildOptions, splits: dict, dropped: list[dict]) 
         "splits": splits,
         "dropped": dropped,
         "split_policy": {"policy": options.split, "seed": options.seed,
-                         "test_size": 0.33 if options.split == "random" else None,
+                         "test_size": TEST_SIZE if options.split == "random" else None,
                          "folds": "strat_fold - 1" if options.split == "strat_fold" else
                          "10 seeded patient-wise folds (0-9)"},
         "seed": options.seed,
