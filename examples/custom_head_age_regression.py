@@ -7,8 +7,8 @@ Usage::
 DATA_DIR is a built PTB-XL dataset (default ``data/ptbxl``, see build_dataset.py);
 CHECKPOINT is a ``best.keras`` written by ``ecg-tl-keras train`` (e.g. from
 train_and_finetune.py). Without a checkpoint a fresh ResNet1d18 backbone is used.
-Ages come from PTB-XL's ``ptbxl_database.csv`` (the bundled sample's copy), joined on the
-TFRecords' ``record_id`` (= ``ecg_id``).
+Ages come from the ``ptbxl_database.csv`` of the release the dataset was built from (the
+manifest's ``source``), joined on the TFRecords' ``record_id`` (= ``ecg_id``).
 """
 
 import sys
@@ -18,15 +18,14 @@ import keras
 import numpy as np
 import pandas as pd
 
-import ecg_tl_keras
 from ecg_tl_keras.datasets import load_manifest, load_records
 from ecg_tl_keras.models import get_backbone
 from ecg_tl_keras.training.checkpoints import load_checkpoint
 
 data_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "data/ptbxl")
 checkpoint = sys.argv[2] if len(sys.argv) > 2 else None
-database = Path(ecg_tl_keras.__file__).parent / "sample_data" / "ptbxl" / "ptbxl_database.csv"
-ages = pd.read_csv(database, index_col="ecg_id")["age"]
+manifest = load_manifest(data_dir)
+ages = pd.read_csv(Path(manifest["source"]) / "ptbxl_database.csv", index_col="ecg_id")["age"]
 ages = ages[ages < 120]  # PTB-XL codes ages over 89 as 300
 
 
@@ -52,7 +51,7 @@ else:
 train_x, train_y = arrays("train")
 test_x, test_y = arrays("test")
 print(f"{len(train_y)} train and {len(test_y)} test records with an age; "
-      f"{load_manifest(data_dir)['dataset']} labels are not used here")
+      f"{manifest['dataset']} labels are not used here")
 
 # Your own model around it: same input in mV, the package's normalization when there is one,
 # the backbone's feature vector, then your head.
