@@ -1,8 +1,8 @@
 """The ``ecg-tl-keras`` command: one sub-command per module.
 
-Each sub-command module defines ``add_arguments(parser)`` and ``run(args) -> int``
-and its docstring's first line is the command's help. Modules are imported only
-when their command runs, so ``ecg-tl-keras --help`` stays fast.
+Each sub-command module defines ``add_arguments(parser)`` and ``run(args) -> int``;
+its help line is in ``COMMAND_HELP``. Modules are imported only when their command
+runs, so ``ecg-tl-keras --help`` stays fast.
 """
 
 from __future__ import annotations
