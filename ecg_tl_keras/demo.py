@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable
 
-from tfrecords_builder import build_dataset
+from tfrecords_builder import BuildError, build_dataset
 
 from ecg_tl_keras.study import load_plan, make_report, run_study
 
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo; print where the report is."""
     try:
         run_demo(args.out)
-    except ValueError as error:
+    except (ValueError, OSError, BuildError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

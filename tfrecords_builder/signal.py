@@ -129,5 +129,5 @@ class SignalConditioner:
         leads = repair_non_finite(leads, self.nan_policy)
         if self._fir is not None:
             leads = resample_poly(leads.astype(np.float64), self.up, self.down, axis=0,
-                                  window=self._fir.copy())
+                                  window=self._fir)
         return np.ascontiguousarray(leads[:TARGET_SAMPLES], dtype=np.float32)

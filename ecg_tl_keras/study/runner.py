@@ -25,9 +25,10 @@ from ecg_tl_keras.study.cells import Cell, expand_cells, select_stage, shard_cel
 from ecg_tl_keras.study.plan import Plan
 from ecg_tl_keras.study.results import read_result, result_path, run_dir, write_result
 
-#: Measured training throughput, samples/s at batch 256 on 2 CPU cores (for ``--dry-run``).
-CPU_SAMPLES_PER_S = {"resnet1d18": 265, "resnet1d50": 49, "resnet1d101": 25,
-                     "lstm": 465, "bilstm": 295, "gru": 460}
+#: Training throughput, samples/s at batch 256 on 2 CPU cores, as bench/bench_pipeline.py
+#: measured it (bench/results/pipeline.json); used by ``--dry-run``.
+CPU_SAMPLES_PER_S = {"resnet1d18": 142, "resnet1d50": 26.5, "resnet1d101": 14.9,
+                     "lstm": 191, "bilstm": 188, "gru": 217}
 #: Published record counts of the full releases, used when no manifest has been built yet.
 PUBLISHED_RECORDS = {"ptbxl": 21799, "cpsc2018": 6877, "georgia": 10344, "ptb": 549,
                      "ribeiro": 827}
