@@ -17,7 +17,7 @@ from ecg_tl_keras.study import cli, report as report_module
 from ecg_tl_keras.study.cells import expand_cells, parse_shard, select_stage, shard_cells
 from ecg_tl_keras.study.plan import load_plan, plan_from_dict
 from ecg_tl_keras.study.results import load_results, result_path, run_dir
-from ecg_tl_keras.study.runner import run_study
+from ecg_tl_keras.study.runner import CPU_SAMPLES_PER_S, run_study
 from ecg_tl_keras.study.stats import (
     bootstrap_mean_ci, bootstrap_mean_difference_ci, paired_bootstrap_f1_difference)
 
@@ -332,7 +332,8 @@ def test_dry_run_estimate_is_epochs_times_records_over_speed(tmp_path, data_root
                              "--data-root", str(data_root), "--dry-run"])) == 0
     output = capsys.readouterr().out
     hours = float(output.split("cells not done: ")[1].split()[0])
-    assert hours == pytest.approx(30 * 200 / 49 / 3600, abs=0.05)
+    speed = CPU_SAMPLES_PER_S["resnet1d50"]
+    assert hours == pytest.approx(30 * 200 / speed / 3600, abs=0.05)
 
 
 def cli_args(argv):
