@@ -39,6 +39,7 @@ import tensorflow as tf  # noqa: E402
 
 from ecg_tl_keras import datasets  # noqa: E402
 from ecg_tl_keras.models import available_backbones, build_model  # noqa: E402
+from tfrecords_builder.tfrecord import serialize_example  # noqa: E402
 
 BATCH = 256
 SHAPE = (1000, 12)
@@ -60,10 +61,12 @@ def write_dataset(root: Path, records: int, shard_size: int, seed: int = 0) -> P
             for offset in range(count):
                 index = shard * shard_size + offset
                 writer.write(
-                    _example(
+                    serialize_example(
                         rng.standard_normal(SHAPE, dtype=np.float32) * 0.2,
                         rng.integers(0, 2, len(LABELS)),
-                        index,
+                        str(index),
+                        str(index),
+                        index % 10,
                     )
                 )
         entries.append({"file": name, "records": count, "sha256": ""})
@@ -78,26 +81,6 @@ def write_dataset(root: Path, records: int, shard_size: int, seed: int = 0) -> P
     }
     (data_dir / "manifest.json").write_text(json.dumps(manifest))
     return data_dir
-
-
-def _example(signal: np.ndarray, labels: np.ndarray, index: int) -> bytes:
-    def as_bytes(value):
-        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
-
-    def as_ints(values):
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-
-    return tf.train.Example(
-        features=tf.train.Features(
-            feature={
-                "signal": as_bytes(signal.astype("<f4").tobytes()),
-                "labels": as_ints(labels.tolist()),
-                "record_id": as_bytes(str(index).encode()),
-                "patient_id": as_bytes(str(index).encode()),
-                "fold": as_ints([index % 10]),
-            }
-        )
-    ).SerializeToString()
 
 
 def pipeline_rates(data_dir: Path, records: int) -> dict:
