@@ -14,9 +14,12 @@ from ecg_tl_keras.models import (  # noqa: E402
     build_model,
     freeze_backbone,
     get_backbone,
+    get_backbone_spec,
+    register_backbone,
     replace_head,
     unfreeze_backbone,
     unfreeze_stages,
+    unregister_backbone,
 )
 
 SHORT_SHAPE = (64, 12)
@@ -293,6 +296,98 @@ def test_resnet_stages_and_gradual_unfreezing():
 def test_recurrent_backbone_is_one_stage(name):
     model = build_model(name, N_LABELS, input_shape=SHORT_SHAPE)
     assert [[layer.name for layer in stage] for stage in backbone_stages(model)] == [["rnn"]]
+
+
+# --------------------------------------------------------------------------- specs
+
+
+def _two_block_cnn(input_shape=(1000, 12), filters=4, kernel=3):
+    inputs = keras.Input(shape=input_shape)
+    x = keras.layers.Conv1D(filters, kernel, name="low_conv")(inputs)
+    x = keras.layers.Conv1D(filters, kernel, name="high_conv")(x)
+    x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
+    return keras.Model(inputs, x, name="backbone")
+
+
+@pytest.fixture
+def registered():
+    """Registers builders under temporary names and removes them afterwards."""
+    names = []
+
+    def register(name, builder=_two_block_cnn, **spec):
+        register_backbone(name, **spec)(builder)
+        names.append(name)
+        return get_backbone_spec(name)
+
+    yield register
+    for name in names:
+        unregister_backbone(name)
+
+
+@pytest.mark.parametrize("name,family,n_stages", [
+    ("resnet1d18", "cnn", 5), ("resnet1d50", "cnn", 5), ("resnet1d101", "cnn", 5),
+    ("lstm", "rnn", 1), ("bilstm", "rnn", 1), ("gru", "rnn", 1)])
+def test_builtin_specs(name, family, n_stages):
+    spec = get_backbone_spec(name)
+    assert (spec.name, spec.family, len(spec.stages)) == (name, family, n_stages)
+    assert spec.cpu_samples_per_s > 0
+
+
+def test_spec_default_kwargs_are_used_and_overridable(registered):
+    spec = registered("two_block", default_kwargs={"filters": 6})
+    assert dict(spec.default_kwargs) == {"filters": 6, "kernel": 3}
+    assert get_backbone("two_block", input_shape=SHORT_SHAPE).output_shape == (None, 6)
+    model = build_model("two_block", N_LABELS, input_shape=SHORT_SHAPE, filters=2)
+    assert model.get_layer("backbone").output_shape == (None, 2)
+    with pytest.raises(TypeError):
+        spec.default_kwargs["filters"] = 1  # read-only
+
+
+def test_unknown_backbone_arguments_are_named():
+    with pytest.raises(ValueError, match="'gru' takes no argument.*width.*units, dropout"):
+        build_model("gru", N_LABELS, input_shape=SHORT_SHAPE, width=3)
+    with pytest.raises(ValueError, match="named backbone"):
+        build_model(_two_block_cnn(SHORT_SHAPE), N_LABELS, units=3)
+
+
+@pytest.mark.parametrize("spec,match", [
+    ({"family": "CNN"}, "family"), ({"family": ""}, "family"), ({"stages": "low"}, "stages"),
+    ({"stages": ["low", "low"]}, "twice"), ({"stages": ["low", ""]}, "stage"),
+    ({"cpu_samples_per_s": 0}, "cpu_samples_per_s"),
+    ({"default_kwargs": {"depth": 2}}, "takes no argument.*depth")])
+def test_bad_registrations(spec, match):
+    with pytest.raises(ValueError, match=match):
+        register_backbone("bad_spec", **spec)(_two_block_cnn)
+    assert "bad_spec" not in available_backbones()
+
+
+def test_duplicate_and_unknown_names(registered):
+    registered("two_block")
+    with pytest.raises(ValueError, match="already registered"):
+        register_backbone("two_block")(_two_block_cnn)
+    with pytest.raises(ValueError, match="unknown backbone 'nope'.*--import"):
+        get_backbone_spec("nope")
+
+
+def test_stages_come_from_the_spec(registered):
+    registered("two_block", stages=("low", "high"))
+    model = build_model("two_block", N_LABELS, input_shape=SHORT_SHAPE)
+    assert [[layer.name for layer in stage] for stage in backbone_stages(model)] == [
+        ["low_conv"], ["high_conv"]]
+    unfreeze_stages(model, 1)
+    assert {w.path.split("/")[0] for w in model.trainable_weights} == {"high_conv", "head"}
+    with pytest.raises(ValueError, match="'low_conv' .*none of the stages high"):
+        backbone_stages(model, stages=("high",))
+    with pytest.raises(ValueError, match="middle.*no layer with weights"):
+        backbone_stages(model, stages=("low", "middle", "high"))
+
+
+def test_stages_default_to_name_prefixes(registered):
+    registered("two_block")
+    model = build_model("two_block", N_LABELS, input_shape=SHORT_SHAPE)
+    assert [[layer.name for layer in stage] for stage in backbone_stages(model)] == [
+        ["low_conv"], ["high_conv"]]
+    assert get_backbone_spec("two_block").family == "other"
 
 
 # --------------------------------------------------------------------------- recurrent

@@ -26,17 +26,27 @@ from ecg_tl_keras.models.finetune import (
     unfreeze_stages,
 )
 from ecg_tl_keras.models.heads import HEADS
-from ecg_tl_keras.models.registry import available_backbones, get_backbone, register_backbone
+from ecg_tl_keras.models.registry import (
+    BackboneSpec,
+    available_backbones,
+    get_backbone,
+    get_backbone_spec,
+    register_backbone,
+    unregister_backbone,
+)
 
 __all__ = [
+    "BackboneSpec",
     "HEADS",
     "available_backbones",
     "backbone_stages",
     "build_model",
     "freeze_backbone",
     "get_backbone",
+    "get_backbone_spec",
     "register_backbone",
     "replace_head",
     "unfreeze_backbone",
     "unfreeze_stages",
+    "unregister_backbone",
 ]

@@ -12,7 +12,8 @@ INPUT_NAME = "ecg"
 
 
 def build_model(
-    backbone, n_labels, *, input_shape=None, head="linear", normalization=None, name=None
+    backbone, n_labels, *, input_shape=None, head="linear", normalization=None, name=None,
+    **backbone_kwargs,
 ):
     """Builds a multi-label ECG classifier.
 
@@ -32,13 +33,17 @@ def build_model(
         normalization: `None`, `(mean, std)` or a mapping with `"mean"` and
             `"std"`: per-lead statistics of the training split, in mV.
         name: Model name; defaults to the backbone name or `"ecg_classifier"`.
+        **backbone_kwargs: Architecture arguments of a named backbone (they
+            override its spec's `default_kwargs`, e.g. `units=64` for `gru`).
 
     Returns:
         An uncompiled functional `keras.Model`.
 
     Raises:
         ValueError: For an unknown backbone or head, `n_labels < 1`, a bad
-            `input_shape`, or normalization statistics that do not fit.
+            `input_shape`, normalization statistics that do not fit, or
+            backbone arguments the backbone does not take (or given with a
+            `keras.Model` backbone).
 
     Example:
         >>> model = build_model("gru", 5, input_shape=(250, 12),
@@ -47,8 +52,11 @@ def build_model(
         (None, 5)
         >>> [layer.name for layer in model.layers]
         ['ecg', 'normalization', 'backbone', 'head']
+        >>> build_model("gru", 5, input_shape=(250, 12), units=16).get_layer(
+        ...     "backbone").output_shape
+        (None, 16)
     """
-    backbone_model = _resolve_backbone(backbone, input_shape)
+    backbone_model = _resolve_backbone(backbone, input_shape, backbone_kwargs)
     shape = tuple(backbone_model.input_shape[1:])
     inputs = keras.Input(shape=shape, name=INPUT_NAME)
     x = normalization_layer(normalization, n_leads=shape[-1])(inputs)
@@ -59,14 +67,19 @@ def build_model(
     return keras.Model(inputs, outputs, name=name)
 
 
-def _resolve_backbone(backbone, input_shape):
+def _resolve_backbone(backbone, input_shape, backbone_kwargs):
     """Returns a backbone model named `"backbone"` for a name or a model."""
     if isinstance(backbone, str):
         shape = DEFAULT_INPUT_SHAPE if input_shape is None else input_shape
-        return get_backbone(backbone, input_shape=shape)
+        return get_backbone(backbone, input_shape=shape, **backbone_kwargs)
     if not isinstance(backbone, keras.Model):
         raise ValueError(
             f"backbone must be a backbone name or a keras.Model, got {type(backbone).__name__}"
+        )
+    if backbone_kwargs:
+        raise ValueError(
+            f"backbone arguments ({', '.join(sorted(backbone_kwargs))}) apply to a named "
+            "backbone, not to a keras.Model"
         )
     if len(getattr(backbone, "inputs", None) or ()) != 1 or len(backbone.outputs) != 1:
         raise ValueError("a backbone model must be functional with one input and one output")

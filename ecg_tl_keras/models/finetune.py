@@ -15,7 +15,7 @@ the model again after changing what is trainable.
 import keras
 
 from ecg_tl_keras.models.heads import HEAD_NAME, output_layer
-from ecg_tl_keras.models.registry import BACKBONE_NAME
+from ecg_tl_keras.models.registry import BACKBONE_NAME, available_backbones, get_backbone_spec
 
 
 def replace_head(model, n_labels):
@@ -50,21 +50,27 @@ def replace_head(model, n_labels):
     return keras.Model(copy.input, outputs, name=model.name)
 
 
-def backbone_stages(model):
+def backbone_stages(model, stages=None):
     """Groups the backbone's weighted layers into stages, input to output.
 
-    A stage is the set of layers sharing the name prefix before the first
-    underscore: `stem`, `stage1` ... `stage4` for the ResNets, `rnn` for the
-    recurrent backbones (for a custom backbone, whatever its names give).
+    The stage names come from `stages`, else from the `BackboneSpec` of the
+    backbone the model was built from (`build_model` names the model after
+    it): `stem`, `stage1` ... `stage4` for the ResNets, `rnn` for the
+    recurrent backbones. A layer belongs to stage `p` when its name is `p`
+    or starts with `p_`. Without a spec (a `keras.Model` backbone, or a
+    spec registered with `stages=None`), each distinct name prefix before
+    the first underscore is a stage.
 
     Args:
         model: A model from `build_model`.
+        stages: Layer-name prefixes, input to output; overrides the spec.
 
     Returns:
         A list of stages, each a list of `keras.layers.Layer` holding weights.
 
     Raises:
-        ValueError: If `model` has no `backbone` layer.
+        ValueError: If `model` has no `backbone` layer, or a weighted layer
+            belongs to none of the stages, or a stage has no weighted layer.
 
     Example:
         >>> from ecg_tl_keras.models import build_model
@@ -72,11 +78,26 @@ def backbone_stages(model):
         >>> [stage[0].name.split("_")[0] for stage in backbone_stages(model)]
         ['stem', 'stage1', 'stage2', 'stage3', 'stage4']
     """
-    stages = {}
-    for layer in _get_layer(model, BACKBONE_NAME).layers:
-        if layer.weights:
-            stages.setdefault(layer.name.split("_")[0], []).append(layer)
-    return list(stages.values())
+    layers = [layer for layer in _get_layer(model, BACKBONE_NAME).layers if layer.weights]
+    if stages is None and model.name in available_backbones():
+        stages = get_backbone_spec(model.name).stages
+    if stages is None:
+        stages = list(dict.fromkeys(layer.name.split("_")[0] for layer in layers))
+    groups = {stage: [] for stage in stages}
+    for layer in layers:
+        owner = next((stage for stage in stages
+                      if layer.name == stage or layer.name.startswith(f"{stage}_")), None)
+        if owner is None:
+            raise ValueError(
+                f"backbone layer {layer.name!r} of model {model.name!r} belongs to none of the "
+                f"stages {', '.join(stages)}; name it '<stage>_...'"
+            )
+        groups[owner].append(layer)
+    empty = [stage for stage, members in groups.items() if not members]
+    if empty:
+        raise ValueError(f"stage(s) {', '.join(empty)} of model {model.name!r} have no "
+                         "layer with weights")
+    return list(groups.values())
 
 
 def freeze_backbone(model):

@@ -54,7 +54,7 @@ def _check_units(units):
     return units
 
 
-@register_backbone("lstm")
+@register_backbone("lstm", family="rnn", stages=("rnn",), cpu_samples_per_s=190.6)
 def lstm(input_shape=(1000, 12), units=DEFAULT_UNITS, dropout=DEFAULT_DROPOUT):
     """One LSTM layer; its final hidden state (`units` values) is the output.
 
@@ -66,7 +66,7 @@ def lstm(input_shape=(1000, 12), units=DEFAULT_UNITS, dropout=DEFAULT_DROPOUT):
     return recurrent_backbone(input_shape, layer, dropout)
 
 
-@register_backbone("bilstm")
+@register_backbone("bilstm", family="rnn", stages=("rnn",), cpu_samples_per_s=187.9)
 def bilstm(input_shape=(1000, 12), units=DEFAULT_UNITS, dropout=DEFAULT_DROPOUT):
     """One bidirectional LSTM layer; both final states (`2 * units` values).
 
@@ -78,7 +78,7 @@ def bilstm(input_shape=(1000, 12), units=DEFAULT_UNITS, dropout=DEFAULT_DROPOUT)
     return recurrent_backbone(input_shape, layer, dropout)
 
 
-@register_backbone("gru")
+@register_backbone("gru", family="rnn", stages=("rnn",), cpu_samples_per_s=216.9)
 def gru(input_shape=(1000, 12), units=DEFAULT_UNITS, dropout=DEFAULT_DROPOUT):
     """One GRU layer; its final hidden state (`units` values) is the output.
 

@@ -11,8 +11,10 @@ sides, as torchvision pads, so lengths and sample alignment match it
 torchvision's Kaiming-normal (fan-out) initialization, and BatchNorm uses the
 PyTorch defaults (momentum 0.1 there, i.e. 0.9 in Keras; epsilon 1e-5).
 
-Layer names are `stem_*`, `stage{i}_block{j}_*` and `avg_pool`; the part before
-the first underscore is the stage `backbone_stages` groups by.
+Layer names are `stem_*`, `stage{i}_block{j}_*` and `avg_pool`; the registered
+spec's `stages` (family `cnn`) names the five prefixes `backbone_stages` groups by.
+The `cpu_samples_per_s` of each registration is `bench/bench_pipeline.py`'s
+measurement (`bench/results/pipeline.json`).
 """
 
 import keras
@@ -25,6 +27,8 @@ BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
 STAGE_FILTERS = (64, 128, 256, 512)
 BOTTLENECK_EXPANSION = 4
+#: Gradual-unfreezing stages: the stem, then the four residual stages.
+STAGES = ("stem", "stage1", "stage2", "stage3", "stage4")
 
 
 def _conv_bn(x, filters, kernel_size, stride, name, relu=True):
@@ -115,7 +119,7 @@ def resnet1d(input_shape, block, depths):
     return keras.Model(inputs, features, name=BACKBONE_NAME)
 
 
-@register_backbone("resnet1d18")
+@register_backbone("resnet1d18", family="cnn", stages=STAGES, cpu_samples_per_s=142.3)
 def resnet1d18(input_shape=(1000, 12)):
     """1-D ResNet-18 (basic blocks 2-2-2-2), 512 features.
 
@@ -126,7 +130,7 @@ def resnet1d18(input_shape=(1000, 12)):
     return resnet1d(input_shape, basic_block, (2, 2, 2, 2))
 
 
-@register_backbone("resnet1d50")
+@register_backbone("resnet1d50", family="cnn", stages=STAGES, cpu_samples_per_s=26.5)
 def resnet1d50(input_shape=(1000, 12)):
     """1-D ResNet-50 (bottleneck blocks 3-4-6-3), 2048 features.
 
@@ -137,7 +141,7 @@ def resnet1d50(input_shape=(1000, 12)):
     return resnet1d(input_shape, bottleneck_block, (3, 4, 6, 3))
 
 
-@register_backbone("resnet1d101")
+@register_backbone("resnet1d101", family="cnn", stages=STAGES, cpu_samples_per_s=14.9)
 def resnet1d101(input_shape=(1000, 12)):
     """1-D ResNet-101 (bottleneck blocks 3-4-23-3), 2048 features.
 
