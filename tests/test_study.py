@@ -18,8 +18,6 @@ from ecg_tl_keras.study.cells import expand_cells, parse_shard, select_stage, sh
 from ecg_tl_keras.study.plan import load_plan, plan_from_dict
 from ecg_tl_keras.study.results import load_results, result_path, run_dir
 from ecg_tl_keras.study.runner import CPU_SAMPLES_PER_S, run_study
-from ecg_tl_keras.study.stats import (
-    bootstrap_mean_ci, bootstrap_mean_difference_ci, paired_bootstrap_f1_difference)
 
 TINY = dict(upstream=["georgia"], downstream=["ptbxl", "georgia"], models=["resnet1d18", "lstm"],
             seeds=[0], epochs=3, finetune="full", select_on="val", batch_size=8, lr=0.01,
@@ -355,49 +353,6 @@ def test_cli_errors_exit_2(argv, message, capsys, tmp_path, monkeypatch):
     assert cli.run(cli_args(argv)) == 2
     error = capsys.readouterr().err
     assert message in error and "Traceback" not in error and error.count("\n") == 1
-
-
-# ---------------------------------------------------------------- statistics
-
-
-def test_bootstrap_mean_ci_covers_a_known_mean_with_the_right_width():
-    rng = np.random.default_rng(7)
-    covered = 0
-    for _ in range(40):
-        values = rng.normal(2.0, 0.5, 100)
-        interval = bootstrap_mean_ci(values, n_resamples=999, seed=int(rng.integers(1000)))
-        covered += interval.low <= 2.0 <= interval.high
-        assert interval.estimate == pytest.approx(values.mean())
-        # width ~ 2 * 1.96 * sigma / sqrt(n) = 0.196
-        assert 0.14 < interval.high - interval.low < 0.26
-    assert covered >= 34  # 95% nominal; 34/40 is far in the tail if coverage were right
-
-
-def test_bootstrap_difference_and_degenerate_cases():
-    interval = bootstrap_mean_difference_ci(np.full(5, 0.3), np.full(4, 0.1))
-    assert (interval.low, interval.high) == pytest.approx((0.2, 0.2))
-    assert interval.verdict == "positive"
-    lone = bootstrap_mean_ci([0.4])
-    assert np.isnan(lone.low) and lone.verdict == "unclear"
-
-
-def test_paired_bootstrap_identical_predictions_is_zero():
-    rng = np.random.default_rng(0)
-    y = rng.random((300, 4)) < 0.3
-    p = rng.random((300, 4))
-    interval = paired_bootstrap_f1_difference(y, p, p)
-    assert (interval.estimate, interval.low, interval.high) == (0.0, 0.0, 0.0)
-
-
-def test_paired_bootstrap_sees_a_better_model():
-    rng = np.random.default_rng(1)
-    y = rng.random((400, 3)) < 0.4
-    good = np.where(rng.random(y.shape) < 0.1, rng.random(y.shape), y * 0.8 + 0.1)
-    bad = rng.random(y.shape)
-    interval = paired_bootstrap_f1_difference(y, good, bad, n_resamples=999)
-    assert interval.estimate == pytest.approx(weighted_f1(y, good) - weighted_f1(y, bad))
-    assert 0 < interval.low < interval.estimate < interval.high
-    assert paired_bootstrap_f1_difference(y, bad, good, n_resamples=999).verdict == "negative"
 
 
 # ---------------------------------------------------------------- report

@@ -14,8 +14,10 @@ from ecg_tl_keras.study.plan import Plan, SizeSweep, load_plan
 from ecg_tl_keras.study.report import make_report
 from ecg_tl_keras.study.runner import Summary, run_study
 from ecg_tl_keras.study.stats import (
-    Interval, bootstrap_mean_ci, bootstrap_mean_difference_ci, paired_bootstrap_f1_difference)
+    Interval, bootstrap_mean_ci, bootstrap_mean_difference_ci, paired_bootstrap_f1_difference,
+    seed_gain_interval)
 
 __all__ = ["Cell", "Interval", "Plan", "SizeSweep", "Summary", "bootstrap_mean_ci",
            "bootstrap_mean_difference_ci", "expand_cells", "load_plan", "make_report",
-           "paired_bootstrap_f1_difference", "parse_shard", "run_study", "shard_cells"]
+           "paired_bootstrap_f1_difference", "parse_shard", "run_study", "seed_gain_interval",
+           "shard_cells"]

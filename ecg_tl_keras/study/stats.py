@@ -1,17 +1,31 @@
-"""Bootstrap confidence intervals for the study's comparisons.
+"""Confidence intervals and verdicts for the study's comparisons.
 
-* over seeds: :func:`bootstrap_mean_ci` of per-seed differences (``scipy.stats.bootstrap``;
-  BCa from 10 values on, percentile below that or when BCa is undefined, e.g. all values
-  equal; with 2 or 3 seeds the interval is little more than their range);
+Replicates are training runs. A fine-tune and its from-scratch partner trained with the same
+seed form a pair; the gain of a comparison is the mean paired gain over seeds.
+
+* over seeds: :func:`seed_gain_interval`, a Student-t interval of the mean paired gain
+  (honest coverage from 2 seeds on; with 1 seed there is no interval and the verdict is
+  ``single-seed``); :func:`seeds_needed` says how many seeds a t-interval needs to call a gain;
+* over clusters: :func:`cluster_interval` (pooled gains: the t-interval of cluster means, a
+  cluster being every gain that shares a training run) and :func:`welch_interval` (a
+  difference between two groups of clusters, e.g. CNNs vs RNNs);
 * over test records: :func:`paired_bootstrap_f1_difference`, the weighted-F1 difference of
-  two models' predictions on the same records, resampling records (percentile interval);
-* between groups: :func:`bootstrap_mean_difference_ci` (e.g. CNN gains vs RNN gains).
+  two models' predictions on the same records (test-sample uncertainty only);
+* both: :func:`two_level_bootstrap_f1_difference` resamples seeds, then test records;
+* many verdicts: :func:`holm` adjusts p-values for multiplicity (Holm 1979);
+* no-skill baselines: :func:`no_skill_baselines`.
+
+:func:`bootstrap_mean_ci` and :func:`bootstrap_mean_difference_ci` (percentile/BCa bootstrap)
+stay for many values; below about 20 values their intervals are too narrow.
 
 Example:
-    >>> import numpy as np
-    >>> interval = bootstrap_mean_ci(np.random.default_rng(0).normal(1.0, 0.1, 50))
-    >>> interval.low < 1.0 < interval.high
-    True
+    >>> interval = seed_gain_interval([0.021, 0.034, 0.018, 0.027, 0.030])
+    >>> round(interval.estimate, 4), interval.verdict
+    (0.026, 'positive')
+    >>> seed_gain_interval([0.001, 0.002]).verdict
+    'unclear'
+    >>> seed_gain_interval([0.02]).verdict
+    'single-seed'
 """
 
 from __future__ import annotations
@@ -19,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
-from typing import Callable, Sequence
+from typing import Callable, Hashable, Sequence
 
 import numpy as np
 from scipy import stats
@@ -30,6 +44,8 @@ CONFIDENCE = 0.95
 N_RESAMPLES = 9999
 #: Below this many values per sample, BCa's jackknife is too crude: use percentile intervals.
 MIN_VALUES_FOR_BCA = 10
+#: What a test-record interval of a single-seed comparison covers.
+SINGLE_SEED_LABEL = "test-sample uncertainty only (1 seed)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,16 +56,24 @@ class Interval:
         estimate: the statistic on the data.
         low, high: the interval's bounds (NaN when it cannot be computed).
         method: how the interval was computed, in words.
+        p_value: two-sided p-value of "no difference" (NaN when not computed).
+        seeds: the number of seeds behind it, when it is about a training effect; with fewer
+            than 2 the verdict is ``single-seed`` whatever the interval.
     """
 
     estimate: float
     low: float
     high: float
     method: str
+    p_value: float = math.nan
+    seeds: int | None = None
 
     @property
     def verdict(self) -> str:
-        """``"positive"``, ``"negative"`` (interval excludes 0) or ``"unclear"``."""
+        """``"positive"``, ``"negative"`` (interval excludes 0), ``"unclear"``, or
+        ``"single-seed"`` (fewer than 2 seeds: no evidence about a training effect)."""
+        if self.seeds is not None and self.seeds < 2:
+            return "single-seed"
         if self.low > 0:
             return "positive"
         if self.high < 0:
@@ -57,13 +81,218 @@ class Interval:
         return "unclear"
 
 
+def seed_gain_interval(gains: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
+    """The mean paired gain over seeds with its Student-t interval.
+
+    Each value is one seed's fine-tune minus scratch score. The interval is
+    ``mean +- t(confidence, n - 1) * sd / sqrt(n)``, exact for normal gains and close for
+    others from 2 seeds on; ``p_value`` is the matching one-sample t-test's, so the verdict is
+    ``positive``/``negative`` exactly when ``p_value < 1 - confidence``. With one seed there is
+    no interval and the verdict is ``single-seed``.
+
+    Args:
+        gains: one paired gain per seed.
+        confidence: the interval's confidence level.
+
+    Returns:
+        An :class:`Interval` with ``seeds`` set.
+
+    Example:
+        >>> interval = seed_gain_interval([0.01, 0.03, 0.02])
+        >>> round(interval.low, 4), round(interval.high, 4), interval.method
+        (-0.0048, 0.0448, 't-interval over 3 seeds')
+    """
+    values = _finite(gains, "gains")
+    interval = t_interval(values, confidence, f"{len(values)} seeds")
+    return dataclasses.replace(interval, seeds=len(values))
+
+
+def t_interval(values: Sequence[float], confidence: float = CONFIDENCE,
+               what: str | None = None) -> Interval:
+    """The mean of independent ``values`` with its Student-t interval and t-test p-value.
+
+    All values equal: a zero-width interval (p = 1 at 0, else 0). Fewer than 2: no interval.
+
+    Example:
+        >>> round(t_interval([1.0, 2.0, 3.0]).low, 4)
+        -0.4841
+    """
+    values = _finite(values, "values")
+    _check_confidence(confidence)
+    count = len(values)
+    what = what or f"{count} values"
+    if count == 0:
+        return Interval(math.nan, math.nan, math.nan, "no interval: no values")
+    estimate = float(values.mean())
+    if count < 2:
+        return Interval(estimate, math.nan, math.nan, f"no interval: only {what}")
+    error = float(values.std(ddof=1)) / math.sqrt(count)
+    if error == 0.0:
+        p_value = 1.0 if estimate == 0.0 else 0.0
+        return Interval(estimate, estimate, estimate, f"t-interval over {what} (all equal)",
+                        p_value)
+    half = float(stats.t.ppf(0.5 + confidence / 2, count - 1)) * error
+    p_value = float(2 * stats.t.sf(abs(estimate) / error, count - 1))
+    return Interval(estimate, estimate - half, estimate + half, f"t-interval over {what}",
+                    p_value)
+
+
+def cluster_interval(values: Sequence[float], clusters: Sequence[Hashable],
+                     confidence: float = CONFIDENCE, what: str = "clusters") -> Interval:
+    """The mean over clusters of each cluster's mean value, with a t-interval over clusters.
+
+    Values that share a training run (a pre-train or a scratch run used by several
+    fine-tunes, or one seed's runs) are not independent: they form one cluster, and each
+    cluster counts once. The interval is the t-interval of the cluster means.
+
+    Args:
+        values: one value per comparison (e.g. per cell gain).
+        clusters: the cluster of each value (e.g. ``(model, seed)``).
+        confidence: the interval's confidence level.
+        what: what a cluster is, in words (goes into ``method``).
+
+    Example:
+        >>> interval = cluster_interval([0.1, 0.3, 0.2, 0.2], ["a", "a", "b", "b"])
+        >>> interval.estimate, interval.method
+        (0.2, 't-interval over 2 clusters (all equal)')
+    """
+    means = _cluster_means(values, clusters)
+    return t_interval(list(means.values()), confidence, f"{len(means)} {what}")
+
+
+def welch_interval(first: Sequence[float], second: Sequence[float],
+                   confidence: float = CONFIDENCE, what: str = "values") -> Interval:
+    """mean(first) - mean(second) with a Welch t-interval (independent groups).
+
+    Example:
+        >>> interval = welch_interval([1.0, 1.2, 0.8], [0.1, 0.0, -0.1])
+        >>> round(interval.estimate, 6), interval.verdict
+        (1.0, 'positive')
+    """
+    first, second = _finite(first, "first"), _finite(second, "second")
+    _check_confidence(confidence)
+    label = f"{len(first)} and {len(second)} {what}"
+    estimate = float(first.mean() - second.mean()) if len(first) and len(second) else math.nan
+    if len(first) < 2 or len(second) < 2:
+        return Interval(estimate, math.nan, math.nan, f"no interval: only {label}")
+    var_first, var_second = first.var(ddof=1) / len(first), second.var(ddof=1) / len(second)
+    error = math.sqrt(var_first + var_second)
+    if error == 0.0:
+        return Interval(estimate, estimate, estimate, f"Welch t-interval over {label} (all equal)",
+                        1.0 if estimate == 0.0 else 0.0)
+    dof = (var_first + var_second) ** 2 / (var_first ** 2 / (len(first) - 1)
+                                           + var_second ** 2 / (len(second) - 1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, dof)) * error
+    return Interval(estimate, estimate - half, estimate + half,
+                    f"Welch t-interval over {label}",
+                    float(2 * stats.t.sf(abs(estimate) / error, dof)))
+
+
+def seeds_needed(effect_sd: float, power: float = 0.8, confidence: float = CONFIDENCE,
+                 most: int = 1000) -> int:
+    """The fewest seeds with which :func:`seed_gain_interval` calls a true gain ``positive``
+    with probability ``power``.
+
+    Args:
+        effect_sd: the true gain in units of the seed-to-seed standard deviation of the gains.
+        power: the wanted probability of a ``positive`` verdict.
+        confidence: the interval's confidence level.
+        most: give up above this many seeds (ValueError).
+
+    Example:
+        >>> seeds_needed(2.0), seeds_needed(1.0), seeds_needed(0.5)
+        (5, 10, 34)
+    """
+    if not effect_sd > 0:
+        raise ValueError(f"effect_sd must be > 0, got {effect_sd}")
+    _check_confidence(confidence)
+    for count in range(2, most + 1):
+        critical = stats.t.ppf(0.5 + confidence / 2, count - 1)
+        if stats.nct.sf(critical, count - 1, effect_sd * math.sqrt(count)) >= power:
+            return count
+    raise ValueError(f"more than {most} seeds needed for a gain of {effect_sd} SD")
+
+
+def single_seed_note(seeds: int) -> str | None:
+    """What a plan with ``seeds`` seeds can say about training effects (None from 2 seeds).
+
+    Example:
+        >>> single_seed_note(1).split(": ")[0], single_seed_note(3)
+        ('1 seed per cell', None)
+    """
+    if seeds >= 2:
+        return None
+    return (f"{seeds} seed per cell: every gain gets a test-record interval "
+            f"({SINGLE_SEED_LABEL}) and the verdict single-seed, never better/worse. To call a "
+            f"gain of 2 seed-to-seed standard deviations with 80% power a t-interval needs "
+            f"{seeds_needed(2.0)} seeds; 1 standard deviation needs {seeds_needed(1.0)} seeds "
+            "(--seeds N).")
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjustment of p-values (family-wise error control); NaN stays NaN.
+
+    A verdict whose adjusted p-value is below ``1 - confidence`` survives the correction.
+
+    Example:
+        >>> holm([0.01, 0.04, 0.03, float("nan")]).round(2).tolist()
+        [0.03, 0.06, 0.06, nan]
+    """
+    p_values = np.asarray(p_values, dtype=float)
+    adjusted = np.full(p_values.shape, np.nan)
+    valid = np.flatnonzero(np.isfinite(p_values))
+    order = valid[np.argsort(p_values[valid], kind="stable")]
+    scaled = p_values[order] * (len(order) - np.arange(len(order)))
+    adjusted[order] = np.minimum(np.maximum.accumulate(scaled), 1.0)
+    return adjusted
+
+
+def no_skill_baselines(y_true: np.ndarray, train_prevalence: Sequence[float] | None) -> dict:
+    """Test weighted F1 of two no-skill predictors.
+
+    * ``constant``: every label predicted present, on every record. Per label, predicting
+      present gives F1 ``2q / (1 + q)`` (q: test prevalence) and absent gives 0, so this is the
+      best constant prediction for weighted F1.
+    * ``random``: each label predicted present at random with its training prevalence p, scored
+      by expected counts: F1 ``2pq / (p + q)`` per label (None without ``train_prevalence``).
+
+    Args:
+        y_true: (records, labels) multi-hot test labels.
+        train_prevalence: per label, the share of training records with it.
+
+    Example:
+        >>> y = np.array([[1, 0], [0, 1], [1, 0], [0, 0]])
+        >>> baselines = no_skill_baselines(y, [0.5, 0.25])
+        >>> round(baselines["constant"], 4), round(baselines["random"], 4)
+        (0.5778, 0.4167)
+    """
+    y_true = np.asarray(y_true, dtype=bool)
+    constant = float(weighted_f1(y_true, np.ones_like(y_true)))
+    if train_prevalence is None:
+        return {"constant": constant, "random": None}
+    prevalence = np.asarray(train_prevalence, dtype=float)
+    if prevalence.shape != y_true.shape[-1:]:
+        raise ValueError(f"train_prevalence has {prevalence.size} values for "
+                         f"{y_true.shape[-1]} labels")
+    support = y_true.sum(axis=0)
+    test = support / max(len(y_true), 1)
+    f1 = np.divide(2 * prevalence * test, prevalence + test,
+                   out=np.zeros(test.shape), where=(prevalence + test) > 0)
+    random = float((f1 * support).sum() / support.sum()) if support.sum() else 0.0
+    return {"constant": constant, "random": random}
+
+
 def bootstrap_mean_ci(values: Sequence[float], confidence: float = CONFIDENCE,
                       n_resamples: int = N_RESAMPLES, seed: int = 0) -> Interval:
     """The mean of ``values`` with a bootstrap confidence interval.
 
+    Percentile/BCa bootstraps of a handful of values are far too narrow (2 values: their
+    range); for seed gains use :func:`seed_gain_interval`.
+
     Example:
-        >>> bootstrap_mean_ci([0.02, 0.02, 0.02])
-        Interval(estimate=0.02, low=0.02, high=0.02, method='bootstrap over 3 values (percentile)')
+        >>> interval = bootstrap_mean_ci([0.02, 0.02, 0.02])
+        >>> interval.low, interval.high, interval.method
+        (0.02, 0.02, 'bootstrap over 3 values (percentile)')
     """
     values = np.asarray(values, dtype=float)
     return _bootstrap((values,), _mean, confidence, n_resamples, seed, f"{len(values)} values")
@@ -73,6 +302,8 @@ def bootstrap_mean_difference_ci(first: Sequence[float], second: Sequence[float]
                                  confidence: float = CONFIDENCE, n_resamples: int = N_RESAMPLES,
                                  seed: int = 0) -> Interval:
     """mean(first) - mean(second), resampling the two groups independently.
+
+    For a few values per group use :func:`welch_interval`.
 
     Example:
         >>> bootstrap_mean_difference_ci([1.0, 1.1, 0.9], [0.0, 0.1, -0.1]).estimate
@@ -152,6 +383,60 @@ def paired_bootstrap_f1_difference(y_true: np.ndarray, prob_a: np.ndarray, prob_
                       f"{len(indices)} test records", method="percentile")
 
 
+def two_level_bootstrap_f1_difference(pairs: Sequence[tuple], threshold: float = DEFAULT_THRESHOLD,
+                                      confidence: float = CONFIDENCE, n_resamples: int = 1999,
+                                      seed: int = 0) -> Interval:
+    """Mean over seeds of weighted F1 of a minus b, with a two-level bootstrap interval.
+
+    Each resample draws the seeds with replacement, then, within each drawn seed, the test
+    records with replacement (multinomial weights), so the interval holds both training
+    randomness and test-sample noise (percentile). With few seeds the seed level inherits the
+    percentile bootstrap's narrowness: verdicts come from :func:`seed_gain_interval`.
+
+    Args:
+        pairs: per seed ``(y_true, prob_a, prob_b)`` as for :func:`paired_bootstrap_f1_difference`.
+
+    Example:
+        >>> y = np.array([[1, 0], [0, 1], [1, 1]])
+        >>> p = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+        >>> two_level_bootstrap_f1_difference([(y, p, p), (y, p, p)]).low
+        0.0
+    """
+    if not pairs:
+        raise ValueError("two_level_bootstrap_f1_difference needs at least one seed's predictions")
+    _check_confidence(confidence)
+    rng = np.random.default_rng(seed)
+    counts, estimates = [], []
+    for y_true, prob_a, prob_b in pairs:
+        y_true = np.asarray(y_true).astype(bool)
+        pred_a, pred_b = np.asarray(prob_a) > threshold, np.asarray(prob_b) > threshold
+        both = np.concatenate([_confusion_counts(y_true, pred_a),
+                               _confusion_counts(y_true, pred_b)], axis=-2)
+        counts.append(both.reshape(len(y_true), -1).astype(float))  # (records, 6 * labels)
+        estimates.append(_f1_difference(counts[-1].sum(axis=0)))
+    drawn = rng.integers(len(pairs), size=(n_resamples, len(pairs)))
+    differences = np.zeros(n_resamples)
+    for slot in range(len(pairs)):
+        for index, records in enumerate(counts):
+            chosen = np.flatnonzero(drawn[:, slot] == index)
+            weights = rng.multinomial(len(records), np.full(len(records), 1 / len(records)),
+                                      size=len(chosen))
+            differences[chosen] += _f1_difference(weights @ records)
+    differences /= len(pairs)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(differences, [alpha, 1 - alpha])
+    return Interval(float(np.mean(estimates)), float(low), float(high),
+                    f"two-level bootstrap over {len(pairs)} seeds, then test records "
+                    "(percentile)", seeds=len(pairs))
+
+
+def _f1_difference(totals: np.ndarray) -> np.ndarray:
+    """Weighted F1 of a minus b from flattened (..., 6 * labels) summed counts."""
+    totals = totals.reshape(*totals.shape[:-1], 6, -1)
+    return (_weighted_f1_from_totals(totals[..., :3, :])
+            - _weighted_f1_from_totals(totals[..., 3:, :]))
+
+
 def align_predictions(first: dict, second: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Match two ``predictions_test.npz`` contents by ``record_id``.
 
@@ -201,3 +486,25 @@ def _bootstrap(data: tuple, statistic: Callable, confidence: float, n_resamples:
         if math.isfinite(low) and math.isfinite(high):
             return Interval(estimate, low, high, f"bootstrap over {what} ({attempt})")
     return Interval(estimate, low, high, f"bootstrap over {what}: undefined")
+
+
+def _finite(values, name: str) -> np.ndarray:
+    array = np.asarray(values, dtype=float).ravel()
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite numbers, got {array.tolist()}")
+    return array
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
+
+
+def _cluster_means(values: Sequence[float], clusters: Sequence[Hashable]) -> dict:
+    values = _finite(values, "values")
+    if len(values) != len(clusters):
+        raise ValueError(f"{len(values)} values but {len(clusters)} cluster ids")
+    grouped: dict = {}
+    for value, cluster in zip(values, clusters):
+        grouped.setdefault(cluster, []).append(value)
+    return {cluster: float(np.mean(members)) for cluster, members in grouped.items()}
