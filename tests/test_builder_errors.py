@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from builder_fixtures import examples_by_id, make_code_release, make_ptbxl_subset, quiet_build
-from tfrecords_builder import READERS, build_dataset
+from tfrecords_builder import READERS, RELEASE_READERS, build_dataset
 from tfrecords_builder.cli import main
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -89,7 +89,7 @@ def test_georgia_folder_given_to_ptbxl(shared_data, tmp_path, capsys):
     assert_one_line_error(err, "ptbxl_database.csv", "expected")
 
 
-@pytest.mark.parametrize("dataset", sorted(READERS))
+@pytest.mark.parametrize("dataset", sorted(RELEASE_READERS))
 def test_nonexistent_source_folder(dataset, tmp_path, capsys):
     code, err = run_cli(capsys, dataset, "--source", tmp_path / "nowhere",
                         "--out", tmp_path / "out")

@@ -17,7 +17,7 @@ from builder_fixtures import (
     code_expected_labels, cpsc_reference, examples_by_id, header_dx, load_cinc, load_cpsc_original,
     make_cinc_cpsc, make_code_release, make_ptbxl_subset, ptbxl_expected_labels, quiet_build,
     read_examples, write_cinc_variant)
-from tfrecords_builder import READERS, get_reader, read_any_record
+from tfrecords_builder import RELEASE_READERS, get_reader, read_any_record
 
 READ_SECONDS = 10.5
 #: Lead names as the releases spell them -> standard name (independent of the builder's aliases).
@@ -80,7 +80,7 @@ def built(sources, tmp_path_factory):
 
 # ---------------------------------------------------------------- the reader contract
 
-@pytest.mark.parametrize("name", sorted(READERS))
+@pytest.mark.parametrize("name", sorted(RELEASE_READERS))
 def test_reader_lists_records_with_unique_ids_and_known_labels(name, sources):
     reader = get_reader(name)(sources[name])
     refs = reader.records()
@@ -94,7 +94,7 @@ def test_reader_lists_records_with_unique_ids_and_known_labels(name, sources):
         assert ref.patient_id
 
 
-@pytest.mark.parametrize("name", sorted(READERS))
+@pytest.mark.parametrize("name", sorted(RELEASE_READERS))
 def test_reader_reads_every_record_as_finite_named_leads(name, sources):
     reader = get_reader(name)(sources[name])
     for ref in reader.records():
@@ -106,7 +106,7 @@ def test_reader_reads_every_record_as_finite_named_leads(name, sources):
         standard_columns(raw.lead_names)
 
 
-@pytest.mark.parametrize("name", sorted(READERS))
+@pytest.mark.parametrize("name", sorted(RELEASE_READERS))
 def test_build_writes_manifest_and_documented_examples(name, sources, built):
     reader = get_reader(name)(sources[name])
     refs = {ref.record_id: ref for ref in reader.records()}

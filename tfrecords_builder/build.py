@@ -93,7 +93,8 @@ def _convert(index: int):
         raw = _WORKER["reader"].read_signal(job.ref, READ_SECONDS)
         conditioners = _WORKER["conditioners"]
         if raw.fs not in conditioners:
-            conditioners[raw.fs] = SignalConditioner(raw.fs, _WORKER["nan_policy"])
+            conditioners[raw.fs] = SignalConditioner(raw.fs, _WORKER["nan_policy"],
+                                                     _WORKER["reader"].leads)
         signal = conditioners[raw.fs](raw.data, raw.lead_names)
     except (RecordRejected, HeaderError, OSError) as error:
         return index, None, str(error)
@@ -118,13 +119,13 @@ def _converted_records(reader, jobs, nan_policy, workers):
 class SplitStats:
     """Counts of a split, and per-lead sums for the normalization statistics."""
 
-    def __init__(self, label_names):
+    def __init__(self, label_names, n_leads=len(STANDARD_LEADS)):
         self.label_names = label_names
         self.records = 0
         self.patients: set[str] = set()
         self.label_counts = np.zeros(len(label_names), dtype=np.int64)
-        self.lead_sum = np.zeros(len(STANDARD_LEADS))
-        self.lead_sum_sq = np.zeros(len(STANDARD_LEADS))
+        self.lead_sum = np.zeros(n_leads)
+        self.lead_sum_sq = np.zeros(n_leads)
 
     def add(self, job: Job, converted: Converted) -> None:
         self.records += 1
@@ -235,10 +236,11 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
         raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
     if shard_size < 1:
         raise ValueError(f"shard_size must be >= 1, got {shard_size}")
-    options = BuildOptions(dataset, str(Path(source).resolve()), split or reader_class.default_split,
-                           seed, shard_size, nan_policy, keep_unlabeled,
-                           _complete_reader_options(reader_class, reader_options))
-    out_dir = Path(out) / dataset
+    complete_options = _complete_reader_options(reader_class, reader_options)
+    reader = reader_class(source, **complete_options)
+    options = BuildOptions(dataset, str(Path(source).resolve()), split or reader.default_split,
+                           seed, shard_size, nan_policy, keep_unlabeled, complete_options)
+    out_dir = Path(out) / reader.dataset_name
     if not overwrite:
         finished = _existing_build(out_dir, options)
         if finished is not None:
@@ -246,13 +248,12 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
                 f"(use --overwrite to rebuild)")
             return finished
     started = time.perf_counter()
-    reader = reader_class(source, **options.reader_options)
-    refs, dropped = _select_labeled(reader.records(), keep_unlabeled)
+    refs, dropped = _select_labeled(reader.records(), keep_unlabeled or reader.labels_are_complete)
     if not refs:
         raise BuildError(f"{source}: none of its {len(dropped)} record(s) has a {dataset} label; "
                          f"is this the {dataset} release?")
     _fail_if_strict(strict, dropped)
-    assignment = assign_splits(refs, options.split, seed)
+    assignment = assign_splits(refs, options.split, seed, _test_size(reader))
     check_patient_disjoint(refs, assignment)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MANIFEST).unlink(missing_ok=True)
@@ -266,7 +267,15 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
     log(f"{out_dir}: {_counts_line(manifest)}; {elapsed:.1f} s, {written / max(elapsed, 1e-9):.0f} records/s")
     for reason, count in collections.Counter(_reason_kind(d["reason"]) for d in dropped).most_common():
         log(f"  dropped {count}: {reason}")
+    for label, count in manifest["splits"]["train"]["label_counts"].items():
+        if count == 0:
+            log(f"warning: label {label} has no positive record in the train split of {out_dir}; "
+                f"a model cannot learn it")
     return manifest
+
+
+def _test_size(reader) -> float:
+    return TEST_SIZE if reader.test_size is None else reader.test_size
 
 
 def _reason_kind(reason: str) -> str:
@@ -285,11 +294,11 @@ def _write_shards(reader, refs, assignment, out_dir, options, strict, dropped, w
 
     jobs = [Job(ref, multi_hot(ref.labels, reader.label_names), assignment[ref.record_id][1]) for ref in refs]
     writers = {name: ShardedWriter(out_dir, name, options.shard_size) for name in SPLITS}
-    stats = {name: SplitStats(reader.label_names) for name in SPLITS}
+    stats = {name: SplitStats(reader.label_names, len(reader.leads)) for name in SPLITS}
     converted_records = _converted_records(reader, jobs, options.nan_policy, workers)
     try:
         for index, converted, reason in tqdm(converted_records, total=len(jobs), disable=not progress,
-                                             desc=options.dataset, unit="rec"):
+                                             desc=out_dir.name, unit="rec"):
             job = jobs[index]
             if converted is None:
                 dropped.append({"record_id": job.ref.record_id, "reason": reason})
@@ -310,7 +319,7 @@ def _manifest(reader, options: BuildOptions, splits: dict, dropped: list[dict]) 
     normalization = splits["train"].pop("_normalization")
     splits["test"].pop("_normalization")
     return {
-        "dataset": options.dataset,
+        "dataset": reader.dataset_name,
         "builder_version": BUILDER_VERSION,
         "source": options.source,
         "release_format": reader.release_format,
@@ -318,14 +327,14 @@ def _manifest(reader, options: BuildOptions, splits: dict, dropped: list[dict]) 
         "label_codes": {label: list(reader.label_codes[label]) for label in reader.label_names},
         "fs": TARGET_FS,
         "samples": TARGET_SAMPLES,
-        "leads": list(STANDARD_LEADS),
+        "leads": list(reader.leads),
         "unit": UNIT,
         "signal_dtype": "float32",
         "signal_layout": "samples x leads, row-major",
         "splits": splits,
         "dropped": dropped,
         "split_policy": {"policy": options.split, "seed": options.seed,
-                         "test_size": TEST_SIZE if options.split == "random" else None,
+                         "test_size": _test_size(reader) if options.split == "random" else None,
                          "folds": "strat_fold - 1" if options.split == "strat_fold" else
                          "10 seeded patient-wise folds (0-9)"},
         "seed": options.seed,

@@ -47,18 +47,42 @@ def canonical_lead(name: str) -> str:
 _STANDARD_KEYS = tuple(canonical_lead(lead) for lead in STANDARD_LEADS)
 
 
-def standard_lead_indices(lead_names: Sequence[str]) -> list[int]:
-    """Column index of each standard lead in ``lead_names``, matched by name.
+def standard_lead_indices(lead_names: Sequence[str],
+                          leads: Sequence[str] = STANDARD_LEADS) -> list[int]:
+    """Column index of each of ``leads`` (default: the 12 standard leads) in ``lead_names``.
+
+    Leads are matched by name (case-insensitive, aliases folded).
 
     Raises:
-        RecordRejected: a standard lead is absent.
+        RecordRejected: a wanted lead is absent.
     """
     position = {canonical_lead(name): i for i, name in enumerate(lead_names)}
-    missing = [lead for lead, key in zip(STANDARD_LEADS, _STANDARD_KEYS) if key not in position]
+    missing = [lead for lead in leads if canonical_lead(lead) not in position]
     if missing:
         raise RecordRejected(
             f"missing lead(s) {', '.join(missing)}; record has {', '.join(lead_names)}")
-    return [position[key] for key in _STANDARD_KEYS]
+    return [position[canonical_lead(lead)] for lead in leads]
+
+
+def standard_lead_subset(names: Sequence[str]) -> tuple[str, ...]:
+    """Standard lead names, in the given order, for user-given names (any case, aliases folded).
+
+    Raises:
+        ValueError: a name is not a standard lead, or is given twice.
+
+    Example:
+    >>> standard_lead_subset(["ii", "DI", "V1"])
+    ('II', 'I', 'V1')
+    """
+    by_key = dict(zip(_STANDARD_KEYS, STANDARD_LEADS))
+    unknown = [name for name in names if canonical_lead(name) not in by_key]
+    if unknown or not names:
+        raise ValueError(f"leads must be standard lead names ({', '.join(STANDARD_LEADS)}); "
+                         f"got {', '.join(map(repr, unknown or names)) or 'none'}")
+    subset = tuple(by_key[canonical_lead(name)] for name in names)
+    if len(set(subset)) != len(subset):
+        raise ValueError(f"leads {', '.join(names)} name a lead twice")
+    return subset
 
 
 def repair_non_finite(signal: np.ndarray, policy: str) -> np.ndarray:
@@ -96,13 +120,21 @@ class SignalConditioner:
         fs_in: sampling rate of the records, Hz.
         nan_policy: what to do with non-finite samples: ``drop`` the record,
             ``interpolate`` linearly per lead, or set them to ``zero``.
+        leads: the leads of each example, in order (the 12 standard leads by default).
+
+    Raises:
+        RecordRejected: ``fs_in`` is below 100 Hz (records are never upsampled).
     """
 
-    def __init__(self, fs_in: float, nan_policy: str = "drop"):
+    def __init__(self, fs_in: float, nan_policy: str = "drop",
+                 leads: Sequence[str] = STANDARD_LEADS):
         if fs_in <= 0:
             raise ValueError(f"fs_in must be positive, got {fs_in}")
+        if fs_in < TARGET_FS:
+            raise RecordRejected(f"sampling rate {fs_in:g} Hz is below {TARGET_FS} Hz")
         if nan_policy not in NAN_POLICIES:
             raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+        self.leads = tuple(leads)
         ratio = Fraction(TARGET_FS) / Fraction(fs_in).limit_denominator(1000)
         self.fs_in = fs_in
         self.nan_policy = nan_policy
@@ -117,7 +149,7 @@ class SignalConditioner:
         self.input_samples_needed = self.min_input_samples + math.ceil(half_len / self.up)
 
     def __call__(self, signal: np.ndarray, lead_names: Sequence[str]) -> np.ndarray:
-        """Return the (1000, 12) float32 mV example for a (samples, leads) mV signal."""
+        """Return the (1000, len(leads)) float32 mV example for a (samples, leads) mV signal."""
         if signal.ndim != 2 or signal.shape[1] != len(lead_names):
             raise RecordRejected(
                 f"signal shape {signal.shape} does not match {len(lead_names)} lead names")
@@ -125,7 +157,7 @@ class SignalConditioner:
         if length < self.min_input_samples:
             raise RecordRejected(
                 f"too short: {length / self.fs_in:.2f} s < {TARGET_SECONDS} s")
-        leads = signal[: self.input_samples_needed, standard_lead_indices(lead_names)]
+        leads = signal[: self.input_samples_needed, standard_lead_indices(lead_names, self.leads)]
         leads = repair_non_finite(leads, self.nan_policy)
         if self._fir is not None:
             leads = resample_poly(leads.astype(np.float64), self.up, self.down, axis=0,

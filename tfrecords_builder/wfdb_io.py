@@ -29,7 +29,8 @@ import numpy as np
 _INVALID_SAMPLE = {80: -128, 160: -32768, 212: -2048, 310: -512, 311: -512, 16: -32768, 61: -32768,
                    24: -(1 << 23), 32: -(1 << 31), 508: -128, 516: -32768, 524: -(1 << 23)}
 _DEFAULT_GAIN = 200.0
-_UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nu": 1.0}
+#: Unit name (lower case) -> factor to millivolts.
+UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nu": 1.0}
 _FORMAT_FIELD = re.compile(r"^(?P<fmt>\d+)(?:x(?P<spf>\d+))?(?::(?P<skew>\d+))?(?:\+(?P<offset>\d+))?$")
 _GAIN_FIELD = re.compile(r"^(?P<gain>[-+\d.eE]+)(?:\((?P<baseline>[-+\d]+)\))?(?:/(?P<units>\S+))?$")
 _RECORD_EXTENSIONS = (".mat", ".dat", ".hea")
@@ -151,7 +152,7 @@ def read_header(path: str | os.PathLike) -> Header:
 
 
 def _unit_scale(spec: SignalSpec, source: str) -> float:
-    scale = _UNIT_TO_MV.get(spec.units.lower())
+    scale = UNIT_TO_MV.get(spec.units.lower())
     if scale is None:
         raise HeaderError(f"{source}: signal {spec.name} has unit {spec.units!r}; expected mV, uV or V")
     return scale

@@ -16,6 +16,8 @@ from typing import ClassVar, Sequence
 import numpy as np
 import pandas as pd
 
+from tfrecords_builder.signal import STANDARD_LEADS
+
 
 class SourceError(ValueError):
     """The source folder is not the release the reader expects; the message names the file."""
@@ -31,6 +33,7 @@ class RecordRef:
         labels: the study's label names the record carries (may be empty).
         location: what :meth:`Reader.read_signal` needs to find the signal.
         fold: a fold the release defines (PTB-XL ``strat_fold - 1``), or None.
+        split: the split the user gave the record (``"train"``/``"test"``), or None.
     """
 
     record_id: str
@@ -38,6 +41,7 @@ class RecordRef:
     labels: tuple[str, ...]
     location: str
     fold: int | None = None
+    split: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +69,17 @@ class Reader(abc.ABC):
     default_split: ClassVar[str] = "random"
     #: The layout of the release read (written to the manifest).
     release_format: str
+    #: The leads each example holds, in order (a reader of the user's records may take a subset).
+    leads: tuple[str, ...] = STANDARD_LEADS
+    #: Share of patients in test under the random split (None: ``split.TEST_SIZE``).
+    test_size: float | None = None
+    #: True when a record without a positive label is a negative example, not an unlabeled one.
+    labels_are_complete: ClassVar[bool] = False
+
+    @property
+    def dataset_name(self) -> str:
+        """The output folder name and the manifest's ``dataset`` (the reader's name by default)."""
+        return self.name
 
     def __init__(self, source: str | Path):
         self.source = Path(source)
