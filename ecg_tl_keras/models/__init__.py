@@ -26,6 +26,8 @@ from ecg_tl_keras.models.finetune import (
     unfreeze_stages,
 )
 from ecg_tl_keras.models.heads import HEADS
+from ecg_tl_keras.models.normalization import INPUT_SCALINGS, MinMaxScaling
+from ecg_tl_keras.models.recurrent import READOUTS
 from ecg_tl_keras.models.registry import (
     BackboneSpec,
     available_backbones,
@@ -38,6 +40,9 @@ from ecg_tl_keras.models.registry import (
 __all__ = [
     "BackboneSpec",
     "HEADS",
+    "INPUT_SCALINGS",
+    "MinMaxScaling",
+    "READOUTS",
     "available_backbones",
     "backbone_stages",
     "build_model",

@@ -3,7 +3,7 @@
 import keras
 
 from ecg_tl_keras.models.heads import apply_head
-from ecg_tl_keras.models.normalization import normalization_layer
+from ecg_tl_keras.models.normalization import input_scaling_layer
 from ecg_tl_keras.models.registry import BACKBONE_NAME, get_backbone
 from ecg_tl_keras.models.validation import check_input_shape
 
@@ -13,7 +13,7 @@ INPUT_NAME = "ecg"
 
 def build_model(
     backbone, n_labels, *, input_shape=None, head="linear", normalization=None, name=None,
-    **backbone_kwargs,
+    readout=None, input_scaling="zscore", **backbone_kwargs,
 ):
     """Builds a multi-label ECG classifier.
 
@@ -33,6 +33,12 @@ def build_model(
         normalization: `None`, `(mean, std)` or a mapping with `"mean"` and
             `"std"`: per-lead statistics of the training split, in mV.
         name: Model name; defaults to the backbone name or `"ecg_classifier"`.
+        readout: For a recurrent backbone name: `"last"` (final state) or
+            `"flatten"` (every step flattened into the head, the study's code);
+            None keeps the backbone's default (`"last"`). Backbones without a
+            `readout` argument reject a value.
+        input_scaling: `"zscore"` (the `normalization` statistics) or
+            `"minmax"` (each record, each lead to [-1, 1], the study's code).
         **backbone_kwargs: Architecture arguments of a named backbone (they
             override its spec's `default_kwargs`, e.g. `units=64` for `gru`).
 
@@ -56,10 +62,12 @@ def build_model(
         ...     "backbone").output_shape
         (None, 16)
     """
+    if readout is not None:
+        backbone_kwargs["readout"] = readout
     backbone_model = _resolve_backbone(backbone, input_shape, backbone_kwargs)
     shape = tuple(backbone_model.input_shape[1:])
     inputs = keras.Input(shape=shape, name=INPUT_NAME)
-    x = normalization_layer(normalization, n_leads=shape[-1])(inputs)
+    x = input_scaling_layer(input_scaling, normalization, n_leads=shape[-1])(inputs)
     features = backbone_model(x)
     outputs = apply_head(features, n_labels, head)
     if name is None:

@@ -51,7 +51,7 @@ class BackboneSpec:
         >>> spec.family, spec.stages
         ('cnn', ('stem', 'stage1', 'stage2', 'stage3', 'stage4'))
         >>> dict(get_backbone_spec("gru").default_kwargs)
-        {'units': 100, 'dropout': 0.3}
+        {'units': 100, 'dropout': 0.3, 'readout': 'last'}
     """
 
     name: str
