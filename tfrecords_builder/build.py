@@ -24,7 +24,7 @@ import numpy as np
 
 from tfrecords_builder.readers import RecordRef, get_reader
 from tfrecords_builder.signal import (
-    NAN_POLICIES, STANDARD_LEADS, TARGET_FS, TARGET_SAMPLES, TARGET_SECONDS, UNIT,
+    NAN_POLICIES, RESAMPLERS, STANDARD_LEADS, TARGET_FS, TARGET_SAMPLES, TARGET_SECONDS, UNIT,
     RecordRejected, SignalConditioner)
 from tfrecords_builder.layout import MANIFEST, remove_partial_output
 from tfrecords_builder.split import TEST_SIZE, assign_splits, check_patient_disjoint
@@ -57,6 +57,7 @@ class BuildOptions:
     nan_policy: str
     keep_unlabeled: bool
     reader_options: dict
+    resample: str = "poly"
 
 
 # ---------------------------------------------------------------- per-record work
@@ -82,8 +83,8 @@ class Converted:
 _WORKER: dict = {}
 
 
-def _init_worker(reader, jobs, nan_policy):
-    _WORKER.update(reader=reader, jobs=jobs, nan_policy=nan_policy, conditioners={})
+def _init_worker(reader, jobs, options):
+    _WORKER.update(reader=reader, jobs=jobs, options=options, conditioners={})
 
 
 def _convert(index: int):
@@ -93,8 +94,9 @@ def _convert(index: int):
         raw = _WORKER["reader"].read_signal(job.ref, READ_SECONDS)
         conditioners = _WORKER["conditioners"]
         if raw.fs not in conditioners:
-            conditioners[raw.fs] = SignalConditioner(raw.fs, _WORKER["nan_policy"],
-                                                     _WORKER["reader"].leads)
+            options = _WORKER["options"]
+            conditioners[raw.fs] = SignalConditioner(raw.fs, options.nan_policy,
+                                                     _WORKER["reader"].leads, options.resample)
         signal = conditioners[raw.fs](raw.data, raw.lead_names)
     except (RecordRejected, HeaderError, OSError) as error:
         return index, None, str(error)
@@ -103,14 +105,14 @@ def _convert(index: int):
     return index, Converted(frame(example), as_double.sum(axis=0), np.einsum("ij,ij->j", as_double, as_double)), None
 
 
-def _converted_records(reader, jobs, nan_policy, workers):
+def _converted_records(reader, jobs, options, workers):
     """Yield ``(index, Converted or None, reason)`` for every job, in order, using worker processes."""
     if workers <= 1 or len(jobs) < MIN_RECORDS_FOR_WORKERS:
-        _init_worker(reader, jobs, nan_policy)
+        _init_worker(reader, jobs, options)
         yield from map(_convert, range(len(jobs)))
         return
     context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=_init_worker, initargs=(reader, jobs, nan_policy)) as pool:
+    with context.Pool(workers, initializer=_init_worker, initargs=(reader, jobs, options)) as pool:
         yield from pool.imap(_convert, range(len(jobs)), chunksize=64)
 
 
@@ -206,7 +208,8 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
                   strict: bool = False, workers: int | None = None,
                   shard_size: int = DEFAULT_SHARD_SIZE, nan_policy: str = "drop",
                   keep_unlabeled: bool = False, progress: bool = True,
-                  log: Callable[[str], None] = print, **reader_options) -> dict:
+                  log: Callable[[str], None] = print, resample: str = "poly",
+                  **reader_options) -> dict:
     """Convert one public release into ``out/<dataset>/`` shards plus ``manifest.json``.
 
     Args:
@@ -226,6 +229,8 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
         keep_unlabeled: keep records with none of the study's labels (all-zero labels).
         progress: show a progress bar.
         log: where the summary lines go.
+        resample: ``poly`` (scipy's anti-aliasing ``resample_poly``) or ``decimate``
+            (every q-th sample, no filter: the study's code; rates must be q x 100 Hz).
         **reader_options: the dataset reader's own options.
 
     Returns:
@@ -234,12 +239,15 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
     reader_class = get_reader(dataset)
     if nan_policy not in NAN_POLICIES:
         raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+    if resample not in RESAMPLERS:
+        raise ValueError(f"resample must be one of {RESAMPLERS}, got {resample!r}")
     if shard_size < 1:
         raise ValueError(f"shard_size must be >= 1, got {shard_size}")
     complete_options = _complete_reader_options(reader_class, reader_options)
     reader = reader_class(source, **complete_options)
     options = BuildOptions(dataset, str(Path(source).resolve()), split or reader.default_split,
-                           seed, shard_size, nan_policy, keep_unlabeled, complete_options)
+                           seed, shard_size, nan_policy, keep_unlabeled, complete_options,
+                           resample)
     out_dir = Path(out) / reader.dataset_name
     if not overwrite:
         finished = _existing_build(out_dir, options)
@@ -295,7 +303,7 @@ def _write_shards(reader, refs, assignment, out_dir, options, strict, dropped, w
     jobs = [Job(ref, multi_hot(ref.labels, reader.label_names), assignment[ref.record_id][1]) for ref in refs]
     writers = {name: ShardedWriter(out_dir, name, options.shard_size) for name in SPLITS}
     stats = {name: SplitStats(reader.label_names, len(reader.leads)) for name in SPLITS}
-    converted_records = _converted_records(reader, jobs, options.nan_policy, workers)
+    converted_records = _converted_records(reader, jobs, options, workers)
     try:
         for index, converted, reason in tqdm(converted_records, total=len(jobs), disable=not progress,
                                              desc=out_dir.name, unit="rec"):
@@ -340,5 +348,6 @@ def _manifest(reader, options: BuildOptions, splits: dict, dropped: list[dict]) 
         "seed": options.seed,
         "normalization": normalization,
         "nan_policy": options.nan_policy,
+        "resample": options.resample,
         "build_options": dataclasses.asdict(options),
     }

@@ -7,7 +7,7 @@ import sys
 
 from tfrecords_builder.build import DEFAULT_SHARD_SIZE, BuildError, build_dataset
 from tfrecords_builder.readers import READERS, SourceError
-from tfrecords_builder.signal import NAN_POLICIES
+from tfrecords_builder.signal import NAN_POLICIES, RESAMPLERS
 from tfrecords_builder.split import SPLIT_POLICIES
 from tfrecords_builder.wfdb_io import HeaderError
 
@@ -30,6 +30,9 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-unlabeled", "--keep-other", dest="keep_unlabeled", action="store_true",
                         help="keep records with none of the study's labels (ptb: other diagnoses) "
                              "with all-zero labels")
+    parser.add_argument("--resample", choices=RESAMPLERS, default="poly",
+                        help="poly: scipy's anti-aliasing resample_poly (default); decimate: every "
+                             "q-th sample of a q x 100 Hz record, no filter (the study's code)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
 
 
@@ -55,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         build_dataset(args.dataset, args.source, args.out, split=args.split, seed=args.seed,
                       overwrite=args.overwrite, strict=args.strict, workers=args.workers,
                       shard_size=args.shard_size, nan_policy=args.nan_policy,
-                      keep_unlabeled=args.keep_unlabeled, progress=args.progress, **reader_options)
+                      keep_unlabeled=args.keep_unlabeled, progress=args.progress,
+                      resample=args.resample, **reader_options)
     except (BuildError, SourceError, HeaderError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

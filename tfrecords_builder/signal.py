@@ -32,6 +32,9 @@ UNIT = "mV"
 # Names some releases use for the limb leads (CODE: DI, DII, DIII).
 _LEAD_ALIASES = {"di": "i", "dii": "ii", "diii": "iii"}
 NAN_POLICIES = ("drop", "interpolate", "zero")
+#: ``poly``: scipy's polyphase anti-aliasing resampler; ``decimate``: every q-th sample, no
+#: filter, as the study's code did (500 Hz -> every 5th sample).
+RESAMPLERS = ("poly", "decimate")
 
 
 class RecordRejected(Exception):
@@ -115,33 +118,45 @@ class SignalConditioner:
     ``scipy.signal.resample_poly`` designs it, so the output equals
     ``resample_poly(x, up, down)[:1000]`` to float rounding. Only the input
     needed for the first 10 s (plus the filter's half length) is used.
+    With ``resample="decimate"`` (the study's code) the output is
+    ``x[::q][:1000]`` for a rate of ``q`` x 100 Hz, with no anti-alias filter;
+    a rate that is not a whole multiple of 100 Hz is rejected.
 
     Args:
         fs_in: sampling rate of the records, Hz.
         nan_policy: what to do with non-finite samples: ``drop`` the record,
             ``interpolate`` linearly per lead, or set them to ``zero``.
         leads: the leads of each example, in order (the 12 standard leads by default).
+        resample: ``"poly"`` (default) or ``"decimate"`` (see ``RESAMPLERS``).
 
     Raises:
-        RecordRejected: ``fs_in`` is below 100 Hz (records are never upsampled).
+        RecordRejected: ``fs_in`` is below 100 Hz (records are never upsampled), or is not
+            a whole multiple of 100 Hz under ``resample="decimate"``.
     """
 
     def __init__(self, fs_in: float, nan_policy: str = "drop",
-                 leads: Sequence[str] = STANDARD_LEADS):
+                 leads: Sequence[str] = STANDARD_LEADS, resample: str = "poly"):
         if fs_in <= 0:
             raise ValueError(f"fs_in must be positive, got {fs_in}")
         if fs_in < TARGET_FS:
             raise RecordRejected(f"sampling rate {fs_in:g} Hz is below {TARGET_FS} Hz")
         if nan_policy not in NAN_POLICIES:
             raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+        if resample not in RESAMPLERS:
+            raise ValueError(f"resample must be one of {RESAMPLERS}, got {resample!r}")
         self.leads = tuple(leads)
         ratio = Fraction(TARGET_FS) / Fraction(fs_in).limit_denominator(1000)
         self.fs_in = fs_in
         self.nan_policy = nan_policy
+        self.resample = resample
         self.up, self.down = ratio.numerator, ratio.denominator
+        if resample == "decimate" and self.up != 1:
+            raise RecordRejected(
+                f"--resample decimate keeps every q-th sample, so it needs a rate that is a whole "
+                f"multiple of {TARGET_FS} Hz; this record is at {fs_in:g} Hz (use --resample poly)")
         self._fir = None
         half_len = 0
-        if (self.up, self.down) != (1, 1):
+        if (self.up, self.down) != (1, 1) and resample == "poly":
             max_rate = max(self.up, self.down)
             half_len = 10 * max_rate
             self._fir = firwin(2 * half_len + 1, 1.0 / max_rate, window=("kaiser", 5.0))
@@ -159,7 +174,9 @@ class SignalConditioner:
                 f"too short: {length / self.fs_in:.2f} s < {TARGET_SECONDS} s")
         leads = signal[: self.input_samples_needed, standard_lead_indices(lead_names, self.leads)]
         leads = repair_non_finite(leads, self.nan_policy)
-        if self._fir is not None:
+        if self.resample == "decimate":
+            leads = leads[:: self.down]
+        elif self._fir is not None:
             leads = resample_poly(leads.astype(np.float64), self.up, self.down, axis=0,
                                   window=self._fir)
         return np.ascontiguousarray(leads[:TARGET_SAMPLES], dtype=np.float32)

@@ -2,7 +2,9 @@
 
 ``tracings`` is N x 4096 x 12 at 400 Hz, 10 s and 7 s exams zero-padded on both
 sides to 4096; the padding is stripped before cropping (so 7 s exams are dropped
-as too short). The i-th CSV row matches the i-th tracing; each exam is its own
+as too short), unless ``keep_padding`` (``--keep-padding``, the study's code): then
+the first 10 s of the 4096 samples, zeros included, make the example and every
+exam is kept. The i-th CSV row matches the i-th tracing; each exam is its own
 patient. The upstream description gives two lead orders and the unit "1e-4 V"
 next to "multiply by 1000 to obtain V", so both are options: ``lead_order``
 (default ``DI,DII,DIII,AVR,AVL,AVF,V1,...,V6``) and ``scale`` (multiplier that
@@ -46,6 +48,8 @@ class RibeiroReader(Reader):
         hdf5: the tracings file (default ``SOURCE/ecg_tracings.hdf5``).
         lead_order: the 12 lead names in the file's order.
         scale: factor from stored values to mV.
+        keep_padding: keep the release's zero padding as part of the signal (the study's
+            code), so 7 s exams are kept instead of dropped as too short.
     """
 
     name = "ribeiro"
@@ -54,7 +58,8 @@ class RibeiroReader(Reader):
     release_format = "code-test-hdf5"
 
     def __init__(self, source, hdf5: str | Path | None = None,
-                 lead_order: tuple[str, ...] = DEFAULT_LEAD_ORDER, scale: float = 1.0):
+                 lead_order: tuple[str, ...] = DEFAULT_LEAD_ORDER, scale: float = 1.0,
+                 keep_padding: bool = False):
         super().__init__(source)
         lead_order = tuple(lead_order)
         if len(lead_order) != 12 or len({canonical_lead(lead) for lead in lead_order}) != 12:
@@ -62,6 +67,7 @@ class RibeiroReader(Reader):
         if not scale > 0:
             raise ValueError(f"scale must be positive, got {scale}")
         self.lead_order, self.scale = lead_order, float(scale)
+        self.keep_padding = bool(keep_padding)
         self.hdf5 = Path(hdf5) if hdf5 else self.source / "ecg_tracings.hdf5"
         if not self.hdf5.is_file():
             raise SourceError(f"{self.hdf5}: not found; expected the CODE tracings file ecg_tracings.hdf5")
@@ -76,10 +82,14 @@ class RibeiroReader(Reader):
                                  "(default %(default)s; the release also states DI,DII,DIII,AVL,AVF,AVR,...)")
         parser.add_argument("--scale", type=float, default=1.0,
                             help="ribeiro: multiplier from stored values to mV (default 1.0)")
+        parser.add_argument("--keep-padding", action="store_true",
+                            help="ribeiro: keep the zero padding as part of the 4096 samples (the "
+                                 "study's code), so 7 s exams are kept, not dropped as too short")
 
     @classmethod
     def options_from_args(cls, args):
-        return {"hdf5": args.hdf5, "lead_order": tuple(args.lead_order.split(",")), "scale": args.scale}
+        return {"hdf5": args.hdf5, "lead_order": tuple(args.lead_order.split(",")), "scale": args.scale,
+                "keep_padding": args.keep_padding}
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -122,7 +132,9 @@ class RibeiroReader(Reader):
         return refs
 
     def read_signal(self, ref: RecordRef, max_seconds: float) -> RawSignal:
-        tracing = strip_zero_padding(np.asarray(self._tracings()[int(ref.location)], dtype=np.float64))
+        tracing = np.asarray(self._tracings()[int(ref.location)], dtype=np.float64)
+        if not self.keep_padding:
+            tracing = strip_zero_padding(tracing)
         if tracing.shape[0] == 0:
             raise RecordRejected("tracing is all zeros")
         samples = int(np.ceil(max_seconds * FS))
