@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from ecg_tl_keras.extensions import import_extensions
+
 COMMANDS = {
     "train": "ecg_tl_keras.training.cli_train",
     "evaluate": "ecg_tl_keras.training.cli_evaluate",
@@ -32,6 +34,9 @@ def build_parser(argv_command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecg-tl-keras",
         description="Transfer learning for 12-lead ECG diagnosis (Keras 3).")
+    parser.add_argument("--import", dest="imports", action="append", default=[],
+                        metavar="MODULE", help="import MODULE (a module name or a .py file) "
+                        "first, e.g. to register your own backbones; repeatable")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name, module_name in COMMANDS.items():
@@ -43,7 +48,15 @@ def build_parser(argv_command: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    command = argv[0] if argv and argv[0] in COMMANDS else None
+    imports = argparse.ArgumentParser(add_help=False)
+    imports.add_argument("--import", dest="imports", action="append", default=[])
+    known, rest = imports.parse_known_args(argv)
+    try:
+        import_extensions(known.imports)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    command = rest[0] if rest and rest[0] in COMMANDS else None
     args = build_parser(command).parse_args(argv)
     module = importlib.import_module(COMMANDS[args.command])
     return int(module.run(args) or 0)

@@ -1,8 +1,11 @@
 """Backbones, heads and fine-tuning helpers.
 
-Six backbones (`available_backbones()`): `resnet1d18`, `resnet1d50`,
-`resnet1d101` (torchvision's ResNets in 1-D) and `lstm`, `bilstm`, `gru`
-(one recurrent layer of 100 units). `build_model` puts the per-lead input
+Seven backbones (`available_backbones()`): the study's six, `resnet1d18`,
+`resnet1d50`, `resnet1d101` (torchvision's ResNets in 1-D) and `lstm`,
+`bilstm`, `gru` (one recurrent layer of 100 units), and `transformer1d` (a
+small 1-D transformer encoder). Each is registered with a `BackboneSpec`
+(`get_backbone_spec(name)`: family, stages, default arguments, measured CPU
+rate); `register_backbone` adds your own. `build_model` puts the per-lead input
 normalization in front and a sigmoid head on top; `replace_head`,
 `freeze_backbone`, `unfreeze_backbone`, `unfreeze_stages` and
 `backbone_stages` serve transfer learning.
@@ -17,6 +20,7 @@ Example:
 # Importing the backbone modules registers them; ResNets first.
 from ecg_tl_keras.models import resnet1d  # noqa: F401  isort: skip
 from ecg_tl_keras.models import recurrent  # noqa: F401  isort: skip
+from ecg_tl_keras.models import transformer1d  # noqa: F401  isort: skip
 from ecg_tl_keras.models.builder import build_model
 from ecg_tl_keras.models.finetune import (
     backbone_stages,
