@@ -19,6 +19,7 @@ COMMANDS = {
     "predict": "ecg_tl_keras.training.cli_predict",
     "study": "ecg_tl_keras.study.cli",
     "demo": "ecg_tl_keras.demo",
+    "advise": "ecg_tl_keras.advise.cli",
 }
 
 COMMAND_HELP = {
@@ -27,6 +28,7 @@ COMMAND_HELP = {
     "predict": "print per-label probabilities for raw ECG record files",
     "study": "run the study's experiment grid (study run) and report on it (study report)",
     "demo": "build the bundled sample, pre-train, fine-tune and report, end to end",
+    "advise": "rank candidate checkpoints on your dataset and measure whether pre-training helps",
 }
 
 

@@ -1,0 +1,232 @@
+"""``advise(config)``: which checkpoint to start from, and whether pre-training helps, in stages.
+
+Stages of rising cost, each written to ``ADVICE/`` as soon as it is done:
+
+1. ``score``: MELEP (:mod:`.leep`) on each checkpoint's outputs and LogME
+   (:mod:`.logme`) on its frozen features, over the training records;
+2. ``probe``: a linear probe per checkpoint (:mod:`.probe`), chosen on the validation fold;
+3. ``finetune``: the ``top`` best-ranked checkpoints fine-tuned, and their
+   backbones trained from scratch, with ``seeds`` seeds (:mod:`.finetune`).
+
+Checkpoints that cannot read the data (rate, length, leads) or cannot be
+loaded are listed with the reason and skipped.
+
+Example:
+>>> config = AdviseConfig(data="OUT/mine", checkpoints=["ptbxl.keras"], out="ADVICE",
+...                       stage="score")  # doctest: +SKIP
+>>> advise(config)["recommendation"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Callable
+
+from ecg_tl_keras.advise import candidates as candidates_module
+from ecg_tl_keras.advise import report
+from ecg_tl_keras.advise.features import frozen_outputs, load_target
+from ecg_tl_keras.advise.finetune import RunSettings, measure
+from ecg_tl_keras.advise.leep import melep
+from ecg_tl_keras.advise.logme import logme
+from ecg_tl_keras.advise.probe import linear_probe
+from ecg_tl_keras.training.config import TrainConfig
+
+STAGES = ("score", "probe", "finetune")
+TRAIN_DEFAULTS = TrainConfig(data="-", model="-", out="-")
+
+
+@dataclasses.dataclass
+class AdviseConfig:
+    """What ``ecg-tl-keras advise`` runs.
+
+    Attributes:
+        data: the target dataset (``OUT/NAME`` with ``manifest.json``).
+        checkpoints: ``.keras`` files and study folders (every pre-train in them).
+        out: the advice folder.
+        stage: the last stage to run: ``score``, ``probe`` or ``finetune``.
+        seeds: seeds per fine-tune and per from-scratch run.
+        top: how many of the best-ranked checkpoints are fine-tuned.
+        epochs, batch_size, lr, val_fold: training settings (the study's by default).
+    """
+
+    data: str
+    checkpoints: list
+    out: str
+    stage: str = "finetune"
+    seeds: int = 3
+    top: int = 2
+    epochs: int = TRAIN_DEFAULTS.epochs
+    batch_size: int = TRAIN_DEFAULTS.batch_size
+    lr: float = TRAIN_DEFAULTS.lr
+    val_fold: int = TRAIN_DEFAULTS.val_fold
+
+    def __post_init__(self):
+        if self.stage not in STAGES:
+            raise ValueError(f"stage must be one of {', '.join(STAGES)}; got {self.stage!r}")
+        for name in ("seeds", "top"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if not self.checkpoints:
+            raise ValueError("give at least one --checkpoint (a .keras file or a study folder)")
+        # the training settings are checked by TrainConfig itself
+        TrainConfig(data=self.data, model="-", out=self.out, epochs=self.epochs,
+                    batch_size=self.batch_size, lr=self.lr, val_fold=self.val_fold)
+
+    def runs_through(self, stage: str) -> bool:
+        return STAGES.index(stage) <= STAGES.index(self.stage)
+
+
+def _load_candidate(candidate, manifest) -> tuple:
+    """The checkpoint's model and metadata, with ``candidate.reason`` set when unusable."""
+    from ecg_tl_keras.training.checkpoints import load_checkpoint
+
+    try:
+        model, metadata = load_checkpoint(candidate.path)
+    except (OSError, ValueError) as error:
+        candidate.reason = f"could not be loaded: {error}"
+        return None, {}
+    candidate.model = candidate.model or metadata.get("model")
+    candidate.upstream = candidate.upstream or metadata.get("dataset")
+    candidate.reason = candidates_module.incompatibility(metadata, model.input_shape[1:],
+                                                         manifest)
+    return model, metadata
+
+
+def _entry(candidate) -> dict:
+    return {"name": candidate.name, "path": str(candidate.path), "model": candidate.model,
+            "upstream": candidate.upstream, "compatible": candidate.compatible,
+            "reason": candidate.reason, "scores": {}, "rank": None}
+
+
+def _rank(advice: dict) -> None:
+    """Ranks compatible candidates by the costliest score that ran (probe, else LogME)."""
+    key = "probe_val_f1" if "probe" in advice["stages_done"] else "logme"
+    advice["ranked_by"] = {"probe_val_f1": "linear-probe weighted F1 on the validation fold",
+                           "logme": "LogME (higher is better)"}[key]
+    usable = [c for c in advice["candidates"] if c["compatible"]]
+    for rank, entry in enumerate(sorted(usable, key=lambda c: -c["scores"][key]), start=1):
+        entry["rank"] = rank
+
+
+def _caveats(advice: dict, target, config: AdviseConfig) -> list[str]:
+    test = target.manifest["splits"]["test"]
+    texts = [
+        f"Selection split: every epoch and probe choice was made on train fold {config.val_fold} "
+        f"({len(target.val)} records, patient-wise); the test split "
+        f"({test['records']} records, {test['patients']} patients) was used only to measure.",
+        f"Test size: {len(target.test)} records; weighted F1 on few records moves by several "
+        f"points between seeds and splits.",
+        "Scores (MELEP, LogME, probe) rank checkpoints; they do not measure whether fine-tuning "
+        "beats training from scratch. Only stage finetune measures that.",
+    ]
+    if advice["finetune"]:
+        seeds = config.seeds
+        texts.append(f"Seeds: {seeds} per run; intervals are Student-t intervals of the mean "
+                     f"paired gain over seeds (fine-tune minus scratch, same seed)"
+                     + ("; one seed gives no interval" if seeds == 1 else "") + ".")
+        texts.append("The recommended checkpoint is the fine-tuned one with the best mean "
+                     "validation weighted F1, not the best test F1.")
+    incompatible = [c["name"] for c in advice["candidates"] if not c["compatible"]]
+    if incompatible:
+        texts.append(f"{len(incompatible)} candidate(s) could not be used: "
+                     f"{', '.join(incompatible)} (see the list above).")
+    return texts
+
+
+def _recommendation(advice: dict) -> str:
+    ranked = sorted((c for c in advice["candidates"] if c["compatible"]), key=lambda c: c["rank"])
+    if not ranked:
+        return "No candidate checkpoint can read this data (see the list of incompatible ones)."
+    if not advice["finetune"]:
+        return (f"{ranked[0]['name']} ranks first by {advice['ranked_by']}. This is a ranking, "
+                f"not a measured gain: run `--stage finetune` to learn whether starting from it "
+                f"beats training from scratch.")
+    results = advice["finetune"]
+    best = max(results, key=lambda name: report._mean(results[name]["finetune_val_f1"]))
+    interval, seeds = results[best]["interval"], len(results[best]["seeds"])
+    gain = report.gain_text(interval, seeds)
+    if interval["verdict"] == "positive":
+        return f"Start from {best}: {gain}."
+    if interval["verdict"] == "single-seed":
+        return (f"{best} measured {gain}: one seed gives no interval, so this is no evidence "
+                f"either way; rerun with --seeds 3 or more.")
+    if interval["verdict"] == "negative":
+        return f"Pre-training hurts here: {best} {gain}. Train from scratch."
+    return f"No evidence that pre-training helps here ({best}: {gain}); train from scratch."
+
+
+def advise(config: AdviseConfig, log: Callable[[str], None] = print) -> dict:
+    """Runs the stages up to ``config.stage`` and writes the advice after each.
+
+    Returns:
+        The contents of ``advice.json``.
+
+    Raises:
+        FileNotFoundError: no built dataset at ``config.data``.
+        ValueError: bad arguments or a checkpoint path that does not exist.
+    """
+    out = Path(config.out)
+    found = candidates_module.gather(config.checkpoints)
+    target = load_target(config.data, config.val_fold)
+    log(f"{config.data}: {len(target.train)} training, {len(target.val)} validation, "
+        f"{len(target.test)} test records; {len(found)} candidate(s)")
+    advice = {"data": {"path": str(config.data), "train_records": len(target.train),
+                       "val_records": len(target.val), "test_records": len(target.test),
+                       "labels": target.labels},
+              "stage": config.stage, "stages_done": [], "val_fold": config.val_fold,
+              "candidates": [], "finetune": {}, "settings": dataclasses.asdict(config)}
+    features = {}
+    for candidate in found:
+        model, _ = _load_candidate(candidate, target.manifest)
+        entry = _entry(candidate)
+        advice["candidates"].append(entry)
+        if not candidate.compatible:
+            log(f"  {candidate.name}: not usable: {candidate.reason}")
+            continue
+        train_features, train_probs = frozen_outputs(model, target.train.x)
+        entry["scores"]["melep"] = melep(train_probs, target.train.y)
+        entry["scores"]["logme"] = logme(train_features, target.train.y)
+        if config.runs_through("probe"):
+            features[candidate.name] = (train_features, frozen_outputs(model, target.val.x)[0],
+                                        frozen_outputs(model, target.test.x)[0])
+        log(f"  {candidate.name}: MELEP {entry['scores']['melep']:.4f}, "
+            f"LogME {entry['scores']['logme']:.4f}")
+    _finish_stage(advice, "score", target, config, out)
+    if config.runs_through("probe"):
+        for entry in advice["candidates"]:
+            if entry["compatible"]:
+                train_x, val_x, test_x = features[entry["name"]]
+                result = linear_probe(train_x, target.train.y, val_x, target.val.y, test_x,
+                                      target.test.y)
+                entry["scores"].update(probe_val_f1=result.val_weighted_f1,
+                                       probe_test_f1=result.test_weighted_f1, probe_c=result.c)
+                log(f"  {entry['name']}: linear probe val weighted F1 {result.val_weighted_f1:.4f}")
+        _finish_stage(advice, "probe", target, config, out)
+    if config.runs_through("finetune"):
+        settings = RunSettings(config.epochs, config.batch_size, config.lr, config.val_fold)
+        chosen = [c for c in found if c.compatible and c.model is not None]
+        for candidate in found:
+            if candidate.compatible and candidate.model is None:
+                log(f"  {candidate.name}: stores no backbone name; it cannot be fine-tuned here")
+        ranks = {entry["name"]: entry["rank"] for entry in advice["candidates"]}
+        for candidate in sorted(chosen, key=lambda c: ranks[c.name])[:config.top]:
+            advice["finetune"][candidate.name] = measure(
+                candidate, config.data, out, list(range(config.seeds)), settings, log=log)
+            _refresh(advice, target, config, out)  # partial results survive a long run's end
+        _finish_stage(advice, "finetune", target, config, out)
+    log(f"advice: {out / report.ADVICE_MD}\n{advice['recommendation']}")
+    return advice
+
+
+def _finish_stage(advice: dict, stage: str, target, config: AdviseConfig, out: Path) -> None:
+    advice["stages_done"].append(stage)
+    _refresh(advice, target, config, out)
+
+
+def _refresh(advice: dict, target, config: AdviseConfig, out: Path) -> None:
+    _rank(advice)
+    advice["recommendation"] = _recommendation(advice)
+    advice["caveats"] = _caveats(advice, target, config)
+    report.write(advice, out)

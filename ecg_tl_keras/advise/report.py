@@ -1,0 +1,165 @@
+"""``ADVICE/advice.md``, ``advice.json`` and ``advice.png``: rewritten after every stage.
+
+Each file is written to a temporary name and renamed, so a reader never sees
+half a file, and an interrupted ``advise`` leaves the last finished stage's advice.
+
+Example:
+>>> from ecg_tl_keras.advise.report import gain_text
+>>> gain_text({"estimate": 0.04, "low": 0.01, "high": 0.07, "verdict": "positive"}, 3)
+'+0.040 weighted F1 [+0.010, +0.070] over scratch, 3 seeds'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+ADVICE_MD, ADVICE_JSON, ADVICE_FIGURE = "advice.md", "advice.json", "advice.png"
+
+#: score key -> (column title, higher is better)
+SCORES = {
+    "melep": ("MELEP (lower better)", False),
+    "logme": ("LogME", True),
+    "probe_val_f1": ("probe val wF1", True),
+    "probe_test_f1": ("probe test wF1", True),
+}
+
+
+def _number(value: float) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) \
+        else f"{value:+.3f}"
+
+
+def interval_text(interval: dict) -> str:
+    """``+0.040 [+0.010, +0.070]`` (the estimate alone with a single seed)."""
+    if interval["verdict"] == "single-seed":
+        return _number(interval["estimate"])
+    return f"{_number(interval['estimate'])} [{_number(interval['low'])}, " \
+           f"{_number(interval['high'])}]"
+
+
+def gain_text(interval: dict, seeds: int) -> str:
+    """``+0.040 weighted F1 [+0.010, +0.070] over scratch, 3 seeds`` (no interval with 1 seed)."""
+    estimate, _, bounds = interval_text(interval).partition(" ")
+    plural = "seed" if seeds == 1 else "seeds"
+    return f"{estimate} weighted F1{' ' + bounds if bounds else ''} over scratch, {seeds} {plural}"
+
+
+def _json_ready(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(item) for item in value]
+    return value
+
+
+def _replace(path: Path, write) -> None:
+    partial = path.with_name(f".{path.name}.partial{path.suffix}")
+    write(partial)
+    os.replace(partial, path)
+
+
+def _scores_table(advice: dict) -> list[str]:
+    shown = [key for key in SCORES if any(key in c["scores"] for c in advice["candidates"])]
+    header = ["rank", "candidate", "backbone", "pre-trained on", *(SCORES[k][0] for k in shown)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for candidate in sorted((c for c in advice["candidates"] if c["compatible"]),
+                            key=lambda c: c["rank"]):
+        cells = [str(candidate["rank"]), candidate["name"], candidate["model"] or "?",
+                 candidate["upstream"] or "?"]
+        cells += [f"{candidate['scores'][k]:.4f}" if candidate["scores"].get(k) is not None
+                  else "" for k in shown]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _finetune_table(advice: dict) -> list[str]:
+    lines = ["| candidate | seeds | fine-tune test wF1 (mean) | scratch test wF1 (mean) | "
+             "gain [95% interval] | verdict | fine-tune val wF1 (mean) |",
+             "|---|---|---|---|---|---|---|"]
+    for name, result in advice["finetune"].items():
+        interval = result["interval"]
+        lines.append(
+            f"| {name} | {len(result['seeds'])} | {_mean(result['finetune_test_f1']):.4f} | "
+            f"{_mean(result['scratch_test_f1']):.4f} | {interval_text(interval)} | "
+            f"{interval['verdict']} | {_mean(result['finetune_val_f1']):.4f} |")
+    return lines
+
+
+def _mean(values) -> float:
+    return sum(values) / len(values)
+
+
+def markdown(advice: dict) -> str:
+    """The text of ``advice.md``."""
+    data = advice["data"]
+    lines = [f"# Advice for {data['path']}", "",
+             f"Stages done: {', '.join(advice['stages_done'])} (asked: {advice['stage']}).", "",
+             f"**Recommendation.** {advice['recommendation']}", "",
+             "## Candidates", "",
+             f"Ranked by {advice['ranked_by']}. Scores are computed on the "
+             f"{data['train_records']} training records outside the validation fold.", "",
+             *_scores_table(advice), ""]
+    incompatible = [c for c in advice["candidates"] if not c["compatible"]]
+    if incompatible:
+        lines += ["Not usable on this data:", ""]
+        lines += [f"- {c['name']} ({c['path']}): {c['reason']}" for c in incompatible]
+        lines.append("")
+    if advice["finetune"]:
+        lines += ["## Measured: fine-tune vs from scratch", "", *_finetune_table(advice), ""]
+    lines += ["## Caveats", "", *(f"- {text}" for text in advice["caveats"]), "",
+              f"![advice]({ADVICE_FIGURE})", ""]
+    return "\n".join(lines)
+
+
+def figure(advice: dict, path: Path) -> None:
+    """One panel per score that ran (plus the measured gains), candidates in rank order."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ranked = sorted((c for c in advice["candidates"] if c["compatible"]), key=lambda c: c["rank"])
+    panels = [key for key in SCORES if any(c["scores"].get(key) is not None for c in ranked)]
+    count = len(panels) + bool(advice["finetune"])
+    fig, axes = plt.subplots(1, max(count, 1), figsize=(3.6 * max(count, 1), 0.5 * len(ranked) + 2),
+                             squeeze=False)
+    names = [c["name"] for c in ranked]
+    for axis, key in zip(axes[0], panels):
+        values = [c["scores"].get(key) for c in ranked]
+        axis.barh(names, [v if v is not None else 0 for v in values], color="tab:blue")
+        axis.set_title(SCORES[key][0], fontsize=9)
+        axis.invert_yaxis()
+    if advice["finetune"]:
+        axis = axes[0][len(panels)]
+        tuned = list(advice["finetune"])
+        estimates = [advice["finetune"][n]["interval"]["estimate"] for n in tuned]
+        lows = [advice["finetune"][n]["interval"]["low"] for n in tuned]
+        highs = [advice["finetune"][n]["interval"]["high"] for n in tuned]
+        errors = [[e - lo if lo is not None and math.isfinite(lo) else 0 for e, lo in
+                   zip(estimates, lows)],
+                  [hi - e if hi is not None and math.isfinite(hi) else 0 for e, hi in
+                   zip(estimates, highs)]]
+        axis.errorbar(estimates, range(len(tuned)), xerr=errors, fmt="o", color="tab:red",
+                      capsize=3)
+        axis.axvline(0, color="grey", lw=0.8)
+        axis.set_yticks(range(len(tuned)), tuned)
+        axis.invert_yaxis()
+        axis.set_title("gain over scratch (test wF1, 95% CI)", fontsize=9)
+    fig.tight_layout()
+    _replace(path, lambda partial: fig.savefig(partial, dpi=110, format="png"))
+    plt.close(fig)
+
+
+def write(advice: dict, out: Path) -> None:
+    """Writes ``advice.json``, ``advice.md`` and the figure into ``out`` (atomically each)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ready = _json_ready(advice)
+    _replace(out / ADVICE_JSON, lambda p: p.write_text(json.dumps(ready, indent=2) + "\n"))
+    figure(ready, out / ADVICE_FIGURE)
+    _replace(out / ADVICE_MD, lambda p: p.write_text(markdown(ready)))
