@@ -17,7 +17,8 @@ from ecg_tl_keras.study import cli, report as report_module
 from ecg_tl_keras.study.cells import expand_cells, parse_shard, select_stage, shard_cells
 from ecg_tl_keras.study.plan import load_plan, plan_from_dict
 from ecg_tl_keras.study.results import load_results, result_path, run_dir
-from ecg_tl_keras.study.runner import CPU_SAMPLES_PER_S, run_study
+from ecg_tl_keras.models import get_backbone_spec
+from ecg_tl_keras.study.runner import run_study
 
 TINY = dict(upstream=["georgia"], downstream=["ptbxl", "georgia"], models=["resnet1d18", "lstm"],
             seeds=[0], epochs=3, finetune="full", select_on="val", batch_size=8, lr=0.01,
@@ -330,8 +331,57 @@ def test_dry_run_estimate_is_epochs_times_records_over_speed(tmp_path, data_root
                              "--data-root", str(data_root), "--dry-run"])) == 0
     output = capsys.readouterr().out
     hours = float(output.split("cells not done: ")[1].split()[0])
-    speed = CPU_SAMPLES_PER_S["resnet1d50"]
+    speed = get_backbone_spec("resnet1d50").cpu_samples_per_s
     assert hours == pytest.approx(30 * 200 / speed / 3600, abs=0.05)
+
+
+def test_plans_take_any_dataset_built_under_the_data_root(tmp_path, data_root, capsys):
+    (data_root / "mydata").mkdir()
+    (data_root / "mydata" / "manifest.json").write_text(json.dumps(
+        {"dataset": "mydata", "labels": LABELS, "splits": {"train": {"records": 90},
+                                                           "test": {"records": 10}}}))
+    plan_file = tmp_path / "mine.toml"
+    plan_file.write_text('upstream = ["ptbxl"]\ndownstream = ["mydata"]\nmodels = ["lstm"]\n'
+                         'seeds = 1\nepochs = 7\nfinetune = "full"\nselect_on = "val"\n'
+                         'batch_size = 8\nlr = 0.01\n')
+    assert load_plan(plan_file, data_root=data_root).downstream == ("mydata",)
+    assert cli.run(cli_args(["run", "--plan", str(plan_file), "--out", str(tmp_path / "s"),
+                             "--data-root", str(data_root), "--dry-run"])) == 0
+    output = capsys.readouterr().out
+    assert "mydata 90 (manifest)" in output and "ptbxl 200 (manifest)" in output
+    hours = float(output.split("cells not done: ")[1].split()[0])
+    rate = get_backbone_spec("lstm").cpu_samples_per_s
+    assert hours == pytest.approx(7 * (200 + 90 + 90) / rate / 3600, abs=0.05)
+
+    with pytest.raises(ValueError, match="unknown dataset.*mydata.*no --data-root"):
+        load_plan(plan_file)
+    with pytest.raises(ValueError, match=r"unknown dataset.*mydata.*other/mydata/manifest.json"):
+        load_plan(plan_file, data_root=tmp_path / "other")
+    code = cli.run(cli_args(["run", "--plan", str(plan_file), "--out", str(tmp_path / "s"),
+                             "--dry-run"]))
+    assert code == 2 and "mydata" in capsys.readouterr().err
+
+
+def test_dry_run_of_a_backbone_without_a_measured_rate(tmp_path, data_root, capsys):
+    from ecg_tl_keras.models import register_backbone, unregister_backbone
+
+    register_backbone("unmeasured_cnn", family="cnn")(get_backbone_spec("resnet1d18").builder)
+    try:
+        plan_file = tmp_path / "mine.toml"
+        plan_file.write_text('upstream = ["ptbxl"]\ndownstream = ["georgia"]\n'
+                             'models = ["unmeasured_cnn", "gru"]\nseeds = 1\nepochs = 2\n'
+                             'finetune = "full"\nselect_on = "val"\nbatch_size = 8\nlr = 0.01\n')
+        assert cli.run(cli_args(["run", "--plan", str(plan_file), "--out", str(tmp_path / "s"),
+                                 "--data-root", str(data_root), "--dry-run"])) == 0
+    finally:
+        unregister_backbone("unmeasured_cnn")
+    output = capsys.readouterr().out
+    rows = [line for line in output.splitlines() if "__unmeasured_cnn__" in line]
+    assert len(rows) == 3 and all(row.rstrip().endswith("?") for row in rows)
+    assert "not counted (?): cells of unmeasured_cnn" in output
+    hours = float(output.split("cells not done: ")[1].split()[0])
+    rate = get_backbone_spec("gru").cpu_samples_per_s
+    assert hours == pytest.approx(2 * (200 + 8 + 8) / rate / 3600, abs=0.05)
 
 
 def cli_args(argv):

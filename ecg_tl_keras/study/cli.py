@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run_parser.add_argument("--plan", required=True,
                             help="built-in plan (paper, smoke) or a .toml plan file")
     run_parser.add_argument("--data-root", help="folder with one built dataset per name "
-                            "(DATA_ROOT/ptbxl/manifest.json ...); optional with --dry-run")
+                            "(DATA_ROOT/ptbxl/manifest.json ...; a plan may name any dataset "
+                            "built there); optional with --dry-run")
     run_parser.add_argument("--out", required=True, help="study folder (runs/ and results/)")
     run_parser.add_argument("--seeds", type=int, help="use seeds 0..N-1 instead of the plan's")
     run_parser.add_argument("--shard", default="0/1",
@@ -68,7 +69,7 @@ def _run(args: argparse.Namespace) -> int:
     from ecg_tl_keras.study.runner import run_study
 
     shard = parse_shard(args.shard)
-    plan = load_plan(args.plan)
+    plan = load_plan(args.plan, data_root=args.data_root)
     if args.seeds is not None:
         plan = plan.with_seeds(args.seeds)
     if args.data_root is None and not args.dry_run:

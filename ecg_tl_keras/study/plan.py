@@ -24,6 +24,11 @@ A plan is a TOML (or YAML) file::
 
 The built-in plans ``paper`` and ``smoke`` ship in ``ecg_tl_keras/study/plans``.
 
+Datasets are the five public names (``ptbxl``, ``cpsc2018``, ``georgia``, ``ptb``,
+``ribeiro``) or any dataset built under the data root (``DATA_ROOT/NAME/manifest.json``,
+e.g. from ``python -m tfrecords_builder folder ... --name NAME --out DATA_ROOT``). Models
+are any registered backbone, including your own (``ecg-tl-keras --import MODULE``).
+
 Example:
     >>> plan = load_plan("smoke")
     >>> plan.models
@@ -33,6 +38,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from importlib import resources
 from pathlib import Path
@@ -40,12 +46,15 @@ from typing import Any, Mapping
 
 import yaml
 
+from tfrecords_builder.layout import MANIFEST
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 BUILTIN_PLANS = ("paper", "smoke")
+_DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _REQUIRED = ("upstream", "downstream", "models", "seeds", "epochs", "finetune", "select_on",
              "batch_size", "lr")
 _OPTIONAL = ("description", "train", "size_sweep")
@@ -88,11 +97,13 @@ class Plan:
         return dataclasses.replace(self, seeds=_seeds(n_seeds, "--seeds"))
 
 
-def load_plan(spec: str | Path) -> Plan:
+def load_plan(spec: str | Path, data_root: str | Path | None = None) -> Plan:
     """Load and validate a built-in plan by name, or a plan file.
 
     Args:
         spec: ``"paper"``, ``"smoke"`` or the path of a ``.toml`` (or ``.yaml``) file.
+        data_root: the folder of built datasets; names built there are valid datasets
+            besides the public ones (see :func:`known_datasets`).
 
     Raises:
         ValueError: unknown plan, unreadable file or an invalid plan (the message says which key).
@@ -103,7 +114,8 @@ def load_plan(spec: str | Path) -> Plan:
     """
     if str(spec) in BUILTIN_PLANS:
         text = resources.files("ecg_tl_keras.study").joinpath(f"plans/{spec}.toml").read_text()
-        return plan_from_dict(_parse_toml(text, f"built-in plan {spec}"), name=str(spec))
+        return plan_from_dict(_parse_toml(text, f"built-in plan {spec}"), name=str(spec),
+                              data_root=data_root)
     path = Path(spec)
     if not path.is_file():
         raise ValueError(f"plan {spec!r} not found: expected {' or '.join(BUILTIN_PLANS)}, "
@@ -113,16 +125,18 @@ def load_plan(spec: str | Path) -> Plan:
         data = _parse_yaml(text, str(path))
     else:
         data = _parse_toml(text, str(path))
-    return plan_from_dict(data, name=path.stem, where=str(path))
+    return plan_from_dict(data, name=path.stem, where=str(path), data_root=data_root)
 
 
-def plan_from_dict(data: Mapping[str, Any], name: str, where: str | None = None) -> Plan:
+def plan_from_dict(data: Mapping[str, Any], name: str, where: str | None = None,
+                   data_root: str | Path | None = None) -> Plan:
     """Validate a parsed plan.
 
     Args:
         data: the plan's keys and values, as parsed from TOML or YAML.
         name: the plan's name (file stem or built-in name).
         where: the file named in error messages (defaults to ``name``).
+        data_root: the folder of built datasets (see :func:`known_datasets`).
 
     Raises:
         ValueError: missing or unknown keys, unknown model or dataset, bad values, or a size
@@ -142,8 +156,8 @@ def plan_from_dict(data: Mapping[str, Any], name: str, where: str | None = None)
     try:
         plan = Plan(
             name=name,
-            upstream=_datasets(data["upstream"], "upstream"),
-            downstream=_datasets(data["downstream"], "downstream"),
+            upstream=_datasets(data["upstream"], "upstream", data_root),
+            downstream=_datasets(data["downstream"], "downstream", data_root),
             models=_models(data["models"], "models"),
             seeds=_seeds(data["seeds"], "seeds"),
             epochs=_positive_int(data["epochs"], "epochs"),
@@ -152,7 +166,8 @@ def plan_from_dict(data: Mapping[str, Any], name: str, where: str | None = None)
             batch_size=_positive_int(data["batch_size"], "batch_size"),
             lr=_positive_float(data["lr"], "lr"),
             train=_train_options(data.get("train", {})),
-            size_sweep=_size_sweep(data["size_sweep"]) if "size_sweep" in data else None,
+            size_sweep=(_size_sweep(data["size_sweep"], data_root) if "size_sweep" in data
+                        else None),
             description=(_string(data["description"], "description")
                          if "description" in data else ""),
         )
@@ -161,11 +176,30 @@ def plan_from_dict(data: Mapping[str, Any], name: str, where: str | None = None)
     return plan
 
 
-def known_datasets() -> tuple[str, ...]:
-    """The dataset names the TFRecords builder can build."""
-    from tfrecords_builder.readers import READERS
+def public_datasets() -> tuple[str, ...]:
+    """The public releases the TFRecords builder reads (``ptbxl`` ... ``ribeiro``)."""
+    from tfrecords_builder.readers import RELEASE_READERS
 
-    return tuple(READERS)
+    return tuple(RELEASE_READERS)
+
+
+def known_datasets(data_root: str | Path | None = None) -> tuple[str, ...]:
+    """The dataset names a plan may use: the public ones, then those built under ``data_root``.
+
+    A dataset is built when ``DATA_ROOT/NAME/manifest.json`` exists (any builder reader,
+    e.g. ``python -m tfrecords_builder folder``); its name must be usable in a cell key
+    (letters, digits, ``_``, ``.``, ``-``; no ``__`` or ``-to-``).
+
+    Example:
+        >>> known_datasets()
+        ('ptbxl', 'cpsc2018', 'georgia', 'ptb', 'ribeiro')
+    """
+    public = public_datasets()
+    if data_root is None or not Path(data_root).is_dir():
+        return public
+    built = sorted(path.parent.name for path in Path(data_root).glob(f"*/{MANIFEST}")
+                   if path.is_file() and _usable_name(path.parent.name))
+    return public + tuple(name for name in built if name not in public)
 
 
 def known_models() -> tuple[str, ...]:
@@ -217,8 +251,22 @@ def _known_names(value: Any, key: str, known, kind: str) -> tuple[str, ...]:
     return names
 
 
-def _datasets(value: Any, key: str) -> tuple[str, ...]:
-    return _known_names(value, key, known_datasets(), "dataset")
+def _datasets(value: Any, key: str, data_root) -> tuple[str, ...]:
+    names = _names(value, key)
+    known = known_datasets(data_root)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        where = (f"no {Path(data_root) / unknown[0] / MANIFEST}" if data_root is not None
+                 else "no --data-root given to look for built datasets")
+        raise ValueError(
+            f"unknown dataset(s) {', '.join(unknown)} in {key}: not a public dataset "
+            f"({', '.join(public_datasets())}) and {where}; build it with `python -m "
+            f"tfrecords_builder folder --name {unknown[0]} --out DATA_ROOT ...`")
+    return names
+
+
+def _usable_name(name: str) -> bool:
+    return bool(_DATASET_NAME.match(name)) and "__" not in name and "-to-" not in name
 
 
 def _models(value: Any, key: str) -> tuple[str, ...]:
@@ -288,13 +336,13 @@ def _train_options(value: Any) -> dict:
     return dict(value)
 
 
-def _size_sweep(value: Any) -> SizeSweep:
+def _size_sweep(value: Any, data_root) -> SizeSweep:
     if not isinstance(value, Mapping):
         raise ValueError(f"[size_sweep] must be a table, got {value!r}")
     _check_keys(value, _SWEEP_KEYS, (), "[size_sweep]")
     sweep = SizeSweep(
-        upstream=_datasets([value["upstream"]], "size_sweep.upstream")[0],
-        downstream=_datasets([value["downstream"]], "size_sweep.downstream")[0],
+        upstream=_datasets([value["upstream"]], "size_sweep.upstream", data_root)[0],
+        downstream=_datasets([value["downstream"]], "size_sweep.downstream", data_root)[0],
         models=_models(value["models"], "size_sweep.models"),
         train_sizes=tuple(sorted(_positive_int(size, "size_sweep.train_sizes")
                                  for size in _distinct_list(value["train_sizes"]))),

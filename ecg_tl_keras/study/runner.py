@@ -25,10 +25,6 @@ from ecg_tl_keras.study.cells import Cell, expand_cells, select_stage, shard_cel
 from ecg_tl_keras.study.plan import Plan
 from ecg_tl_keras.study.results import read_result, result_path, run_dir, write_result
 
-#: Training throughput, samples/s at batch 256 on 2 CPU cores, as bench/bench_pipeline.py
-#: measured it (bench/results/pipeline.json); used by ``--dry-run``.
-CPU_SAMPLES_PER_S = {"resnet1d18": 142, "resnet1d50": 26.5, "resnet1d101": 14.9,
-                     "lstm": 191, "bilstm": 188, "gru": 217}
 #: Published record counts of the full releases, used when no manifest has been built yet.
 PUBLISHED_RECORDS = {"ptbxl": 21799, "cpsc2018": 6877, "georgia": 10344, "ptb": 549,
                      "ribeiro": 827}
@@ -233,6 +229,8 @@ def train_records(dataset: str, data_root: str | Path) -> tuple[int, str]:
     manifest = Path(data_root) / dataset / MANIFEST
     if manifest.is_file():
         return int(json.loads(manifest.read_text())["splits"]["train"]["records"]), "manifest"
+    if dataset not in PUBLISHED_RECORDS:
+        raise ValueError(f"dataset {dataset!r} is not built under {data_root}: expected {manifest}")
     from tfrecords_builder.readers import get_reader
     from tfrecords_builder.split import N_FOLDS, TEST_SIZE
 
@@ -240,11 +238,20 @@ def train_records(dataset: str, data_root: str | Path) -> tuple[int, str]:
     return round(PUBLISHED_RECORDS[dataset] * share), "published size"
 
 
-def estimate_cpu_hours(cell: Cell, records: int) -> float:
-    """Epochs x train records / measured CPU samples per second (evaluation not counted)."""
+def cpu_samples_per_s(model: str) -> float | None:
+    """The backbone's measured training rate (its spec's ``cpu_samples_per_s``), or None."""
+    from ecg_tl_keras.models import get_backbone_spec
+
+    return get_backbone_spec(model).cpu_samples_per_s
+
+
+def estimate_cpu_hours(cell: Cell, records: int) -> float | None:
+    """Epochs x train records / measured CPU samples per second (evaluation not counted);
+    None when the backbone has no measured rate."""
     if cell.train_size is not None:
         records = min(records, cell.train_size)
-    return cell.epochs * records / CPU_SAMPLES_PER_S[cell.model] / 3600
+    rate = cpu_samples_per_s(cell.model)
+    return None if rate is None else cell.epochs * records / rate / 3600
 
 
 def _dry_run(cells: Sequence[Cell], data_root, out, summary: Summary, log) -> None:
@@ -256,15 +263,22 @@ def _dry_run(cells: Sequence[Cell], data_root, out, summary: Summary, log) -> No
         hours = estimate_cpu_hours(cell, records)
         done = is_done(cell, out)
         summary.done += done
-        summary.cpu_hours += 0.0 if done else hours
+        summary.cpu_hours += 0.0 if done or hours is None else hours
         used = min(records, cell.train_size or records)
         log(f"{position:>4}  {'done' if done else 'to do':<7} {cell.key:<52} "
-            f"{'+'.join(cell.roles):<16} {used:>10} {cell.epochs:>6} {hours:>7.2f}")
+            f"{'+'.join(cell.roles):<16} {used:>10} {cell.epochs:>6} "
+            f"{'?' if hours is None else f'{hours:.2f}':>7}")
     sources = ", ".join(f"{name} {count} ({source})"
                         for name, (count, source) in sorted(counts.items()))
     log(f"train records: {sources}")
+    rates = {model: cpu_samples_per_s(model) for model in dict.fromkeys(c.model for c in cells)}
     log(f"estimated compute for the {summary.cells - summary.done} cells not done: "
         f"{summary.cpu_hours:.1f} CPU hours = epochs x train records / training samples per s "
         f"measured on 2 CPU cores at batch 256 ("
-        f"{', '.join(f'{m} {s}' for m, s in CPU_SAMPLES_PER_S.items())}); per-epoch evaluation "
+        f"{', '.join(f'{m} {r:g}' for m, r in rates.items() if r)}); per-epoch evaluation "
         "not counted, a GPU is much faster")
+    unmeasured = [model for model, rate in rates.items() if rate is None]
+    if unmeasured:
+        log(f"not counted (?): cells of {', '.join(unmeasured)}, which have no measured rate; "
+            "measure one with bench/bench_backbones.py --backbones NAME and register it with "
+            "cpu_samples_per_s=...")
