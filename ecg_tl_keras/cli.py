@@ -2,7 +2,8 @@
 
 Each sub-command module defines ``add_arguments(parser)`` and ``run(args) -> int``;
 its help line is in ``COMMAND_HELP``. Modules are imported only when their command
-runs, so ``ecg-tl-keras --help`` stays fast.
+runs, so ``ecg-tl-keras --help`` stays fast. TensorFlow's own C++ log lines are hidden
+(``ecg_tl_keras.console``) unless ``--verbose`` is given, before or after the command.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import importlib
 import sys
 
+from ecg_tl_keras.console import quiet_tensorflow
 from ecg_tl_keras.extensions import import_extensions
 
 COMMANDS = {
@@ -32,6 +34,9 @@ COMMAND_HELP = {
 }
 
 
+VERBOSE_HELP = "also show TensorFlow's own log lines (hidden by default)"
+
+
 def build_parser(argv_command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecg-tl-keras",
@@ -39,17 +44,25 @@ def build_parser(argv_command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--import", dest="imports", action="append", default=[],
                         metavar="MODULE", help="import MODULE (a module name or a .py file) "
                         "first, e.g. to register your own backbones; repeatable")
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name, module_name in COMMANDS.items():
         sub = subparsers.add_parser(name, help=COMMAND_HELP[name], description=COMMAND_HELP[name])
         if name == argv_command:
             importlib.import_module(module_name).add_arguments(sub)
+        if "--verbose" not in sub._option_string_actions:
+            sub.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help=VERBOSE_HELP)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; ``argv=None`` means this process is the command (``sys.argv``)."""
+    is_process = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not any(arg == "--verbose" or arg.startswith("--verbose=") for arg in argv):
+        quiet_tensorflow(filter_stderr=is_process)
     imports = argparse.ArgumentParser(add_help=False)
     imports.add_argument("--import", dest="imports", action="append", default=[])
     known, rest = imports.parse_known_args(argv)
@@ -58,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    command = rest[0] if rest and rest[0] in COMMANDS else None
+    command = next((arg for arg in rest if not arg.startswith("-")), None)
+    command = command if command in COMMANDS else None
     args = build_parser(command).parse_args(argv)
     module = importlib.import_module(COMMANDS[args.command])
     return int(module.run(args) or 0)

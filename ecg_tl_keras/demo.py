@@ -1,57 +1,104 @@
-"""The whole study in miniature on the bundled sample: build, pre-train, fine-tune, report.
+"""Transfer learning in miniature on the bundled sample: build, pre-train, fine-tune, report.
 
-``ecg-tl-keras demo [--out DIR]`` builds TFRecords of the bundled PTB-XL (250 records)
-and Georgia (10 records) sample, runs the ``smoke`` plan (from-scratch runs that double
-as the pre-trains, fine-tunes both ways, a two-point size sweep) and writes the report
-with its figures, in a few minutes on a laptop CPU. Running it again resumes where it
-stopped. The numbers mean nothing (2 epochs on a few hundred records); the point is that
-every step of the study runs.
+``ecg-tl-keras demo [--out DIR] [--quick]`` splits the bundled PTB-XL sample (987 real
+records, ``ecg_tl_keras/sample_data``) by patient into two release folders and builds
+both from the raw files with the TFRecords builder:
+
+* ``ptbxl``: the patients of ``strat_fold`` 1-7, the PTB-XL release reader
+  (a patient-wise random split: two thirds train, one third test);
+* ``ptbxl_small``: the other patients (``strat_fold`` 8-10) as "your own data": their
+  record files plus a ``labels.csv``, built by the folder reader.
+
+It then runs the study machinery (:func:`ecg_tl_keras.study.run_study`) on the plan
+:func:`demo_plan`: ResNet1d18 trained from scratch on ``ptbxl`` (the pre-train), from
+scratch on ``ptbxl_small``, and fine-tuned from the pre-train onto ``ptbxl_small``, with
+three seeds, and writes the report (:func:`ecg_tl_keras.study.make_report`), whose first
+lines say what was run, the no-skill baseline of each test split and whether fine-tuning
+helped, with the interval over seeds. ``--quick`` runs the same steps with one seed and
+one epoch as a smoke test. Running the demo again resumes where it stopped.
 
 Example:
+    >>> demo_plan(quick=True).seeds
+    (0,)
     >>> report = run_demo("ecg_tl_demo")  # doctest: +SKIP
-    >>> (report / "report.md").is_file()  # doctest: +SKIP
-    True
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 import time
 from importlib import resources
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+import pandas as pd
+
 from tfrecords_builder import BuildError, build_dataset
+from tfrecords_builder.readers import get_reader
 
-from ecg_tl_keras.study import load_plan, make_report, run_study
+from ecg_tl_keras.study import make_report, run_study
+from ecg_tl_keras.study.plan import Plan
+from ecg_tl_keras.study.results import load_results
+from ecg_tl_keras.study.stats import no_skill_baselines, seed_gain_interval
 
-DEMO_DATASETS = ("ptbxl", "georgia")
 DEFAULT_OUT = "ecg_tl_demo"
+UPSTREAM, DOWNSTREAM = "ptbxl", "ptbxl_small"
+#: PTB-XL ``strat_fold`` values (patient-wise) of each demo dataset.
+FOLDS = {UPSTREAM: range(1, 8), DOWNSTREAM: range(8, 11)}
+MODEL = "resnet1d18"
+#: Training settings of the full demo and of ``--quick``.
+SETTINGS = {"full": dict(seeds=(0, 1, 2), epochs=5), "quick": dict(seeds=(0,), epochs=1)}
+BATCH_SIZE, LR = 32, 0.001
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``demo`` options."""
     parser.add_argument("--out", default=DEFAULT_OUT,
                         help=f"folder for the data, runs and report (default ./{DEFAULT_OUT})")
+    parser.add_argument("--quick", action="store_true",
+                        help="one seed, one epoch: a smoke test of every step (about a minute)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; print where the report is."""
     try:
-        run_demo(args.out)
+        run_demo(args.out, quick=args.quick)
     except (ValueError, OSError, BuildError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
 
 
-def run_demo(out: str | Path = DEFAULT_OUT, *, train_fn: Callable | None = None,
+def demo_plan(quick: bool = False) -> Plan:
+    """The demo's study plan: pre-train on ``ptbxl``, fine-tune vs scratch on ``ptbxl_small``.
+
+    Example:
+        >>> plan = demo_plan()
+        >>> plan.upstream, plan.downstream, plan.models, plan.seeds
+        (('ptbxl',), ('ptbxl_small',), ('resnet1d18',), (0, 1, 2))
+    """
+    settings = SETTINGS["quick" if quick else "full"]
+    return Plan(name="demo-quick" if quick else "demo", upstream=(UPSTREAM,),
+                downstream=(DOWNSTREAM,), models=(MODEL,), seeds=settings["seeds"],
+                epochs=settings["epochs"], finetune="full", select_on="val",
+                batch_size=BATCH_SIZE, lr=LR,
+                description="ResNet1d18 pre-trained on PTB-XL patients, then fine-tuned vs "
+                            "trained from scratch on a small set of other PTB-XL patients")
+
+
+def run_demo(out: str | Path = DEFAULT_OUT, *, quick: bool = False,
+             train_fn: Callable | None = None,
              log: Callable[[str], None] = lambda line: print(line, flush=True)) -> Path:
-    """Build the sample datasets, run the smoke plan and write its report.
+    """Build the two demo datasets from the bundled raw records, run the plan, write the report.
 
     Args:
-        out: the demo folder; ``data/``, ``study/`` and ``report/`` are written in it.
+        out: the demo folder; ``sources/``, ``data/``, ``study/`` and ``report/`` go there
+            (``--quick`` uses ``study-quick/`` and ``report-quick/``).
+        quick: one seed and one epoch.
         train_fn: the trainer (default ``ecg_tl_keras.training.train``).
         log: where progress lines go.
 
@@ -60,15 +107,171 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, train_fn: Callable | None = None,
     """
     out = Path(out)
     started = time.monotonic()
-    log(f"[demo 1/3] building TFRecords of the bundled sample into {out / 'data'}")
-    with resources.as_file(resources.files("ecg_tl_keras") / "sample_data") as sample:
-        for dataset in DEMO_DATASETS:
-            build_dataset(dataset, source=sample / dataset, out=out / "data", seed=0, workers=1,
-                          progress=False, log=log)
-    log("[demo 2/3] running the smoke plan: from scratch (= pre-train), fine-tune, size sweep")
-    run_study(load_plan("smoke"), out / "data", out / "study", train_fn=train_fn, log=log)
+    suffix = "-quick" if quick else ""
+    plan = demo_plan(quick)
+    log(f"[demo 1/3] building TFRecords from the bundled PTB-XL records into {out / 'data'}")
+    build_demo_data(out, log)
+    log(f"[demo 2/3] {plan.description}: {len(plan.seeds)} seed(s), {plan.epochs} epoch(s)")
+    run_study(plan, out / "data", out / f"study{suffix}", train_fn=train_fn, log=log)
     log("[demo 3/3] writing the report")
-    report = make_report(out / "study", out / "report", log=log)["report"].parent
-    log(f"demo finished in {time.monotonic() - started:.0f} s; report: {report / 'report.md'}, "
-        f"figures in {report / 'figures'}")
-    return report
+    report_file = make_report(out / f"study{suffix}", out / f"report{suffix}", log=log)["report"]
+    lines = summary_lines(out / f"study{suffix}", out / "data", plan)
+    prepend_to_report(report_file, lines)
+    for line in lines:
+        log(line)
+    log(f"demo finished in {time.monotonic() - started:.0f} s; report: {report_file}, "
+        f"figures in {report_file.parent / 'figures'}")
+    return report_file.parent
+
+
+def build_demo_data(out: Path, log: Callable[[str], None]) -> None:
+    """Write the two source folders from the bundled sample and build them into ``out/data``."""
+    with resources.as_file(resources.files("ecg_tl_keras") / "sample_data" / "ptbxl") as sample:
+        upstream_source = write_release_subset(sample, out / "sources" / UPSTREAM,
+                                               FOLDS[UPSTREAM])
+        downstream_source = write_release_subset(sample, out / "sources" / DOWNSTREAM,
+                                                 FOLDS[DOWNSTREAM])
+    write_labels_csv(downstream_source)
+    quiet = dict(seed=0, workers=0, progress=False, log=log)
+    build_dataset(UPSTREAM, upstream_source, out / "data", split="random", **quiet)
+    build_dataset("folder", downstream_source, out / "data", labels=downstream_source /
+                  "labels.csv", name=DOWNSTREAM, **quiet)
+
+
+def write_release_subset(release: Path, dest: Path, folds) -> Path:
+    """A PTB-XL release folder holding the rows (and record files) whose ``strat_fold`` is in
+    ``folds``; written once (a finished folder is reused).
+
+    Example:
+        >>> from importlib import resources
+        >>> import tempfile
+        >>> sample = resources.files("ecg_tl_keras") / "sample_data" / "ptbxl"
+        >>> dest = write_release_subset(sample, Path(tempfile.mkdtemp()) / "p", [10])
+        >>> len(pd.read_csv(dest / "ptbxl_database.csv"))
+        128
+    """
+    release, dest = Path(release), Path(dest)
+    table_file = dest / "ptbxl_database.csv"
+    if table_file.is_file():
+        return dest
+    table = pd.read_csv(release / "ptbxl_database.csv", dtype=str, keep_default_na=False)
+    rows = table[table["strat_fold"].astype(int).isin(list(folds))]
+    for name in rows["filename_lr"]:
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        for suffix in (".hea", ".dat"):
+            shutil.copyfile(release / f"{name}{suffix}", dest / f"{name}{suffix}")
+    shutil.copyfile(release / "scp_statements.csv", dest / "scp_statements.csv")
+    partial = table_file.with_suffix(".csv.partial")
+    rows.to_csv(partial, index=False)
+    os.replace(partial, table_file)  # last: its presence marks a finished folder
+    return dest
+
+
+def write_labels_csv(release: Path) -> Path:
+    """``labels.csv`` for the folder reader: each record with a diagnostic superclass, its
+    patient and its superclasses, as the PTB-XL reader maps them.
+
+    Example:
+        >>> from importlib import resources
+        >>> import tempfile
+        >>> sample = resources.files("ecg_tl_keras") / "sample_data" / "ptbxl"
+        >>> labels = write_labels_csv(write_release_subset(
+        ...     sample, Path(tempfile.mkdtemp()) / "p", [10]))
+        >>> pd.read_csv(labels).columns.tolist()
+        ['record', 'patient', 'labels']
+    """
+    path = Path(release) / "labels.csv"
+    if path.is_file():
+        return path
+    refs = [ref for ref in get_reader("ptbxl")(release).records() if ref.labels]
+    table = pd.DataFrame({"record": [ref.location for ref in refs],
+                          "patient": [ref.patient_id for ref in refs],
+                          "labels": [";".join(ref.labels) for ref in refs]})
+    partial = path.with_suffix(".csv.partial")
+    table.to_csv(partial, index=False)
+    os.replace(partial, path)
+    return path
+
+
+#: How each verdict of :func:`seed_gain_interval` is worded in the demo's summary.
+VERDICT_TEXT = {
+    "positive": "fine-tuning helped at this size (the interval excludes 0)",
+    "negative": "fine-tuning did worse than training from scratch at this size "
+                "(the interval excludes 0)",
+    "unclear": "no clear difference at this size (the interval includes 0)",
+    "single-seed": "one seed only: no evidence either way about a training effect "
+                   "(the full demo runs 3 seeds)",
+}
+
+
+def summary_lines(study: Path, data_root: Path, plan: Plan) -> list[str]:
+    """The report's first lines: what ran, the no-skill baselines, the pre-train's score and
+    the fine-tune minus scratch gain over seeds, from the result files only."""
+    results = [r for r in load_results(study) if r["cell"]["model"] == MODEL]
+    scores = {(r["cell"]["kind"], r["cell"]["dataset"], r["cell"]["seed"]):
+              r["metrics"]["test_weighted_f1"] for r in results}
+    baseline = {name: dataset_baselines(study, data_root, name, results)
+                for name in (UPSTREAM, DOWNSTREAM)}
+    counts = {name: _split_records(results, name) for name in (UPSTREAM, DOWNSTREAM)}
+    seeds = list(plan.seeds)
+    pretrain = [scores[("scratch", UPSTREAM, seed)] for seed in seeds]
+    gains = [scores[("finetune", DOWNSTREAM, seed)] - scores[("scratch", DOWNSTREAM, seed)]
+             for seed in seeds]
+    interval = seed_gain_interval(gains)
+    bounds = ("" if np.isnan(interval.low) else
+              f", 95% interval [{interval.low:+.3f}, {interval.high:+.3f}] ({interval.method})")
+    lines = [
+        "## The demo in five lines", "",
+        f"- **Ran**: {MODEL} pre-trained from scratch on `{UPSTREAM}` (PTB-XL patients of "
+        f"strat_fold 1-7: {counts[UPSTREAM]}), then fine-tuned vs trained from scratch on "
+        f"`{DOWNSTREAM}` (the other patients, built as your own data: {counts[DOWNSTREAM]}); "
+        f"{plan.epochs} epochs, seeds {', '.join(map(str, seeds))}, Adam lr {plan.lr:g}, batch "
+        f"{plan.batch_size}; best epoch selected on a validation fold of train, never on test.",
+        "- **No-skill baseline** (every label predicted present, the best constant predictor), "
+        "test weighted F1: " + ", ".join(
+            f"`{name}` {value['constant']:.3f}" for name, value in baseline.items())
+        + "; random at the training prevalence: " + ", ".join(
+            f"`{name}` {value['random']:.3f}" for name, value in baseline.items()) + ".",
+        f"- **Pre-trained model** on `{UPSTREAM}`: test weighted F1 {np.mean(pretrain):.3f} "
+        f"(mean of {len(seeds)} seed(s), {min(pretrain):.3f} to {max(pretrain):.3f}), "
+        f"{np.mean(pretrain) - baseline[UPSTREAM]['constant']:+.3f} over the baseline"
+        + ("" if min(pretrain) > baseline[UPSTREAM]["constant"]
+           else "; a seed that does not beat the baseline did not learn") + ".",
+        f"- **Scratch on `{DOWNSTREAM}`**: test weighted F1 "
+        f"{np.mean([scores[('scratch', DOWNSTREAM, s)] for s in seeds]):.3f}; **fine-tuned**: "
+        f"{np.mean([scores[('finetune', DOWNSTREAM, s)] for s in seeds]):.3f} (means over seeds).",
+        f"- **Did fine-tuning help?** Fine-tuned minus scratch, paired by seed: "
+        f"{interval.estimate:+.3f} test weighted F1{bounds}: {VERDICT_TEXT[interval.verdict]}.",
+        "",
+    ]
+    return lines
+
+
+def dataset_baselines(study: Path, data_root: Path, dataset: str, results) -> dict:
+    """No-skill test weighted F1 of a dataset, from a run's saved test labels and the
+    manifest's training label counts."""
+    import json
+
+    result = next(r for r in results if r["cell"]["dataset"] == dataset
+                  and r.get("predictions_test"))
+    with np.load(Path(study) / result["predictions_test"], allow_pickle=False) as saved:
+        y_true, labels = saved["y_true"], [str(label) for label in saved["labels"]]
+    train = json.loads((Path(data_root) / dataset / "manifest.json").read_text())
+    train = train["splits"]["train"]
+    prevalence = [train["label_counts"].get(label, 0) / train["records"] for label in labels]
+    return no_skill_baselines(y_true, prevalence)
+
+
+def _split_records(results, dataset: str) -> str:
+    records = next(r["metrics"] for r in results if r["cell"]["dataset"] == dataset)["records"]
+    return (f"{records['train']} train records, {records['selection']} validation and "
+            f"{records['test']} test records")
+
+
+def prepend_to_report(report_file: Path, lines: list[str]) -> None:
+    """Insert ``lines`` after the report's title line (atomically)."""
+    text = Path(report_file).read_text().splitlines()
+    title, rest = (text[:2], text[2:]) if text and text[0].startswith("#") else ([], text)
+    partial = Path(report_file).with_suffix(".md.partial")
+    partial.write_text("\n".join(title + lines + rest) + "\n")
+    os.replace(partial, report_file)

@@ -97,5 +97,6 @@ def georgia_built(tmp_path_factory, sample_data) -> Path:
     from tfrecords_builder import build_dataset
 
     out = tmp_path_factory.mktemp("built")
-    build_dataset("georgia", sample_data / "georgia", out, workers=0, progress=False, log=lambda _: None)
+    build_dataset("georgia", sample_data / "georgia", out, workers=0, progress=False,
+                  log=lambda _: None)
     return out / "georgia"

@@ -1,40 +1,89 @@
-"""``ecg-tl-keras demo``: the smoke plan on the bundled sample, real builder and trainer."""
+"""``ecg-tl-keras demo``: the bundled raw records built, the demo plan run, the report's summary."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
 import pytest
 
-from ecg_tl_keras import cli
-from ecg_tl_keras.demo import run_demo
-from ecg_tl_keras.study import runner
+from ecg_tl_keras import demo
+from ecg_tl_keras.console import is_native_log_line
 from ecg_tl_keras.study.cells import expand_cells
-from ecg_tl_keras.study.plan import load_plan
 from ecg_tl_keras.study.results import load_results
-from test_study_e2e import check_report_matches_results
+from ecg_tl_keras.study.stats import no_skill_baselines
+from conftest import PROJECT_ROOT, SAMPLE_DATA
 
-pytestmark = pytest.mark.slow
+
+def test_the_two_demo_datasets_split_the_sample_by_patient(tmp_path):
+    table = pd.read_csv(SAMPLE_DATA / "ptbxl" / "ptbxl_database.csv")
+    parts = {name: pd.read_csv(demo.write_release_subset(
+        SAMPLE_DATA / "ptbxl", tmp_path / name, folds) / "ptbxl_database.csv")
+        for name, folds in demo.FOLDS.items()}
+    upstream, downstream = parts[demo.UPSTREAM], parts[demo.DOWNSTREAM]
+    assert len(upstream) + len(downstream) == len(table)
+    assert not set(upstream["patient_id"]) & set(downstream["patient_id"])
+    for name, part in parts.items():
+        for record in part["filename_lr"]:
+            assert (tmp_path / name / f"{record}.dat").read_bytes() == \
+                (SAMPLE_DATA / "ptbxl" / f"{record}.dat").read_bytes()
 
 
-def test_demo_runs_the_smoke_plan_and_resumes(tmp_path, monkeypatch, capsys):
-    trained = []
-    real = runner.default_train_fn
-    monkeypatch.setattr(runner, "default_train_fn",
-                        lambda config: trained.append(config.out) or real(config))
+def test_labels_csv_holds_the_ptbxl_readers_superclasses(tmp_path):
+    source = demo.write_release_subset(SAMPLE_DATA / "ptbxl", tmp_path / "small", [9, 10])
+    labels = pd.read_csv(demo.write_labels_csv(source), dtype=str)
+    table = pd.read_csv(source / "ptbxl_database.csv", dtype=str)
+    assert set(labels["record"]) <= set(table["filename_lr"])
+    # ecg_id 8 is MI (as the builder tests know it), and records without superclass are left out.
+    by_record = dict(zip(labels["record"], labels["labels"]))
+    row = table[table["ecg_id"] == "8"]
+    if len(row):
+        assert by_record[row["filename_lr"].item()] == "MI"
+    assert labels["labels"].str.len().min() > 0
+
+
+def test_quick_demo_plan_is_one_seed_of_the_full_one():
+    full, quick = demo.demo_plan(), demo.demo_plan(quick=True)
+    assert len(full.seeds) >= 3 and quick.seeds == (0,)
+    assert [c.kind for c in expand_cells(full)].count("finetune") == len(full.seeds)
+    assert (full.upstream, full.downstream) == (quick.upstream, quick.downstream)
+
+
+@pytest.mark.slow
+def test_quick_demo_end_to_end_with_a_quiet_console(tmp_path):
+    """The console command, as a user runs it: every step, the summary, no TF log line, no
+    Python warning; then again, resuming with nothing to train."""
     out = tmp_path / "demo"
-    report = run_demo(out)
-    progress = capsys.readouterr().out
-    cells = expand_cells(load_plan("smoke"))
-    assert len(trained) == len(cells) == len(set(trained))
-    for step in ("[demo 1/3]", "[demo 2/3]", "[demo 3/3]", f"[{len(cells)}/{len(cells)}]"):
-        assert step in progress
-    assert f"report: {report / 'report.md'}" in progress
-    results = {r["cell"]["key"]: r for r in load_results(out / "study")}
-    assert set(results) == {cell.key for cell in cells}
-    check_report_matches_results(report, out / "study", results)
-    assert (report / "figures" / "fig4_gain_vs_train_size.png").is_file()
+    command = [sys.executable, "-m", "ecg_tl_keras", "demo", "--quick", "--out", str(out)]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TF_CPP")}
+    env["PYTHONWARNINGS"] = "default"  # show every Python warning, so the test sees them
+    result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, timeout=900)
+    console = (result.stdout + result.stderr).decode()
+    assert result.returncode == 0, console[-3000:]
+    for step in ("[demo 1/3]", "[demo 2/3]", "[demo 3/3]", "report:"):
+        assert step in console
+    assert not [line for line in console.splitlines() if is_native_log_line(line.encode())]
+    assert not re.search(r"\w+Warning:", console), console
 
-    # Again, through the command line: nothing to train, the report is rewritten.
-    (report / "report.md").unlink()
-    assert cli.main(["demo", "--out", str(out)]) == 0
-    assert len(trained) == len(cells) and (report / "report.md").is_file()
-    assert "already built" in capsys.readouterr().out
+    report = out / "report-quick" / "report.md"
+    text = report.read_text()
+    head = text.split("## Findings")[0]
+    assert "No-skill baseline" in head and "Did fine-tuning help?" in head
+    assert "one seed only" in head  # the quick demo's single seed is no evidence either way
+
+    # The baseline in the summary is the one computed from a run's saved test labels.
+    results = load_results(out / "study-quick")
+    (pretrain,) = [r for r in results if r["cell"]["kind"] == "scratch"
+                   and r["cell"]["dataset"] == demo.UPSTREAM]
+    with np.load(out / "study-quick" / pretrain["predictions_test"]) as saved:
+        constant = no_skill_baselines(saved["y_true"], None)["constant"]
+    assert f"`{demo.UPSTREAM}` {constant:.3f}" in head
+    assert len(results) == len(expand_cells(demo.demo_plan(quick=True)))
+
+    again = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, timeout=600)
+    assert again.returncode == 0
+    assert b"done, skipping" in again.stdout and b"already built" in again.stdout

@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 
 from ecg_tl_keras.study.cells import Cell, expand_cells, select_stage, shard_cells
 from ecg_tl_keras.study.plan import Plan
+from ecg_tl_keras.study.progress import CellProgress
 from ecg_tl_keras.study.results import read_result, result_path, run_dir, write_result
 
 #: Published record counts of the full releases, used when no manifest has been built yet.
@@ -117,10 +118,13 @@ def run_study(plan: Plan, data_root: str | Path, out: str | Path, *,
         return summary
     _require_datasets(cells, data_root)
     train_fn = train_fn or default_train_fn
+    progress = CellProgress([estimate_cpu_hours(cell, train_records(cell.dataset, data_root)[0])
+                             for cell in cells])
     for position, cell in enumerate(cells, start=1):
         prefix = f"[{position}/{len(cells)}] {cell.key}"
         if is_done(cell, out):
             summary.done += 1
+            progress.finished(position - 1, trained=False)
             log(f"{prefix}: done, skipping")
             continue
         if not _dependency_ready(cell, out, wait_s, poll_s, log, prefix):
@@ -130,6 +134,8 @@ def run_study(plan: Plan, data_root: str | Path, out: str | Path, *,
             continue
         _run_cell(cell, data_root, out, train_fn, lambda line: log(f"{prefix}: {line}"))
         summary.trained += 1
+        progress.finished(position - 1, trained=True)
+        log(progress.line())
     log(f"{summary.done + summary.trained}/{len(cells)} cells done"
         + (f", {len(summary.waiting)} waiting for their pre-train" if summary.waiting else ""))
     return summary
