@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 from typing import Any, Iterable, Sequence
 
@@ -46,7 +47,10 @@ class Cell:
         upstream: the pre-training dataset (fine-tune cells only).
         train_size: the number of train records used, or None for the whole train split.
         pretrain_for: downstream datasets whose fine-tune cells start from this cell.
-        epochs, batch_size, lr, finetune, select_on, train: the training settings.
+        epochs, batch_size, lr, finetune, select_on, train: the training settings
+            (``train``: the plan's ``[train]`` resolved for this model, plus its variant).
+        variant: the ``[grid]`` values of this cell, and its readout when the plan sets one,
+            as ``(field, value)`` pairs; they name the cell (``key``, ``label``).
     """
 
     kind: str
@@ -62,14 +66,34 @@ class Cell:
     upstream: str | None = None
     train_size: int | None = None
     pretrain_for: tuple[str, ...] = ()
+    variant: tuple[tuple[str, Any], ...] = ()
 
     @property
     def key(self) -> str:
-        """A unique, file-name-safe id, e.g. ``finetune__georgia-to-ptbxl-n500__lstm__seed0``."""
+        """A unique, file-name-safe id, e.g. ``finetune__georgia-to-ptbxl-n500__lstm__seed0``.
+
+        A variant adds its values to the model part: ``scratch__ptbxl__lstm-flatten__seed0``.
+        """
         data = self.dataset if self.upstream is None else f"{self.upstream}-to-{self.dataset}"
         if self.train_size is not None:
             data += f"-n{self.train_size}"
-        return f"{self.kind}__{data}__{self.model}__seed{self.seed}"
+        return f"{self.kind}__{data}__{self._model_part}__seed{self.seed}"
+
+    @property
+    def _model_part(self) -> str:
+        return "-".join([self.model] + [re.sub(r"[^A-Za-z0-9.]+", "_", str(value))
+                                        for _, value in self.variant])
+
+    @property
+    def label(self) -> str:
+        """The model as tables and figures name it: ``lstm``, or ``lstm[flatten]`` for a variant.
+
+        Example:
+            >>> Cell("scratch", "ptbxl", "gru", 0, 1, 8, 0.01, "full", "val",
+            ...      variant=(("readout", "flatten"),)).label
+            'gru[flatten]'
+        """
+        return model_label(self.model, self.variant)
 
     @property
     def stage(self) -> str:
@@ -88,25 +112,26 @@ class Cell:
         """The key of the pre-training cell a fine-tune cell starts from (None for scratch)."""
         if self.kind != "finetune":
             return None
-        return f"scratch__{self.upstream}__{self.model}__seed{self.seed}"
+        return f"scratch__{self.upstream}__{self._model_part}__seed{self.seed}"
 
     @property
     def title(self) -> str:
         """A one-line human description."""
         size = "" if self.train_size is None else f", {self.train_size} train records"
         if self.kind == "finetune":
-            return (f"fine-tune {self.model} {self.upstream} -> {self.dataset}{size}, "
+            return (f"fine-tune {self.label} {self.upstream} -> {self.dataset}{size}, "
                     f"seed {self.seed}")
         used = (f" (also the pre-train for fine-tunes onto {', '.join(self.pretrain_for)})"
                 if self.pretrain_for else "")
-        return f"scratch {self.model} on {self.dataset}{size}, seed {self.seed}{used}"
+        return f"scratch {self.label} on {self.dataset}{size}, seed {self.seed}{used}"
 
     def spec(self) -> dict:
         """The cell as a JSON-ready dict (what the result file stores)."""
         spec = dataclasses.asdict(self)
         spec["train"] = dict(self.train)
         spec["pretrain_for"] = list(self.pretrain_for)
-        spec.update(key=self.key, stage=self.stage, roles=list(self.roles),
+        spec["variant"] = dict(self.variant)
+        spec.update(key=self.key, label=self.label, stage=self.stage, roles=list(self.roles),
                     depends_on=self.depends_on)
         return spec
 
@@ -126,9 +151,8 @@ def expand_cells(plan: Plan) -> list[Cell]:
         >>> len(expand_cells(load_plan("paper")))
         162
     """
-    settings = dict(epochs=plan.epochs, batch_size=plan.batch_size, lr=plan.lr,
-                    finetune=plan.finetune, select_on=plan.select_on,
-                    train=tuple(sorted(plan.train.items())))
+    common = dict(epochs=plan.epochs, batch_size=plan.batch_size, lr=plan.lr,
+                  finetune=plan.finetune, select_on=plan.select_on)
     sweep = plan.size_sweep
     # (upstream, downstream, models, train sizes): the grid, then the size sweep.
     transfers = [(up, down, plan.models, (None,)) for up in plan.upstream
@@ -143,16 +167,28 @@ def expand_cells(plan: Plan) -> list[Cell]:
         for model in models:
             pretrain_for[(up, model)] = _unique(pretrain_for.get((up, model), []) + [down])
 
-    cells = [Cell("scratch", dataset, model, seed, **settings,
+    def runs(model):
+        """One settings dict per variant of ``model`` (the ``[grid]`` combinations)."""
+        base = plan.train_for(model)
+        names = list(plan.grid)
+        for values in itertools.product(*(plan.grid[name] for name in names)):
+            train = {**base, **dict(zip(names, values))}
+            variant = tuple(zip(names, values))
+            if "readout" in train and "readout" not in plan.grid:
+                variant += (("readout", train["readout"]),)
+            yield dict(common, model=model, train=tuple(sorted(train.items())), variant=variant)
+
+    cells = [Cell("scratch", dataset, seed=seed, **run,
                   pretrain_for=tuple(pretrain_for.get((dataset, model), ())))
              for dataset, models in scratch_models.items() for model in models
-             for seed in plan.seeds]
+             for run in runs(model) for seed in plan.seeds]
     if sweep is not None:
-        cells += [Cell("scratch", sweep.downstream, model, seed, **settings, train_size=size)
-                  for size in sweep.train_sizes for model in sweep.models for seed in plan.seeds]
-    cells += [Cell("finetune", down, model, seed, **settings, upstream=up, train_size=size)
+        cells += [Cell("scratch", sweep.downstream, seed=seed, **run, train_size=size)
+                  for size in sweep.train_sizes for model in sweep.models
+                  for run in runs(model) for seed in plan.seeds]
+    cells += [Cell("finetune", down, seed=seed, **run, upstream=up, train_size=size)
               for up, down, models, sizes in transfers for size in sizes for model in models
-              for seed in plan.seeds]
+              for run in runs(model) for seed in plan.seeds]
     return cells
 
 
@@ -198,11 +234,25 @@ def select_stage(cells: Iterable[Cell], stage: str) -> list[Cell]:
 def model_family(model: str) -> str:
     """``"CNN"`` for the ResNets, ``"RNN"`` for the recurrent backbones.
 
+    Takes a model name or a cell's ``label`` (``lstm[flatten]``).
+
     Example:
-        >>> model_family("resnet1d50"), model_family("bilstm")
+        >>> model_family("resnet1d50"), model_family("bilstm[flatten]")
         ('CNN', 'RNN')
     """
+    model = model.split("[")[0]
     return "CNN" if model.startswith("resnet") else "RNN"
+
+
+def model_label(model: str, variant: Iterable[tuple[str, Any]] = ()) -> str:
+    """``model``, or ``model[v1,v2]`` with the values of a cell's variant.
+
+    Example:
+        >>> model_label("lstm", {"readout": "flatten"}.items())
+        'lstm[flatten]'
+    """
+    values = [str(value) for _, value in variant]
+    return f"{model}[{','.join(values)}]" if values else model
 
 
 def _unique(items: Iterable) -> list:

@@ -25,12 +25,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     "pre-trains, and fine-tunes) and train those not done yet. A cell is done "
                     "when OUT/results/<cell>.json exists; an interrupted cell resumes.")
     run_parser.add_argument("--plan", required=True,
-                            help="built-in plan (paper, smoke) or a .toml plan file")
+                            help="built-in plan (paper, paper-faithful, readout-ablation, smoke) "
+                                 "or a .toml plan file")
     run_parser.add_argument("--data-root", help="folder with one built dataset per name "
                             "(DATA_ROOT/ptbxl/manifest.json ...; a plan may name any dataset "
                             "built there); optional with --dry-run")
     run_parser.add_argument("--out", required=True, help="study folder (runs/ and results/)")
     run_parser.add_argument("--seeds", type=int, help="use seeds 0..N-1 instead of the plan's")
+    run_parser.add_argument("--set", dest="overrides", action="append", default=[],
+                            metavar="KEY=VALUE",
+                            help="change a plan key before it is validated (repeatable; VALUE "
+                                 "is TOML, a dotted KEY reaches into a table), e.g. --set "
+                                 "epochs=1 --set 'models=[\"gru\"]' --set train.val_fold=0")
     run_parser.add_argument("--shard", default="0/1",
                             help="run shard I of N (I/N, 0 <= I < N) of the cells, e.g. "
                                  "$SLURM_ARRAY_TASK_ID/16; every shard must use the same plan "
@@ -69,7 +75,7 @@ def _run(args: argparse.Namespace) -> int:
     from ecg_tl_keras.study.runner import run_study
 
     shard = parse_shard(args.shard)
-    plan = load_plan(args.plan, data_root=args.data_root)
+    plan = load_plan(args.plan, data_root=args.data_root, overrides=args.overrides)
     if args.seeds is not None:
         plan = plan.with_seeds(args.seeds)
     if args.data_root is None and not args.dry_run:

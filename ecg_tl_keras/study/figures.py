@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 from typing import Sequence
 
@@ -63,10 +64,15 @@ def draw_all(rows: Sequence[dict], gains: pd.DataFrame, folder: Path) -> list[Pa
     return paths
 
 
+_SPARE_MARKERS = ("X", "P", "*", "h", "<", ">", "d")
+
+
 def _marker(model: str) -> dict:
     """Marker style of a model: its own shape, filled for CNNs, hollow for RNNs."""
     filled = model_family(model) == "CNN"
-    return dict(marker=MODEL_MARKERS.get(model, "X"), markerfacecolor=None if filled else "white")
+    # A variant (lstm[flatten]) or an unknown model gets a spare marker of its own.
+    marker = MODEL_MARKERS.get(model) or _SPARE_MARKERS[zlib.crc32(model.encode()) % 7]
+    return dict(marker=marker, markerfacecolor=None if filled else "white")
 
 
 def model_rank(model: str) -> tuple[int, str]:

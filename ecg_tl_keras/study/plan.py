@@ -14,7 +14,16 @@ A plan is a TOML (or YAML) file::
     lr = 0.01
 
     [train]                 # optional: any other TrainConfig field, passed as is
-    head = "linear"
+    head = "linear"         # or per model family: {cnn = "mlp", rnn = "linear"}
+
+    [grid]                  # optional: run every model once per value (cell keys name it)
+    readout = ["last", "flatten"]
+
+    [build]                 # optional: builder options the datasets must be built with
+    resample = "decimate"   # (checked against each manifest; per dataset: {ribeiro = true})
+    keep_padding = {ribeiro = true}
+
+    differs_from = "paper"  # optional: a plan whose differences the dry-run prints
 
     [size_sweep]            # optional: fine-tune vs scratch on downstream train subsets
     upstream = "georgia"
@@ -22,7 +31,10 @@ A plan is a TOML (or YAML) file::
     models = ["resnet1d18"]
     train_sizes = [500, 1000, 2000]
 
-The built-in plans ``paper`` and ``smoke`` ship in ``ecg_tl_keras/study/plans``.
+A ``[train]`` value given as a table keyed by model family (``get_backbone_spec(name).family``:
+``cnn``, ``rnn``, ...) applies to the models of that family only; other models keep the
+TrainConfig default. The built-in plans ``paper``, ``paper-faithful`` (the study exactly as
+its code ran it), ``readout-ablation`` and ``smoke`` ship in ``ecg_tl_keras/study/plans``.
 
 Datasets are the five public names (``ptbxl``, ``cpsc2018``, ``georgia``, ``ptb``,
 ``ribeiro``) or any dataset built under the data root (``DATA_ROOT/NAME/manifest.json``,
@@ -42,7 +54,7 @@ import re
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import yaml
 
@@ -53,11 +65,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-BUILTIN_PLANS = ("paper", "smoke")
+BUILTIN_PLANS = ("paper", "paper-faithful", "readout-ablation", "smoke")
 _DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _REQUIRED = ("upstream", "downstream", "models", "seeds", "epochs", "finetune", "select_on",
              "batch_size", "lr")
-_OPTIONAL = ("description", "train", "size_sweep")
+_OPTIONAL = ("description", "train", "size_sweep", "grid", "build", "differs_from")
+#: Builder options a plan's ``[build]`` table may require (``build_dataset`` keywords).
+BUILD_OPTIONS = ("resample", "keep_unlabeled", "nan_policy", "split", "keep_padding")
 _SWEEP_KEYS = ("upstream", "downstream", "models", "train_sizes")
 #: TrainConfig fields a plan sets through its own keys or that the runner sets per cell.
 _CELL_FIELDS = ("data", "model", "out", "finetune_from", "epochs", "batch_size", "lr", "seed",
@@ -91,41 +105,96 @@ class Plan:
     train: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     size_sweep: SizeSweep | None = None
     description: str = ""
+    grid: Mapping[str, tuple] = dataclasses.field(default_factory=dict)
+    build: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    differs_from: str = ""
+
+    def train_for(self, model: str) -> dict:
+        """The ``[train]`` options of one model, per-family tables resolved by its family.
+
+        Example:
+            >>> plan = load_plan("paper-faithful")
+            >>> plan.train_for("lstm")["head"], plan.train_for("resnet1d18")["head"]
+            ('linear', 'mlp')
+        """
+        return _for_key(self.train, model_family_of(model))
+
+    def build_for(self, dataset: str) -> dict:
+        """The builder options ``[build]`` requires of one dataset (per-dataset tables resolved).
+
+        Example:
+            >>> load_plan("paper-faithful").build_for("ribeiro")["keep_padding"]
+            True
+        """
+        return _for_key(self.build, dataset)
 
     def with_seeds(self, n_seeds: int) -> "Plan":
         """The same plan with seeds 0 .. n_seeds-1 (the ``--seeds N`` option)."""
         return dataclasses.replace(self, seeds=_seeds(n_seeds, "--seeds"))
 
 
-def load_plan(spec: str | Path, data_root: str | Path | None = None) -> Plan:
+def load_plan(spec: str | Path, data_root: str | Path | None = None,
+              overrides: Sequence[str] = ()) -> Plan:
     """Load and validate a built-in plan by name, or a plan file.
 
     Args:
-        spec: ``"paper"``, ``"smoke"`` or the path of a ``.toml`` (or ``.yaml``) file.
+        spec: a name from ``BUILTIN_PLANS`` or the path of a ``.toml`` (or ``.yaml``) file.
         data_root: the folder of built datasets; names built there are valid datasets
             besides the public ones (see :func:`known_datasets`).
+        overrides: ``KEY=VALUE`` strings (the ``--set`` option) applied before validation;
+            VALUE is a TOML value (``epochs=1``, ``models=["gru"]``) and a dotted KEY
+            reaches into a table (``train.val_fold=0``), e.g. to run a plan in miniature.
 
     Raises:
-        ValueError: unknown plan, unreadable file or an invalid plan (the message says which key).
+        ValueError: unknown plan, unreadable file, a bad override or an invalid plan (the
+            message says which key).
 
     Example:
         >>> load_plan("paper").upstream
         ('ptbxl', 'cpsc2018', 'georgia')
+        >>> load_plan("readout-ablation", overrides=["epochs=1", 'models=["gru"]']).models
+        ('gru',)
     """
     if str(spec) in BUILTIN_PLANS:
         text = resources.files("ecg_tl_keras.study").joinpath(f"plans/{spec}.toml").read_text()
-        return plan_from_dict(_parse_toml(text, f"built-in plan {spec}"), name=str(spec),
-                              data_root=data_root)
-    path = Path(spec)
-    if not path.is_file():
-        raise ValueError(f"plan {spec!r} not found: expected {' or '.join(BUILTIN_PLANS)}, "
-                         "or the path of a .toml plan file")
-    text = path.read_text()
-    if path.suffix.lower() in (".yaml", ".yml"):
-        data = _parse_yaml(text, str(path))
+        data, name, where = _parse_toml(text, f"built-in plan {spec}"), str(spec), None
     else:
-        data = _parse_toml(text, str(path))
-    return plan_from_dict(data, name=path.stem, where=str(path), data_root=data_root)
+        path = Path(spec)
+        if not path.is_file():
+            raise ValueError(f"plan {spec!r} not found: expected {', '.join(BUILTIN_PLANS)}, "
+                             "or the path of a .toml plan file")
+        text = path.read_text()
+        if path.suffix.lower() in (".yaml", ".yml"):
+            data = _parse_yaml(text, str(path))
+        else:
+            data = _parse_toml(text, str(path))
+        name, where = path.stem, str(path)
+    for override in overrides:
+        data = _override(data, override)
+    return plan_from_dict(data, name=name, where=where, data_root=data_root)
+
+
+def _override(data: Any, override: str) -> dict:
+    """``data`` with one ``KEY=VALUE`` override applied (VALUE parsed as TOML)."""
+    key, sep, text = override.partition("=")
+    path = [part.strip() for part in key.split(".")]
+    if not sep or not all(path):
+        raise ValueError(f"bad --set {override!r}: expected KEY=VALUE, e.g. epochs=1 or "
+                         "train.val_fold=0")
+    try:
+        value = tomllib.loads(f"value = {text.strip()}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()  # a bare word: a string
+    changed = dict(data) if isinstance(data, Mapping) else {}
+    table = changed
+    for part in path[:-1]:
+        inner = table.get(part, {})
+        if not isinstance(inner, Mapping):
+            raise ValueError(f"bad --set {override!r}: {part} is not a table")
+        table[part] = dict(inner)
+        table = table[part]
+    table[path[-1]] = value
+    return changed
 
 
 def plan_from_dict(data: Mapping[str, Any], name: str, where: str | None = None,
@@ -170,6 +239,10 @@ def plan_from_dict(data: Mapping[str, Any], name: str, where: str | None = None,
                         else None),
             description=(_string(data["description"], "description")
                          if "description" in data else ""),
+            grid=_grid(data.get("grid", {}), data.get("train", {})),
+            build=_build(data.get("build", {}), data_root),
+            differs_from=(_string(data["differs_from"], "differs_from")
+                          if "differs_from" in data else ""),
         )
     except ValueError as error:
         raise ValueError(f"{where}: {error}") from None
@@ -321,19 +394,119 @@ def _train_config_module():
     return config
 
 
+def _train_fields(names, where: str) -> None:
+    taken = sorted(set(names) & set(_CELL_FIELDS))
+    if taken:
+        raise ValueError(f"{where} may not set {', '.join(taken)}: the plan's own keys and "
+                         "the cells set them")
+    fields = {field.name for field in dataclasses.fields(_train_config_module().TrainConfig)}
+    unknown = sorted(set(names) - fields)
+    if unknown:
+        raise ValueError(f"{where}: unknown TrainConfig field(s) {', '.join(unknown)}; "
+                         f"expected some of {', '.join(sorted(fields - set(_CELL_FIELDS)))}")
+
+
+def model_family_of(model: str) -> str:
+    """The family a registered backbone was registered with (``cnn``, ``rnn``, ...)."""
+    from ecg_tl_keras.models import get_backbone_spec
+
+    return get_backbone_spec(model).family
+
+
+def known_families() -> tuple[str, ...]:
+    """The families of the registered backbones."""
+    return tuple(dict.fromkeys(model_family_of(model) for model in known_models()))
+
+
+def _for_key(options: Mapping[str, Any], key: str) -> dict:
+    """``options`` with each table value replaced by its entry for ``key`` (dropped if none)."""
+    resolved = {}
+    for name, value in options.items():
+        if isinstance(value, Mapping):
+            if key in value:
+                resolved[name] = value[key]
+        else:
+            resolved[name] = value
+    return resolved
+
+
+def _keyed_tables(options: Mapping[str, Any], known, kind: str, where: str) -> None:
+    for name, value in options.items():
+        if isinstance(value, Mapping):
+            unknown = sorted(set(value) - set(known))
+            if unknown or not value:
+                raise ValueError(f"{where} {name}: a table must be keyed by {kind}, got "
+                                 f"{', '.join(unknown) or 'an empty table'}; expected some of "
+                                 f"{', '.join(known)}")
+
+
 def _train_options(value: Any) -> dict:
     if not isinstance(value, Mapping):
         raise ValueError(f"[train] must be a table of TrainConfig fields, got {value!r}")
-    taken = sorted(set(value) & set(_CELL_FIELDS))
-    if taken:
-        raise ValueError(f"[train] may not set {', '.join(taken)}: the plan's own keys and "
-                         "the cells set them")
-    fields = {field.name for field in dataclasses.fields(_train_config_module().TrainConfig)}
-    unknown = sorted(set(value) - fields)
-    if unknown:
-        raise ValueError(f"[train]: unknown TrainConfig field(s) {', '.join(unknown)}; "
-                         f"expected some of {', '.join(sorted(fields - set(_CELL_FIELDS)))}")
+    _train_fields(value, "[train]")
+    _keyed_tables(value, known_families(), "model family", "[train]")
     return dict(value)
+
+
+def _grid(value: Any, train: Any) -> dict:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"[grid] must be a table of TrainConfig fields, got {value!r}")
+    _train_fields(value, "[grid]")
+    both = sorted(set(value) & set(train if isinstance(train, Mapping) else ()))
+    if both:
+        raise ValueError(f"{', '.join(both)} is set in both [train] and [grid]; keep one")
+    grid = {}
+    for name, values in value.items():
+        if (not isinstance(values, (list, tuple)) or not values
+                or any(isinstance(v, (list, dict)) for v in values)
+                or len(set(values)) != len(values)):
+            raise ValueError(f"[grid] {name} must be a non-empty list of distinct values, "
+                             f"got {values!r}")
+        grid[name] = tuple(values)
+    return grid
+
+
+def _build(value: Any, data_root) -> dict:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"[build] must be a table of builder options, got {value!r}")
+    unknown = sorted(set(value) - set(BUILD_OPTIONS))
+    if unknown:
+        raise ValueError(f"[build]: unknown builder option(s) {', '.join(unknown)}; expected "
+                         f"some of {', '.join(BUILD_OPTIONS)}")
+    _keyed_tables(value, known_datasets(data_root), "dataset", "[build]")
+    return dict(value)
+
+
+def plan_differences(plan: Plan, other: Plan) -> list[str]:
+    """The settings in which ``plan`` differs from ``other``, one readable line each.
+
+    Compares the top-level training keys, ``[train]`` (per family), ``[grid]`` and
+    ``[build]``; a key one plan leaves out shows as ``(default)``.
+
+    Example:
+        >>> lines = plan_differences(load_plan("paper-faithful"), load_plan("paper"))
+        >>> "select_on: 'val' -> 'test'" in lines
+        True
+    """
+    lines = [f"{key}: {getattr(other, key)!r} -> {getattr(plan, key)!r}"
+             for key in ("epochs", "finetune", "select_on", "batch_size", "lr")
+             if getattr(other, key) != getattr(plan, key)]
+    for table in ("train", "grid", "build"):
+        mine, theirs = dict(getattr(plan, table)), dict(getattr(other, table))
+        for key in sorted(set(mine) | set(theirs)):
+            if mine.get(key) != theirs.get(key):
+                lines.append(f"[{table}] {key}: {_shown(theirs, key)} -> {_shown(mine, key)}")
+    return lines
+
+
+def _shown(table: Mapping, key: str) -> str:
+    return repr(_plain(table[key])) if key in table else "(default)"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _size_sweep(value: Any, data_root) -> SizeSweep:

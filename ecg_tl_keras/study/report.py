@@ -101,7 +101,8 @@ def cell_rows(results: Sequence[dict], study: Path) -> list[dict]:
         predictions = result.get("predictions_test")
         rows.append(dict(
             key=cell["key"], kind=cell["kind"], roles="+".join(cell["roles"]),
-            upstream=cell["upstream"], dataset=cell["dataset"], model=cell["model"],
+            upstream=cell["upstream"], dataset=cell["dataset"],
+            model=cell.get("label", cell["model"]),  # names a variant: lstm[flatten]
             family=model_family(cell["model"]), seed=cell["seed"], train_size=cell["train_size"],
             train_records=(metrics.get("records") or {}).get("train"),
             select_on=cell["select_on"], weighted_f1=_float(metrics.get("test_weighted_f1")),

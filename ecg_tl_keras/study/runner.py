@@ -113,10 +113,13 @@ def run_study(plan: Plan, data_root: str | Path, out: str | Path, *,
     shard_text = "" if shard == (0, 1) else f" (shard {shard[0]}/{shard[1]})"
     log(f"plan {plan.name}: {len(cells)} cells{shard_text}, stage {stage}, "
         f"selection split {plan.select_on!r}")
+    _log_differences(plan, log)
     if dry_run:
         _dry_run(cells, data_root, out, summary, log)
+        _log_build(plan, cells, data_root, log)
         return summary
     _require_datasets(cells, data_root)
+    _require_build(plan, cells, data_root)
     train_fn = train_fn or default_train_fn
     progress = CellProgress([estimate_cpu_hours(cell, train_records(cell.dataset, data_root)[0])
                              for cell in cells])
@@ -220,6 +223,65 @@ def _require_datasets(cells: Sequence[Cell], data_root) -> None:
             f"dataset(s) {', '.join(missing)} not built under {data_root}: expected "
             f"{Path(data_root) / missing[0] / MANIFEST}; build with `python -m tfrecords_builder "
             f"{missing[0]} --source DOWNLOADED_RELEASE --out {data_root}`")
+
+
+def _log_differences(plan: Plan, log) -> None:
+    if not plan.differs_from:
+        return
+    from ecg_tl_keras.study.plan import load_plan, plan_differences
+
+    lines = plan_differences(plan, load_plan(plan.differs_from))
+    log(f"differences from plan {plan.differs_from} ({plan.differs_from} -> {plan.name}):")
+    for line in lines or ["none"]:
+        log(f"  {line}")
+
+
+def build_mismatches(plan: Plan, dataset: str, manifest: dict) -> list[str]:
+    """The ``[build]`` options of ``plan`` that a dataset's manifest was not built with.
+
+    Example:
+        >>> from ecg_tl_keras.study.plan import load_plan
+        >>> build_mismatches(load_plan("paper-faithful"), "ptb",
+        ...                  {"build_options": {"resample": "poly", "keep_unlabeled": True}})
+        ["resample: built with 'poly', the plan needs 'decimate'"]
+    """
+    built = dict(manifest.get("build_options", {}))
+    built.setdefault("resample", "poly")  # builds made before the option existed
+    built.update(built.pop("reader_options", None) or {})
+    return [f"{name}: built with {built.get(name)!r}, the plan needs {wanted!r}"
+            for name, wanted in sorted(plan.build_for(dataset).items())
+            if built.get(name, False if isinstance(wanted, bool) else None) != wanted]
+
+
+def _build_flags(plan: Plan, dataset: str) -> str:
+    flags = []
+    for name, value in sorted(plan.build_for(dataset).items()):
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            flags.append(flag)
+        elif value is not False:
+            flags.append(f"{flag} {value}")
+    return " ".join(flags)
+
+
+def _log_build(plan: Plan, cells: Sequence[Cell], data_root, log) -> None:
+    if not plan.build:
+        return
+    log("build the datasets with the plan's [build] options:")
+    for dataset in sorted({cell.dataset for cell in cells}):
+        log(f"  python -m tfrecords_builder {dataset} --source RELEASE --out {data_root} "
+            f"{_build_flags(plan, dataset)}".rstrip())
+
+
+def _require_build(plan: Plan, cells: Sequence[Cell], data_root) -> None:
+    for dataset in sorted({cell.dataset for cell in cells}):
+        path = Path(data_root) / dataset / MANIFEST
+        wrong = build_mismatches(plan, dataset, json.loads(path.read_text()))
+        if wrong:
+            raise ValueError(
+                f"{path}: not built as plan {plan.name} needs ({'; '.join(wrong)}); rebuild with "
+                f"`python -m tfrecords_builder {dataset} --source RELEASE --out {data_root} "
+                f"{_build_flags(plan, dataset)} --overwrite`")
 
 
 def train_records(dataset: str, data_root: str | Path) -> tuple[int, str]:

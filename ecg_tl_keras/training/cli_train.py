@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 
 from ecg_tl_keras.training._cli import user_errors
-from ecg_tl_keras.training.config import FINETUNE, HEADS, SELECT_ON, STRATEGIES, TrainConfig
+from ecg_tl_keras.training.config import (
+    FINETUNE, HEADS, INPUT_SCALINGS, READOUTS, SELECT_ON, STRATEGIES, TrainConfig,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,6 +60,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="head of a new model (default linear); fine-tuning keeps the checkpoint's",
     )
     parser.add_argument(
+        "--readout",
+        choices=READOUTS,
+        help="recurrent backbones: last (final state, default) or flatten (every step into "
+        "the head, the study's code); fine-tuning keeps the checkpoint's",
+    )
+    parser.add_argument(
+        "--dropout",
+        type=float,
+        help="the backbone's feature dropout (recurrent: default 0.3; the study's code: 0)",
+    )
+    parser.add_argument(
+        "--input-scaling",
+        choices=INPUT_SCALINGS,
+        help="zscore (train statistics, default) or minmax (each record, each lead to [-1, 1], "
+        "the study's code); fine-tuning keeps the checkpoint's",
+    )
+    parser.add_argument(
+        "--skip-release-val-fold",
+        action="store_true",
+        help="with --select-on test, still leave the release's validation fold out of "
+        "training (PTB-XL strat_fold 9: the study trained on folds 1-8)",
+    )
+    parser.add_argument(
         "--no-determinism",
         dest="deterministic",
         action="store_false",
@@ -82,6 +107,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         finetune=args.finetune,
         strategy=args.strategy,
         head=args.head,
+        readout=args.readout,
+        dropout=args.dropout,
+        input_scaling=args.input_scaling,
+        skip_release_val_fold=args.skip_release_val_fold,
         deterministic=args.deterministic,
     )
 

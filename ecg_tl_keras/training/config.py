@@ -9,6 +9,8 @@ SELECT_ON = ("val", "test")
 FINETUNE = ("full", "linear", "gradual")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 HEADS = ("linear", "mlp")
+READOUTS = ("last", "flatten")
+INPUT_SCALINGS = ("zscore", "minmax")
 
 
 def _positive_int(value) -> bool:
@@ -39,6 +41,18 @@ class TrainConfig:
         strategy: ``"auto"``, ``"default"``, ``"mirrored"`` or ``"multiworker"``.
         head: ``"linear"`` or ``"mlp"`` for a new model; None means linear for a
             new model and the checkpoint's own head type when fine-tuning.
+        readout: recurrent backbones: ``"last"`` (final state) or ``"flatten"`` (every
+            step flattened into the head, the study's code); None: the backbone's default
+            for a new model, the checkpoint's when fine-tuning.
+        dropout: the backbone's feature dropout (recurrent backbones; the study's code
+            had none in effect: 0.0); None: the backbone's default / the checkpoint's.
+        input_scaling: ``"zscore"`` (training-split statistics) or ``"minmax"`` (each
+            record, each lead to [-1, 1], the study's code); None: zscore for a new model,
+            the checkpoint's when fine-tuning.
+        skip_release_val_fold: with ``select_on="test"``, still leave the release's own
+            validation fold (``val_fold``) out of training on datasets split by the
+            release's folds (PTB-XL ``strat_fold``): the study trained PTB-XL on strat
+            folds 1-8. No effect on datasets the builder split at random.
         deterministic: enable TensorFlow op determinism.
         verbose: Keras verbosity (``"auto"``, 0, 1, 2).
 
@@ -61,6 +75,10 @@ class TrainConfig:
     finetune: str = "full"
     strategy: str = "auto"
     head: str | None = None
+    readout: str | None = None
+    dropout: float | None = None
+    input_scaling: str | None = None
+    skip_release_val_fold: bool = False
     deterministic: bool = True
     verbose: str | int = "auto"
 
@@ -86,8 +104,19 @@ class TrainConfig:
         self._check_choice("select_on", SELECT_ON)
         self._check_choice("finetune", FINETUNE)
         self._check_choice("strategy", STRATEGIES)
-        if self.head is not None:
-            self._check_choice("head", HEADS)
+        for name, choices in (("head", HEADS), ("readout", READOUTS),
+                              ("input_scaling", INPUT_SCALINGS)):
+            if getattr(self, name) is not None:
+                self._check_choice(name, choices)
+        if self.dropout is not None and (
+            isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float))
+            or not 0 <= self.dropout < 1
+        ):
+            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
+        if not isinstance(self.skip_release_val_fold, bool):
+            raise ValueError(
+                f"skip_release_val_fold must be true or false, got {self.skip_release_val_fold!r}"
+            )
         if self.finetune != "full" and self.finetune_from is None:
             raise ValueError(
                 f"finetune={self.finetune!r} needs finetune_from (a pre-trained checkpoint)"

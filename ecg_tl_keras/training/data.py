@@ -76,6 +76,11 @@ def plan_data(config: TrainConfig, manifest: dict) -> DataPlan:
     """
     index = datasets.load_index(config.data, "train")
     selecting_on_val = config.select_on == "val"
+    # The study trained PTB-XL on strat folds 1-8 although it selected on test.
+    skipping_val = not selecting_on_val and config.skip_release_val_fold and (
+        manifest.get("split_policy", {}).get("policy") == "strat_fold")
+    if skipping_val:
+        index = {key: values[index["fold"] != config.val_fold] for key, values in index.items()}
     is_val = (
         index["fold"] == config.val_fold if selecting_on_val else np.zeros(len(index["fold"]), bool)
     )
@@ -94,7 +99,8 @@ def plan_data(config: TrainConfig, manifest: dict) -> DataPlan:
         train_patients = index["patient_id"][np.isin(index["record_id"], train_ids)]
         train_filters = {"record_ids": train_ids.tolist()}
     else:
-        train_filters = {"exclude_folds": [config.val_fold]} if selecting_on_val else {}
+        train_filters = ({"exclude_folds": [config.val_fold]}
+                         if selecting_on_val or skipping_val else {})
     return DataPlan(
         train_filters=train_filters,
         train_records=len(train_ids),

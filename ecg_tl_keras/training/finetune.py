@@ -29,6 +29,7 @@ from ecg_tl_keras.models import (
     unfreeze_backbone,
     unfreeze_stages,
 )
+from ecg_tl_keras.models.normalization import layer_input_scaling
 from ecg_tl_keras.training.checkpoints import label_names, load_checkpoint
 
 GRADUAL_LR_FACTOR = 0.1
@@ -39,21 +40,41 @@ def head_type(model: keras.Model) -> str:
     return "mlp" if any(layer.name == "head_hidden" for layer in model.layers) else "linear"
 
 
+def architecture(model: keras.Model) -> dict:
+    """The settings of a built model that fine-tuning keeps: head, readout, dropout, scaling.
+
+    ``readout`` and ``dropout`` are None for backbones without them.
+    """
+    backbone = model.get_layer("backbone")
+    names = {layer.name: layer for layer in backbone.layers}
+    readout = "flatten" if "rnn_flatten" in names else "last" if "rnn" in names else None
+    dropout = names["rnn_dropout"].rate if "rnn_dropout" in names else None
+    return {"head": head_type(model), "readout": readout, "dropout": dropout,
+            "input_scaling": layer_input_scaling(model.get_layer("normalization"))}
+
+
 def new_model(
     backbone: str,
     labels: list[str],
     shape: tuple[int, int],
     head: str | None,
     normalization: dict | None,
+    **options,
 ) -> keras.Model:
-    """A fresh model for ``labels`` (raises ValueError listing names for an unknown backbone)."""
+    """A fresh model for ``labels`` (raises ValueError listing names for an unknown backbone).
+
+    ``options``: ``readout``, ``dropout``, ``input_scaling``; None keeps the default.
+    """
+    options = {name: value for name, value in options.items() if value is not None}
     return build_model(
-        backbone, len(labels), input_shape=shape, head=head or "linear", normalization=normalization
+        backbone, len(labels), input_shape=shape, head=head or "linear",
+        normalization=normalization, **options
     )
 
 
 def transferred_model(
-    checkpoint: str, backbone: str, shape: tuple[int, int], labels: list[str], head: str | None
+    checkpoint: str, backbone: str, shape: tuple[int, int], labels: list[str], head: str | None,
+    **options,
 ) -> tuple[keras.Model, dict]:
     """The checkpoint's network with a fresh head for ``labels``.
 
@@ -76,11 +97,13 @@ def transferred_model(
         raise ValueError(
             f"checkpoint {checkpoint} holds a {source_backbone!r} model, not {backbone!r}"
         )
-    if head is not None and head != head_type(source_model):
-        raise ValueError(
-            f"checkpoint {checkpoint} has a {head_type(source_model)!r} head; "
-            f"--head {head} cannot change it when fine-tuning"
-        )
+    kept = architecture(source_model)
+    for name, value in {"head": head, **options}.items():
+        if value is not None and value != kept[name]:
+            raise ValueError(
+                f"checkpoint {checkpoint} has {name} {kept[name]!r}; "
+                f"--{name.replace('_', '-')} {value} cannot change it when fine-tuning"
+            )
     model = replace_head(source_model, len(labels))
     return model, {
         "checkpoint": str(checkpoint),

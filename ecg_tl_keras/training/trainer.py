@@ -211,10 +211,14 @@ def _check_backbone(name: str) -> None:
 
 def _build_model(run: _Run) -> tuple[keras.Model, dict | None]:
     config = run.config
+    options = dict(readout=config.readout, dropout=config.dropout,
+                   input_scaling=config.input_scaling)
     if config.finetune_from is None:
         normalization = run.manifest.get("normalization")
-        return new_model(config.model, run.labels, run.shape, config.head, normalization), None
-    return transferred_model(config.finetune_from, config.model, run.shape, run.labels, config.head)
+        return new_model(config.model, run.labels, run.shape, config.head, normalization,
+                         **options), None
+    return transferred_model(config.finetune_from, config.model, run.shape, run.labels,
+                             config.head, **options)
 
 
 def _write_config(run: _Run, source: dict | None) -> None:
