@@ -2,7 +2,8 @@
 
 Everything here is written independently of ``tfrecords_builder`` (its own CSV
 filtering, MATLAB v4 and WFDB header writing, TFRecord parsing), so the tests
-compare the builder against a second implementation.
+compare the builder against a second implementation; only the fault tests'
+``StallingReader`` extends the builder's Georgia reader.
 
 Example:
 >>> release = make_code_release(tmp_path / "code", SHARED_DATA / "ribeiro")  # doctest: +SKIP
@@ -12,13 +13,17 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import time
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 import scipy.io
+
+from tfrecords_builder.readers.georgia import GeorgiaReader
 
 STANDARD_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 #: Each tf.train.Example holds exactly these features.
@@ -308,3 +313,22 @@ def code_expected_labels(gold: pd.DataFrame) -> list[set[str]]:
         marked = {name for column, name in CODE_COLUMNS.items() if row[column] == 1}
         labels.append(marked or {"NORM"})
     return labels
+
+
+# ---------------------------------------------------------------- a stalling reader (fault tests)
+
+class StallingReader(GeorgiaReader):
+    """A Georgia reader that, reading record ``stall``, writes its process id to ``marker`` and
+    sleeps, so a test can kill the worker process while it holds a known record."""
+
+    name = "stalling"
+
+    def __init__(self, source, marker: str = "", stall: str = ""):
+        super().__init__(source)
+        self.marker, self.stall = marker, stall
+
+    def read_signal(self, ref, max_seconds):
+        if ref.record_id == self.stall:
+            Path(self.marker).write_text(str(os.getpid()))
+            time.sleep(120)
+        return super().read_signal(ref, max_seconds)

@@ -25,6 +25,7 @@ from tfrecords_builder.split import assign_splits
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 build_module = importlib.import_module("tfrecords_builder.build")
+pool_module = importlib.import_module("tfrecords_builder.pool")
 writer_module = importlib.import_module("tfrecords_builder.writer")
 
 
@@ -188,9 +189,11 @@ def georgia_with_gaps(shared_data, tmp_path) -> Path:
     return source
 
 
-def test_nan_records_are_dropped_by_default(georgia_with_gaps, tmp_path):
+def test_nan_records_are_dropped_by_default(georgia_with_gaps, shared_data, tmp_path):
     signal_with_gaps, _ = wfdb.rdsamp(str(georgia_with_gaps / "E07500"))
     assert np.isnan(signal_with_gaps).sum() == len(NAN_AT)
+    # A build needs one record to write.
+    write_cinc_variant(shared_data / "georgia", "E07502", georgia_with_gaps)
     manifest = quiet_build("georgia", georgia_with_gaps, tmp_path / "out")
     assert [entry["record_id"] for entry in manifest["dropped"]] == ["E07500"]
     assert str(len(NAN_AT)) in manifest["dropped"][0]["reason"]
@@ -290,7 +293,7 @@ def test_workers_0_builds_in_process(shared_data, tmp_path, monkeypatch):
         raise AssertionError("workers=0 started worker processes")
 
     monkeypatch.setattr(build_module, "MIN_RECORDS_FOR_WORKERS", 1)
-    monkeypatch.setattr(build_module.multiprocessing, "get_context", no_processes)
+    monkeypatch.setattr(pool_module.multiprocessing, "get_context", no_processes)
     manifest = quiet_build("georgia", shared_data / "georgia", tmp_path, workers=0)
     assert manifest["splits"]["train"]["records"] > 0
 
@@ -377,7 +380,7 @@ def test_interrupted_build_reruns_to_identical_shards(point, overwrite, ptbxl_80
 
 @pytest.mark.parametrize("first", ["interrupted", "finished"])
 def test_no_stale_shards_from_a_build_with_other_options(first, ptbxl_80, ptbxl_80_reference,
-                                                        tmp_path, monkeypatch):
+                                                         tmp_path, monkeypatch):
     """Shards of an earlier build with another shard size never survive into a new build."""
     _, reference_digests = ptbxl_80_reference
     if first == "interrupted":
@@ -385,9 +388,11 @@ def test_no_stale_shards_from_a_build_with_other_options(first, ptbxl_80, ptbxl_
             INTERRUPTIONS["mid finalize"](patch)
             with pytest.raises(KeyboardInterrupt):
                 quiet_build("ptbxl", ptbxl_80, tmp_path, shard_size=7)
+        # An interrupted build removes what it wrote (a killed one cannot: see the SIGKILL test).
+        assert not list((tmp_path / "ptbxl").iterdir())
     else:
         quiet_build("ptbxl", ptbxl_80, tmp_path, shard_size=7)
-    assert list((tmp_path / "ptbxl").glob("train-*-of-*.tfrecord"))
+        assert list((tmp_path / "ptbxl").glob("train-*-of-*.tfrecord"))
     quiet_build("ptbxl", ptbxl_80, tmp_path, shard_size=16, overwrite=first == "finished")
     names = sorted(path.name for path in (tmp_path / "ptbxl").iterdir())
     assert names == sorted([*reference_digests, "manifest.json"])

@@ -73,14 +73,20 @@ def test_ptbxl_table_that_is_not_csv(ptbxl_copy, tmp_path, capsys):
     assert_one_line_error(err, str(ptbxl_copy / "scp_statements.csv"), "unreadable")
 
 
-def test_ptbxl_record_without_patient_id(ptbxl_copy, tmp_path, capsys):
+def test_ptbxl_record_without_patient_id_is_skipped_naming_the_field(ptbxl_copy, tmp_path, capsys):
     database = ptbxl_copy / "ptbxl_database.csv"
     table = pd.read_csv(database)
     table.loc[2, "patient_id"] = None
     table.to_csv(database, index=False)
-    code, err = run_cli(capsys, "ptbxl", "--source", ptbxl_copy, "--out", tmp_path / "out")
+    ecg_id = str(table.loc[2, "ecg_id"])
+    manifest = quiet_build("ptbxl", ptbxl_copy, tmp_path / "out")
+    reasons = {entry["record_id"]: entry["reason"] for entry in manifest["dropped"]}
+    assert str(database) in reasons[ecg_id] and "patient_id" in reasons[ecg_id]
+    assert ecg_id not in examples_by_id(tmp_path / "out" / "ptbxl")
+    code, err = run_cli(capsys, "ptbxl", "--source", ptbxl_copy, "--out", tmp_path / "strict",
+                        "--strict")
     assert code == 2
-    assert_one_line_error(err, str(database), f"ecg_id {table.loc[2, 'ecg_id']}", "patient_id")
+    assert_one_line_error(err, str(database), f"ecg_id {ecg_id}", "patient_id")
 
 
 def test_georgia_folder_given_to_ptbxl(shared_data, tmp_path, capsys):
@@ -111,10 +117,17 @@ def test_folder_of_another_dataset(dataset, sample, shared_data, tmp_path, capsy
                                      b"\x00\xff\x13garbage\x9a\n\x01"],
                          ids=["text", "empty", "binary"])
 def test_unreadable_header_in_a_cinc_folder(garbage, georgia_copy, tmp_path, capsys):
+    """An unreadable header is that record's problem: skipped with the file named, the rest built."""
     (georgia_copy / "E09999.hea").write_bytes(garbage)
-    code, err = run_cli(capsys, "georgia", "--source", georgia_copy, "--out", tmp_path / "out")
+    manifest = quiet_build("georgia", georgia_copy, tmp_path / "out")
+    reasons = {entry["record_id"]: entry["reason"] for entry in manifest["dropped"]}
+    assert str(georgia_copy / "E09999.hea") in reasons["E09999"]
+    assert len(examples_by_id(tmp_path / "out" / "georgia")) == sum(
+        s["records"] for s in manifest["splits"].values()) > 0
+    code, err = run_cli(capsys, "georgia", "--source", georgia_copy, "--out", tmp_path / "strict",
+                        "--strict")
     assert code == 2
-    assert_one_line_error(err, str(georgia_copy / "E09999.hea"))
+    assert_one_line_error(err, "strict")
 
 
 def test_missing_signal_file_skips_the_record_naming_it(georgia_copy, tmp_path):

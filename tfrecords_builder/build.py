@@ -14,15 +14,17 @@ import collections
 import dataclasses
 import inspect
 import json
-import multiprocessing
 import os
+import re
 import time
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from tfrecords_builder.readers import RecordRef, get_reader
+from tfrecords_builder.checks import signal_flags
+from tfrecords_builder.pool import WorkerDied, imap_ordered
+from tfrecords_builder.readers import RecordRef, SourceError, get_reader
 from tfrecords_builder.signal import (
     NAN_POLICIES, RESAMPLERS, STANDARD_LEADS, TARGET_FS, TARGET_SAMPLES, TARGET_SECONDS, UNIT,
     RecordRejected, SignalConditioner)
@@ -32,7 +34,7 @@ from tfrecords_builder.tfrecord import frame, serialize_example
 from tfrecords_builder.wfdb_io import HeaderError
 from tfrecords_builder.writer import ShardedWriter
 
-BUILDER_VERSION = "0.1.0"
+BUILDER_VERSION = "0.2.0"
 SPLITS = ("train", "test")
 DEFAULT_SHARD_SIZE = 2048
 #: Seconds read from each record: 10 s plus room for the resampling filter's tail.
@@ -58,6 +60,7 @@ class BuildOptions:
     keep_unlabeled: bool
     reader_options: dict
     resample: str = "poly"
+    drop_flagged: bool = False
 
 
 # ---------------------------------------------------------------- per-record work
@@ -73,11 +76,13 @@ class Job:
 
 @dataclasses.dataclass(frozen=True)
 class Converted:
-    """A converted record: its framed TFRecord and per-lead sums of the signal and its square."""
+    """A converted record: its framed TFRecord, per-lead sums of the signal and its square,
+    and its suspicious-signal flags (``[(check, value), ...]``)."""
 
     record: bytes
     lead_sum: np.ndarray
     lead_sum_sq: np.ndarray
+    flags: list
 
 
 _WORKER: dict = {}
@@ -88,7 +93,11 @@ def _init_worker(reader, jobs, options):
 
 
 def _convert(index: int):
-    """Read, condition, encode and frame job ``index``: ``(index, Converted or None, reason or None)``."""
+    """Read, condition, check, encode and frame job ``index``.
+
+    Returns:
+        ``(index, Converted or None, reason or None)``.
+    """
     job: Job = _WORKER["jobs"][index]
     try:
         raw = _WORKER["reader"].read_signal(job.ref, READ_SECONDS)
@@ -98,22 +107,37 @@ def _convert(index: int):
             conditioners[raw.fs] = SignalConditioner(raw.fs, options.nan_policy,
                                                      _WORKER["reader"].leads, options.resample)
         signal = conditioners[raw.fs](raw.data, raw.lead_names)
-    except (RecordRejected, HeaderError, OSError) as error:
+        flags = signal_flags(signal, _WORKER["reader"].leads)
+    except (HeaderError, OSError) as error:  # their messages start with the file
         return index, None, str(error)
+    except RecordRejected as error:
+        return index, None, f"{_WORKER['reader'].describe(job.ref)}: {error}"
+    except Exception as error:  # noqa: BLE001 - a record must never stop the build with a traceback
+        return index, None, (f"{_WORKER['reader'].describe(job.ref)}: unreadable "
+                             f"({type(error).__name__}: {error})")
     example = serialize_example(signal, job.labels, job.ref.record_id, job.ref.patient_id, job.fold)
     as_double = signal.astype(np.float64)
-    return index, Converted(frame(example), as_double.sum(axis=0), np.einsum("ij,ij->j", as_double, as_double)), None
+    return index, Converted(frame(example), as_double.sum(axis=0),
+                            np.einsum("ij,ij->j", as_double, as_double), flags), None
 
 
 def _converted_records(reader, jobs, options, workers):
-    """Yield ``(index, Converted or None, reason)`` for every job, in order, using worker processes."""
-    if workers <= 1 or len(jobs) < MIN_RECORDS_FOR_WORKERS:
-        _init_worker(reader, jobs, options)
-        yield from map(_convert, range(len(jobs)))
-        return
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=_init_worker, initargs=(reader, jobs, options)) as pool:
-        yield from pool.imap(_convert, range(len(jobs)), chunksize=64)
+    """Yield ``(index, Converted or None, reason)`` for every job, in order, using worker processes.
+
+    Raises:
+        BuildError: a worker process died (e.g. killed for memory); the message names its record.
+    """
+    if len(jobs) < MIN_RECORDS_FOR_WORKERS:
+        workers = 0
+    try:
+        yield from imap_ordered(_convert, len(jobs), workers=workers if workers > 1 else 0,
+                                initializer=_init_worker, initargs=(reader, jobs, options))
+    except WorkerDied as error:
+        ref = jobs[error.index].ref
+        raise BuildError(f"{error} while converting record {ref.record_id} "
+                         f"({reader.source / ref.location}); "
+                         f"nothing was written. If it ran out of memory, retry with fewer --workers"
+                         ) from None
 
 
 # ---------------------------------------------------------------- accumulation
@@ -161,7 +185,8 @@ def _existing_build(out_dir: Path, options: BuildOptions) -> dict | None:
     try:
         manifest = json.loads(manifest_path.read_text())
     except json.JSONDecodeError:
-        raise BuildError(f"{manifest_path}: unreadable manifest; rebuild with --overwrite") from None
+        raise BuildError(
+            f"{manifest_path}: unreadable manifest; rebuild with --overwrite") from None
     if manifest.get("build_options") != json.loads(json.dumps(dataclasses.asdict(options))):
         raise BuildError(f"{out_dir} already holds a build with other options; "
                          f"use --overwrite to rebuild it")
@@ -176,7 +201,8 @@ def _complete_reader_options(reader_class, given: dict) -> dict:
     if unknown:
         raise ValueError(f"{reader_class.name} has no option(s) {', '.join(sorted(unknown))}; "
                          f"its options: {', '.join(known) or 'none'}")
-    options = {name: default if given.get(name) is None else given[name] for name, default in known.items()}
+    options = {name: default if given.get(name) is None else given[name]
+               for name, default in known.items()}
     return json.loads(json.dumps(options, default=str))
 
 
@@ -186,7 +212,8 @@ def _select_labeled(refs, keep_unlabeled):
         if ref.labels or keep_unlabeled:
             kept.append(ref)
         else:
-            dropped.append({"record_id": ref.record_id, "reason": "no label among the study's labels"})
+            dropped.append({"record_id": ref.record_id,
+                            "reason": "no label among the study's labels"})
     return kept, dropped
 
 
@@ -207,7 +234,7 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
                   split: str | None = None, seed: int = 0, overwrite: bool = False,
                   strict: bool = False, workers: int | None = None,
                   shard_size: int = DEFAULT_SHARD_SIZE, nan_policy: str = "drop",
-                  keep_unlabeled: bool = False, progress: bool = True,
+                  keep_unlabeled: bool = False, drop_flagged: bool = False, progress: bool = True,
                   log: Callable[[str], None] = print, resample: str = "poly",
                   **reader_options) -> dict:
     """Convert one public release into ``out/<dataset>/`` shards plus ``manifest.json``.
@@ -227,6 +254,8 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
         nan_policy: ``drop`` records with non-finite samples, or repair them
             (``interpolate``, ``zero``).
         keep_unlabeled: keep records with none of the study's labels (all-zero labels).
+        drop_flagged: drop records a suspicious-signal check flags (see
+            :mod:`tfrecords_builder.checks`) instead of only listing them in ``flags``.
         progress: show a progress bar.
         log: where the summary lines go.
         resample: ``poly`` (scipy's anti-aliasing ``resample_poly``) or ``decimate``
@@ -243,11 +272,15 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
         raise ValueError(f"resample must be one of {RESAMPLERS}, got {resample!r}")
     if shard_size < 1:
         raise ValueError(f"shard_size must be >= 1, got {shard_size}")
+    try:
+        resolved = Path(source).resolve()
+    except (OSError, RuntimeError) as error:  # RuntimeError: a symlink loop (Python < 3.13)
+        raise SourceError(f"{source}: cannot resolve the source folder ({error})") from None
     complete_options = _complete_reader_options(reader_class, reader_options)
     reader = reader_class(source, **complete_options)
-    options = BuildOptions(dataset, str(Path(source).resolve()), split or reader.default_split,
+    options = BuildOptions(dataset, str(resolved), split or reader.default_split,
                            seed, shard_size, nan_policy, keep_unlabeled, complete_options,
-                           resample)
+                           resample, drop_flagged)
     out_dir = Path(out) / reader.dataset_name
     if not overwrite:
         finished = _existing_build(out_dir, options)
@@ -256,25 +289,41 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
                 f"(use --overwrite to rebuild)")
             return finished
     started = time.perf_counter()
-    refs, dropped = _select_labeled(reader.records(), keep_unlabeled or reader.labels_are_complete)
+    refs, dropped = _unique_records(reader.records())
+    dropped = reader.skipped + dropped
+    refs, unlabeled = _select_labeled(refs, keep_unlabeled or reader.labels_are_complete)
+    dropped += unlabeled
     if not refs:
-        raise BuildError(f"{source}: none of its {len(dropped)} record(s) has a {dataset} label; "
-                         f"is this the {dataset} release?")
+        raise BuildError(f"{source}: none of its {len(dropped)} record(s) can be used "
+                         f"({_reason_summary(dropped)}); is this the {dataset} release?")
     _fail_if_strict(strict, dropped)
     assignment = assign_splits(refs, options.split, seed, _test_size(reader))
     check_patient_disjoint(refs, assignment)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MANIFEST).unlink(missing_ok=True)
     remove_partial_output(out_dir)
-    splits = _write_shards(reader, refs, assignment, out_dir, options, strict, dropped,
-                           (os.cpu_count() or 1) if workers is None else workers, progress)
-    elapsed = time.perf_counter() - started
-    manifest = _manifest(reader, options, splits, dropped)
-    _write_atomic_json(out_dir / MANIFEST, manifest)
+    try:
+        workers = (os.cpu_count() or 1) if workers is None else workers
+        splits, flags = _write_shards(reader, refs, assignment, out_dir, options, strict, dropped,
+                                      workers, progress)
+        if not any(split["records"] for split in splits.values()):
+            raise BuildError(f"{source}: every record was dropped ({_reason_summary(dropped)}); "
+                             f"nothing written")
+        elapsed = time.perf_counter() - started
+        manifest = _manifest(reader, options, splits, dropped, flags)
+        _write_atomic_json(out_dir / MANIFEST, manifest)
+    except BaseException:
+        remove_partial_output(out_dir)  # nothing half-written stays behind
+        raise
     written = sum(entry["records"] for entry in manifest["splits"].values())
-    log(f"{out_dir}: {_counts_line(manifest)}; {elapsed:.1f} s, {written / max(elapsed, 1e-9):.0f} records/s")
-    for reason, count in collections.Counter(_reason_kind(d["reason"]) for d in dropped).most_common():
+    rate = written / max(elapsed, 1e-9)
+    log(f"{out_dir}: {_counts_line(manifest)}; {elapsed:.1f} s, {rate:.0f} records/s")
+    kinds = collections.Counter(_reason_kind(d["reason"]) for d in dropped)
+    for reason, count in kinds.most_common():
         log(f"  dropped {count}: {reason}")
+    what = "dropped" if drop_flagged else "kept; --drop-flagged drops them"
+    for check, count in collections.Counter(flag["check"] for flag in flags).most_common():
+        log(f"  flagged {count}: {check} ({what})")
     for label, count in manifest["splits"]["train"]["label_counts"].items():
         if count == 0:
             log(f"warning: label {label} has no positive record in the train split of {out_dir}; "
@@ -286,10 +335,36 @@ def _test_size(reader) -> float:
     return TEST_SIZE if reader.test_size is None else reader.test_size
 
 
+def _unique_records(refs: list[RecordRef]) -> tuple[list[RecordRef], list[dict]]:
+    """Records whose id is unique; an id found several times with different contents (two
+    folders, two table rows) is ambiguous and every copy is dropped. Exact repeats count once."""
+    by_id: dict[str, list[RecordRef]] = collections.defaultdict(list)
+    for ref in refs:
+        if ref not in by_id[ref.record_id]:
+            by_id[ref.record_id].append(ref)
+    unique, dropped = [], []
+    for record_id, copies in by_id.items():
+        if len(copies) == 1:
+            unique.append(copies[0])
+            continue
+        where = "; ".join(f"{ref.location} labels {','.join(ref.labels) or 'none'}"
+                          for ref in copies)
+        dropped.append({"record_id": record_id,
+                        "reason": f"record id found {len(copies)} times with different contents "
+                                  f"({where}); which one is meant is ambiguous"})
+    return unique, dropped
+
+
+def _reason_summary(dropped: list[dict]) -> str:
+    kinds = collections.Counter(_reason_kind(d["reason"]) for d in dropped).most_common(3)
+    return ", ".join(f"{count} {kind}" for kind, count in kinds) or "no records found"
+
+
 def _reason_kind(reason: str) -> str:
-    """A reason without its record-specific numbers and paths, for the summary."""
-    text = reason.split(": ", 1)[-1] if reason.startswith("/") else reason
-    return text.split(" (")[0]
+    """A reason without its record-specific paths, values and details, for the summary."""
+    text = reason.split(": ", 1)[-1] if reason.startswith(("/", ".")) else reason
+    text = re.sub(r"\s*\([^)]*\)", "", text).split(";")[0]
+    return re.sub(r"-?\d+(\.\d+)?(e[-+]?\d+)?|\b(inf|nan)\b", "N", text)
 
 
 def _counts_line(manifest: dict) -> str:
@@ -300,14 +375,22 @@ def _counts_line(manifest: dict) -> str:
 def _write_shards(reader, refs, assignment, out_dir, options, strict, dropped, workers, progress):
     from tqdm.auto import tqdm
 
-    jobs = [Job(ref, multi_hot(ref.labels, reader.label_names), assignment[ref.record_id][1]) for ref in refs]
+    jobs = [Job(ref, multi_hot(ref.labels, reader.label_names),
+                assignment[ref.record_id][1]) for ref in refs]
     writers = {name: ShardedWriter(out_dir, name, options.shard_size) for name in SPLITS}
     stats = {name: SplitStats(reader.label_names, len(reader.leads)) for name in SPLITS}
+    flags = []
     converted_records = _converted_records(reader, jobs, options, workers)
     try:
         for index, converted, reason in tqdm(converted_records, total=len(jobs), disable=not progress,
                                              desc=out_dir.name, unit="rec"):
             job = jobs[index]
+            if converted is not None and converted.flags:
+                flags += [{"record_id": job.ref.record_id, "check": check, "value": value}
+                          for check, value in converted.flags]
+                if options.drop_flagged:
+                    converted, reason = None, "flagged: " + "; ".join(
+                        f"{check} {value}" for check, value in converted.flags)
             if converted is None:
                 dropped.append({"record_id": job.ref.record_id, "reason": reason})
                 _fail_if_strict(strict, dropped)
@@ -320,10 +403,11 @@ def _write_shards(reader, refs, assignment, out_dir, options, strict, dropped, w
         for writer in writers.values():
             writer.close()
     return {name: {**stats[name].summary(), "shards": writers[name].finalize(),
-                   "_normalization": stats[name].normalization()} for name in SPLITS}
+                   "_normalization": stats[name].normalization()} for name in SPLITS}, flags
 
 
-def _manifest(reader, options: BuildOptions, splits: dict, dropped: list[dict]) -> dict:
+def _manifest(reader, options: BuildOptions, splits: dict,
+              dropped: list[dict], flags: list[dict]) -> dict:
     normalization = splits["train"].pop("_normalization")
     splits["test"].pop("_normalization")
     return {
@@ -341,6 +425,8 @@ def _manifest(reader, options: BuildOptions, splits: dict, dropped: list[dict]) 
         "signal_layout": "samples x leads, row-major",
         "splits": splits,
         "dropped": dropped,
+        "flags": flags,
+        "unknown_codes": dict(reader.unknown_codes.most_common()),
         "split_policy": {"policy": options.split, "seed": options.seed,
                          "test_size": _test_size(reader) if options.split == "random" else None,
                          "folds": "strat_fold - 1" if options.split == "strat_fold" else

@@ -18,10 +18,12 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", choices=SPLIT_POLICIES, default=None,
                         help="random: patient-wise, 33%% test; strat_fold: PTB-XL's folds, fold 10 is test "
                              "(default: strat_fold for ptbxl, random otherwise)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random split and folds (default 0)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the random split and folds (default 0)")
     parser.add_argument("--overwrite", action="store_true", help="rebuild a finished output")
     parser.add_argument("--strict", action="store_true", help="fail instead of skipping a record")
-    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes (default: all cores)")
     parser.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE,
                         help="records per shard (default %(default)s)")
     parser.add_argument("--nan-policy", choices=NAN_POLICIES, default="drop",
@@ -33,7 +35,11 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resample", choices=RESAMPLERS, default="poly",
                         help="poly: scipy's anti-aliasing resample_poly (default); decimate: every "
                              "q-th sample of a q x 100 Hz record, no filter (the study's code)")
-    parser.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
+    parser.add_argument("--drop-flagged", action="store_true",
+                        help="drop records a suspicious-signal check flags (flat lead, amplitude "
+                             "beyond +-20 mV, identical leads) instead of only listing them")
+    parser.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="hide the progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,9 +64,12 @@ def main(argv: list[str] | None = None) -> int:
         build_dataset(args.dataset, args.source, args.out, split=args.split, seed=args.seed,
                       overwrite=args.overwrite, strict=args.strict, workers=args.workers,
                       shard_size=args.shard_size, nan_policy=args.nan_policy,
-                      keep_unlabeled=args.keep_unlabeled, progress=args.progress,
-                      resample=args.resample, **reader_options)
+                      keep_unlabeled=args.keep_unlabeled, drop_flagged=args.drop_flagged,
+                      progress=args.progress, resample=args.resample, **reader_options)
     except (BuildError, SourceError, HeaderError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"interrupted: nothing written to {args.out} (a re-run starts over)", file=sys.stderr)
+        return 130
     return 0

@@ -57,9 +57,16 @@ def standard_lead_indices(lead_names: Sequence[str],
     Leads are matched by name (case-insensitive, aliases folded).
 
     Raises:
-        RecordRejected: a wanted lead is absent.
+        RecordRejected: a wanted lead is absent, or named twice (which one is meant is unknown).
     """
-    position = {canonical_lead(name): i for i, name in enumerate(lead_names)}
+    wanted = {canonical_lead(lead) for lead in leads}
+    position: dict[str, int] = {}
+    for i, name in enumerate(lead_names):
+        key = canonical_lead(name)
+        if key in position and key in wanted:
+            raise RecordRejected(f"lead {name} appears twice (signals {position[key] + 1} and "
+                                 f"{i + 1}); which one is meant is ambiguous")
+        position.setdefault(key, i)
     missing = [lead for lead in leads if canonical_lead(lead) not in position]
     if missing:
         raise RecordRejected(
@@ -136,8 +143,8 @@ class SignalConditioner:
 
     def __init__(self, fs_in: float, nan_policy: str = "drop",
                  leads: Sequence[str] = STANDARD_LEADS, resample: str = "poly"):
-        if fs_in <= 0:
-            raise ValueError(f"fs_in must be positive, got {fs_in}")
+        if not (math.isfinite(fs_in) and fs_in > 0):
+            raise ValueError(f"fs_in must be a finite positive rate, got {fs_in}")
         if fs_in < TARGET_FS:
             raise RecordRejected(f"sampling rate {fs_in:g} Hz is below {TARGET_FS} Hz")
         if nan_policy not in NAN_POLICIES:

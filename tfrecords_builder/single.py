@@ -16,7 +16,8 @@ import numpy as np
 from tfrecords_builder.build import READ_SECONDS
 from tfrecords_builder.readers.base import RawSignal
 from tfrecords_builder.readers.cpsc2018 import read_original_mat
-from tfrecords_builder.signal import SignalConditioner
+from tfrecords_builder.checks import signal_flags
+from tfrecords_builder.signal import RecordRejected, SignalConditioner
 from tfrecords_builder.wfdb_io import read_record
 
 RECORD_SUFFIXES = (".hea", ".dat", ".mat", "")
@@ -31,20 +32,30 @@ def read_raw(path: str | os.PathLike) -> RawSignal:
     """
     path = Path(path)
     if path.suffix not in RECORD_SUFFIXES:
-        raise ValueError(f"{path}: expected a WFDB record (.hea/.dat/.mat) or a CPSC 2018 .mat file")
+        raise ValueError(
+            f"{path}: expected a WFDB record (.hea/.dat/.mat) or a CPSC 2018 .mat file")
     header = path.with_suffix(".hea") if path.suffix else path.with_name(path.name + ".hea")
     if header.is_file():
         return RawSignal(*read_record(header, max_seconds=READ_SECONDS))
     if path.suffix == ".mat" and path.is_file():
         return read_original_mat(path, READ_SECONDS)
-    raise ValueError(f"{path}: no WFDB header {header.name} next to it and not a CPSC 2018 .mat file")
+    raise ValueError(
+        f"{path}: no WFDB header {header.name} next to it and not a CPSC 2018 .mat file")
 
 
 def read_any_record(path: str | os.PathLike, nan_policy: str = "drop") -> np.ndarray:
-    """The (1000, 12) float32 mV example a build would write for the record at ``path``.
+    """The (1000, 12) float32 mV example a build would write for the record at ``path``,
+    after the same checks (header bounds, ``.mat`` format, all-zero signal).
 
     Raises:
-        ValueError: unreadable file; RecordRejected: too short, missing leads, NaN.
+        ValueError: unreadable file or a header value out of bounds (a
+            ``HeaderError`` naming the file, field and value);
+        RecordRejected: too short, missing or duplicated leads, NaN, all zeros.
     """
     raw = read_raw(path)
-    return SignalConditioner(raw.fs, nan_policy)(raw.data, raw.lead_names)
+    try:
+        signal = SignalConditioner(raw.fs, nan_policy)(raw.data, raw.lead_names)
+        signal_flags(signal)  # rejects an all-zero signal, as a build does
+    except RecordRejected as error:
+        raise RecordRejected(f"{path}: {error}") from None
+    return signal

@@ -7,7 +7,14 @@ samples are read with one ``numpy.fromfile`` call: ``wfdb.rdsamp`` spends most
 of its time parsing headers (about 300 records/s here). Every other storage
 format is handed to ``wfdb.rdrecord``. The early CinC 2020 headers, whose first
 line names the file (``E00001.mat 12 500 5000``) and which ``wfdb`` rejects,
-are read by the fast path.
+are read by the fast path. A ``.mat`` file is read by its own format
+(:mod:`tfrecords_builder.matfile`), not trusted to be v4 int16 at the header's offset.
+
+Every header is checked against physical bounds before any sample is read:
+sampling rate finite and within ``MIN_FS``-``MAX_FS``, 1-``MAX_SIGNALS`` signals,
+a non-negative sample count, a known storage format, a finite non-zero gain (no
+WFDB default of 200 is assumed), a baseline within the format's range and a known
+unit. A violation is a :class:`HeaderError` naming the file, the field and its value.
 
 Example:
 >>> header = parse_header("00001_lr 1 100 2\\n00001_lr.dat 16 1000.0(0)/mV 16 0 0 0 0 I\\n")
@@ -28,11 +35,18 @@ import numpy as np
 # Digital value WFDB reserves for "no sample", per storage format (signal(5); format 8 has none).
 _INVALID_SAMPLE = {80: -128, 160: -32768, 212: -2048, 310: -512, 311: -512, 16: -32768, 61: -32768,
                    24: -(1 << 23), 32: -(1 << 31), 508: -128, 516: -32768, 524: -(1 << 23)}
-_DEFAULT_GAIN = 200.0
 #: Unit name (lower case) -> factor to millivolts.
 UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nu": 1.0}
-_FORMAT_FIELD = re.compile(r"^(?P<fmt>\d+)(?:x(?P<spf>\d+))?(?::(?P<skew>\d+))?(?:\+(?P<offset>\d+))?$")
-_GAIN_FIELD = re.compile(r"^(?P<gain>[-+\d.eE]+)(?:\((?P<baseline>[-+\d]+)\))?(?:/(?P<units>\S+))?$")
+#: Bits of a digital sample per storage format (signal(5)); a baseline must fit in them.
+_FORMAT_BITS = {8: 8, 80: 8, 16: 16, 61: 16, 160: 16, 212: 12, 310: 10, 311: 10, 24: 24, 32: 32,
+                508: 8, 516: 16, 524: 24}
+#: Physical bounds a header must respect before anything is read (ECG recorders: 100-10000 Hz).
+MIN_FS, MAX_FS = 50.0, 20000.0
+MAX_SIGNALS = 64
+_FORMAT_FIELD = re.compile(
+    r"^(?P<fmt>\d+)(?:x(?P<spf>\d+))?(?::(?P<skew>\d+))?(?:\+(?P<offset>\d+))?$")
+_GAIN_FIELD = re.compile(
+    r"^(?P<gain>[-+\d.eE]+)(?:\((?P<baseline>[-+\d]+)\))?(?:/(?P<units>\S+))?$")
 _RECORD_EXTENSIONS = (".mat", ".dat", ".hea")
 
 
@@ -82,14 +96,15 @@ def _parse_signal_line(line: str, index: int) -> SignalSpec:
     match = _FORMAT_FIELD.match(fields[1])
     if not match:
         raise HeaderError(f"signal line {index + 1} has an unreadable format field {fields[1]!r}")
-    gain, baseline, units = _DEFAULT_GAIN, None, "mV"
-    if len(fields) > 2:
-        gain_match = _GAIN_FIELD.match(fields[2])
-        if not gain_match:
-            raise HeaderError(f"signal line {index + 1} has an unreadable gain {fields[2]!r}")
-        gain = float(gain_match["gain"]) or _DEFAULT_GAIN
-        baseline = int(gain_match["baseline"]) if gain_match["baseline"] else None
-        units = gain_match["units"] or "mV"
+    if len(fields) < 3:
+        # WFDB would assume 200 units/mV; a guessed scale is a silently wrong signal.
+        raise HeaderError(f"signal line {index + 1} has no gain field; expected e.g. 1000.0(0)/mV")
+    gain_match = _GAIN_FIELD.match(fields[2])
+    if not gain_match:
+        raise HeaderError(f"signal line {index + 1} has an unreadable gain {fields[2]!r}")
+    gain = float(gain_match["gain"])
+    baseline = int(gain_match["baseline"]) if gain_match["baseline"] else None
+    units = gain_match["units"] or "mV"
     adc_zero = int(fields[4]) if len(fields) > 4 else 0
     return SignalSpec(
         file_name=fields[0],
@@ -102,6 +117,33 @@ def _parse_signal_line(line: str, index: int) -> SignalSpec:
         units=units,
         name=fields[8].strip() if len(fields) > 8 else f"ch{index + 1}",
     )
+
+
+def _check_signal(spec: SignalSpec, index: int) -> None:
+    """Physical bounds of one signal line (raises HeaderError without the file name)."""
+    where = f"signal {index + 1} ({spec.name})"
+    if spec.fmt not in _FORMAT_BITS:
+        raise HeaderError(f"{where}: storage format {spec.fmt} is not a WFDB sample format")
+    if not math.isfinite(spec.gain) or spec.gain == 0:
+        raise HeaderError(f"{where}: gain {spec.gain:g} is not a usable scale; expected a finite, "
+                          f"non-zero number of ADC units per {spec.units} (WFDB's default 200 "
+                          f"is not assumed)")
+    limit = 1 << _FORMAT_BITS[spec.fmt]
+    if not -limit <= spec.baseline <= limit:
+        raise HeaderError(f"{where}: baseline {spec.baseline} is outside the "
+                          f"{_FORMAT_BITS[spec.fmt]}-bit range of format {spec.fmt}")
+    if spec.units.lower() not in UNIT_TO_MV:
+        raise HeaderError(f"{where}: unit {spec.units!r}; expected mV, uV or V")
+
+
+def _check_record_line(fs: float, n_signals: int, n_samples: int | None) -> None:
+    """Physical bounds of the record line, checked before any sample is read."""
+    if not (math.isfinite(fs) and MIN_FS <= fs <= MAX_FS):
+        raise HeaderError(f"sampling rate {fs:g} Hz is outside {MIN_FS:g}-{MAX_FS:g} Hz")
+    if not 1 <= n_signals <= MAX_SIGNALS:
+        raise HeaderError(f"{n_signals} signals; expected 1-{MAX_SIGNALS}")
+    if n_samples is not None and n_samples < 0:
+        raise HeaderError(f"sample count {n_samples} is negative")
 
 
 def _strip_record_extension(name: str) -> str:
@@ -129,10 +171,13 @@ def parse_header(text: str, source: str = "<header>") -> Header:
         n_signals = int(record[1])
         fs = float(record[2].split("/")[0].split("(")[0]) if len(record) > 2 else 250.0
         n_samples = int(record[3]) if len(record) > 3 else None
+        _check_record_line(fs, n_signals, n_samples)
         if len(body) < 1 + n_signals:
             raise HeaderError(
                 f"{source}: header declares {n_signals} signals but has {len(body) - 1} signal lines")
         signals = tuple(_parse_signal_line(line, i) for i, line in enumerate(body[1:1 + n_signals]))
+        for i, spec in enumerate(signals):
+            _check_signal(spec, i)
     except HeaderError as error:
         if str(error).startswith(source):
             raise
@@ -151,18 +196,25 @@ def read_header(path: str | os.PathLike) -> Header:
     return parse_header(text, str(path))
 
 
-def _unit_scale(spec: SignalSpec, source: str) -> float:
-    scale = UNIT_TO_MV.get(spec.units.lower())
-    if scale is None:
-        raise HeaderError(f"{source}: signal {spec.name} has unit {spec.units!r}; expected mV, uV or V")
-    return scale
-
-
 def _is_fast_path(header: Header) -> bool:
-    return all(s.fmt == 16 and s.samples_per_frame == 1 and s.skew == 0 for s in header.signals)
+    """Format 16 ``.dat`` files, or ``.mat`` files (whatever format the header gives them)."""
+    return all(s.samples_per_frame == 1 and s.skew == 0
+               and (s.fmt == 16 or s.file_name.endswith(".mat")) for s in header.signals)
 
 
-def _read_format16(directory: Path, header: Header, indices: list[int], max_samples: int | None):
+def _read_dat16(path: Path, n_signals: int, offset: int, max_samples: int | None) -> np.ndarray:
+    count = -1 if max_samples is None else max_samples * n_signals
+    try:
+        raw = np.fromfile(path, dtype="<i2", count=count, offset=offset)
+    except OSError as error:
+        raise HeaderError(f"{path}: cannot read samples ({error.strerror})") from None
+    if raw.size % n_signals:
+        raise HeaderError(
+            f"{path}: {raw.size} samples is not a whole number of {n_signals}-signal frames")
+    return raw.reshape(-1, n_signals)
+
+
+def _read_fast(directory: Path, header: Header, indices: list[int], max_samples: int | None):
     """Digital samples of the signals at ``indices``, file by file."""
     by_file: dict[str, list[int]] = {}
     for i, signal in enumerate(header.signals):
@@ -173,16 +225,13 @@ def _read_format16(directory: Path, header: Header, indices: list[int], max_samp
         if not wanted.intersection(members):
             continue
         path = directory / file_name
-        count = -1 if max_samples is None else max_samples * len(members)
         offset = header.signals[members[0]].byte_offset
-        try:
-            raw = np.fromfile(path, dtype="<i2", count=count, offset=offset)
-        except OSError as error:
-            raise HeaderError(f"{path}: cannot read samples ({error.strerror})") from None
-        if raw.size % len(members):
-            raise HeaderError(
-                f"{path}: {raw.size} samples is not a whole number of {len(members)}-signal frames")
-        frames = raw.reshape(-1, len(members))
+        if path.suffix == ".mat":  # a MATLAB file says itself what it holds
+            from tfrecords_builder.matfile import read_val
+
+            frames = read_val(path, len(members), offset, max_samples)
+        else:
+            frames = _read_dat16(path, len(members), offset, max_samples)
         for column, i in enumerate(members):
             if i in wanted:
                 columns[i] = frames[:, column]
@@ -236,7 +285,7 @@ def read_record(header_path: str | os.PathLike, leads: list[str] | None = None,
     max_samples = None if max_seconds is None else math.ceil(max_seconds * header.fs)
     if header.n_samples is not None and max_samples is not None:
         max_samples = min(max_samples, header.n_samples)
-    reader = _read_format16 if _is_fast_path(header) else _read_with_wfdb
+    reader = _read_fast if _is_fast_path(header) else _read_with_wfdb
     digital = reader(header_path.parent, header, indices, max_samples)
     expected = header.n_samples if max_samples is None else max_samples
     if expected is not None and digital.shape[0] != expected:
@@ -246,5 +295,5 @@ def read_record(header_path: str | os.PathLike, leads: list[str] | None = None,
     specs = [header.signals[i] for i in indices]
     digital = _with_nan_gaps(digital, [s.fmt for s in specs])
     baseline = np.array([s.baseline for s in specs], dtype=np.float64)
-    scale = np.array([_unit_scale(s, str(header_path)) / s.gain for s in specs], dtype=np.float64)
+    scale = np.array([UNIT_TO_MV[s.units.lower()] / s.gain for s in specs], dtype=np.float64)
     return (digital - baseline) * scale, header.fs, [names[i] for i in indices]

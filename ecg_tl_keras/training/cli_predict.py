@@ -1,8 +1,8 @@
 """Print per-label probabilities of a checkpoint for raw ECG record files.
 
-Records are read and conditioned exactly as the dataset builder does
-(resampled to 100 Hz, cropped to 10 s, mV), with
-``tfrecords_builder.read_any_record``.
+Records are read, checked and conditioned exactly as the dataset builder does
+(header bounds, ``.mat`` format, resampled to 100 Hz, cropped to 10 s, mV), with
+``tfrecords_builder.read_any_record``; a bad record is a one-line error naming it.
 
 Example:
     python -m ecg_tl_keras.cli predict --model runs/r18/best.keras records100/00000/00001_lr.hea
@@ -43,17 +43,17 @@ def predict_records(checkpoint: str, records: list[str]) -> tuple[list[str], np.
 
     from ecg_tl_keras.training.checkpoints import label_names, load_checkpoint
 
+    signals = []
+    for record in records:  # read first: a bad record is reported before the model loads
+        try:
+            signals.append(read_any_record(record))
+        except RecordRejected as error:
+            raise ValueError(str(error)) from None
     model, metadata = load_checkpoint(checkpoint)
     shape = tuple(model.input_shape[1:])
-    signals = []
-    for record in records:
-        try:
-            signal = read_any_record(record)
-        except RecordRejected as error:
-            raise ValueError(f"{record}: {error}") from None
+    for record, signal in zip(records, signals):
         if signal.shape != shape:
             raise ValueError(f"{record} reads as {signal.shape}, the model takes {shape}")
-        signals.append(signal)
     probabilities = model.predict(np.stack(signals).astype(np.float32), verbose=0)
     return label_names(model, metadata), probabilities
 

@@ -9,6 +9,7 @@ so they hold plain data only (paths, options, small tables).
 from __future__ import annotations
 
 import abc
+import collections
 import dataclasses
 from pathlib import Path
 from typing import ClassVar, Sequence
@@ -60,6 +61,12 @@ class Reader(abc.ABC):
     the release's codes that map to it) and ``release_format`` (on the class,
     or in ``__init__`` when it depends on the source) and implement
     :meth:`records` and :meth:`read_signal`.
+
+    A record whose metadata is unusable (an unreadable header, a label value
+    outside its table's vocabulary, an empty row) is left out of
+    :meth:`records` and listed with :meth:`skip` (``skipped``, which the build
+    adds to the manifest's ``dropped``). Source codes that map to none of the
+    study's labels are counted in ``unknown_codes`` (the manifest lists them).
     """
 
     name: ClassVar[str]
@@ -85,6 +92,12 @@ class Reader(abc.ABC):
         self.source = Path(source)
         if not self.source.is_dir():
             raise SourceError(f"{self.source}: source folder not found")
+        self.skipped: list[dict] = []
+        self.unknown_codes: collections.Counter = collections.Counter()
+
+    def skip(self, record_id: str, reason: str) -> None:
+        """Leave a record out of :meth:`records`, with the reason (file, field, value)."""
+        self.skipped.append({"record_id": record_id, "reason": reason})
 
     @classmethod
     def add_options(cls, parser) -> None:
@@ -95,11 +108,16 @@ class Reader(abc.ABC):
         """This reader's keyword options from parsed command-line arguments."""
         return {}
 
+    def describe(self, ref: RecordRef) -> str:
+        """Where a record is, for messages (its file)."""
+        return str(self.source / ref.location)
+
     def require_file(self, relative: str, what: str) -> Path:
         """Path of a file the release must contain, or a SourceError naming it."""
         path = self.source / relative
         if not path.is_file():
-            raise SourceError(f"{path}: not found; expected {what} in the {self.name} release folder")
+            raise SourceError(
+                f"{path}: not found; expected {what} in the {self.name} release folder")
         return path
 
     @staticmethod
@@ -113,6 +131,8 @@ class Reader(abc.ABC):
     def labels_from_codes(self, codes) -> tuple[str, ...]:
         """The study labels (in label order) whose source codes appear in ``codes``."""
         present = set(codes)
+        known = set().union(*self.label_codes.values())
+        self.unknown_codes.update(present - known)
         return tuple(label for label in self.label_names
                      if present.intersection(self.label_codes[label]))
 

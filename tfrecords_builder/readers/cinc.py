@@ -25,7 +25,8 @@ SNOMED = {
     "LBBB": ("164909002", "733534002"),              # left bundle branch block, complete LBBB
     "RBBB": ("59118001", "713427006"),               # right bundle branch block, complete RBBB
     "PAC": ("284470004", "63593006"),                # premature atrial contraction, SVPB
-    "PVC": ("427172004", "17338001", "164884008"),   # PVC, ventricular premature beats, ventricular ectopics
+    # PVC, ventricular premature beats, ventricular ectopics
+    "PVC": ("427172004", "17338001", "164884008"),
     "STD": ("429622005",),                           # ST depression
     "STE": ("164931005",),                           # ST elevation
     "SB": ("426177001",),                            # sinus bradycardia
@@ -55,8 +56,8 @@ class CincReader(Reader):
                               f"CinC WFDB release (NAME.hea + NAME.mat)")
         return paths
 
-    def labels_for(self, header_path: Path) -> tuple[str, ...]:
-        """The study labels of one record (subclasses may add other sources)."""
+    def labels_for(self, header_path: Path) -> tuple[str, ...] | None:
+        """The study labels of one record (subclasses may add other sources); None: skipped."""
         return self.labels_from_codes(dx_codes(header_path))
 
     def records(self) -> list[RecordRef]:
@@ -65,7 +66,10 @@ class CincReader(Reader):
             try:
                 labels = self.labels_for(path)
             except HeaderError as error:
-                raise SourceError(str(error)) from None
+                self.skip(path.stem, str(error))
+                continue
+            if labels is None:
+                continue
             refs.append(RecordRef(record_id=path.stem, patient_id=path.stem, labels=labels,
                                   location=str(path.relative_to(self.source))))
         return refs

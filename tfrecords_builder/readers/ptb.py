@@ -35,7 +35,8 @@ class PtbReader(Reader):
             try:
                 reason = (read_header(path).comment_value("Reason for admission") or "").lower()
             except HeaderError as error:
-                raise SourceError(str(error)) from None
+                self.skip(f"{path.parent.name}/{path.stem}", str(error))
+                continue
             refs.append(RecordRef(record_id=f"{path.parent.name}/{path.stem}",
                                   patient_id=path.parent.name,
                                   labels=self.labels_from_codes([reason]),

@@ -4,10 +4,30 @@ from __future__ import annotations
 
 import ast
 
+import pandas as pd
+
 from tfrecords_builder.readers.base import RawSignal, Reader, RecordRef, SourceError
 from tfrecords_builder.wfdb_io import read_record
 
 SUPERCLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
+
+
+def _is_whole(value) -> bool:
+    try:
+        return float(value).is_integer()
+    except (TypeError, ValueError):
+        return False
+
+
+def _whole(value, field: str, low: int, high: int | None = None) -> int:
+    """``value`` as a whole number in ``low``-``high``; ValueError naming ``field`` otherwise."""
+    number = int(float(value)) if _is_whole(value) else None
+    if number is None or number < low or (high is not None and number > high):
+        bounds = f"{low}-{high}" if high is not None else f">= {low}"
+        raise ValueError(f"{field} is {value!r}; expected a whole number {bounds}")
+    return number
+
+
 _FILENAME_COLUMN = {100: "filename_lr", 500: "filename_hr"}
 
 
@@ -15,7 +35,10 @@ class PtbxlReader(Reader):
     """The 5 diagnostic superclasses from ``scp_codes`` (statements with ``diagnostic == 1``).
 
     Patient is ``patient_id``; the release's ``strat_fold`` (1-10) becomes fold
-    ``strat_fold - 1`` and, by default, fold 10 is the test split.
+    ``strat_fold - 1`` and, by default, fold 10 is the test split. A row with an
+    empty, non-whole or out-of-range id or fold, or ``scp_codes`` that is not a dict
+    of codes, is skipped with the reason; SCP codes outside ``scp_statements.csv``'s
+    diagnostic statements are counted in ``unknown_codes``.
 
     Args:
         source: the release folder.
@@ -31,8 +54,10 @@ class PtbxlReader(Reader):
         if sampling_rate not in _FILENAME_COLUMN:
             raise ValueError(f"sampling_rate must be 100 or 500, got {sampling_rate}")
         self.sampling_rate = sampling_rate
-        self.database = self.require_file("ptbxl_database.csv", "the record table ptbxl_database.csv")
-        self.statements = self.require_file("scp_statements.csv", "the statement table scp_statements.csv")
+        self.database = self.require_file("ptbxl_database.csv",
+                                          "the record table ptbxl_database.csv")
+        self.statements = self.require_file("scp_statements.csv",
+                                            "the statement table scp_statements.csv")
         self.release_format = f"ptbxl-wfdb-{sampling_rate}hz"
         records_dir = self.source / f"records{sampling_rate}"
         if not records_dir.is_dir():
@@ -53,39 +78,53 @@ class PtbxlReader(Reader):
         table = self.read_table(self.statements, "scp_statements.csv", index_col=0)
         for column in ("diagnostic", "diagnostic_class"):
             if column not in table.columns:
-                raise SourceError(f"{self.statements}: no column {column!r}; expected PTB-XL's scp_statements.csv")
+                raise SourceError(
+                    f"{self.statements}: no column {column!r}; expected PTB-XL's scp_statements.csv")
         diagnostic = table[table["diagnostic"] == 1]
         return {label: tuple(sorted(diagnostic.index[diagnostic["diagnostic_class"] == label]))
                 for label in SUPERCLASSES}
 
     def records(self) -> list[RecordRef]:
         table = self.read_table(self.database, "ptbxl_database.csv")
-        needed = ("ecg_id", "patient_id", "scp_codes", "strat_fold", _FILENAME_COLUMN[self.sampling_rate])
+        needed = ("ecg_id", "patient_id", "scp_codes", "strat_fold",
+                  _FILENAME_COLUMN[self.sampling_rate])
         missing = [column for column in needed if column not in table.columns]
         if missing:
             raise SourceError(f"{self.database}: missing column(s) {', '.join(missing)}; "
                               f"expected PTB-XL's ptbxl_database.csv")
         refs = []
-        for row in table.sort_values("ecg_id").itertuples(index=False):
+        for row_number, row in enumerate(table.to_dict("records"), start=2):  # line 1 is the header
             try:
-                codes = ast.literal_eval(row.scp_codes)
-            except (ValueError, SyntaxError):
-                raise SourceError(f"{self.database}: ecg_id {row.ecg_id} has unreadable "
-                                  f"scp_codes {row.scp_codes!r}") from None
-            try:
-                ids = str(int(row.ecg_id)), str(int(row.patient_id)), int(row.strat_fold) - 1
-            except (ValueError, TypeError):
-                raise SourceError(f"{self.database}: ecg_id {row.ecg_id} needs whole numbers in "
-                                  f"ecg_id, patient_id and strat_fold, got {row.ecg_id!r}, "
-                                  f"{row.patient_id!r}, {row.strat_fold!r}") from None
-            refs.append(RecordRef(
-                record_id=ids[0],
-                patient_id=ids[1],
-                labels=self.labels_from_codes(codes),
-                location=getattr(row, _FILENAME_COLUMN[self.sampling_rate]),
-                fold=ids[2],
-            ))
-        return refs
+                refs.append(self._record(row))
+            except ValueError as error:
+                record_id = _whole(row["ecg_id"], "ecg_id", 1) if _is_whole(row["ecg_id"]) else None
+                where = f"ecg_id {record_id}" if record_id is not None else f"line {row_number}"
+                self.skip(str(record_id) if record_id is not None else f"row {row_number}",
+                          f"{self.database} {where}: {error}")
+        return sorted(refs, key=lambda ref: int(ref.record_id))
+
+    def _record(self, row: dict) -> RecordRef:
+        """One table row as a record; ValueError naming the field and value when unusable."""
+        if all(pd.isna(value) or str(value).strip() == "" for value in row.values()):
+            raise ValueError("empty row")
+        filename = row[_FILENAME_COLUMN[self.sampling_rate]]
+        if not isinstance(filename, str) or not filename.strip():
+            raise ValueError(
+                f"{_FILENAME_COLUMN[self.sampling_rate]} is {filename!r}; expected a record path")
+        try:
+            codes = ast.literal_eval(row["scp_codes"])
+        except (ValueError, SyntaxError, TypeError):
+            codes = None
+        if not (isinstance(codes, dict) and all(isinstance(code, str) for code in codes)):
+            raise ValueError(f"scp_codes is {row['scp_codes']!r}; expected a dict of SCP codes "
+                             f"such as {{'NORM': 100.0}}")
+        return RecordRef(
+            record_id=str(_whole(row["ecg_id"], "ecg_id", 1)),
+            patient_id=str(_whole(row["patient_id"], "patient_id", 0)),
+            labels=self.labels_from_codes(codes),
+            location=filename.strip(),
+            fold=_whole(row["strat_fold"], "strat_fold", 1, 10) - 1,
+        )
 
     def read_signal(self, ref: RecordRef, max_seconds: float) -> RawSignal:
         data, fs, leads = read_record(self.source / f"{ref.location}.hea", max_seconds=max_seconds)

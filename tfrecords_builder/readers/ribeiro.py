@@ -8,7 +8,9 @@ exam is kept. The i-th CSV row matches the i-th tracing; each exam is its own
 patient. The upstream description gives two lead orders and the unit "1e-4 V"
 next to "multiply by 1000 to obtain V", so both are options: ``lead_order``
 (default ``DI,DII,DIII,AVR,AVL,AVF,V1,...,V6``) and ``scale`` (multiplier that
-turns stored values into mV, default 1.0: values are taken as mV).
+turns stored values into mV, default 1.0: values are taken as mV). Every label
+cell must be 0 or 1: a row with an empty cell or any other value is skipped with
+the reason (it is not read as "not marked").
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ RIBEIRO_LABELS = ("NORM", "I-AVB", "RBBB", "LBBB", "SB", "AF", "STach")
 GOLD_COLUMNS = {"I-AVB": "1dAVb", "RBBB": "RBBB", "LBBB": "LBBB", "SB": "SB", "AF": "AF", "STach": "ST"}
 DEFAULT_LEAD_ORDER = ("DI", "DII", "DIII", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6")
 FS = 400.0
+#: gold_standard.csv cell -> marked; anything else (empty, 2, "yes") makes the row unusable.
+_BINARY = {"0": False, "1": True, "0.0": False, "1.0": True}
+#: Samples per tracing accepted (a per-record memory bound).
+MAX_SAMPLES = 1 << 20
 
 
 def strip_zero_padding(tracing: np.ndarray) -> np.ndarray:
@@ -97,26 +103,32 @@ class RibeiroReader(Reader):
         return state
 
     def _tracings(self):
-        if self._file is None:
-            import h5py
+        import h5py
 
+        if self._file is None:
             try:
                 self._file = h5py.File(self.hdf5, "r")
             except OSError as error:
                 raise SourceError(f"{self.hdf5}: not an HDF5 file h5py can open ({error}); "
                                   f"expected CODE's ecg_tracings.hdf5") from None
-        if "tracings" not in self._file:
-            raise SourceError(f"{self.hdf5}: no dataset 'tracings'; expected CODE's N x 4096 x 12 tracings")
-        return self._file["tracings"]
+        tracings = self._file.get("tracings")
+        if not isinstance(tracings, h5py.Dataset):
+            found = "nothing" if tracings is None else f"a {type(tracings).__name__}"
+            raise SourceError(
+                f"{self.hdf5}: 'tracings' is {found}; expected CODE's N x 4096 x 12 dataset")
+        return tracings
 
     def records(self) -> list[RecordRef]:
-        gold = self.read_table(self.gold, "gold_standard.csv")
+        gold = self.read_table(self.gold, "gold_standard.csv", dtype=str, keep_default_na=False,
+                               skip_blank_lines=False)
         missing = [column for column in GOLD_COLUMNS.values() if column not in gold.columns]
         if missing:
             raise SourceError(f"{self.gold}: missing column(s) {', '.join(missing)}")
         tracings = self._tracings()
-        if tracings.ndim != 3 or tracings.shape[2] != 12:
-            raise SourceError(f"{self.hdf5}: tracings has shape {tracings.shape}, expected N x samples x 12")
+        if (tracings.ndim != 3 or tracings.shape[2] != 12 or tracings.dtype.kind not in "iuf"
+                or tracings.shape[1] > MAX_SAMPLES):
+            raise SourceError(f"{self.hdf5}: tracings is {tracings.dtype} {tracings.shape}, "
+                              f"expected N x samples x 12 numbers, at most {MAX_SAMPLES} samples")
         if tracings.shape[0] != len(gold):
             raise SourceError(f"{self.hdf5}: {tracings.shape[0]} tracings but {self.gold} has "
                               f"{len(gold)} rows; the i-th row must match the i-th tracing")
@@ -124,18 +136,28 @@ class RibeiroReader(Reader):
         refs = []
         # Column names such as "1dAVb" are not identifiers, so rows are read as dicts.
         for index, row in enumerate(gold[list(GOLD_COLUMNS.values())].to_dict("records")):
-            marked = {label for label, column in GOLD_COLUMNS.items() if row[column] == 1}
-            labels = tuple(label for label in RIBEIRO_LABELS if label in marked) or ("NORM",)
             record_id = f"{index:0{width}d}"
+            bad = {column: value for column, value in row.items() if value.strip() not in _BINARY}
+            if bad:
+                column, value = next(iter(bad.items()))
+                self.skip(record_id, f"{self.gold} line {index + 2}: {column} is {value!r}; "
+                                     f"expected 0 or 1 (a missing value is not 0)")
+                continue
+            marked = {label for label,
+                      column in GOLD_COLUMNS.items() if _BINARY[row[column].strip()]}
+            labels = tuple(label for label in RIBEIRO_LABELS if label in marked) or ("NORM",)
             refs.append(RecordRef(record_id=record_id, patient_id=record_id, labels=labels,
                                   location=str(index)))
         return refs
+
+    def describe(self, ref: RecordRef) -> str:
+        return f"{self.hdf5} tracing {ref.location}"
 
     def read_signal(self, ref: RecordRef, max_seconds: float) -> RawSignal:
         tracing = np.asarray(self._tracings()[int(ref.location)], dtype=np.float64)
         if not self.keep_padding:
             tracing = strip_zero_padding(tracing)
         if tracing.shape[0] == 0:
-            raise RecordRejected("tracing is all zeros")
+            raise RecordRejected("signal is all zeros")
         samples = int(np.ceil(max_seconds * FS))
         return RawSignal(tracing[:samples] * self.scale, FS, self.lead_order)
