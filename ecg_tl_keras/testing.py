@@ -134,13 +134,16 @@ def check_backbone(name, *, input_shape=_HARNESS_SHAPE, n_labels=3, batch_size=4
             "stages": [stage[0].name for stage in stages]}
 
 
-def check_reader(reader, *, max_seconds=10.5, limit=None):
+def check_reader(reader, *, max_seconds=10.5, limit=None, leads=None):
     """Checks a `tfrecords_builder` reader against the builder's contract.
 
     Args:
         reader: A reader instance (`Reader` subclass built on its source).
         max_seconds: Seconds to ask `read_signal` for (the builder's 10.5).
         limit: Read at most this many records' signals (default: all).
+        leads: Lead names every signal read must have, matched by name as the
+            builder matches them (e.g. `tfrecords_builder.signal.STANDARD_LEADS`);
+            `None` checks only that a record's lead names are distinct.
 
     Returns:
         A dict: `records` (listed), `read` (signals read), `rejected`
@@ -206,6 +209,9 @@ def check_reader(reader, *, max_seconds=10.5, limit=None):
                 f"{where}: {raw.data.shape[0]} samples, more than {max_seconds} s at {raw.fs} Hz")
         keys = [canonical_lead(name) for name in raw.lead_names]
         _expect(len(set(keys)) == len(keys), f"{where}: lead names repeat: {list(raw.lead_names)}")
+        missing = [lead for lead in leads or () if canonical_lead(lead) not in keys]
+        _expect(not missing, f"{where}: lead(s) {', '.join(missing)} absent from "
+                             f"{list(raw.lead_names)}")
     _expect(read, f"{kind}: every record read was rejected: {rejected}")
     return {"records": len(refs), "read": read, "rejected": rejected}
 
