@@ -364,7 +364,7 @@ def _reason_kind(reason: str) -> str:
     """A reason without its record-specific paths, values and details, for the summary."""
     text = reason.split(": ", 1)[-1] if reason.startswith(("/", ".")) else reason
     text = re.sub(r"\s*\([^)]*\)", "", text).split(";")[0]
-    return re.sub(r"-?\d+(\.\d+)?(e[-+]?\d+)?|\b(inf|nan)\b", "N", text)
+    return re.sub(r"\d+(\.\d+)?(e[-+]?\d+)?|\b(inf|nan)\b", "N", text)
 
 
 def _counts_line(manifest: dict) -> str:

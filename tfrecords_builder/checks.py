@@ -34,35 +34,35 @@ MAX_ABS_MV = 20.0
 CHECKS = ("flat_lead", "amplitude", "identical_leads")
 
 
-def signal_flags(signal: np.ndarray, leads: Sequence[str]
-                 = STANDARD_LEADS) -> list[tuple[str, str]]:
+def signal_flags(signal: np.ndarray,
+                 leads: Sequence[str] = STANDARD_LEADS) -> list[tuple[str, str]]:
     """``[(check, value), ...]`` for a (samples, leads) mV signal; empty when nothing is suspicious.
 
     Raises:
         RecordRejected: every lead is all zeros.
     """
-    if not signal.any():
+    columns = np.ascontiguousarray(signal.T)  # per-lead reductions run ~10x faster on rows
+    high, low = columns.max(axis=1), columns.min(axis=1)
+    if not (high.any() or low.any()):
         raise RecordRejected("signal is all zeros")
     flags = []
-    ranges = np.ptp(signal, axis=0)
-    flat = np.flatnonzero(ranges < FLAT_RANGE_MV)
-    if flat.size:
-        flags.append(("flat_lead", ",".join(leads[i] for i in flat)))
-    peak = np.abs(signal).max(axis=0)
+    ranges = high - low
+    flat = ranges < FLAT_RANGE_MV
+    if flat.any():
+        flags.append(("flat_lead", ",".join(leads[i] for i in np.flatnonzero(flat))))
+    peak = np.maximum(high, -low)
     if peak.max() > MAX_ABS_MV:
         worst = int(peak.argmax())
         flags.append(("amplitude", f"{leads[worst]} {float(peak[worst]):.1f} mV"))
-    columns = np.ascontiguousarray(signal.T)
-    first_of: dict[bytes, int] = {}
+    # Leads can only be equal if their maxima are: compare those candidates sample by sample.
+    varying = np.flatnonzero(~flat)  # flat leads equal each other trivially; reported as flat
     pairs = []
-    for i, column in enumerate(columns):
-        if ranges[i] < FLAT_RANGE_MV:
-            continue  # flat leads equal each other trivially; reported as flat
-        key = column.tobytes()
-        if key in first_of:
-            pairs.append(f"{leads[first_of[key]]}={leads[i]}")
-        else:
-            first_of[key] = i
+    if np.unique(high[varying]).size < varying.size:
+        first_of: dict[float, int] = {}
+        for i in varying:
+            j = first_of.setdefault(float(high[i]), i)
+            if j != i and np.array_equal(columns[j], columns[i]):
+                pairs.append(f"{leads[j]}={leads[i]}")
     if pairs:
         flags.append(("identical_leads", ",".join(pairs)))
     return flags
