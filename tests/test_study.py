@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
 
 from ecg_tl_keras.metrics import per_label_f1, weighted_f1
 from ecg_tl_keras.study import cli, report as report_module
@@ -19,6 +20,7 @@ from ecg_tl_keras.study.plan import load_plan, plan_from_dict
 from ecg_tl_keras.study.results import load_results, result_path, run_dir
 from ecg_tl_keras.models import get_backbone_spec
 from ecg_tl_keras.study.runner import run_study
+from report_checks import check_report_matches_results
 
 TINY = dict(upstream=["georgia"], downstream=["ptbxl", "georgia"], models=["resnet1d18", "lstm"],
             seeds=[0], epochs=3, finetune="full", select_on="val", batch_size=8, lr=0.01,
@@ -201,6 +203,7 @@ class FakeTrainer:
                  y_true=y_true[::-1].astype("float32"), y_prob=y_prob[::-1].astype("float32"),
                  labels=np.array(LABELS))
         (out / "best.keras").write_bytes(b"fake")
+        (out / "config.json").write_text(json.dumps({"config": {"data": config.data}}))
         metrics = dict(test_weighted_f1=weighted_f1(y_true, y_prob), test_macro_f1=0.5,
                        per_label_f1=dict(zip(LABELS, per_label_f1(y_true, y_prob).tolist())),
                        test_macro_auc=0.7, best_epoch=config.epochs, epochs=config.epochs,
@@ -215,8 +218,11 @@ def data_root(tmp_path):
     for name, records in (("ptbxl", 200), ("georgia", 8)):
         (root / name).mkdir(parents=True)
         (root / name / "manifest.json").write_text(json.dumps(
-            {"dataset": name, "labels": LABELS, "splits": {"train": {"records": records},
-                                                           "test": {"records": 20}}}))
+            {"dataset": name, "labels": LABELS,
+             "splits": {"train": {"records": records,
+                                  "label_counts": dict(zip(LABELS, (records // 2, records // 4,
+                                                                    records // 8)))},
+                        "test": {"records": 20}}}))
     return root
 
 
@@ -420,30 +426,11 @@ def fake_study(tmp_path, data_root):
 def test_report_tables_hold_the_result_numbers(fake_study, tmp_path):
     paths = report_module.make_report(fake_study, tmp_path / "report", log=quiet)
     results = {r["cell"]["key"]: r for r in load_results(fake_study)}
-    cells = pd.read_csv(paths["tables"] / "cells.csv")
-    assert set(cells["key"]) == set(results)
-    for row in cells.itertuples():
-        assert row.weighted_f1 == pytest.approx(results[row.key]["metrics"]["test_weighted_f1"])
-    labels = pd.read_csv(paths["tables"] / "per_label_f1.csv")
-    assert len(labels) == 3 * len(results)
+    check_report_matches_results(tmp_path / "report", fake_study, results)
     gains = pd.read_csv(paths["tables"] / "transfer_gain.csv")
-    row = gains.query("upstream == 'georgia' and downstream == 'ptbxl' and model == 'lstm'").iloc[0]
-
-    def f1(key):
-        return results[key]["metrics"]["test_weighted_f1"]
-
-    expected = np.mean([f1(f"finetune__georgia-to-ptbxl__lstm__seed{s}")
-                        - f1(f"scratch__ptbxl__lstm__seed{s}") for s in (0, 1)])
-    assert row.gain == pytest.approx(expected) and row.seeds == 2
-    assert "over 2 values" in row.ci_method
-    single = gains[(gains.upstream == "ptbxl") & (gains.seeds == 1)]
-    assert len(single) == 2 and single.ci_method.str.contains("test records").all()
-    assert (single.ci_low <= single.gain).all() and (single.gain <= single.ci_high).all()
-    sweep = gains[gains.train_size.notna()]
-    assert sorted(sweep.train_size) == [10, 20]
-    convergence = pd.read_csv(paths["tables"] / "convergence.csv")
-    assert len(convergence) == len(gains)
-    for name in ("cells", "per_label_f1", "transfer_gain", "convergence"):
+    assert sorted(gains.seeds.unique()) == [1, 2]
+    assert sorted(gains[gains.train_size.notna()].train_size) == [10, 20]
+    for name in ("cells", "baselines", "per_label_f1", "transfer_gain", "convergence"):
         assert (paths["tables"] / f"{name}.md").read_text().startswith("| ")
 
 
@@ -454,27 +441,93 @@ def test_report_figures_and_findings(fake_study, tmp_path):
         for suffix in (".png", ".svg"):
             assert (paths["figures"] / f"{stem}{suffix}").stat().st_size > 1000
     text = paths["report"].read_text()
-    assert "selected on the **val** split" in text
     for heading in ("Fine-tuning vs training from scratch", "train size", "Convergence",
-                    "CNNs vs RNNs"):
+                    "CNNs vs RNNs", "No-skill baselines", "Holm"):
         assert heading in text
-    # The fake fine-tunes are much better than the fake scratch runs: the wording must say so.
-    assert "**ptbxl**: fine-tuning beats training from scratch" in text
+    # Fig 5 is drawn for ResNet1d18 only, unless asked; the caption says how many seeds.
+    assert not list(paths["figures"].glob("fig5_*_lstm.png"))
+    assert "Fig 5. Test weighted F1 per epoch of resnet1d18" in text
+    assert "mean over 2 seeds" in text
     assert "fig2_finetune_vs_scratch_by_upstream.png" in text
 
 
-def test_report_says_no_clear_difference_when_the_interval_holds_zero(tmp_path, data_root):
+def test_report_draws_fig5_for_other_models_on_request(fake_study, tmp_path):
+    paths = report_module.make_report(fake_study, tmp_path / "report", log=quiet,
+                                      fig5_models=["lstm", "resnet1d18"])
+    assert (paths["figures"] / "fig5_f1_per_epoch.png").is_file()
+    assert (paths["figures"] / "fig5_f1_per_epoch_resnet1d18.png").is_file()
+    with pytest.raises(ValueError, match="no fine-tune cells of model 'gru'"):
+        report_module.make_report(fake_study, tmp_path / "other", log=quiet, fig5_models=["gru"])
+
+
+def test_two_seeds_of_a_clear_gain_are_a_finding_and_one_seed_never_is(fake_study, tmp_path):
+    paths = report_module.make_report(fake_study, tmp_path / "report", log=quiet,
+                                      two_level=True)
+    gains = pd.read_csv(paths["tables"] / "transfer_gain.csv")
+    single = gains[gains.seeds == 1]
+    assert (single.verdict == "single seed: no verdict").all()
+    assert single.ci_method.str.startswith("test-sample uncertainty only (1 seed)").all()
+    two = gains[gains.seeds == 2]
+    assert two.ci_method.eq("t-interval over 2 seeds").all()
+    assert set(two.verdict) <= {"fine-tune better", "scratch better", "no clear difference"}
+    assert (gains.ci2_low <= gains.gain).all() and (gains.gain <= gains.ci2_high).all()
+    text = paths["report"].read_text()
+    findings = text.split("## Findings")[1].split("## Figures")[0]
+    # georgia -> ptbxl has 2 seeds per model; the ptbxl upstream only 1: no verdict from it.
+    assert "**ptbxl**: 1 seed: no verdict" in findings.split("Per upstream")[1]
+
+
+def single_seed_constant_study(tmp_path, data_root):
+    """A one-seed study whose fine-tunes predict what their scratch partner predicts, and
+    whose scratch runs output every label on every record (a constant predictor)."""
     out, plan = tmp_path / "study", tiny_plan(size_sweep=None)
     run_study(plan, data_root, out, train_fn=FakeTrainer(), log=quiet)
-    for cell in select_stage(expand_cells(plan), "finetune"):
-        # make each fine-tune predict exactly what its scratch counterpart predicts
-        scratch_key = cell.key.replace("finetune__georgia-to-", "scratch__")
+    for cell in expand_cells(plan):
+        runs = run_dir(out, cell.key)
+        with np.load(runs / "predictions_test.npz") as stored:
+            content = dict(stored)
+        content["y_prob"] = np.ones_like(content["y_prob"])
+        np.savez(runs / "predictions_test.npz", **content)
         result = json.loads(result_path(out, cell.key).read_text())
-        result["metrics"] = json.loads(result_path(out, scratch_key).read_text())["metrics"]
-        result["predictions_test"] = f"runs/{scratch_key}/predictions_test.npz"
+        score = weighted_f1(content["y_true"], content["y_prob"])
+        result["metrics"]["test_weighted_f1"] = score
+        result["history"] = [dict(row, test_weighted_f1=score) for row in result["history"]]
         result_path(out, cell.key).write_text(json.dumps(result))
-    text = report_module.make_report(out, tmp_path / "report", log=quiet)["report"].read_text()
+    return out
+
+
+def test_single_seed_report_never_says_better_and_flags_constant_models(tmp_path, data_root):
+    out = single_seed_constant_study(tmp_path, data_root)
+    paths = report_module.make_report(out, tmp_path / "report", log=quiet)
+    text = paths["report"].read_text()
     findings = text.split("## Findings")[1].split("## Figures")[0]
-    assert "**ptbxl**: no clear difference" in findings
-    assert "+0.0000 (95% CI +0.0000 to +0.0000)" in findings
-    assert "beats" not in findings
+    assert "better" not in findings and "beats" not in findings and "worse" not in findings
+    assert "1 seed: no verdict" in findings
+    assert "1 seed per cell" in text and "seeds (--seeds N)" in text
+    cells = pd.read_csv(paths["tables"] / "cells.csv")
+    assert (cells.learned == "did not learn").all()
+    assert "Did not learn" in findings
+    convergence = pd.read_csv(paths["tables"] / "convergence.csv")
+    assert (convergence.did_not_learn == "both").all()
+    assert "no pair where both runs learned" in findings
+    gains = pd.read_csv(paths["tables"] / "transfer_gain.csv")
+    assert (gains.verdict == "single seed: no verdict").all()
+
+
+def test_pooled_interval_counts_a_shared_scratch_run_once():
+    # Two upstreams fine-tuned onto one downstream share its scratch runs: per model and seed
+    # one cluster. Four clusters (2 models x 2 seeds), not eight gains.
+    def row(kind, model, seed, f1, upstream=None):
+        return dict(kind=kind, dataset="d", model=model, seed=seed, train_size=None,
+                    upstream=upstream, weighted_f1=f1, learned=True)
+
+    rows = [row("scratch", m, s, 0.5) for m in ("a", "b") for s in (0, 1)]
+    rows += [row("finetune", m, s, 0.5 + gain, up) for (m, s), gain in
+             {("a", 0): 0.1, ("a", 1): 0.2, ("b", 0): 0.3, ("b", 1): 0.0}.items()
+             for up in ("u1", "u2")]
+    groups = report_module.comparisons(rows)
+    pooled = report_module._pooled(groups, lambda g: g.gains)
+    assert pooled.method == "t-interval over 4 model x seed clusters"
+    assert pooled.estimate == pytest.approx(0.15)
+    expected = scipy_stats.ttest_1samp([0.1, 0.2, 0.3, 0.0], 0.0).confidence_interval()
+    assert (pooled.low, pooled.high) == pytest.approx((expected.low, expected.high))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import keras
-import numpy as np
-import pandas as pd
 import pytest
 
 from ecg_tl_keras import cli
@@ -12,7 +10,7 @@ from ecg_tl_keras.study import runner
 from ecg_tl_keras.study.cells import expand_cells, shard_cells
 from ecg_tl_keras.study.plan import load_plan
 from ecg_tl_keras.study.results import load_results
-from ecg_tl_keras.study.stats import align_predictions, paired_bootstrap_f1_difference
+from report_checks import check_report_matches_results
 
 pytestmark = pytest.mark.slow
 
@@ -103,35 +101,3 @@ def test_sharded_study_with_an_interrupted_cell(tmp_path, data_root, spy, monkey
 
     assert cli.main(["study", "report", str(study), "--out", str(tmp_path / "report")]) == 0
     check_report_matches_results(tmp_path / "report", study, results)
-
-
-def check_report_matches_results(report, study, results):
-    cells = pd.read_csv(report / "tables" / "cells.csv").set_index("key")
-    for key, result in results.items():
-        assert cells.loc[key, "weighted_f1"] == pytest.approx(result["metrics"]["test_weighted_f1"])
-        assert cells.loc[key, "best_epoch"] == result["metrics"]["best_epoch"]
-    labels = pd.read_csv(report / "tables" / "per_label_f1.csv")
-    for row in labels.itertuples():
-        assert row.f1 == pytest.approx(results[row.key]["metrics"]["per_label_f1"][row.label])
-    gains = pd.read_csv(report / "tables" / "transfer_gain.csv")
-    assert len(gains) == sum(r["cell"]["kind"] == "finetune" for r in results.values())
-    for row in gains.itertuples():
-        size = "" if pd.isna(row.train_size) else f"-n{int(row.train_size)}"
-        finetune = results[
-            f"finetune__{row.upstream}-to-{row.downstream}{size}__{row.model}__seed0"]
-        scratch = results[f"scratch__{row.downstream}{size}__{row.model}__seed0"]
-        gain = finetune["metrics"]["test_weighted_f1"] - scratch["metrics"]["test_weighted_f1"]
-        assert row.gain == pytest.approx(gain)
-        # The bootstrap scores the saved predictions as the trainer scored them.
-        with np.load(study / finetune["predictions_test"]) as a, \
-                np.load(study / scratch["predictions_test"]) as b:
-            predictions = align_predictions(dict(a), dict(b))
-        interval = paired_bootstrap_f1_difference(*predictions, n_resamples=99)
-        assert interval.estimate == pytest.approx(gain, abs=1e-6)
-        assert row.ci_low <= row.gain <= row.ci_high
-    text = (report / "report.md").read_text()
-    assert "selected on the **val** split" in text
-    for figure in ("fig2_finetune_vs_scratch_by_upstream", "fig3_finetune_vs_scratch_scatter",
-                   "fig5_f1_per_epoch"):
-        assert (report / "figures" / f"{figure}.png").is_file()
-        assert (report / "figures" / f"{figure}.svg").is_file()

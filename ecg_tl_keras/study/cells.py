@@ -231,19 +231,6 @@ def select_stage(cells: Iterable[Cell], stage: str) -> list[Cell]:
     return [cell for cell in cells if stage in ("all", cell.stage)]
 
 
-def model_family(model: str) -> str:
-    """``"CNN"`` for the ResNets, ``"RNN"`` for the recurrent backbones.
-
-    Takes a model name or a cell's ``label`` (``lstm[flatten]``).
-
-    Example:
-        >>> model_family("resnet1d50"), model_family("bilstm[flatten]")
-        ('CNN', 'RNN')
-    """
-    model = model.split("[")[0]
-    return "CNN" if model.startswith("resnet") else "RNN"
-
-
 def model_label(model: str, variant: Iterable[tuple[str, Any]] = ()) -> str:
     """``model``, or ``model[v1,v2]`` with the values of a cell's variant.
 

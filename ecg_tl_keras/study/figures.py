@@ -3,19 +3,27 @@
 * Fig 2: per upstream dataset, mean test weighted F1 over the models for each downstream
   dataset, scratch vs fine-tune bars, with each model's point.
 * Fig 3: fine-tune (y) vs scratch (x) weighted F1 per model and downstream dataset, with the
-  identity line; CNNs filled markers, RNNs hollow.
-* Fig 4: fine-tune minus scratch vs downstream train size (the size sweep), per model.
-* Fig 5: test weighted F1 per epoch, scratch vs fine-tune, per upstream/downstream pair and model.
+  identity line; CNNs filled markers, other families hollow.
+* Fig 4: fine-tune minus scratch vs downstream train size (the size sweep), per model, with
+  an error bar only where the comparison has an interval.
+* Fig 5: test weighted F1 per epoch, scratch vs fine-tune, for one model (default ResNet1d18)
+  as the paper lays it out: one row per upstream, one panel per downstream, shared y-axis
+  within a row. Other models on request (``fig5_models``).
+
+Every figure comes with a caption that states the seed count and the interval method.
 
 Example:
-    >>> paths = draw_all(rows, gain_table, Path("report/figures"))  # doctest: +SKIP
+    >>> drawn = draw_all(rows, gain_table, Path("report/figures"))  # doctest: +SKIP
+    >>> drawn[0].caption  # doctest: +SKIP
+    'Fig 2. ...'
 """
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import matplotlib
 
@@ -26,50 +34,104 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from ecg_tl_keras.study.cells import model_family  # noqa: E402
-
 SCRATCH_COLOR = "#8c8c8c"
 FINETUNE_COLOR = "#1f77b4"
+DEFAULT_FIG5_MODEL = "resnet1d18"
 MODEL_MARKERS = {"resnet1d18": "o", "resnet1d50": "s", "resnet1d101": "D",
                  "lstm": "^", "bilstm": "v", "gru": "P"}
 
 
-def draw_all(rows: Sequence[dict], gains: pd.DataFrame, folder: Path) -> list[Path]:
+@dataclasses.dataclass(frozen=True)
+class Drawn:
+    """A saved figure: its files (PNG and SVG) and its caption."""
+
+    paths: tuple[Path, ...]
+    caption: str
+
+
+def draw_all(rows: Sequence[dict], gains: pd.DataFrame, folder: Path, *,
+             fig5_models: Sequence[str] | None = None,
+             family: Callable[[str], str] = lambda model: "unknown") -> list[Drawn]:
     """Draw the figures that the results allow and save each as PNG and SVG.
 
     Args:
         rows: the report's cell rows (``report.cell_rows``).
         gains: the fine-tune minus scratch table (``report.gain_table``).
         folder: where to write.
+        fig5_models: models to draw Fig 5 for (default: ResNet1d18, else the first model);
+            the first is saved as ``fig5_f1_per_epoch``, others as ``fig5_f1_per_epoch_<model>``.
+        family: a model's family (``"cnn"`` markers are filled).
 
     Returns:
-        The written files.
+        The saved figures with their captions.
+
+    Raises:
+        ValueError: a Fig 5 model without fine-tune cells on full train splits.
     """
     folder.mkdir(parents=True, exist_ok=True)
     full = [r for r in rows if r["train_size"] is None]
-    drawings = {
-        "fig2_finetune_vs_scratch_by_upstream": fig2_bars(full),
-        "fig3_finetune_vs_scratch_scatter": fig3_scatter(gains[gains["train_size"].isna()]),
-        "fig4_gain_vs_train_size": fig4_size_sweep(gains[gains["train_size"].notna()]),
-        "fig5_f1_per_epoch": fig5_curves(full),
-    }
-    paths = []
-    for name, figure in drawings.items():
+    seeds = _seeds_text(gains)
+    full_gains, sweep = gains[gains["train_size"].isna()], gains[gains["train_size"].notna()]
+    drawings = [
+        ("fig2_finetune_vs_scratch_by_upstream", fig2_bars(full, family),
+         f"Fig 2. Test weighted F1 from scratch and fine-tuned, mean over models (bars) and per "
+         f"model (points), each the mean over {seeds}; no intervals drawn (see the gain table)."),
+        ("fig3_finetune_vs_scratch_scatter", fig3_scatter(full_gains, family),
+         f"Fig 3. Fine-tuned vs from-scratch test weighted F1 per model and downstream dataset, "
+         f"each the mean over {seeds}; above the dashed line fine-tuning scored higher. No "
+         "intervals drawn (see the gain table)."),
+        ("fig4_gain_vs_train_size", fig4_size_sweep(sweep, family),
+         f"Fig 4. Fine-tuned minus from-scratch test weighted F1 vs downstream train records, "
+         f"mean over {_seeds_text(sweep)}. Error bars: 95% {_methods_text(sweep)}; points "
+         "without an interval have no bar."),
+    ]
+    finetunes = [r for r in full if r["kind"] == "finetune"]
+    available = _ordered_models(r["model"] for r in finetunes)
+    wanted = list(fig5_models or ([DEFAULT_FIG5_MODEL] if DEFAULT_FIG5_MODEL in available
+                                  else available[:1]))
+    for index, model in enumerate(wanted):
+        if model not in available:
+            raise ValueError(f"Fig 5: no fine-tune cells of model {model!r} on full train "
+                             f"splits; models with some: {', '.join(available) or 'none'}")
+        count = len({r["seed"] for r in finetunes if r["model"] == model})
+        drawings.append((
+            "fig5_f1_per_epoch" + ("" if index == 0 else f"_{model}"), fig5_curves(full, model),
+            f"Fig 5. Test weighted F1 per epoch of {model}, from scratch (dashed) and "
+            f"fine-tuned (solid): one row per upstream dataset, one panel per downstream "
+            f"dataset, y-axis shared within a row; mean over {count} seed"
+            f"{'s' if count != 1 else ''}, no intervals drawn."))
+    drawn = []
+    for name, figure, caption in drawings:
         if figure is None:
             continue
-        for suffix in (".png", ".svg"):
-            paths.append(folder / f"{name}{suffix}")
-            figure.savefig(paths[-1], dpi=150, bbox_inches="tight")
+        paths = tuple(folder / f"{name}{suffix}" for suffix in (".png", ".svg"))
+        for path in paths:
+            figure.savefig(path, dpi=150, bbox_inches="tight")
         plt.close(figure)
-    return paths
+        drawn.append(Drawn(paths, caption))
+    return drawn
+
+
+def _seeds_text(gains: pd.DataFrame) -> str:
+    counts = sorted(set(gains["seeds"].astype(int))) if len(gains) else [0]
+    text = " to ".join(map(str, sorted({counts[0], counts[-1]})))
+    return f"{text} seed{'s' if counts[-1] != 1 else ''}"
+
+
+def _methods_text(gains: pd.DataFrame) -> str:
+    """The interval methods of the table's rows, without their counts."""
+    methods = dict.fromkeys(
+        "t-interval over seeds" if method.startswith("t-interval") else method.split(":")[0]
+        for method in gains["ci_method"] if isinstance(method, str))
+    return "; ".join(methods) or "none"
 
 
 _SPARE_MARKERS = ("X", "P", "*", "h", "<", ">", "d")
 
 
-def _marker(model: str) -> dict:
-    """Marker style of a model: its own shape, filled for CNNs, hollow for RNNs."""
-    filled = model_family(model) == "CNN"
+def _marker(model: str, family: Callable[[str], str]) -> dict:
+    """Marker style of a model: its own shape, filled for CNNs, hollow for other families."""
+    filled = family(model) == "cnn"
     # A variant (lstm[flatten]) or an unknown model gets a spare marker of its own.
     marker = MODEL_MARKERS.get(model) or _SPARE_MARKERS[zlib.crc32(model.encode()) % 7]
     return dict(marker=marker, markerfacecolor=None if filled else "white")
@@ -90,7 +152,7 @@ def _seed_mean(rows: Sequence[dict], **match) -> float:
     return float(np.mean(values)) if values else np.nan
 
 
-def fig2_bars(rows: Sequence[dict]):
+def fig2_bars(rows: Sequence[dict], family: Callable[[str], str]):
     """Fig 2 (None when there is no fine-tune cell on a full train split)."""
     finetunes = [r for r in rows if r["kind"] == "finetune"]
     upstreams = list(dict.fromkeys(r["upstream"] for r in finetunes))
@@ -112,14 +174,15 @@ def fig2_bars(rows: Sequence[dict]):
                      label="from scratch" if kind == "scratch" else "fine-tuned")
             for column, model in enumerate(models):
                 axis.plot(x, per_model[:, column], linestyle="none", color="black",
-                          markersize=5, **_marker(model))
+                          markersize=5, **_marker(model, family))
         axis.set_xticks(np.arange(len(downstreams)), downstreams)
         axis.set_title(f"pre-trained on {upstream}")
         axis.set_xlabel("downstream dataset")
     axes[0][0].set_ylabel("test weighted F1 (mean over models)")
     handles = [plt.Rectangle((0, 0), 1, 1, color=SCRATCH_COLOR, alpha=0.6),
                plt.Rectangle((0, 0), 1, 1, color=FINETUNE_COLOR, alpha=0.6)]
-    handles += [Line2D([], [], linestyle="none", color="black", **_marker(m)) for m in models]
+    handles += [Line2D([], [], linestyle="none", color="black", **_marker(m, family))
+                for m in models]
     figure.legend(handles, ["from scratch", "fine-tuned"] + models, loc="center left",
                   bbox_to_anchor=(1.0, 0.5), frameon=False)
     figure.suptitle("Fine-tuning vs training from scratch, per upstream dataset")
@@ -127,7 +190,7 @@ def fig2_bars(rows: Sequence[dict]):
     return figure
 
 
-def fig3_scatter(gains: pd.DataFrame):
+def fig3_scatter(gains: pd.DataFrame, family: Callable[[str], str]):
     """Fig 3 (None without comparisons on full train splits)."""
     if gains.empty:
         return None
@@ -144,22 +207,23 @@ def fig3_scatter(gains: pd.DataFrame):
         axis.plot(limits, limits, color="black", linewidth=0.8, linestyle="--")
         for row in gains[gains["upstream"] == upstream].itertuples():
             axis.plot(row.scratch_f1, row.finetune_f1, linestyle="none", markersize=7,
-                      color=colors[row.downstream], **_marker(row.model))
+                      color=colors[row.downstream], **_marker(row.model, family))
         axis.set(xlim=limits, ylim=limits, aspect="equal", title=f"pre-trained on {upstream}",
                  xlabel="from scratch: test weighted F1", ylabel="fine-tuned: test weighted F1")
     models = _ordered_models(gains["model"])
     handles = [Line2D([], [], color=colors[d], linewidth=6) for d in downstreams]
-    handles += [Line2D([], [], linestyle="none", color="black", **_marker(m)) for m in models]
+    handles += [Line2D([], [], linestyle="none", color="black", **_marker(m, family))
+                for m in models]
     labels = [f"downstream {d}" for d in downstreams]
-    labels += [f"{m} ({model_family(m)})" for m in models]
+    labels += [f"{m} ({family(m)})" for m in models]
     figure.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     figure.suptitle("Fine-tuned vs from scratch (above the line: fine-tuning helps)")
     figure.tight_layout()
     return figure
 
 
-def fig4_size_sweep(gains: pd.DataFrame):
-    """Fig 4 (None without size-sweep comparisons)."""
+def fig4_size_sweep(gains: pd.DataFrame, family: Callable[[str], str]):
+    """Fig 4 (None without size-sweep comparisons); bars only where there is an interval."""
     if gains.empty:
         return None
     figure, axis = plt.subplots(figsize=(6.0, 4.0))
@@ -168,47 +232,54 @@ def fig4_size_sweep(gains: pd.DataFrame):
         part = part.sort_values("train_size")
         sizes = part["train_size"].astype(float).to_numpy()
         gain = part["gain"].to_numpy(dtype=float)
-        errors = np.abs(np.vstack([gain - part["ci_low"].to_numpy(dtype=float),
-                                   part["ci_high"].to_numpy(dtype=float) - gain]))
-        axis.errorbar(sizes, gain, yerr=np.nan_to_num(errors), capsize=3,
-                      label=f"{model} ({upstream} -> {downstream})", **_marker(model))
+        low, high = (part[c].to_numpy(dtype=float) for c in ("ci_low", "ci_high"))
+        line = axis.plot(sizes, gain, label=f"{model} ({upstream} -> {downstream})",
+                         **_marker(model, family))[0]
+        bounded = np.isfinite(low) & np.isfinite(high)
+        if bounded.any():
+            axis.errorbar(sizes[bounded], gain[bounded], capsize=3, linestyle="none",
+                          color=line.get_color(),
+                          yerr=np.vstack([gain - low, high - gain])[:, bounded])
     axis.set_xlabel("downstream train records")
     axis.set_ylabel("fine-tuned minus from scratch: test weighted F1")
-    axis.set_title("Gain from fine-tuning vs downstream train size (95% CI)")
+    axis.set_title("Gain from fine-tuning vs downstream train size")
     axis.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     return figure
 
 
-def fig5_curves(rows: Sequence[dict]):
-    """Fig 5 (None without fine-tune cells on full train splits)."""
-    finetunes = [r for r in rows if r["kind"] == "finetune"]
-    pairs = list(dict.fromkeys((r["upstream"], r["dataset"]) for r in finetunes))
-    if not pairs:
+def fig5_curves(rows: Sequence[dict], model: str):
+    """Fig 5 of one model: a row per upstream, a panel per downstream, y shared in a row."""
+    finetunes = [r for r in rows if r["kind"] == "finetune" and r["model"] == model]
+    upstreams = list(dict.fromkeys(r["upstream"] for r in finetunes))
+    downstreams = list(dict.fromkeys(r["dataset"] for r in finetunes))
+    if not finetunes:
         return None
-    models = _ordered_models(r["model"] for r in finetunes)
-    figure, axes = plt.subplots(len(pairs), len(models), squeeze=False, sharex=True,
-                                figsize=(2.6 * len(models) + 1.0, 2.0 * len(pairs) + 0.8))
-    for (upstream, downstream), axes_row in zip(pairs, axes):
-        for model, axis in zip(models, axes_row):
-            for kind, style, extra in (
-                    ("finetune", dict(color=FINETUNE_COLOR), {"upstream": upstream}),
-                    ("scratch", dict(color=SCRATCH_COLOR, linestyle="--"), {})):
-                curves = [r["curve"] for r in rows if r["kind"] == kind and r["model"] == model
-                          and r["dataset"] == downstream
-                          and all(r[k] == v for k, v in extra.items())]
+    figure, axes = plt.subplots(len(upstreams), len(downstreams), squeeze=False, sharey="row",
+                                figsize=(2.8 * len(downstreams) + 0.6, 2.2 * len(upstreams) + 0.8))
+    for upstream, axes_row in zip(upstreams, axes):
+        for downstream, axis in zip(downstreams, axes_row):
+            fine = [r["curve"] for r in finetunes
+                    if r["upstream"] == upstream and r["dataset"] == downstream]
+            if not fine:
+                axis.set_axis_off()
+                continue
+            scratch = [r["curve"] for r in rows if r["kind"] == "scratch" and r["model"] == model
+                       and r["dataset"] == downstream and r["train_size"] is None]
+            for curves, style in ((fine, dict(color=FINETUNE_COLOR)),
+                                  (scratch, dict(color=SCRATCH_COLOR, linestyle="--"))):
                 if curves:
-                    axis.plot(np.arange(1, len(curves[0]) + 1), _mean_curve(curves), **style)
-            axis.set_title(f"{model}: {upstream} -> {downstream}", fontsize=8)
+                    mean = _mean_curve(curves)
+                    axis.plot(np.arange(1, len(mean) + 1), mean, **style)
+            axis.set_title(f"{upstream} -> {downstream}", fontsize=8)
             axis.tick_params(labelsize=7)
             axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    for axis in axes[-1]:
-        axis.set_xlabel("epoch", fontsize=8)
-    for axis in axes[:, 0]:
-        axis.set_ylabel("test weighted F1", fontsize=8)
+            axis.set_xlabel("epoch", fontsize=8)
+        axes_row[0].set_ylabel(f"pre-trained on {upstream}\ntest weighted F1", fontsize=8)
     figure.legend([Line2D([], [], color=SCRATCH_COLOR, linestyle="--"),
                    Line2D([], [], color=FINETUNE_COLOR)],
                   ["from scratch", "fine-tuned"], loc="lower center", ncol=2,
                   bbox_to_anchor=(0.5, 1.0), frameon=False)
+    figure.suptitle(f"{model}: test weighted F1 per epoch", y=1.06)
     figure.tight_layout()
     return figure
 

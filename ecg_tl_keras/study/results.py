@@ -6,8 +6,12 @@ Layout of a study folder (``study run --out OUT``)::
     OUT/results/<cell key>.json
 
 A result file holds the cell's spec, the contents of its ``metrics.json``, the per-epoch
-history (from ``history.csv``) and the path of ``predictions_test.npz`` relative to ``OUT``.
-It is written only after training finished, so its presence means the cell is done.
+history (from ``history.csv``), the path of ``predictions_test.npz`` relative to ``OUT`` and
+the test weighted F1 of two no-skill baselines on the same test records (``baselines``: the
+best constant predictor and random predictions at the training prevalence of the dataset's
+``manifest.json`` train split, which the run's ``config.json`` names; see
+:func:`ecg_tl_keras.study.stats.no_skill_baselines`). It is written only after training
+finished, so its presence means the cell is done.
 
 Example:
     >>> import tempfile
@@ -26,6 +30,11 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+from ecg_tl_keras.metrics import per_label_f1
+from ecg_tl_keras.study.stats import no_skill_baselines
 
 RESULT_FORMAT = 1
 RUNS_DIR = "runs"
@@ -86,10 +95,43 @@ def write_result(out: str | Path, spec: dict, metrics: dict) -> Path:
         "history": read_history(runs / "history.csv"),
         "run_dir": str(runs.relative_to(out)),
         "predictions_test": str(predictions.relative_to(out)) if predictions.is_file() else None,
+        "baselines": baselines(runs),
     }
     path = result_path(out, key)
     write_json_atomic(path, result)
     return path
+
+
+def baselines(runs: Path) -> dict | None:
+    """No-skill baselines of a finished run directory (None without ``predictions_test.npz``).
+
+    Returns:
+        ``{"constant": F1, "random": F1 or None, "constant_per_label": {label: F1},
+        "train_prevalence_from": manifest or None}``; ``random`` is None when the run's
+        ``config.json`` or the dataset's manifest (train split ``label_counts``) is missing.
+    """
+    predictions = runs / "predictions_test.npz"
+    if not predictions.is_file():
+        return None
+    with np.load(predictions, allow_pickle=False) as stored:
+        y_true, labels = stored["y_true"], [str(label) for label in stored["labels"]]
+    manifest, prevalence = _train_prevalence(runs, labels)
+    per_label = per_label_f1(y_true, np.ones_like(y_true)).tolist()
+    return {**no_skill_baselines(y_true, prevalence),
+            "constant_per_label": dict(zip(labels, per_label)),
+            "train_prevalence_from": None if manifest is None else str(manifest)}
+
+
+def _train_prevalence(runs: Path, labels: list[str]) -> tuple[Path | None, list | None]:
+    """The manifest named by the run's config and the train split's prevalence per label."""
+    try:
+        data = json.loads((runs / "config.json").read_text())["config"]["data"]
+        manifest = Path(data) / "manifest.json"
+        train = json.loads(manifest.read_text())["splits"]["train"]
+        counts, records = train["label_counts"], train["records"]
+        return manifest, [counts[label] / records for label in labels]
+    except (OSError, KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None, None
 
 
 def read_result(path: str | Path) -> dict:

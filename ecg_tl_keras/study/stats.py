@@ -223,7 +223,7 @@ def single_seed_note(seeds: int) -> str | None:
     if seeds >= 2:
         return None
     return (f"{seeds} seed per cell: every gain gets a test-record interval "
-            f"({SINGLE_SEED_LABEL}) and the verdict single-seed, never better/worse. To call a "
+            f"({SINGLE_SEED_LABEL}) and the verdict single-seed: no winner is named. To call a "
             f"gain of 2 seed-to-seed standard deviations with 80% power a t-interval needs "
             f"{seeds_needed(2.0)} seeds; 1 standard deviation needs {seeds_needed(1.0)} seeds "
             "(--seeds N).")

@@ -1,0 +1,161 @@
+"""Check that every number of a study report traces back to the study's result files.
+
+Each column of the report's tables is recomputed here from the result files (and the
+prediction files and manifests they name) with scipy/numpy directly, not with the report's
+own helpers, so a report that drifts from its inputs fails.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+
+from ecg_tl_keras.metrics import weighted_f1
+from ecg_tl_keras.study.stats import SINGLE_SEED_LABEL, align_predictions, holm
+
+
+def check_report_matches_results(report: Path, study: Path, results: dict) -> None:
+    """Every table column of ``report`` against ``results`` ({cell key: result file})."""
+    tables = {name: pd.read_csv(report / "tables" / f"{name}.csv")
+              for name in ("cells", "baselines", "per_label_f1", "transfer_gain", "convergence")}
+    _check_cells(tables["cells"].set_index("key"), results)
+    _check_baselines(tables["baselines"], study, results)
+    labels = tables["per_label_f1"]
+    for row in labels.itertuples():
+        result = results[row.key]
+        assert row.f1 == pytest.approx(result["metrics"]["per_label_f1"][row.label])
+        assert row.baseline_constant == pytest.approx(
+            result["baselines"]["constant_per_label"][row.label])
+    _check_gains(tables["transfer_gain"], study, results)
+    _check_convergence(tables["convergence"], results)
+    text = (report / "report.md").read_text()
+    assert "selected on the **val** split" in text
+    # The Markdown tables in report.md are the CSV tables, number for number.
+    gains_md = text.split("## Fine-tune minus scratch")[1].split("## Convergence")[0]
+    for row in tables["transfer_gain"].itertuples():
+        assert f"| {row.gain:.4f} |" in gains_md
+    figures = report / "figures"
+    for figure in ("fig2_finetune_vs_scratch_by_upstream", "fig3_finetune_vs_scratch_scatter",
+                   "fig5_f1_per_epoch"):
+        assert (figures / f"{figure}.png").is_file() and (figures / f"{figure}.svg").is_file()
+        assert f"{figure}.png" in text
+    # Every figure caption names its seed count.
+    assert all(re.search(r"\d+ seeds?", caption)
+               for caption in re.findall(r"^\*(Fig \d.*)\*$", text, flags=re.M))
+
+
+def _check_cells(cells: pd.DataFrame, results: dict) -> None:
+    assert set(cells.index) == set(results)
+    for key, result in results.items():
+        row, metrics, baselines = cells.loc[key], result["metrics"], result["baselines"]
+        assert row["weighted_f1"] == pytest.approx(metrics["test_weighted_f1"])
+        assert row["best_epoch"] == metrics["best_epoch"]
+        assert row["baseline_constant"] == pytest.approx(baselines["constant"])
+        assert row["baseline_random"] == pytest.approx(baselines["random"])
+        best = max([metrics["test_weighted_f1"]]
+                   + [h["test_weighted_f1"] for h in result["history"]])
+        assert row["learned"] == ("yes" if best > baselines["constant"] + 1e-9
+                                  else "did not learn")
+        curve = [h[_selection_column(result)] for h in result["history"]]
+        assert row["selection_area"] == pytest.approx(np.mean(curve))
+
+
+def _check_baselines(table: pd.DataFrame, study: Path, results: dict) -> None:
+    """The result files' baselines, recomputed from the predictions and the manifest."""
+    for result in results.values():
+        with np.load(study / result["predictions_test"]) as stored:
+            y_true, labels = stored["y_true"].astype(bool), list(stored["labels"])
+        assert result["baselines"]["constant"] == pytest.approx(
+            weighted_f1(y_true, np.ones(y_true.shape)))
+        manifest = json.loads(Path(result["baselines"]["train_prevalence_from"]).read_text())
+        train = manifest["splits"]["train"]
+        p = np.array([train["label_counts"][label] / train["records"] for label in labels])
+        q, support = y_true.mean(axis=0), y_true.sum(axis=0)
+        f1 = np.where(p + q > 0, 2 * p * q / np.where(p + q > 0, p + q, 1), 0.0)
+        assert result["baselines"]["random"] == pytest.approx((f1 * support).sum()
+                                                              / support.sum())
+    for row in table.itertuples():
+        part = [r for r in results.values() if r["cell"]["dataset"] == row.dataset]
+        assert row.baseline_constant == pytest.approx(part[0]["baselines"]["constant"])
+        assert row.baseline_random == pytest.approx(part[0]["baselines"]["random"])
+        assert row.runs == len(part)
+        assert row.runs_beating_constant == sum(
+            r["metrics"]["test_weighted_f1"] > r["baselines"]["constant"] for r in part)
+
+
+def _pairs(row, results: dict) -> list[tuple[dict, dict]]:
+    size = "" if pd.isna(row.train_size) else f"-n{int(row.train_size)}"
+    pairs = []
+    for key, finetune in sorted(results.items()):
+        prefix = f"finetune__{row.upstream}-to-{row.downstream}{size}__{row.model}__seed"
+        if key.startswith(prefix):
+            seed = key[len(prefix):]
+            pairs.append((finetune, results[f"scratch__{row.downstream}{size}__{row.model}"
+                                            f"__seed{seed}"]))
+    return pairs
+
+
+def _check_gains(gains: pd.DataFrame, study: Path, results: dict) -> None:
+    assert len(gains) == len({k.rsplit("__seed", 1)[0] for k in results
+                              if k.startswith("finetune__")})
+    p_values = []
+    for row in gains.itertuples():
+        pairs = _pairs(row, results)
+        per_seed = [ft["metrics"]["test_weighted_f1"] - sc["metrics"]["test_weighted_f1"]
+                    for ft, sc in pairs]
+        assert row.seeds == len(pairs)
+        assert row.gain == pytest.approx(np.mean(per_seed))
+        assert row.baseline_constant == pytest.approx(pairs[0][0]["baselines"]["constant"])
+        if len(pairs) >= 2:
+            test = scipy_stats.ttest_1samp(per_seed, 0.0)
+            low, high = test.confidence_interval(0.95)
+            assert (row.ci_low, row.ci_high) == pytest.approx((low, high))
+            assert row.p_value == pytest.approx(test.pvalue)
+            assert row.ci_method == f"t-interval over {len(pairs)} seeds"
+            p_values.append(test.pvalue)
+        else:
+            # One seed: the test-record bootstrap scores the saved predictions as the trainer did.
+            (finetune, scratch), = pairs
+            with np.load(study / finetune["predictions_test"]) as a, \
+                    np.load(study / scratch["predictions_test"]) as b:
+                y_true, prob_ft, prob_sc = align_predictions(dict(a), dict(b))
+            assert weighted_f1(y_true, prob_ft) - weighted_f1(y_true, prob_sc) == pytest.approx(
+                row.gain, abs=1e-6)
+            assert row.ci_low <= row.gain <= row.ci_high
+            assert row.ci_method.startswith(SINGLE_SEED_LABEL)
+            assert row.verdict == "single seed: no verdict" and pd.isna(row.p_value)
+            p_values.append(math.nan)
+    adjusted = holm(p_values)
+    for row, p_holm in zip(gains.itertuples(), adjusted):
+        if math.isnan(p_holm):
+            assert pd.isna(row.p_holm)
+            continue
+        assert row.p_holm == pytest.approx(p_holm)
+        expected = ("no clear difference" if not p_holm < 0.05
+                    else "fine-tune better" if row.gain > 0 else "scratch better")
+        assert row.verdict == expected
+
+
+def _check_convergence(table: pd.DataFrame, results: dict) -> None:
+    assert len(table) == sum(key.startswith("finetune__") for key in results)
+    for row in table.itertuples():
+        finetune, scratch = next((ft, sc) for ft, sc in _pairs(row, results)
+                                 if ft["cell"]["seed"] == row.seed)
+        curves = [[h[_selection_column(r)] for h in r["history"]] for r in (finetune, scratch)]
+        for curve, other, column in ((curves[0], curves[1], "finetune_reaches_scratch_best"),
+                                     (curves[1], curves[0], "scratch_reaches_finetune_best")):
+            reached = [epoch for epoch, score in enumerate(curve, 1) if score >= max(other)]
+            assert str(getattr(row, column)) == (str(reached[0]) if reached else "never")
+        assert row.finetune_area == pytest.approx(np.mean(curves[0]))
+        assert row.scratch_area == pytest.approx(np.mean(curves[1]))
+
+
+def _selection_column(result: dict) -> str:
+    return next(c for c in result["history"][0] if c.startswith("selection_"))
