@@ -326,6 +326,11 @@ def test_dry_run_lists_cells_and_estimates_compute(tmp_path, data_root, capsys):
     assert "ptbxl 200 (manifest)" in output
     assert f"cpsc2018 {round(6877 * 0.67)} (published size)" in output
     assert not (tmp_path / "s" / "results").exists()
+    # The paper's single seed: the dry run says what it can and cannot show.
+    assert "note: 1 seed per cell" in output and "needs 5 seeds" in output
+    assert cli.run(cli_args(["run", "--plan", "paper", "--out", str(tmp_path / "s"),
+                             "--seeds", "3", "--dry-run", "--shard", "1/4"])) == 0
+    assert "seed per cell" not in capsys.readouterr().out
 
 
 def test_dry_run_estimate_is_epochs_times_records_over_speed(tmp_path, data_root, capsys):
@@ -458,6 +463,8 @@ def test_report_draws_fig5_for_other_models_on_request(fake_study, tmp_path):
     assert (paths["figures"] / "fig5_f1_per_epoch_resnet1d18.png").is_file()
     with pytest.raises(ValueError, match="no fine-tune cells of model 'gru'"):
         report_module.make_report(fake_study, tmp_path / "other", log=quiet, fig5_models=["gru"])
+    assert cli.run(cli_args(["report", str(fake_study), "--out", str(tmp_path / "cli"),
+                             "--fig5-model", "lstm", "--fig5-model", "gru"])) == 2
 
 
 def test_two_seeds_of_a_clear_gain_are_a_finding_and_one_seed_never_is(fake_study, tmp_path):

@@ -13,6 +13,7 @@ import argparse
 import sys
 
 from ecg_tl_keras.study.cells import STAGES, parse_shard
+from ecg_tl_keras.study.stats import single_seed_note
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "report", help="figures, tables and findings from a study folder's result files")
     report_parser.add_argument("study", help="the --out folder of `study run`")
     report_parser.add_argument("--out", required=True, help="report folder to write")
+    report_parser.add_argument("--fig5-model", action="append", metavar="MODEL",
+                               help="draw Fig 5 (F1 per epoch) for this model; repeat for more "
+                                    "(default resnet1d18)")
+    report_parser.add_argument("--two-level", action="store_true",
+                               help="add a two-level bootstrap interval (seeds, then test "
+                                    "records) to every comparison")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
             return _run(args)
         from ecg_tl_keras.study.report import make_report
 
-        paths = make_report(args.study, args.out)
+        paths = make_report(args.study, args.out, fig5_models=args.fig5_model,
+                            two_level=args.two_level)
         print(f"report written: {paths['report']}")
         return 0
     except ValueError as error:
@@ -83,6 +91,8 @@ def _run(args: argparse.Namespace) -> int:
     summary = run_study(plan, args.data_root or ".", args.out, shard=shard, stage=args.stage,
                         dry_run=args.dry_run, wait_s=args.wait,
                         log=lambda line: print(line, flush=True))
+    if args.dry_run and single_seed_note(len(plan.seeds)):
+        print(f"note: {single_seed_note(len(plan.seeds))}")
     if summary.waiting:
         print(f"{len(summary.waiting)} fine-tune cells wait for pre-trains that are not finished; "
               "rerun this command (same --shard) once they are, or run `--stage pretrain` on "

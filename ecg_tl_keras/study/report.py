@@ -597,7 +597,8 @@ def _finding_families(full: Sequence[Comparison]) -> list[str]:
                "unclear": "no clear difference between the gains of CNNs and RNNs",
                "single-seed": "1 seed: no verdict on CNNs vs RNNs"}
     return [f"   - {verdict[interval.verdict]}: on the same "
-            f"{_count(len(common), 'upstream/downstream pair')}, mean gain {np.mean(cnn):+.4f} for CNNs ({_count(len(cnn), 'cluster')}) vs "
+            f"{_count(len(common), 'upstream/downstream pair')}, mean gain "
+            f"{np.mean(cnn):+.4f} for CNNs ({_count(len(cnn), 'cluster')}) vs "
             f"{np.mean(rnn):+.4f} for RNNs ({_count(len(rnn), 'cluster')}); CNN minus RNN "
             f"{_interval_text(interval)}."]
 
