@@ -146,7 +146,7 @@ class Comparison:
                                    estimate=float(np.mean(self.gains)))
 
     def did_not_learn(self) -> str:
-        """Which side has a run that never beat the best constant predictor."""
+        """Which side has a run that did not learn (does not beat the constant predictor)."""
         return _did_not_learn(self.finetune, self.scratch)
 
 
@@ -172,7 +172,7 @@ def cell_rows(results: Sequence[dict], study: Path) -> list[dict]:
             macro_f1=_float(metrics.get("test_macro_f1")),
             macro_auc=_float(metrics.get("test_macro_auc")),
             baseline_constant=constant, baseline_random=random,
-            learned=_learned(curve + [weighted], constant),
+            learned=_learned(weighted, constant),
             best_epoch=metrics.get("best_epoch"), epochs_trained=len(curve),
             selection_area=curve_area(selection_curve), curve=curve,
             selection_curve=selection_curve,
@@ -274,7 +274,7 @@ _GAIN_COLUMNS = ["upstream", "downstream", "model", "family", "train_size", "see
 def convergence_table(groups: Sequence[Comparison]) -> pd.DataFrame:
     """Per pair (one seed): the first epoch each run reaches the other's best selection-split
     score ("never" if it does not), the area under each selection curve per epoch, and which
-    run did not learn (never beat the best constant predictor on test)."""
+    run did not learn (its model does not beat the best constant predictor on test)."""
     records = []
     for group in groups:
         for finetune, scratch in zip(group.finetune, group.scratch):
@@ -386,7 +386,7 @@ def report_text(study: Path, rows, groups, tables, drawn, out: Path) -> str:
         f"{tested} comparisons with 2 or more seeds (the table shows the unadjusted interval, "
         "its p-value and the adjusted one). Pooled gains average whole clusters of runs that "
         "share a training run (a model and seed: its pre-train and its scratch run) and take a "
-        "t-interval over the clusters. \"Better\" is said only where the interval excludes 0 "
+        "t-interval over the clusters. A winner is named only where the interval excludes 0 "
         "after these corrections.", "",
         "## Findings", "",
         "1. **Fine-tuning vs training from scratch, per downstream dataset.**",
@@ -412,9 +412,9 @@ def report_text(study: Path, rows, groups, tables, drawn, out: Path) -> str:
         f"*Per comparison: {_seed_counts_text(per_comparison)}; gain = mean paired gain; "
         "ci_low/ci_high: unadjusted 95% interval (ci_method says which: t-interval over seeds, "
         f"or \"{SINGLE_SEED_LABEL}\"); p_holm: Holm-adjusted p-value across the {tested} "
-        "comparisons with 2 or more seeds; verdict: after Holm; did_not_learn: a run that never "
-        "beat the best constant predictor; baselines: test weighted F1 of the best constant "
-        "predictor and of random predictions at the training prevalence.*", "",
+        "comparisons with 2 or more seeds; verdict: after Holm; did_not_learn: a run whose "
+        "model does not beat the best constant predictor; baselines: test weighted F1 of the "
+        "best constant predictor and of random predictions at the training prevalence.*", "",
         markdown_table(gains), "",
         "## Convergence", "",
         "*Per pair (one seed): the first epoch at which each run reaches the other's best "
@@ -547,7 +547,7 @@ def _finding_convergence(full: Sequence[Comparison], table: pd.DataFrame) -> lis
     lines = []
     if excluded:
         lines.append(f"   - {excluded} of {len(part)} pairs left out: a run did not learn "
-                     "(never beat the best constant predictor).")
+                     "(its model does not beat the best constant predictor).")
     if learned.empty:
         return lines + ["   - no pair where both runs learned: no convergence claim."]
     for column, who, whose in (("finetune_reaches_scratch_best", "fine-tuned runs", "scratch"),
@@ -626,14 +626,14 @@ def _finding_baselines(rows: Sequence[dict], table: pd.DataFrame) -> list[str]:
         else:
             text += f"All {len(part)} runs beat both. "
         if stuck:
-            text += (f"{DID_NOT_LEARN.capitalize()} (never above the constant predictor): "
+            text += (f"{DID_NOT_LEARN.capitalize()} (not above the constant predictor): "
                      f"{', '.join(f'`{key}`' for key in stuck)}.")
         lines.append(text.rstrip())
     return lines
 
 
 def _did_not_learn(finetunes: Sequence[dict], scratches: Sequence[dict]) -> str:
-    """Which side has a run that never beat the best constant predictor."""
+    """Which side has a run that did not learn."""
     finetune = any(r["learned"] is False for r in finetunes)
     scratch = any(r["learned"] is False for r in scratches)
     return {(True, True): "both", (True, False): "fine-tune",
@@ -666,11 +666,15 @@ def _selection_column(result: dict) -> str | None:
     return next((c for c in columns if c.startswith(HISTORY_SELECTION_PREFIX)), None)
 
 
-def _learned(scores: Sequence[float], constant: float) -> bool | None:
-    """Whether any score beats the best constant predictor (None: no baseline known)."""
-    if not math.isfinite(constant):
+def _learned(score: float, constant: float) -> bool | None:
+    """Whether a run's model (its selected epoch) beats the best constant predictor on test.
+
+    A run that never beats it, and any model whose output is constant, did not learn (no
+    constant prediction scores above "every label present"). None: no baseline known.
+    """
+    if not (math.isfinite(constant) and math.isfinite(score)):
         return None
-    return bool(np.nanmax(np.asarray(scores, dtype=float)) > constant + 1e-9)
+    return bool(score > constant + 1e-9)
 
 
 def _learned_text(learned: bool | None) -> str:
