@@ -34,6 +34,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from ecg_tl_keras.study import figures
+from ecg_tl_keras.study.plan import model_family_of
 from ecg_tl_keras.study.results import load_results
 from ecg_tl_keras.study.stats import (
     CONFIDENCE, SINGLE_SEED_LABEL, Interval, align_predictions, cluster_interval, holm,
@@ -65,10 +66,8 @@ def family_of(model: str) -> str:
         >>> family_of("resnet1d50"), family_of("gru[flatten]")  # doctest: +SKIP
         ('cnn', 'rnn')
     """
-    from ecg_tl_keras.models import get_backbone_spec
-
     try:
-        return get_backbone_spec(model.split("[")[0]).family
+        return model_family_of(model.split("[")[0])
     except ValueError:
         return "unknown"
 
