@@ -24,6 +24,9 @@ COMMANDS = {
     "advise": "ecg_tl_keras.advise.cli",
 }
 
+#: Commands that read TFRecords with tf.data (``study`` checks when it trains a cell).
+TENSORFLOW_COMMANDS = ("train", "evaluate", "predict", "demo")
+
 COMMAND_HELP = {
     "train": "train a backbone from scratch or fine-tune it from a .keras checkpoint",
     "evaluate": "evaluate a .keras checkpoint on a split of a built dataset",
@@ -74,6 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     command = next((arg for arg in rest if not arg.startswith("-")), None)
     command = command if command in COMMANDS else None
     args = build_parser(command).parse_args(argv)
+    if args.command in TENSORFLOW_COMMANDS:
+        from ecg_tl_keras.backends import require_tensorflow
+
+        try:
+            require_tensorflow(f"ecg-tl-keras {args.command}")
+        except ValueError as error:
+            print(f"ecg-tl-keras: error: {error}", file=sys.stderr)
+            return 2
     module = importlib.import_module(COMMANDS[args.command])
     return int(module.run(args) or 0)
 

@@ -11,6 +11,9 @@ from ecg_tl_keras.training.config import TrainConfig
 
 def train(config: TrainConfig) -> dict:
     """Runs :func:`ecg_tl_keras.training.trainer.train` (imports TensorFlow on first use)."""
+    from ecg_tl_keras.backends import require_tensorflow
+
+    require_tensorflow("ecg_tl_keras.training.train")
     from ecg_tl_keras.training.trainer import train as _train
 
     return _train(config)

@@ -1,0 +1,45 @@
+"""Which Keras backend the package's parts need.
+
+`ecg_tl_keras.models` (backbones, heads, normalization, `replace_head`,
+freezing) is plain Keras 3 and runs under every backend: `KERAS_BACKEND=jax`,
+`torch` or `tensorflow`, and importing it does not import TensorFlow. The
+training side (`train`, `evaluate`, `predict`, `study run`, `demo`) reads
+TFRecords with `tf.data` and distributes with `tf.distribute`, so it needs the
+TensorFlow backend and says so in one line under another.
+
+Example:
+    >>> keras_backend() in ("tensorflow", "jax", "torch", "numpy", "openvino")
+    True
+"""
+
+from __future__ import annotations
+
+TENSORFLOW = "tensorflow"
+
+
+def keras_backend() -> str:
+    """The Keras backend in use (`KERAS_BACKEND` or `~/.keras/keras.json`)."""
+    import keras
+
+    return keras.backend.backend()
+
+
+def require_tensorflow(what: str) -> None:
+    """Raises `ValueError` when the Keras backend is not TensorFlow.
+
+    Args:
+        what: What needs TensorFlow, for the message (e.g. `"ecg-tl-keras train"`).
+
+    Raises:
+        ValueError: One line naming the backend in use and how to switch.
+
+    Example:
+        >>> require_tensorflow("ecg-tl-keras train")  # under the TensorFlow backend
+    """
+    backend = keras_backend()
+    if backend != TENSORFLOW:
+        raise ValueError(
+            f"{what} needs the TensorFlow Keras backend (tf.data, tf.distribute) but "
+            f"KERAS_BACKEND is {backend!r}: run it with KERAS_BACKEND=tensorflow "
+            "(ecg_tl_keras.models works under every backend)"
+        )

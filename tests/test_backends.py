@@ -1,0 +1,150 @@
+"""The models under every Keras backend present: JAX, PyTorch (TensorFlow: tests/test_models.py).
+
+Each check runs in a subprocess with ``KERAS_BACKEND`` set, since Keras picks its
+backend once per process; a backend whose package is not installed is skipped.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+OTHER_BACKENDS = ("jax", "torch")
+#: Backbones whose contract takes minutes to compile under JAX on 2 CPU cores.
+HEAVY_BACKBONES = ("resnet1d50", "resnet1d101")
+SMALL_SHAPE = (64, 12)
+
+
+def _installed(backend: str) -> bool:
+    return importlib.util.find_spec(backend) is not None
+
+
+def _backend_param(backend: str):
+    return pytest.param(backend, marks=pytest.mark.skipif(
+        not _installed(backend), reason=f"{backend} is not installed"))
+
+
+BACKENDS = [_backend_param(backend) for backend in OTHER_BACKENDS]
+
+
+def run_under(backend: str, code: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Runs ``python -c code`` from the project root under ``KERAS_BACKEND=backend``."""
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
+           "JAX_PLATFORMS": "cpu", "CUDA_VISIBLE_DEVICES": "",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT),
+                                                       os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def run_json(backend: str, code: str) -> dict:
+    """Runs ``code`` (which prints one JSON line last) and returns that JSON."""
+    done = run_under(backend, code)
+    assert done.returncode == 0, f"{backend}: {done.stderr[-3000:]}"
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _backbone_names() -> list:
+    from ecg_tl_keras.models import available_backbones
+
+    return available_backbones()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_models_import_without_tensorflow(backend):
+    result = run_json(backend, """
+import json, sys
+import ecg_tl_keras, ecg_tl_keras.models, ecg_tl_keras.backends
+from ecg_tl_keras.training import TrainConfig
+print(json.dumps({"backend": ecg_tl_keras.backends.keras_backend(),
+                  "tensorflow": sorted(m for m in sys.modules if m.split('.')[0] == 'tensorflow')}))
+""")
+    assert result == {"backend": backend, "tensorflow": []}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_user_fit_on_numpy_arrays(backend):
+    """A user's compile/fit/predict, fine-tuning and .keras round trip on plain NumPy arrays."""
+    result = run_json(backend, """
+import json, tempfile
+import numpy as np, keras
+from ecg_tl_keras.models import build_model, freeze_backbone, replace_head
+rng = np.random.default_rng(0)
+x = rng.normal(0, 0.5, (32, 64, 12)).astype("float32")
+y = (rng.random((32, 3)) > 0.5).astype("float32")
+model = build_model("gru", 3, input_shape=(64, 12), units=8,
+                    normalization=([0.0] * 12, [0.5] * 12))
+model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
+history = model.fit(x, y, batch_size=8, epochs=3, verbose=0)
+target = replace_head(model, 2)
+freeze_backbone(target)
+backbone = [np.array(w) for w in target.get_layer("backbone").get_weights()]
+target.compile(optimizer="adam", loss="binary_crossentropy")
+target.fit(x, y[:, :2], batch_size=8, epochs=1, verbose=0)
+frozen = all(np.array_equal(a, np.array(b)) for a, b in
+             zip(backbone, target.get_layer("backbone").get_weights()))
+with tempfile.TemporaryDirectory() as folder:
+    target.save(folder + "/m.keras")
+    loaded = keras.saving.load_model(folder + "/m.keras", safe_mode=True)
+same = np.array_equal(np.asarray(loaded.predict(x, verbose=0)),
+                      np.asarray(target.predict(x, verbose=0)))
+print(json.dumps({"loss": history.history["loss"], "frozen": frozen, "same": same,
+                  "shape": list(np.asarray(model.predict(x, verbose=0)).shape)}))
+""")
+    assert result["shape"] == [32, 3]
+    assert result["loss"][-1] < result["loss"][0], result["loss"]
+    assert result["frozen"], "freeze_backbone let the backbone weights change"
+    assert result["same"], "the .keras round trip changed the predictions"
+
+
+def _contract_params():
+    names = _backbone_names()
+    params = []
+    for backend in OTHER_BACKENDS:
+        for name in names:
+            marks = [pytest.mark.skipif(not _installed(backend),
+                                        reason=f"{backend} is not installed")]
+            if name in HEAVY_BACKBONES:
+                marks.append(pytest.mark.slow)
+            params.append(pytest.param(backend, name, marks=marks, id=f"{backend}-{name}"))
+    return params
+
+
+@pytest.mark.parametrize("backend, name", _contract_params())
+def test_backbone_contract_under_backend(backend, name):
+    """``ecg_tl_keras.testing.check_backbone`` (the same harness the TensorFlow tests run)."""
+    result = run_json(backend, f"""
+import json
+from ecg_tl_keras.backends import keras_backend
+from ecg_tl_keras.testing import check_backbone
+summary = check_backbone({name!r}, input_shape={SMALL_SHAPE!r})
+print(json.dumps({{"backend": keras_backend(), **summary}}))
+""")
+    assert result["backend"] == backend
+    assert result["features"] >= 1 and result["stages"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_training_commands_need_tensorflow(backend, tmp_path):
+    done = run_under(backend, "import sys; from ecg_tl_keras.cli import main; "
+                              f"sys.exit(main(['train', '--data', {str(tmp_path)!r}, "
+                              "'--model', 'gru', '--out', 'x']))")
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "needs the TensorFlow Keras backend" in lines[0]
+    assert repr(backend) in lines[0]
+    done = run_under(backend, f"""
+from ecg_tl_keras.training import TrainConfig, train
+try:
+    train(TrainConfig(data={str(tmp_path)!r}, model="gru", out="x"))
+except ValueError as error:
+    print(error)
+""")
+    assert "KERAS_BACKEND=tensorflow" in done.stdout, done.stderr[-2000:]
