@@ -25,7 +25,7 @@ COMMANDS = {
 }
 
 #: Commands that read TFRecords with tf.data (``study`` checks when it trains a cell).
-TENSORFLOW_COMMANDS = ("train", "evaluate", "predict", "demo")
+TENSORFLOW_COMMANDS = ("train", "evaluate", "predict", "demo", "advise")
 
 COMMAND_HELP = {
     "train": "train a backbone from scratch or fine-tune it from a .keras checkpoint",
