@@ -21,7 +21,8 @@ from ecg_tl_keras.models import (  # noqa: E402
     unfreeze_stages,
     unregister_backbone,
 )
-from ecg_tl_keras.testing import check_backbone  # noqa: E402
+from ecg_tl_keras.testing import _equal as _all_equal  # noqa: E402  (the harness's helpers)
+from ecg_tl_keras.testing import _predict, _train_step, check_backbone  # noqa: E402
 
 SHORT_SHAPE = (64, 12)
 N_LABELS = 5
@@ -52,28 +53,12 @@ def _stats(n_leads, seed=1):
     return rng.normal(0.0, 0.05, n_leads), rng.uniform(0.1, 0.3, n_leads)
 
 
-def _train_step(model, x, y):
-    # Eager steps skip tracing the graph: much faster for one step on CPU.
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy",
-                  run_eagerly=True)
-    model.train_on_batch(x, y)
-
-
-def _predict(model, x):
-    # Direct eager calls: compiled and uncompiled models then run the same kernels.
-    return np.asarray(model(x, training=False))
-
-
 def _snapshot(model):
     return [np.array(w) for w in model.get_weights()]
 
 
 def _layer_weights(model, name):
     return [np.array(w) for w in model.get_layer(name).get_weights()]
-
-
-def _all_equal(first, second):
-    return len(first) == len(second) and all(np.array_equal(a, b) for a, b in zip(first, second))
 
 
 # --------------------------------------------------------------------------- contract
