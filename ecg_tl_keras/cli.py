@@ -4,6 +4,10 @@ Each sub-command module defines ``add_arguments(parser)`` and ``run(args) -> int
 its help line is in ``COMMAND_HELP``. Modules are imported only when their command
 runs, so ``ecg-tl-keras --help`` stays fast. TensorFlow's own C++ log lines are hidden
 (``ecg_tl_keras.console``) unless ``--verbose`` is given, before or after the command.
+
+Every command shares one error policy (:func:`run_command`): bad input (``ValueError``,
+a missing or unreadable file, a damaged shard) prints one line ``ecg-tl-keras: error:
+...`` and exits 2; Ctrl-C prints one line and exits 130; neither shows a traceback.
 """
 
 from __future__ import annotations
@@ -60,6 +64,52 @@ def build_parser(argv_command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+#: Exceptions that mean bad input (arguments, files, data), not a bug: one line, exit 2.
+USER_ERRORS = (ValueError, OSError)
+#: Errors of other layers, matched by name (so this module imports neither TensorFlow nor the
+#: builder): the builder's, and TensorFlow's for damaged or vanished input data.
+_USER_ERROR_NAMES = ("BuildError",)
+_DATA_ERRORS = ("DataLossError", "NotFoundError")
+
+
+def error_line(error: BaseException) -> str:
+    """The one-line message of an exception (its first line).
+
+    Example:
+        >>> error_line(FileNotFoundError(2, "No such file or directory", "x.json"))
+        "[Errno 2] No such file or directory: 'x.json'"
+    """
+    text = error.args[0] if len(error.args) == 1 and isinstance(error.args[0], str) else str(error)
+    lines = text.strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def run_command(run, args) -> int:
+    """Runs ``run(args)`` under the error policy every command shares.
+
+    Example:
+        >>> def run(args):
+        ...     raise ValueError("unknown model 'x'")
+        >>> run_command(run, None)
+        2
+    """
+    try:
+        return int(run(args) or 0)
+    except KeyboardInterrupt:
+        print("ecg-tl-keras: interrupted (run the same command again to resume)", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the policy decides, others are re-raised
+        if isinstance(error, USER_ERRORS) or type(error).__name__ in _USER_ERROR_NAMES:
+            message = error_line(error)
+        elif type(error).__name__ in _DATA_ERRORS:
+            message = (f"damaged data: {error_line(error)} (check the dataset with its "
+                       "manifest's sha256, or rebuild it)")
+        else:
+            raise
+        print(f"ecg-tl-keras: error: {message}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a command; ``argv=None`` means this process is the command (``sys.argv``)."""
     is_process = argv is None
@@ -72,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import_extensions(known.imports)
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"ecg-tl-keras: error: {error_line(error)}", file=sys.stderr)
         return 2
     command = next((arg for arg in rest if not arg.startswith("-")), None)
     command = command if command in COMMANDS else None
@@ -86,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ecg-tl-keras: error: {error}", file=sys.stderr)
             return 2
     module = importlib.import_module(COMMANDS[args.command])
-    return int(module.run(args) or 0)
+    return run_command(module.run, args)
 
 
 if __name__ == "__main__":

@@ -18,15 +18,18 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-MANIFEST = "manifest.json"
+from tfrecords_builder import schema
+from tfrecords_builder.layout import MANIFEST
 BUILD_HINT = "python -m tfrecords_builder DATASET --source DIR --out OUT"
 # Cache a split in memory only when its decoded signals take at most this
 # fraction of the memory available when the pipeline is built.
@@ -76,7 +79,82 @@ def input_shape(manifest: dict) -> tuple[int, int]:
     return int(manifest["samples"]), len(manifest["leads"])
 
 
-def shard_paths(data_dir: str | os.PathLike, split: str, manifest: dict | None = None) -> list[str]:
+@dataclasses.dataclass(frozen=True)
+class BuiltDataset:
+    """A built dataset directory whose manifest was loaded and checked once.
+
+    Every function of this module takes one in place of a directory, so a run
+    reads and checks the manifest once and passes the result on.
+
+    Attributes:
+        path: the dataset directory (``OUT/ptbxl``).
+        manifest: the checked ``manifest.json``.
+
+    Example:
+        >>> data = BuiltDataset.open("OUT/ptbxl")  # doctest: +SKIP
+        >>> data.labels, data.input_shape  # doctest: +SKIP
+        (['NORM', 'MI', 'STTC', 'CD', 'HYP'], (1000, 12))
+    """
+
+    path: Path
+    manifest: dict
+
+    @classmethod
+    def open(cls, data_dir: "str | os.PathLike | BuiltDataset") -> "BuiltDataset":
+        """The dataset at ``data_dir`` (returned as is when it already is one).
+
+        Raises:
+            FileNotFoundError: no manifest. ValueError: a malformed manifest.
+        """
+        if isinstance(data_dir, BuiltDataset):
+            return data_dir
+        return cls(Path(data_dir), load_manifest(data_dir))
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.manifest["labels"])
+
+    @property
+    def input_shape(self) -> tuple[int, int]:
+        return input_shape(self.manifest)
+
+    def records(self, split: str) -> int:
+        """The number of records of a split."""
+        return int(self.manifest["splits"][split]["records"])
+
+    def verify(self, splits: Sequence[str], log: Callable[[str], None] | None = None) -> None:
+        """Checks every shard of ``splits`` against the manifest's sha256.
+
+        Raises:
+            FileNotFoundError: a shard is missing.
+            ValueError: a shard's content differs from the manifest's sha256 (damaged).
+        """
+        for split in splits:
+            shard_paths(self, split)  # an unknown split or a missing shard: its own error
+            for entry in self.manifest["splits"][split]["shards"]:
+                path, expected = self.path / entry["file"], entry.get("sha256")
+                if expected is not None and _sha256(path) != expected:
+                    raise ValueError(
+                        f"shard {path} is damaged: its sha256 differs from {self.path / MANIFEST}; "
+                        f"rebuild the dataset with {BUILD_HINT} --overwrite (or skip this check "
+                        f"with --no-verify)"
+                    )
+        if log is not None:
+            log(f"shards of {self.path} ({', '.join(splits)}) match their sha256")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(_READ_BUFFER_BYTES), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def shard_paths(data_dir: "str | os.PathLike | BuiltDataset", split: str) -> list[str]:
     """Paths of a split's shards, in manifest order, all checked to exist.
 
     Raises:
@@ -87,8 +165,8 @@ def shard_paths(data_dir: str | os.PathLike, split: str, manifest: dict | None =
         >>> shard_paths("OUT/ptbxl", "test")  # doctest: +SKIP
         ['OUT/ptbxl/test-00000-of-00001.tfrecord']
     """
-    manifest = manifest or load_manifest(data_dir)
-    splits = manifest["splits"]
+    data = BuiltDataset.open(data_dir)
+    data_dir, splits = data.path, data.manifest["splits"]
     if split not in splits:
         raise ValueError(
             f"unknown split {split!r} in {Path(data_dir) / MANIFEST}; "
@@ -107,13 +185,11 @@ def shard_paths(data_dir: str | os.PathLike, split: str, manifest: dict | None =
 
 
 def _feature_spec(n_labels: int) -> dict:
-    return {
-        "signal": tf.io.FixedLenFeature([], tf.string),
-        "labels": tf.io.FixedLenFeature([n_labels], tf.int64),
-        "record_id": tf.io.FixedLenFeature([], tf.string),
-        "patient_id": tf.io.FixedLenFeature([], tf.string),
-        "fold": tf.io.FixedLenFeature([], tf.int64),
-    }
+    """``tf.io.parse_example``'s spec of :mod:`tfrecords_builder.schema`'s features."""
+    kinds = {"bytes": tf.string, "int64": tf.int64}
+    return {feature.name: tf.io.FixedLenFeature([n_labels] if feature.per_label else [],
+                                                kinds[feature.kind])
+            for feature in schema.FEATURES}
 
 
 def _raw_examples(paths: list[str]) -> tf.data.Dataset:
@@ -126,7 +202,7 @@ def _raw_examples(paths: list[str]) -> tf.data.Dataset:
     )
 
 
-def load_index(data_dir: str | os.PathLike, split: str) -> dict[str, np.ndarray]:
+def load_index(data_dir: "str | os.PathLike | BuiltDataset", split: str) -> dict[str, np.ndarray]:
     """The per-record metadata of a split (no signals), in file order.
 
     Returns:
@@ -138,11 +214,11 @@ def load_index(data_dir: str | os.PathLike, split: str) -> dict[str, np.ndarray]
         >>> sorted(set(index["fold"].tolist()))  # doctest: +SKIP
         [0, 1, 2, 3, 4, 5, 6, 7, 8]
     """
-    manifest = load_manifest(data_dir)
-    spec = {k: v for k, v in _feature_spec(len(manifest["labels"])).items() if k != "signal"}
+    data = BuiltDataset.open(data_dir)
+    spec = {k: v for k, v in _feature_spec(len(data.labels)).items() if k != "signal"}
     columns: dict[str, list] = {key: [] for key in spec}
     batches = (
-        _raw_examples(shard_paths(data_dir, split, manifest))
+        _raw_examples(shard_paths(data, split))
         .batch(1024)
         .map(lambda serialized: tf.io.parse_example(serialized, spec))
     )
@@ -225,7 +301,7 @@ def fits_in_memory(manifest: dict, split: str) -> bool:
 
 
 def load_records(
-    data_dir: str | os.PathLike,
+    data_dir: "str | os.PathLike | BuiltDataset",
     split: str,
     *,
     folds=None,
@@ -238,7 +314,7 @@ def load_records(
     """Unbatched, unshuffled, parsed records of a split (optionally filtered and cached).
 
     Args:
-        data_dir: dataset directory holding ``manifest.json``.
+        data_dir: dataset directory holding ``manifest.json`` (or a :class:`BuiltDataset`).
         split: ``"train"`` or ``"test"``.
         folds: keep only records of these folds (0-9).
         exclude_folds: drop records of these folds.
@@ -255,9 +331,9 @@ def load_records(
     Example:
         >>> ds = load_records("OUT/ptbxl", "train", folds=[8])  # doctest: +SKIP
     """
-    manifest = load_manifest(data_dir)
-    shape = input_shape(manifest)
-    spec = _feature_spec(len(manifest["labels"]))
+    data = BuiltDataset.open(data_dir)
+    shape = data.input_shape
+    spec = _feature_spec(len(data.labels))
     keep = _record_filter(folds, exclude_folds, record_ids, patient_ids)
 
     def parse_batch(serialized):
@@ -271,9 +347,9 @@ def load_records(
             outputs = tuple(tf.boolean_mask(values, kept) for values in outputs)
         return outputs
 
-    ds = _raw_examples(shard_paths(data_dir, split, manifest)).batch(_PARSE_BATCH)
+    ds = _raw_examples(shard_paths(data, split)).batch(_PARSE_BATCH)
     ds = ds.map(parse_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
-    if cache and fits_in_memory(manifest, split):
+    if cache and fits_in_memory(data.manifest, split):
         ds = ds.cache()
     return ds
 
@@ -340,7 +416,7 @@ def shuffled_epochs(
 
 
 def load_split(
-    data_dir: str | os.PathLike,
+    data_dir: "str | os.PathLike | BuiltDataset",
     split: str,
     *,
     batch_size: int | None = None,
@@ -375,9 +451,9 @@ def load_split(
     Example:
         >>> test = load_split("OUT/ptbxl", "test", batch_size=256)  # doctest: +SKIP
     """
-    manifest = load_manifest(data_dir)
+    data = BuiltDataset.open(data_dir)
     ds = load_records(
-        data_dir,
+        data,
         split,
         folds=folds,
         exclude_folds=exclude_folds,
@@ -387,9 +463,7 @@ def load_split(
         with_ids=with_ids,
     )
     if shuffle:
-        ds = ds.shuffle(
-            manifest["splits"][split]["records"], seed=seed, reshuffle_each_iteration=True
-        )
+        ds = ds.shuffle(data.records(split), seed=seed, reshuffle_each_iteration=True)
     if batch_size is not None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")

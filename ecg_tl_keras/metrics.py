@@ -35,6 +35,49 @@ def _as_pair(y_true, y_prob) -> tuple[np.ndarray, np.ndarray]:
     return (y_true > 0.5).astype(np.int64), y_prob
 
 
+def confusion_counts(y_true, y_prob, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
+    """Per-label ``(tp, fp, fn)`` counts, shape ``(3, k)``.
+
+    Example:
+        >>> confusion_counts([[1, 0], [0, 1]], [[0.9, 0.8], [0.1, 0.2]]).tolist()
+        [[1, 0], [0, 1], [0, 1]]
+    """
+    y_true, y_prob = _as_pair(y_true, y_prob)
+    y_pred = (y_prob > threshold).astype(np.int64)
+    return np.stack([(y_true * y_pred).sum(axis=0), ((1 - y_true) * y_pred).sum(axis=0),
+                     (y_true * (1 - y_pred)).sum(axis=0)])
+
+
+def f1_from_counts(tp, fp, fn) -> np.ndarray:
+    """Per-label F1 from counts (0 where a label has no positives and no predictions).
+
+    Any leading axes are batch axes (the bootstrap in ``ecg_tl_keras.study.stats`` uses them).
+
+    Example:
+        >>> f1_from_counts(np.array([1, 0]), np.array([0, 1]), np.array([0, 0])).tolist()
+        [1.0, 0.0]
+    """
+    tp, fp, fn = (np.asarray(value, dtype=np.float64) for value in (tp, fp, fn))
+    denominator = 2 * tp + fp + fn
+    return np.divide(2 * tp, denominator, out=np.zeros(tp.shape), where=denominator > 0)
+
+
+def weighted_f1_from_counts(tp, fp, fn) -> np.ndarray:
+    """Support-weighted mean F1 from per-label counts (last axis: labels; leading: batch).
+
+    0 where no label has a positive.
+
+    Example:
+        >>> float(weighted_f1_from_counts(np.array([1, 1]), np.array([0, 1]), np.array([1, 0])))
+        0.6666666666666666
+    """
+    f1 = f1_from_counts(tp, fp, fn)
+    support = np.asarray(tp, dtype=np.float64) + np.asarray(fn, dtype=np.float64)
+    total = support.sum(axis=-1)
+    return np.divide((f1 * support).sum(axis=-1), total, out=np.zeros(total.shape),
+                     where=total > 0)
+
+
 def per_label_f1(y_true, y_prob, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
     """F1 of each label (0 where a label has no positives and no predictions).
 
@@ -50,13 +93,7 @@ def per_label_f1(y_true, y_prob, threshold: float = DEFAULT_THRESHOLD) -> np.nda
         >>> per_label_f1([[1, 0], [0, 0]], [[0.8, 0.9], [0.1, 0.2]]).tolist()
         [1.0, 0.0]
     """
-    y_true, y_prob = _as_pair(y_true, y_prob)
-    y_pred = (y_prob > threshold).astype(np.int64)
-    tp = (y_true * y_pred).sum(axis=0)
-    fp = ((1 - y_true) * y_pred).sum(axis=0)
-    fn = (y_true * (1 - y_pred)).sum(axis=0)
-    denominator = 2 * tp + fp + fn
-    return np.divide(2.0 * tp, denominator, out=np.zeros(len(tp)), where=denominator > 0)
+    return f1_from_counts(*confusion_counts(y_true, y_prob, threshold))
 
 
 def weighted_f1(y_true, y_prob, threshold: float = DEFAULT_THRESHOLD) -> float:
@@ -68,10 +105,7 @@ def weighted_f1(y_true, y_prob, threshold: float = DEFAULT_THRESHOLD) -> float:
         >>> weighted_f1([[1, 0], [1, 1]], [[0.9, 0.1], [0.8, 0.3]])
         0.6666666666666666
     """
-    f1 = per_label_f1(y_true, y_prob, threshold)
-    support = _as_pair(y_true, y_prob)[0].sum(axis=0)
-    total = support.sum()
-    return float((f1 * support).sum() / total) if total else 0.0
+    return float(weighted_f1_from_counts(*confusion_counts(y_true, y_prob, threshold)))
 
 
 def macro_f1(y_true, y_prob, threshold: float = DEFAULT_THRESHOLD) -> float:

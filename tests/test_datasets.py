@@ -1,5 +1,6 @@
 """ecg_tl_keras.datasets on synthetic shards in the builder's schema, and on a real build."""
 
+import hashlib
 import json
 
 import numpy as np
@@ -7,31 +8,10 @@ import pytest
 import tensorflow as tf
 
 from ecg_tl_keras import datasets
+from tfrecords_builder.tfrecord import serialize_example
 
 LABELS = ["A", "B", "C"]
 SHAPE = (40, 12)
-
-
-def serialize_example(signal, labels, record_id, patient_id, fold):
-    """A tf.train.Example following the dataset contract (common schema of the builder's output)."""
-
-    def as_bytes(value):
-        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
-
-    def as_ints(values):
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-
-    return tf.train.Example(
-        features=tf.train.Features(
-            feature={
-                "signal": as_bytes(signal.astype("<f4").tobytes()),
-                "labels": as_ints(labels.tolist()),
-                "record_id": as_bytes(record_id.encode()),
-                "patient_id": as_bytes(patient_id.encode()),
-                "fold": as_ints([fold]),
-            }
-        )
-    ).SerializeToString()
 
 
 def _record(i):
@@ -56,7 +36,8 @@ def synthetic(tmp_path_factory):
             with tf.io.TFRecordWriter(str(root / name)) as writer:
                 for i in chunk:
                     writer.write(serialize_example(*_record(int(i))))
-            entries.append({"file": name, "records": len(chunk), "sha256": ""})
+            digest = hashlib.sha256((root / name).read_bytes()).hexdigest()
+            entries.append({"file": name, "records": len(chunk), "sha256": digest})
         splits[split] = {
             "records": len(ids),
             "patients": len({i // 2 for i in ids}),
@@ -203,3 +184,27 @@ def test_real_ptbxl_build(ptbxl_built):
     index = datasets.load_index(ptbxl_built, "train")
     assert len(index["record_id"]) == manifest["splits"]["train"]["records"]
     assert 9 not in set(index["fold"].tolist())  # PTB-XL's test split is fold 9
+
+
+def test_built_dataset_verifies_shards_against_the_manifest(synthetic, tmp_path):
+    import shutil
+
+    data = datasets.BuiltDataset.open(synthetic)
+    assert datasets.BuiltDataset.open(data) is data and data.labels == LABELS
+    data.verify(["train", "test"])
+    copy = tmp_path / "toy"
+    shutil.copytree(synthetic, copy)
+    shard = copy / "train-00001-of-00003.tfrecord"
+    shard.write_bytes(shard.read_bytes()[:-5])  # truncated
+    damaged = datasets.BuiltDataset.open(copy)
+    damaged.verify(["test"])
+    with pytest.raises(ValueError, match=f"shard {shard} is damaged.*--no-verify"):
+        damaged.verify(["train"])
+
+
+def test_reader_parses_every_schema_feature(synthetic):
+    from tfrecords_builder import schema
+
+    spec = datasets._feature_spec(len(LABELS))
+    assert list(spec) == [feature.name for feature in schema.FEATURES]
+    assert spec["labels"].shape == [len(LABELS)] and spec["fold"].dtype == tf.int64

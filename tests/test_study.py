@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
+from ecg_tl_keras.cli import run_command
 from ecg_tl_keras.metrics import per_label_f1, weighted_f1
 from ecg_tl_keras.study import cli, report as report_module
 from ecg_tl_keras.study.cells import expand_cells, parse_shard, select_stage, shard_cells
@@ -93,7 +94,7 @@ def test_seeds_option_and_int_seeds():
     (dict(finetune="half"), "finetune"),
     (dict(seeds="three"), "seeds"),
     (dict(train=dict(epochs=3)), "may not set"),
-    (dict(train=dict(optimizer="sgd")), "unknown TrainConfig field"),
+    (dict(train=dict(optimiser="sgd")), "unknown TrainConfig field"),
     (dict(colour="blue"), "unknown key"),
 ])
 def test_plan_validation_errors(changes, message):
@@ -368,8 +369,8 @@ def test_plans_take_any_dataset_built_under_the_data_root(tmp_path, data_root, c
         load_plan(plan_file)
     with pytest.raises(ValueError, match=r"unknown dataset.*mydata.*other/mydata/manifest.json"):
         load_plan(plan_file, data_root=tmp_path / "other")
-    code = cli.run(cli_args(["run", "--plan", str(plan_file), "--out", str(tmp_path / "s"),
-                             "--dry-run"]))
+    code = run_command(cli.run, cli_args(["run", "--plan", str(plan_file), "--out",
+                                          str(tmp_path / "s"), "--dry-run"]))
     assert code == 2 and "mydata" in capsys.readouterr().err
 
 
@@ -411,7 +412,7 @@ def cli_args(argv):
 ])
 def test_cli_errors_exit_2(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert cli.run(cli_args(argv)) == 2
+    assert run_command(cli.run, cli_args(argv)) == 2  # the one policy of ecg_tl_keras.cli
     error = capsys.readouterr().err
     assert message in error and "Traceback" not in error and error.count("\n") == 1
 

@@ -6,7 +6,8 @@ import json
 import keras
 import numpy as np
 import pytest
-from sklearn.metrics import f1_score
+import tensorflow as tf
+from sklearn.metrics import f1_score, roc_auc_score
 
 from ecg_tl_keras import cli
 from ecg_tl_keras.metrics import weighted_f1
@@ -63,43 +64,53 @@ def _linear_problem():
     return x, y, model, schedule
 
 
-def test_best_f1_callback_scores_like_sklearn_and_restores_the_best_epoch(tmp_path):
+def test_split_metrics_score_like_sklearn_and_best_weights_restore_the_best_epoch(tmp_path):
     x, y, model, schedule = _linear_problem()
     ids = [str(i) for i in range(len(x))]
     val = EvalSplit.from_arrays("val", x[:50], y[:50], ids[:50], batch_size=16)
     test = EvalSplit.from_arrays("test", x[50:], y[50:], ids[50:], batch_size=16)
-    best = cb.BestWeightedF1(val, test, state_dir=tmp_path / "state")
-    history = model.fit(
-        x, y, epochs=3, batch_size=16, verbose=0, callbacks=[_WeightSchedule(schedule), best]
-    )
+    metrics = cb.SplitMetrics([val, test], loss=keras.losses.get("binary_crossentropy"))
+    best = cb.BestWeights("val_weighted_f1")
+    history = model.fit(x, y, epochs=3, batch_size=16, verbose=0,
+                        callbacks=[_WeightSchedule(schedule), metrics, best])
 
     for epoch, weights in enumerate(schedule):
-        y_pred = (x @ weights[0] + weights[1] > 0).astype(int)  # sigmoid(z) > 0.5  <=>  z > 0
+        logits = x @ weights[0] + weights[1]
+        y_pred = (logits > 0).astype(int)  # sigmoid(z) > 0.5  <=>  z > 0
         expected_val = f1_score(y[:50], y_pred[:50], average="weighted", zero_division=0)
         expected_test = f1_score(y[50:], y_pred[50:], average="weighted", zero_division=0)
-        assert history.history["selection_val_weighted_f1"][epoch] == pytest.approx(
-            expected_val, abs=1e-9
-        )
+        assert history.history["val_weighted_f1"][epoch] == pytest.approx(expected_val, abs=1e-9)
         assert history.history["test_weighted_f1"][epoch] == pytest.approx(expected_test, abs=1e-9)
-    scores = history.history["selection_val_weighted_f1"]
+        expected_auc = roc_auc_score(y[50:], logits[50:], average="macro")
+        assert history.history["test_macro_auc"][epoch] == pytest.approx(expected_auc, abs=1e-6)
+        p = 1 / (1 + np.exp(-logits[:50].astype("float64")))
+        bce = -np.mean(y[:50] * np.log(p + 1e-7) + (1 - y[:50]) * np.log(1 - p + 1e-7))
+        assert history.history["val_loss"][epoch] == pytest.approx(bce, rel=1e-3)
+    scores = history.history["val_weighted_f1"]
     assert best.best_epoch == 2 and scores[1] > max(scores[0], scores[2])
     for restored, expected in zip(model.get_weights(), schedule[1]):
         np.testing.assert_array_equal(restored, expected)
 
-    reloaded = cb.BestWeightedF1(val, test, state_dir=tmp_path / "state", resume=True)
-    reloaded.set_model(model)
-    reloaded.on_train_begin()
-    assert (reloaded.best_epoch, reloaded.best_score) == (2, best.best_score)
+    np.savez(tmp_path / "state.npz", **best.state())
+    reloaded = cb.BestWeights("val_weighted_f1")
+    with np.load(tmp_path / "state.npz") as stored:
+        reloaded.load_state(stored)
+    assert (reloaded.best_epoch, reloaded.best_value) == (2, best.best_value)
     for stored, expected in zip(reloaded.best_weights, schedule[1]):
         np.testing.assert_array_equal(stored, expected)
 
 
-def test_selecting_on_test_uses_the_test_scores():
+def test_best_weights_minimizes_a_loss_and_names_a_missing_key():
     x, y, model, schedule = _linear_problem()
-    test = EvalSplit.from_arrays("test", x, y, [str(i) for i in range(len(x))])
-    best = cb.BestWeightedF1(test, test)
-    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[_WeightSchedule(schedule), best])
-    assert history.history["selection_test_weighted_f1"] == history.history["test_weighted_f1"]
+    val = EvalSplit.from_arrays("val", x, y, [str(i) for i in range(len(x))])
+    metrics = cb.SplitMetrics([val], loss=keras.losses.get("binary_crossentropy"))
+    best = cb.BestWeights("val_loss", mode="min")
+    history = model.fit(x, y, epochs=3, verbose=0,
+                        callbacks=[_WeightSchedule(schedule), metrics, best])
+    losses = history.history["val_loss"]
+    assert best.best_epoch == 1 + int(np.argmin(losses))
+    with pytest.raises(ValueError, match="monitor 'val_auc' is not in the epoch logs.*val_loss"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[metrics, cb.BestWeights("val_auc")])
 
 
 def test_history_csv_drops_rows_of_epochs_that_will_rerun(tmp_path):
@@ -139,65 +150,83 @@ def test_config_rejects_bad_arguments(overrides, message):
 
 
 def test_train_size_samples_whole_patients(ptbxl_built, tmp_path):
-    from ecg_tl_keras.datasets import load_index, load_manifest
+    from ecg_tl_keras.datasets import BuiltDataset, load_index
     from ecg_tl_keras.training.data import plan_data
 
-    manifest, index = load_manifest(ptbxl_built), load_index(ptbxl_built, "train")
-    plan = plan_data(_config(ptbxl_built, tmp_path, train_size=50), manifest)
+    data, index = BuiltDataset.open(ptbxl_built), load_index(ptbxl_built, "train")
+    plan = plan_data(_config(ptbxl_built, tmp_path, train_size=50), data)
     chosen = np.isin(index["record_id"], plan.train_filters["record_ids"])
     assert 50 <= plan.train_records == chosen.sum()
     assert not np.isin(
         index["patient_id"][~chosen], index["patient_id"][chosen]
     ).any()  # whole patients
     assert not (index["fold"][chosen] == 8).any()  # never from the validation fold
-    again = plan_data(_config(ptbxl_built, tmp_path, train_size=50), manifest)
-    other = plan_data(_config(ptbxl_built, tmp_path, train_size=50, seed=1), manifest)
+    again = plan_data(_config(ptbxl_built, tmp_path, train_size=50), data)
+    other = plan_data(_config(ptbxl_built, tmp_path, train_size=50, seed=1), data)
     assert again.train_filters == plan.train_filters != other.train_filters
     with pytest.raises(ValueError, match="exceeds the .* training records available"):
-        plan_data(_config(ptbxl_built, tmp_path, train_size=10_000), manifest)
+        plan_data(_config(ptbxl_built, tmp_path, train_size=10_000), data)
 
 
-def test_gradual_unfreezing_phases():
-    from ecg_tl_keras.models import backbone_stages, build_model
-    from ecg_tl_keras.training.finetune import gradual_phases, prepare_finetuning
+def _compiled(name, shape, finetune, epochs, steps_per_epoch, optimizer="adam"):
+    from ecg_tl_keras.models import build_model
+    from ecg_tl_keras.training.finetune import make_optimizer, prepare_finetuning, strategy_phases
 
-    model = build_model("resnet1d18", 3, input_shape=(64, 12))
-    model.compile(keras.optimizers.Adam(0.01), "binary_crossentropy")
-    [gradual] = prepare_finetuning(model, "gradual", epochs=12, lr=0.01)
+    model = build_model(name, 3, input_shape=shape)
+    phases = strategy_phases(model, finetune, epochs)
+    model.compile(make_optimizer(optimizer, 0.01, phases, steps_per_epoch), "binary_crossentropy")
+    return model, prepare_finetuning(model, phases)
+
+
+def test_gradual_unfreezing_phases_go_through_the_optimizer_schedule():
+    from ecg_tl_keras.models import backbone_stages
+    from ecg_tl_keras.training.strategies import gradual_phases
+
+    model, [gradual] = _compiled("resnet1d18", (64, 12), "gradual", epochs=12, steps_per_epoch=3)
     assert [phase.start_epoch for phase in gradual.phases] == [0, 2, 4, 6, 8, 10]
-    gradual.set_model(model)
     stages = backbone_stages(model)
     for epoch, trained_stages, lr in ((0, 0, 0.01), (5, 2, 0.001), (11, 5, 0.001)):
         gradual.on_epoch_begin(epoch)
+        model.optimizer.iterations.assign(epoch * 3)
         trainable = {id(v) for v in model.trainable_variables}
         for index, stage in enumerate(stages):
             trained = any(id(v) in trainable for layer in stage for v in layer.weights)
             assert trained == (index >= len(stages) - trained_stages)
         assert float(model.optimizer.learning_rate) == pytest.approx(lr)
     with pytest.raises(ValueError, match="at least 6 epochs"):
-        gradual_phases(5, 4, 0.01)
+        gradual_phases(5, 4)
 
 
-def test_gradual_unfreezing_takes_effect_inside_fit():
-    from ecg_tl_keras.models import build_model
-    from ecg_tl_keras.training.finetune import prepare_finetuning
+def test_phase_factors_compose_with_a_schedule():
+    cosine = {"class_name": "CosineDecay",
+              "config": {"initial_learning_rate": 0.02, "decay_steps": 8}}
+    model, [lpft] = _compiled("gru", (50, 12), "lp-ft", epochs=4, steps_per_epoch=2,
+                              optimizer={"class_name": "SGD", "config": {"learning_rate": cosine}})
+    assert isinstance(model.optimizer, keras.optimizers.SGD)
+    base = keras.optimizers.schedules.CosineDecay(0.02, 8)
+    for step in range(8):
+        model.optimizer.iterations.assign(step)
+        factor = 1.0 if step < 4 else 0.1  # lp-ft: probe for 2 of 4 epochs, then x0.1
+        assert float(model.optimizer.learning_rate) == pytest.approx(float(base(step)) * factor)
 
-    model = build_model("gru", 3, input_shape=(50, 12))
-    model.compile(keras.optimizers.Adam(0.01), "binary_crossentropy")
-    gradual = prepare_finetuning(model, "gradual", epochs=2, lr=0.01)
+
+def test_lpft_probes_the_head_then_trains_everything_inside_fit():
+    model, lpft = _compiled("gru", (50, 12), "lp-ft", epochs=2, steps_per_epoch=4)
     snapshots = [(model.get_layer("backbone").get_weights(), model.get_layer("head").get_weights())]
     keep = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: snapshots.append(
         (model.get_layer("backbone").get_weights(), model.get_layer("head").get_weights())))
     rng = np.random.default_rng(0)
     x, y = rng.random((32, 50, 12), "float32"), (rng.random((32, 3)) > 0.5).astype("float32")
-    model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[*gradual, keep])
+    rates = cb.LearningRateLogger()
+    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[*lpft, rates, keep])
 
     def changed(before, after):
         return any(not np.array_equal(a, b) for a, b in zip(before, after))
 
     (backbone0, head0), (backbone1, head1), (backbone2, _) = snapshots
-    assert not changed(backbone0, backbone1) and changed(head0, head1)  # phase 0: head alone
-    assert changed(backbone1, backbone2)  # phase 1: the (single-stage) backbone trains too
+    assert not changed(backbone0, backbone1) and changed(head0, head1)  # the linear probe
+    assert changed(backbone1, backbone2)  # then the whole network
+    assert history.history["lr"] == pytest.approx([0.01, 0.001])
 
 
 # --- end to end on the real PTB-XL sample -------------------------------------------------------
@@ -221,19 +250,13 @@ def test_run_directory(pretrained):
     ):
         assert (run_dir / name).is_file(), name
     assert list((run_dir / "tensorboard").iterdir())
-    assert not (run_dir / "backup").exists() and not (run_dir / "best_state").exists()
+    assert not (run_dir / "backup").exists()
 
     rows = _history(run_dir)
-    assert list(rows[0]) == [
-        "epoch",
-        "loss",
-        "selection_val_weighted_f1",
-        "test_weighted_f1",
-        "test_macro_auc",
-        "lr",
-        "seconds",
-    ]
-    scores = [float(row["selection_val_weighted_f1"]) for row in rows]
+    assert list(rows[0]) == ["epoch", "loss", "val_weighted_f1", "val_macro_f1", "val_macro_auc",
+                             "val_loss", "test_weighted_f1", "test_macro_f1", "test_macro_auc",
+                             "test_loss", "lr", "seconds"]
+    scores = [float(row["val_weighted_f1"]) for row in rows]
     assert metrics["best_epoch"] == 1 + int(np.argmax(scores)) and metrics["epochs"] == 2
     assert metrics == json.loads((run_dir / "metrics.json").read_text())
     assert metrics["selection_split"].startswith("val") and list(metrics["per_label_f1"]) == LABELS
@@ -285,7 +308,7 @@ def test_evaluate_and_predict_commands(pretrained, ptbxl_built, sample_data, tmp
 
     record = sample_data / "ptbxl" / "records100" / "00000" / "00001_lr.hea"
     capsys.readouterr()
-    assert cli.main(["predict", "--model", str(run_dir / "best.keras"), str(record)]) == 0
+    assert cli.main(["predict", "--checkpoint", str(run_dir / "best.keras"), str(record)]) == 0
     header, row = capsys.readouterr().out.strip().splitlines()
     assert header.split()[1:] == LABELS
     probabilities = [float(value) for value in row.split()[1:]]
@@ -333,44 +356,14 @@ def test_finetune_gradual_lowers_the_rate_when_the_backbone_joins(
     )
 
 
-def test_resumed_run_matches_an_uninterrupted_one(ptbxl_built, tmp_path, monkeypatch):
-    reference = train(_config(ptbxl_built, tmp_path / "straight", epochs=3))
-
-    original = cb.BestWeightedF1.on_epoch_end
-
-    def crash_in_epoch_two(self, epoch, logs=None):
-        original(self, epoch, logs)
-        if epoch == 1:
-            raise RuntimeError("simulated crash")
-
-    monkeypatch.setattr(cb.BestWeightedF1, "on_epoch_end", crash_in_epoch_two)
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        train(_config(ptbxl_built, tmp_path / "resumed", epochs=3))
-    assert (tmp_path / "resumed" / "backup").is_dir() and len(_history(tmp_path / "resumed")) == 1
-    monkeypatch.setattr(cb.BestWeightedF1, "on_epoch_end", original)
-    resumed = train(_config(ptbxl_built, tmp_path / "resumed", epochs=3))
-
-    assert _without_times(resumed) == _without_times(reference)
-    straight, again = _history(tmp_path / "straight"), _history(tmp_path / "resumed")
-    assert [row["epoch"] for row in again] == ["1", "2", "3"]
-    assert [{k: v for k, v in row.items() if k != "seconds"} for row in again] == [
-        {k: v for k, v in row.items() if k != "seconds"} for row in straight
-    ]
-
-
 def test_resume_refuses_changed_arguments(ptbxl_built, tmp_path, monkeypatch):
-    original = cb.HistoryCSV.on_epoch_end
+    from ecg_tl_keras.training import faults
 
-    def crash(self, epoch, logs=None):
-        if epoch == 1:
-            raise RuntimeError("simulated crash")
-        original(self, epoch, logs)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(cb.HistoryCSV, "on_epoch_end", crash)
-        with pytest.raises(RuntimeError):
-            train(_config(ptbxl_built, tmp_path / "run", epochs=3))
-    with pytest.raises(ValueError, match=r"different arguments \(lr\)"):
+    monkeypatch.setenv(faults.ENV, "history:2:raise")
+    with pytest.raises(faults.InjectedFault):
+        train(_config(ptbxl_built, tmp_path / "run", epochs=3))
+    monkeypatch.delenv(faults.ENV)
+    with pytest.raises(ValueError, match=r"interrupted run with different arguments \(lr\)"):
         train(_config(ptbxl_built, tmp_path / "run", epochs=3, lr=0.1))
 
 
@@ -426,3 +419,64 @@ def test_checkpoint_with_other_input_shape_is_refused(ptbxl_built, tmp_path, cap
     code, err = _train_error(capsys, "--data", str(ptbxl_built), "--model", "lstm", "--out",
                              str(tmp_path / "r"), "--finetune-from", str(tmp_path / "short.keras"))
     assert code == 2 and "shape (500, 12)" in err and "(1000, 12)" in err
+
+
+def test_predictions_trace_once_per_model_whatever_the_batch_sizes():
+    from ecg_tl_keras.training.evaluation import Predictor
+
+    model = keras.Sequential([keras.Input((5, 2)), keras.layers.Flatten(), keras.layers.Dense(3)])
+    rng = np.random.default_rng(0)
+    splits = [tf.data.Dataset.from_tensor_slices(rng.random((n, 5, 2), "float32")).batch(4)
+              for n in (9, 6, 3)]  # last batches of 1, 2 and 3 records
+    first = Predictor(model)
+    outputs = [first(split) for split in splits] + [Predictor(model)(splits[0])]
+    assert [len(output) for output in outputs] == [9, 6, 3, 9]
+    assert first._forward.experimental_get_tracing_count() == 1
+
+
+def test_custom_optimizer_loss_and_monitor_from_the_cli(ptbxl_built, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert cli.main(["train", "--data", str(ptbxl_built), "--model", "gru", "--out", str(run_dir),
+                     "--epochs", "2", "--batch-size", "64", "--optimizer", "adamw",
+                     "--loss", "binary_focal_crossentropy", "--monitor", "val_loss"]) == 0
+    config = json.loads((run_dir / "config.json").read_text())["config"]
+    assert (config["optimizer"], config["loss"], config["monitor"]) == (
+        "adamw", "binary_focal_crossentropy", "val_loss")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    losses = [float(row["val_loss"]) for row in _history(run_dir)]
+    assert metrics["monitor"] == "val_loss" and metrics["best_epoch"] == 1 + int(np.argmin(losses))
+    model, _ = load_checkpoint(run_dir / "best.keras")
+    capsys.readouterr()
+    assert cli.main(["train", "--data", str(ptbxl_built), "--model", "gru", "--out",
+                     str(tmp_path / "bad"), "--optimizer", "adamm"]) == 2
+    assert "optimizer 'adamm'" in capsys.readouterr().err
+
+
+class _NegativeEpochKey(keras.callbacks.Callback):
+    """Adds ``val_custom`` = -(1-based epoch): the first epoch is the best."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_custom"] = -float(epoch + 1)
+
+
+def test_custom_model_optimizer_schedule_callbacks_and_monitor_from_python(ptbxl_built, tmp_path):
+    model = keras.Sequential([keras.Input((1000, 12)), keras.layers.GlobalAveragePooling1D(),
+                              keras.layers.Dense(5, activation="sigmoid")])
+    schedule = {"class_name": "CosineDecay",
+                "config": {"initial_learning_rate": 0.05, "decay_steps": 6}}
+    config = _config(ptbxl_built, tmp_path / "run", model="my_pooling_model", epochs=2,
+                     optimizer={"class_name": "SGD", "config": {"learning_rate": schedule}},
+                     loss={"class_name": "BinaryFocalCrossentropy", "config": {"gamma": 3.0}},
+                     monitor="val_custom")
+    first_epoch = []
+    keep = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: first_epoch.append(model.get_weights()) if epoch == 0
+        else None)
+    metrics = train(config, model=model, callbacks=[_NegativeEpochKey(), keep])
+    assert metrics["best_epoch"] == 1 and metrics["best_monitor_value"] == -1.0
+    assert [row["val_custom"] for row in _history(tmp_path / "run")] == ["-1.0", "-2.0"]
+    for restored, kept in zip(model.get_weights(), first_epoch[0]):
+        np.testing.assert_array_equal(restored, kept)
+    assert isinstance(model.optimizer, keras.optimizers.SGD)
+    stored = json.loads((tmp_path / "run" / "config.json").read_text())["config"]
+    assert TrainConfig.from_dict(stored) == config

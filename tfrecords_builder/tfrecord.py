@@ -21,6 +21,8 @@ import struct
 import google_crc32c
 import numpy as np
 
+from tfrecords_builder import schema
+
 _LENGTH_DELIMITED = 2
 _CRC_MASK_DELTA = 0xA282EAD8
 
@@ -56,15 +58,19 @@ def encode_example(features: dict[str, bytes]) -> bytes:
     return _field(1, entries)  # Example.features -> Features.feature map entries
 
 
-def serialize_example(signal: np.ndarray, labels, record_id: str, patient_id: str, fold: int) -> bytes:
-    """This project's example: signal (float32 bytes, row-major), labels, ids and fold."""
-    return encode_example({
-        "signal": _bytes_feature([np.ascontiguousarray(signal, dtype="<f4").tobytes()]),
-        "labels": _int64_feature(labels),
-        "record_id": _bytes_feature([record_id.encode()]),
-        "patient_id": _bytes_feature([patient_id.encode()]),
-        "fold": _int64_feature([fold]),
-    })
+def serialize_example(signal: np.ndarray, labels, record_id: str, patient_id: str,
+                      fold: int) -> bytes:
+    """This project's example (:mod:`tfrecords_builder.schema`): signal, labels, ids and fold."""
+    values = {
+        schema.SIGNAL.name: [np.ascontiguousarray(signal, dtype=schema.SIGNAL_DTYPE).tobytes()],
+        schema.LABELS.name: labels,
+        schema.RECORD_ID.name: [record_id.encode()],
+        schema.PATIENT_ID.name: [patient_id.encode()],
+        schema.FOLD.name: [fold],
+    }
+    encoders = {"bytes": _bytes_feature, "int64": _int64_feature}
+    return encode_example({feature.name: encoders[feature.kind](values[feature.name])
+                           for feature in schema.FEATURES})
 
 
 def masked_crc32c(data: bytes) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from ecg_tl_keras.advise.advisor import TRAIN_DEFAULTS, STAGES, AdviseConfig
-from ecg_tl_keras.training._cli import user_errors
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +31,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train fold held out for selection (default %(default)s)")
 
 
-@user_errors
 def run(args: argparse.Namespace) -> int:
     from ecg_tl_keras.advise.advisor import advise
 

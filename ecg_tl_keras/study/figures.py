@@ -26,19 +26,25 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 SCRATCH_COLOR = "#8c8c8c"
 FINETUNE_COLOR = "#1f77b4"
 DEFAULT_FIG5_MODEL = "resnet1d18"
 MODEL_MARKERS = {"resnet1d18": "o", "resnet1d50": "s", "resnet1d101": "D",
                  "lstm": "^", "bilstm": "v", "gru": "P"}
+
+
+def _subplots(*args, figsize=None, **kwargs):
+    """``pyplot.subplots`` without pyplot: a plain ``Figure`` (no GUI backend is chosen, so
+    importing this module leaves the caller's matplotlib backend alone)."""
+    figure = Figure(figsize=figsize)
+    return figure, figure.subplots(*args, **kwargs)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +113,6 @@ def draw_all(rows: Sequence[dict], gains: pd.DataFrame, folder: Path, *,
         paths = tuple(folder / f"{name}{suffix}" for suffix in (".png", ".svg"))
         for path in paths:
             figure.savefig(path, dpi=150, bbox_inches="tight")
-        plt.close(figure)
         drawn.append(Drawn(paths, caption))
     return drawn
 
@@ -159,8 +164,8 @@ def fig2_bars(rows: Sequence[dict], family: Callable[[str], str]):
     if not upstreams:
         return None
     models = _ordered_models(r["model"] for r in finetunes)
-    figure, axes = plt.subplots(1, len(upstreams), figsize=(4.2 * len(upstreams), 3.6),
-                                sharey=True, squeeze=False)
+    figure, axes = _subplots(1, len(upstreams), figsize=(4.2 * len(upstreams), 3.6),
+                             sharey=True, squeeze=False)
     for axis, upstream in zip(axes[0], upstreams):
         downstreams = list(dict.fromkeys(r["dataset"] for r in finetunes
                                          if r["upstream"] == upstream))
@@ -179,8 +184,8 @@ def fig2_bars(rows: Sequence[dict], family: Callable[[str], str]):
         axis.set_title(f"pre-trained on {upstream}")
         axis.set_xlabel("downstream dataset")
     axes[0][0].set_ylabel("test weighted F1 (mean over models)")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=SCRATCH_COLOR, alpha=0.6),
-               plt.Rectangle((0, 0), 1, 1, color=FINETUNE_COLOR, alpha=0.6)]
+    handles = [Rectangle((0, 0), 1, 1, color=SCRATCH_COLOR, alpha=0.6),
+               Rectangle((0, 0), 1, 1, color=FINETUNE_COLOR, alpha=0.6)]
     handles += [Line2D([], [], linestyle="none", color="black", **_marker(m, family))
                 for m in models]
     figure.legend(handles, ["from scratch", "fine-tuned"] + models, loc="center left",
@@ -196,9 +201,9 @@ def fig3_scatter(gains: pd.DataFrame, family: Callable[[str], str]):
         return None
     upstreams = list(dict.fromkeys(gains["upstream"]))
     downstreams = list(dict.fromkeys(gains["downstream"]))
-    colors = dict(zip(downstreams, plt.get_cmap("tab10").colors))
-    figure, axes = plt.subplots(1, len(upstreams), figsize=(4.0 * len(upstreams), 4.0),
-                                squeeze=False)
+    colors = dict(zip(downstreams, matplotlib.colormaps["tab10"].colors))
+    figure, axes = _subplots(1, len(upstreams), figsize=(4.0 * len(upstreams), 4.0),
+                             squeeze=False)
     low = min(gains["scratch_f1"].min(), gains["finetune_f1"].min())
     high = max(gains["scratch_f1"].max(), gains["finetune_f1"].max())
     margin = 0.05 * max(high - low, 0.1)
@@ -226,7 +231,7 @@ def fig4_size_sweep(gains: pd.DataFrame, family: Callable[[str], str]):
     """Fig 4 (None without size-sweep comparisons); bars only where there is an interval."""
     if gains.empty:
         return None
-    figure, axis = plt.subplots(figsize=(6.0, 4.0))
+    figure, axis = _subplots(figsize=(6.0, 4.0))
     axis.axhline(0.0, color="black", linewidth=0.8)
     for (upstream, downstream, model), part in gains.groupby(["upstream", "downstream", "model"]):
         part = part.sort_values("train_size")
@@ -254,8 +259,8 @@ def fig5_curves(rows: Sequence[dict], model: str):
     downstreams = list(dict.fromkeys(r["dataset"] for r in finetunes))
     if not finetunes:
         return None
-    figure, axes = plt.subplots(len(upstreams), len(downstreams), squeeze=False, sharey="row",
-                                figsize=(2.8 * len(downstreams) + 0.6, 2.2 * len(upstreams) + 0.8))
+    figure, axes = _subplots(len(upstreams), len(downstreams), squeeze=False, sharey="row",
+                             figsize=(2.8 * len(downstreams) + 0.6, 2.2 * len(upstreams) + 0.8))
     for upstream, axes_row in zip(upstreams, axes):
         for downstream, axis in zip(downstreams, axes_row):
             fine = [r["curve"] for r in finetunes

@@ -73,9 +73,9 @@ _OPTIONAL = ("description", "train", "size_sweep", "grid", "build", "differs_fro
 #: Builder options a plan's ``[build]`` table may require (``build_dataset`` keywords).
 BUILD_OPTIONS = ("resample", "keep_unlabeled", "nan_policy", "split", "keep_padding")
 _SWEEP_KEYS = ("upstream", "downstream", "models", "train_sizes")
-#: TrainConfig fields a plan sets through its own keys or that the runner sets per cell.
-_CELL_FIELDS = ("data", "model", "out", "finetune_from", "epochs", "batch_size", "lr", "seed",
-                "select_on", "train_size", "finetune")
+#: TrainConfig fields the runner sets per cell (the plan's own keys named like TrainConfig
+#: fields are added where they are checked: ``_cell_fields``).
+_PER_CELL_FIELDS = ("data", "model", "out", "finetune_from", "seed", "train_size")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,7 +230,7 @@ def plan_from_dict(data: Mapping[str, Any], name: str, where: str | None = None,
             models=_models(data["models"], "models"),
             seeds=_seeds(data["seeds"], "seeds"),
             epochs=_positive_int(data["epochs"], "epochs"),
-            finetune=_choice(data["finetune"], "finetune", _train_config_module().FINETUNE),
+            finetune=_choice(data["finetune"], "finetune", _strategy_names()),
             select_on=_choice(data["select_on"], "select_on", _train_config_module().SELECT_ON),
             batch_size=_positive_int(data["batch_size"], "batch_size"),
             lr=_positive_float(data["lr"], "lr"),
@@ -395,7 +395,7 @@ def _train_config_module():
 
 
 def _train_fields(names, where: str) -> None:
-    taken = sorted(set(names) & set(_CELL_FIELDS))
+    taken = sorted(set(names) & _cell_fields())
     if taken:
         raise ValueError(f"{where} may not set {', '.join(taken)}: the plan's own keys and "
                          "the cells set them")
@@ -403,7 +403,7 @@ def _train_fields(names, where: str) -> None:
     unknown = sorted(set(names) - fields)
     if unknown:
         raise ValueError(f"{where}: unknown TrainConfig field(s) {', '.join(unknown)}; "
-                         f"expected some of {', '.join(sorted(fields - set(_CELL_FIELDS)))}")
+                         f"expected some of {', '.join(sorted(fields - _cell_fields()))}")
 
 
 def model_family_of(model: str) -> str:
@@ -438,6 +438,18 @@ def _keyed_tables(options: Mapping[str, Any], known, kind: str, where: str) -> N
                 raise ValueError(f"{where} {name}: a table must be keyed by {kind}, got "
                                  f"{', '.join(unknown) or 'an empty table'}; expected some of "
                                  f"{', '.join(known)}")
+
+
+def _strategy_names() -> tuple[str, ...]:
+    from ecg_tl_keras.training.strategies import strategy_names
+
+    return strategy_names()
+
+
+def _cell_fields() -> set[str]:
+    """TrainConfig fields a plan sets through its own keys or that the runner sets per cell."""
+    fields = {field.name for field in dataclasses.fields(_train_config_module().TrainConfig)}
+    return set(_PER_CELL_FIELDS) | (set(_REQUIRED) & fields)
 
 
 def _train_options(value: Any) -> dict:

@@ -25,11 +25,12 @@ from ecg_tl_keras.study.cells import Cell, expand_cells, select_stage, shard_cel
 from ecg_tl_keras.study.plan import Plan
 from ecg_tl_keras.study.progress import CellProgress
 from ecg_tl_keras.study.results import read_result, result_path, run_dir, write_result
+from ecg_tl_keras.training.rundir import RunDir
+from tfrecords_builder.layout import MANIFEST
 
 #: Published record counts of the full releases, used when no manifest has been built yet.
 PUBLISHED_RECORDS = {"ptbxl": 21799, "cpsc2018": 6877, "georgia": 10344, "ptb": 549,
                      "ribeiro": 827}
-MANIFEST = "manifest.json"
 
 
 @dataclasses.dataclass
@@ -71,13 +72,14 @@ def make_config(cell: Cell, data_root: str | Path, out: str | Path):
 
     finetune_from = None
     if cell.depends_on is not None:
-        finetune_from = str(run_dir(out, cell.depends_on) / "best.keras")
-    options = {"verbose": 2, **dict(cell.train)}  # one log line per epoch unless the plan says
-    return TrainConfig(
-        data=str(Path(data_root).resolve() / cell.dataset), model=cell.model,
-        out=str(run_dir(out, cell.key)), finetune_from=finetune_from, epochs=cell.epochs,
-        batch_size=cell.batch_size, lr=cell.lr, seed=cell.seed, select_on=cell.select_on,
-        train_size=cell.train_size, finetune=cell.finetune, **options)
+        finetune_from = str(RunDir(run_dir(out, cell.depends_on)).best)
+    # The cell's fields named like TrainConfig fields (model, seed, epochs, lr, ...), then its
+    # [train] settings; one log line per epoch unless the plan says otherwise.
+    named = {field.name: getattr(cell, field.name) for field in dataclasses.fields(TrainConfig)
+             if hasattr(cell, field.name)}
+    return TrainConfig(**{"verbose": 2, **named, **dict(cell.train)},
+                       data=str(Path(data_root).resolve() / cell.dataset),
+                       out=str(run_dir(out, cell.key)), finetune_from=finetune_from)
 
 
 def run_study(plan: Plan, data_root: str | Path, out: str | Path, *,
@@ -170,37 +172,32 @@ def is_done(cell: Cell, out: str | Path) -> bool:
     stored = _settings(read_result(path)["cell"])
     wanted = _settings(cell.spec())
     if stored != wanted:
-        changed = ", ".join(f"{key} {stored[key]!r} -> {wanted[key]!r}"
-                            for key in _SETTINGS if stored[key] != wanted[key])
+        changed = ", ".join(f"{key} {stored.get(key)!r} -> {wanted.get(key)!r}"
+                            for key in sorted(set(stored) | set(wanted))
+                            if stored.get(key) != wanted.get(key))
         raise ValueError(f"{path} was made with other settings ({changed}); "
                          "use another --out folder for this plan")
     return True
 
 
 def finished_metrics(cell: Cell, out: str | Path) -> dict | None:
-    """The metrics of a run that finished training but has no result file yet, else None.
-
-    The trainer writes ``metrics.json`` last and removes its resume state (``backup/``)
-    before, so a run directory with the first and without the second is a finished run.
-    """
-    directory = run_dir(out, cell.key)
-    if not (directory / "metrics.json").is_file() or (directory / "backup").exists():
-        return None
-    return json.loads((directory / "metrics.json").read_text())
+    """The metrics of a run that finished training but has no result file yet, else None
+    (:meth:`RunDir.is_finished` decides)."""
+    return RunDir(run_dir(out, cell.key)).finished_metrics()
 
 
-#: The cell fields that decide what a training run computes.
-_SETTINGS = ("kind", "dataset", "model", "seed", "upstream", "train_size", "epochs",
-             "batch_size", "lr", "finetune", "select_on", "train")
-#: TrainConfig fields that change how a run is shown or spread, not what it computes.
-_PRESENTATION = ("verbose", "strategy")
+#: Cell spec entries derived from the others (not settings).
+_DERIVED = ("key", "label", "stage", "roles", "depends_on", "pretrain_for")
 
 
 def _settings(spec: dict) -> dict:
-    settings = {key: spec.get(key) for key in _SETTINGS}
-    settings["train"] = {key: value for key, value in (settings["train"] or {}).items()
-                         if key not in _PRESENTATION}
-    return settings
+    """What decides a cell's computation: its spec without derived entries and without the
+    ``TrainConfig`` fields that only change how a run is shown or spread."""
+    from ecg_tl_keras.training.config import RESUME_NEUTRAL
+
+    flat = {**{k: v for k, v in spec.items() if k != "train"}, **(spec.get("train") or {})}
+    return {key: value for key, value in flat.items()
+            if key not in _DERIVED and key not in RESUME_NEUTRAL}
 
 
 def _dependency_ready(cell: Cell, out, wait_s: float, poll_s: float, log, prefix: str) -> bool:

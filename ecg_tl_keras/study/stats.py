@@ -38,7 +38,7 @@ from typing import Callable, Hashable, Sequence
 import numpy as np
 from scipy import stats
 
-from ecg_tl_keras.metrics import DEFAULT_THRESHOLD
+from ecg_tl_keras.metrics import DEFAULT_THRESHOLD, weighted_f1, weighted_f1_from_counts
 
 CONFIDENCE = 0.95
 N_RESAMPLES = 9999
@@ -267,7 +267,7 @@ def no_skill_baselines(y_true: np.ndarray, train_prevalence: Sequence[float] | N
         (0.5778, 0.4167)
     """
     y_true = np.asarray(y_true, dtype=bool)
-    constant = float(weighted_f1(y_true, np.ones_like(y_true)))
+    constant = weighted_f1(y_true, np.ones_like(y_true, dtype=float))
     if train_prevalence is None:
         return {"constant": constant, "random": None}
     prevalence = np.asarray(train_prevalence, dtype=float)
@@ -314,20 +314,6 @@ def bootstrap_mean_difference_ci(first: Sequence[float], second: Sequence[float]
                       f"{len(first)} and {len(second)} values")
 
 
-def weighted_f1(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    """Support-weighted F1 of multi-hot labels over the last two axes (records, labels).
-
-    Leading axes are batch axes. Labels without positives weigh 0; the score is 0 when no
-    label has a positive (as in :func:`ecg_tl_keras.metrics.weighted_f1`).
-
-    Example:
-        >>> float(weighted_f1(np.array([[1, 0], [0, 1]]), np.array([[1, 0], [1, 1]])))
-        0.8333333333333333
-    """
-    counts = _confusion_counts(np.asarray(y_true, dtype=bool), np.asarray(y_pred, dtype=bool))
-    return _weighted_f1_from_totals(counts.sum(axis=-3))
-
-
 def _confusion_counts(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     """Per record and label: stacked (tp, fp, fn) indicators, shape (..., records, 3, labels)."""
     return np.stack([y_true & y_pred, ~y_true & y_pred, y_true & ~y_pred], axis=-2)
@@ -335,13 +321,7 @@ def _confusion_counts(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
 
 def _weighted_f1_from_totals(totals: np.ndarray) -> np.ndarray:
     """Weighted F1 from summed counts of shape (..., 3, labels)."""
-    tp, fp, fn = np.moveaxis(totals, -2, 0)
-    denominator = 2 * tp + fp + fn
-    f1 = np.divide(2 * tp, denominator, out=np.zeros(tp.shape), where=denominator > 0)
-    support = tp + fn
-    total = support.sum(axis=-1)
-    return np.divide((f1 * support).sum(axis=-1), total, out=np.zeros(total.shape),
-                     where=total > 0)
+    return weighted_f1_from_counts(*np.moveaxis(totals, -2, 0))
 
 
 def paired_bootstrap_f1_difference(y_true: np.ndarray, prob_a: np.ndarray, prob_b: np.ndarray,

@@ -9,14 +9,18 @@ Example:
 from ecg_tl_keras.training.config import TrainConfig
 
 
-def train(config: TrainConfig) -> dict:
+from ecg_tl_keras.training.rundir import RunDir
+from ecg_tl_keras.training.strategies import Phase, register_finetune_strategy
+
+
+def train(config: TrainConfig, *, model=None, callbacks=()) -> dict:
     """Runs :func:`ecg_tl_keras.training.trainer.train` (imports TensorFlow on first use)."""
     from ecg_tl_keras.backends import require_tensorflow
 
     require_tensorflow("ecg_tl_keras.training.train")
     from ecg_tl_keras.training.trainer import train as _train
 
-    return _train(config)
+    return _train(config, model=model, callbacks=callbacks)
 
 
-__all__ = ["TrainConfig", "train"]
+__all__ = ["Phase", "RunDir", "TrainConfig", "register_finetune_strategy", "train"]

@@ -1,135 +1,252 @@
-"""Keras callbacks of a training run: best-weighted-F1 selection, history, reseeding.
+"""Keras callbacks of a training run: split metrics, best-epoch weights, history, backup.
 
-All of them survive an interrupted run: :class:`BestWeightedF1` writes its
-state (best score, epoch, weights) to ``state_dir`` whenever it improves and
-reloads it when the run resumes; :class:`HistoryCSV` drops the rows of epochs
-that will be run again; :class:`EpochReseed` makes dropout masks a function
-of (seed, epoch) only, so a resumed run repeats an uninterrupted one exactly.
+All of them survive an interrupted run: :class:`BestWeights` is saved with every
+epoch's :class:`RunBackup` snapshot and reloaded when the run resumes;
+:class:`HistoryCSV` drops the rows of epochs that will be run again;
+:class:`EpochReseed` makes dropout masks a function of (seed, epoch) only, so a
+resumed run repeats an uninterrupted one exactly.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
+import math
 import os
+import shutil
 import time
 from pathlib import Path
+from typing import Callable, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
-from ecg_tl_keras.metrics import macro_auc, weighted_f1
+from ecg_tl_keras.metrics import macro_auc, macro_f1, weighted_f1
+from ecg_tl_keras.training import faults
 from ecg_tl_keras.training.evaluation import EvalSplit, Predictor
+from ecg_tl_keras.training.rundir import RunDir
 
-BEST_STATE_FILE = "best_state.npz"
+#: The metrics :class:`SplitMetrics` adds for each split (``<split>_<metric>``).
+SPLIT_METRICS = ("weighted_f1", "macro_f1", "macro_auc", "loss")
 
 
-def selection_key(split_name: str) -> str:
-    """The log/history name of the selection metric, naming its split.
+def split_metrics(split: str, y_true, y_prob, loss: Callable | None = None,
+                  threshold: float = 0.5) -> dict[str, float]:
+    """The epoch-log metrics of one split's predictions (NaN for an undefined AUC).
 
     Example:
-        >>> selection_key("val")
-        'selection_val_weighted_f1'
+        >>> sorted(split_metrics("val", [[1, 0], [0, 1]], [[0.9, 0.2], [0.3, 0.8]]))
+        ['val_macro_auc', 'val_macro_f1', 'val_weighted_f1']
     """
-    return f"selection_{split_name}_weighted_f1"
+    auc = macro_auc(y_true, y_prob)["macro_auc"]
+    logs = {f"{split}_weighted_f1": weighted_f1(y_true, y_prob, threshold),
+            f"{split}_macro_f1": macro_f1(y_true, y_prob, threshold),
+            f"{split}_macro_auc": math.nan if auc is None else auc}
+    if loss is not None:
+        value = loss(np.asarray(y_true, np.float32), np.asarray(y_prob, np.float32))
+        logs[f"{split}_loss"] = float(np.mean(keras.ops.convert_to_numpy(value)))
+    return logs
 
 
-class BestWeightedF1(keras.callbacks.Callback):
-    """Selects the epoch with the best sample-weighted F1 on the selection split.
+class SplitMetrics(keras.callbacks.Callback):
+    """After every epoch, predicts each split and adds its metrics to the epoch logs.
 
-    After every epoch it predicts the selection split and the test split,
-    adds ``selection_<split>_weighted_f1``, ``test_weighted_f1`` and
-    ``test_macro_auc`` to the epoch logs (so the progress bar, history and
-    TensorBoard show them), and keeps the weights of the best epoch in memory
-    (strictly better F1 wins; ties keep the earlier epoch). At the end of
-    training the model gets the best weights back. The test split is only
-    ever selected on when it *is* the selection split (``--select-on test``).
+    For a split named ``val`` it adds ``val_weighted_f1``, ``val_macro_f1``,
+    ``val_macro_auc`` (NaN when no label has both classes) and, given a loss,
+    ``val_loss``, so the progress bar, history, TensorBoard and any later
+    callback (:class:`BestWeights`, ``keras.callbacks.EarlyStopping``) see them.
 
     Args:
-        selection: the split the best epoch is chosen on.
-        test: the test split (may be the same object as ``selection``).
-        state_dir: where the best state is persisted for resuming (None: memory only).
-        resume: load a persisted state at the start of training.
-        threshold: probability threshold of the F1 score.
-
-    Attributes:
-        best_score: best selection F1 so far (-inf before the first epoch).
-        best_epoch: 1-based epoch of ``best_score`` (0 before the first epoch).
+        splits: the splits to score (distinct names).
+        loss: the loss function to report as ``<split>_loss`` (None: not reported).
+        threshold: probability threshold of the F1 scores.
 
     Example:
-        >>> callback = BestWeightedF1(val_split, test_split)  # doctest: +SKIP
-        >>> model.fit(train, epochs=10, callbacks=[callback])  # doctest: +SKIP
-        >>> callback.best_epoch  # doctest: +SKIP
-        7
+        >>> metrics = SplitMetrics([val_split, test_split])  # doctest: +SKIP
+        >>> model.fit(train, epochs=10, callbacks=[metrics])  # doctest: +SKIP
     """
 
-    def __init__(
-        self,
-        selection: EvalSplit,
-        test: EvalSplit,
-        *,
-        state_dir: str | os.PathLike | None = None,
-        resume: bool = False,
-        threshold: float = 0.5,
-    ):
+    def __init__(self, splits: Sequence[EvalSplit], *, loss: Callable | None = None,
+                 threshold: float = 0.5):
         super().__init__()
-        self.selection, self.test = selection, test
-        self.state_dir = Path(state_dir) if state_dir is not None else None
-        self.resume, self.threshold = resume, threshold
-        self.best_score = -np.inf
-        self.best_epoch = 0
-        self.best_weights: list[np.ndarray] | None = None
+        names = [split.name for split in splits]
+        if len(set(names)) != len(names):
+            raise ValueError(f"split names must differ, got {names}")
+        self.splits, self.loss, self.threshold = list(splits), loss, threshold
         self._predictor: Predictor | None = None
 
     @property
-    def key(self) -> str:
-        return selection_key(self.selection.name)
+    def keys(self) -> list[str]:
+        """The log keys this callback adds."""
+        metrics = SPLIT_METRICS if self.loss is not None else SPLIT_METRICS[:-1]
+        return [f"{split.name}_{metric}" for split in self.splits for metric in metrics]
 
     def on_train_begin(self, logs=None):
-        self._predictor = Predictor(self.model)
-        state = None if self.state_dir is None else self.state_dir / BEST_STATE_FILE
-        if self.resume and state is not None and state.is_file():
-            self._load_state()
+        if self._predictor is None or self._predictor.model is not self.model:
+            self._predictor = Predictor(self.model)
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs if logs is not None else {}
-        test_prob = self._predictor(self.test.signals)
-        logs["test_weighted_f1"] = weighted_f1(self.test.y_true, test_prob, self.threshold)
-        auc = macro_auc(self.test.y_true, test_prob)["macro_auc"]
-        logs["test_macro_auc"] = float("nan") if auc is None else auc
-        if self.selection is self.test:
-            score = logs["test_weighted_f1"]
-        else:
-            score = weighted_f1(
-                self.selection.y_true, self._predictor(self.selection.signals), self.threshold
-            )
-        logs[self.key] = score
-        if score > self.best_score:
-            self.best_score, self.best_epoch = float(score), epoch + 1
+        if logs is None:
+            return
+        for split in self.splits:
+            y_prob = self._predictor(split.signals)
+            logs.update(split_metrics(split.name, split.y_true, y_prob, self.loss,
+                                      self.threshold))
+
+
+class BestWeights(keras.callbacks.Callback):
+    """Keeps the weights of the epoch with the best value of a monitored log key.
+
+    Strictly better wins (ties keep the earlier epoch; NaN never wins). At the
+    end of training the model gets the best weights back. Its state
+    (:meth:`state`, :meth:`load_state`) is saved with each :class:`RunBackup`
+    snapshot, so a resumed run selects as an uninterrupted one.
+
+    Args:
+        monitor: the epoch-log key, e.g. ``"val_weighted_f1"`` (from :class:`SplitMetrics`).
+        mode: ``"max"`` or ``"min"``.
+
+    Attributes:
+        best_value: best value so far (-inf, or inf for ``"min"``, before the first epoch).
+        best_epoch: 1-based epoch of ``best_value`` (0 before the first epoch).
+
+    Example:
+        >>> best = BestWeights("val_weighted_f1")
+        >>> best.best_epoch, best.best_value
+        (0, -inf)
+    """
+
+    def __init__(self, monitor: str, mode: str = "max"):
+        super().__init__()
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+        self.monitor, self.mode = monitor, mode
+        self.best_value = -np.inf if mode == "max" else np.inf
+        self.best_epoch = 0
+        self.best_weights: list[np.ndarray] | None = None
+
+    def _better(self, value: float) -> bool:
+        if math.isnan(value):
+            return False
+        return value > self.best_value if self.mode == "max" else value < self.best_value
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.monitor not in logs:
+            raise ValueError(f"monitor {self.monitor!r} is not in the epoch logs; "
+                             f"available: {', '.join(sorted(logs))}")
+        value = _scalar(logs[self.monitor])
+        if self._better(value):
+            self.best_value, self.best_epoch = value, epoch + 1
             self.best_weights = self.model.get_weights()
-            self._save_state()
 
     def on_train_end(self, logs=None):
         if self.best_weights is not None:
             self.model.set_weights(self.best_weights)
 
-    def _save_state(self) -> None:
-        """Writes score, epoch and weights together, atomically, to one ``.npz``."""
-        if self.state_dir is None:
-            return
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        partial = self.state_dir / f".partial.{BEST_STATE_FILE}"
-        weights = {f"weight_{i}": value for i, value in enumerate(self.best_weights)}
-        np.savez(partial, best_score=self.best_score, best_epoch=self.best_epoch, **weights)
-        os.replace(partial, self.state_dir / BEST_STATE_FILE)
+    def state(self) -> dict[str, np.ndarray]:
+        """Arrays for ``np.savez``: best value, epoch and weights."""
+        weights = {f"weight_{i}": value for i, value in enumerate(self.best_weights or [])}
+        return {"best_value": np.float64(self.best_value),
+                "best_epoch": np.int64(self.best_epoch), **weights}
 
-    def _load_state(self) -> None:
-        with np.load(self.state_dir / BEST_STATE_FILE, allow_pickle=False) as stored:
-            count = sum(name.startswith("weight_") for name in stored.files)
-            self.best_weights = [stored[f"weight_{i}"] for i in range(count)]
-            self.best_score = float(stored["best_score"])
-            self.best_epoch = int(stored["best_epoch"])
+    def load_state(self, stored) -> None:
+        """Restores :meth:`state`'s arrays (an ``np.load`` result or a dict)."""
+        count = sum(name.startswith("weight_") for name in stored)
+        self.best_weights = [np.asarray(stored[f"weight_{i}"]) for i in range(count)] or None
+        self.best_value = float(stored["best_value"])
+        self.best_epoch = int(stored["best_epoch"])
+
+
+class RunBackup(keras.callbacks.Callback):
+    """Saves the state to resume from after every epoch, atomically, keeping the last two.
+
+    Each snapshot is a folder ``backup/epoch-NNNNN/`` with the model and optimizer
+    weights, the :class:`BestWeights` state and ``state.json`` (epoch and the
+    sha256 of each file). It is written under a temporary name and renamed when
+    complete, and the previous snapshot is kept until the new one is in place, so a
+    run killed at any moment leaves at least one complete snapshot;
+    :func:`restore_backup` picks the newest one whose files match their sha256.
+
+    Example:
+        >>> RunBackup(RunDir("runs/a"), BestWeights("val_weighted_f1"))  # doctest: +SKIP
+    """
+
+    WEIGHTS = "model.weights.h5"
+    BEST = "best.npz"
+    STATE = "state.json"
+    KEEP = 2
+
+    def __init__(self, run_dir: RunDir, best: BestWeights):
+        super().__init__()
+        self.run_dir, self.best = run_dir, best
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        final = self.run_dir.snapshot(done)
+        partial = final.with_name(f".{final.name}.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        self.model.save_weights(partial / self.WEIGHTS)
+        faults.point("backup_weights", done)
+        np.savez(partial / self.BEST, **self.best.state())
+        files = {name: _sha256(partial / name) for name in (self.WEIGHTS, self.BEST)}
+        _write_synced(partial / self.STATE, json.dumps({"epoch": done, "sha256": files}))
+        faults.point("backup_state", done)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(partial, final)
+        faults.point("backup_renamed", done)
+        for _, older in self.run_dir.snapshots()[self.KEEP:]:
+            shutil.rmtree(older, ignore_errors=True)
+
+
+def restore_backup(run_dir: RunDir, model: keras.Model, best: BestWeights,
+                   log: Callable[[str], None]) -> int:
+    """Loads the newest intact snapshot into ``model`` and ``best``; returns its epoch.
+
+    A snapshot whose files are missing or differ from their recorded sha256 is
+    skipped, saying so; 0 means no snapshot was usable (the run starts over).
+    """
+    for epoch, folder in run_dir.snapshots():
+        problem = _snapshot_problem(folder)
+        if problem is None:
+            model.load_weights(folder / RunBackup.WEIGHTS)
+            with np.load(folder / RunBackup.BEST, allow_pickle=False) as stored:
+                best.load_state(stored)
+            return epoch
+        log(f"the backup after epoch {epoch} is damaged ({problem}); trying an older one")
+    if run_dir.has_resume_state():
+        log(f"no intact backup in {run_dir.backup}: starting over")
+    return 0
+
+
+def _snapshot_problem(folder: Path) -> str | None:
+    try:
+        state = json.loads((folder / RunBackup.STATE).read_text())
+        for name, digest in state["sha256"].items():
+            if _sha256(folder / name) != digest:
+                return f"{name} does not match its sha256"
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "w") as stream:
+        stream.write(text)
+        stream.flush()
+        os.fsync(stream.fileno())
 
 
 class HistoryCSV(keras.callbacks.Callback):
@@ -171,8 +288,10 @@ class HistoryCSV(keras.callbacks.Callback):
         logs = logs or {}
         row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - self._started, 3)}
         row.update({name: _scalar(logs.get(name, float("nan"))) for name in self.columns})
+        faults.point("epoch_end", epoch + 1)
         with open(self.path, "a", newline="") as handle:
             csv.DictWriter(handle, self.fieldnames).writerow(row)
+        faults.point("history", epoch + 1)
 
 
 def _scalar(value) -> float:
@@ -180,11 +299,22 @@ def _scalar(value) -> float:
 
 
 class LearningRateLogger(keras.callbacks.Callback):
-    """Adds the optimizer's current learning rate to the epoch logs as ``lr``."""
+    """Adds the learning rate of each epoch's first step to the epoch logs as ``lr``.
+
+    Works with a constant rate and with a ``LearningRateSchedule`` (read before
+    the epoch's first step, so a phase change at an epoch boundary shows in its epoch).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._rate = math.nan
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._rate = _scalar(self.model.optimizer.learning_rate)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs["lr"] = _scalar(self.model.optimizer.learning_rate)
+            logs["lr"] = self._rate
 
 
 class EpochReseed(keras.callbacks.Callback):

@@ -1,16 +1,38 @@
-"""The configuration of one training run (one field per ``ecg-tl-keras train`` flag)."""
+"""The configuration of one training run: one field per ``ecg-tl-keras train`` flag.
+
+Each field's metadata is the single source of its command-line flag (help text,
+choices, metavar) and of whether it may change when an interrupted run is resumed
+(``resume="may-change"``: how a run is shown or spread, not what it computes).
+``ecg-tl-keras train``'s flags are generated from these fields, so a new option
+is one field definition plus its metadata. This module does not import TensorFlow.
+
+Example:
+    >>> [field.name for field in cli_fields()][:3]
+    ['data', 'model', 'out']
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
+from typing import Any
+
+from ecg_tl_keras.training.strategies import strategy_names
 
 SELECT_ON = ("val", "test")
-FINETUNE = ("full", "linear", "gradual")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 HEADS = ("linear", "mlp")
 READOUTS = ("last", "flatten")
 INPUT_SCALINGS = ("zscore", "minmax")
+#: The fine-tuning strategies built in (``register_finetune_strategy`` adds more).
+FINETUNE = strategy_names()
+_MONITOR = re.compile(r"(?P<split>val|test)_(?P<metric>[A-Za-z0-9_]+)")
+
+
+def _option(default: Any = dataclasses.MISSING, help: str = "", **metadata) -> Any:
+    """A field with its command-line metadata (``help`` plus argparse/resume keys)."""
+    return dataclasses.field(default=default, metadata={"help": help, **metadata})
 
 
 def _positive_int(value) -> bool:
@@ -22,7 +44,8 @@ class TrainConfig:
     """Everything a training run depends on; validated on creation.
 
     Defaults are the study's: Adam (lr 0.01, betas 0.9/0.999), binary
-    cross-entropy, batch 256, 100 epochs, full fine-tuning after replacing the head.
+    cross-entropy, batch 256, 100 epochs, full fine-tuning after replacing the
+    head, the best epoch chosen by the sample-weighted F1 on a validation fold.
 
     Attributes:
         data: built dataset directory (holds ``manifest.json``), e.g. ``OUT/ptbxl``.
@@ -31,13 +54,14 @@ class TrainConfig:
         finetune_from: ``.keras`` checkpoint to fine-tune (its head is replaced).
         epochs: number of epochs.
         batch_size: global batch size (split over replicas when distributed).
-        lr: Adam learning rate.
+        lr: learning rate (of the optimizer, unless ``optimizer`` sets its own).
         seed: seeds Python, NumPy, TensorFlow, the shuffles and ``train_size`` sampling.
         select_on: ``"val"`` (a patient-wise fold carved from train) or ``"test"``
             (the study's protocol: the best epoch is chosen on the test split).
         val_fold: the train fold (0-9) held out for selection when ``select_on="val"``.
         train_size: train on a seeded patient-wise subsample of this many records.
-        finetune: ``"full"``, ``"linear"`` (frozen backbone) or ``"gradual"``.
+        finetune: a fine-tuning strategy: ``"full"``, ``"linear"`` (frozen backbone),
+            ``"gradual"`` or ``"lp-ft"`` (see ``ecg_tl_keras.training.strategies``).
         strategy: ``"auto"``, ``"default"``, ``"mirrored"`` or ``"multiworker"``.
         head: ``"linear"`` or ``"mlp"`` for a new model; None means linear for a
             new model and the checkpoint's own head type when fine-tuning.
@@ -55,38 +79,85 @@ class TrainConfig:
             folds 1-8. No effect on datasets the builder split at random.
         deterministic: enable TensorFlow op determinism.
         verbose: Keras verbosity (``"auto"``, 0, 1, 2).
+        overwrite: start over when ``out`` holds a finished run (otherwise training
+            a finished run only reports that it is finished).
+        verify: check every shard's sha256 against the manifest before reading it.
+        optimizer: a ``keras.optimizers.get`` identifier: a name (``"adamw"``) or a
+            serialized optimizer (``{"class_name": "AdamW", "config": {...}}``, whose
+            ``learning_rate`` may be a serialized schedule). ``lr`` is used when the
+            config sets no ``learning_rate``.
+        loss: a ``keras.losses.get`` identifier: a name or a serialized loss.
+        monitor: the selection metric and split, ``<split>_<metric>`` (``val_weighted_f1``,
+            ``val_macro_auc``, ``val_loss``, ...); its split must be ``select_on``.
+            None means ``<select_on>_weighted_f1``. Losses are minimized, the rest maximized.
 
     Example:
-        >>> TrainConfig(data="OUT/ptbxl", model="lstm", out="runs/lstm", epochs=2).lr
-        0.01
+        >>> config = TrainConfig(data="OUT/ptbxl", model="lstm", out="runs/lstm", epochs=2)
+        >>> config.lr, config.optimizer, config.monitor
+        (0.01, 'adam', 'val_weighted_f1')
     """
 
-    data: str
-    model: str
-    out: str
-    finetune_from: str | None = None
-    epochs: int = 100
-    batch_size: int = 256
-    lr: float = 0.01
-    seed: int = 0
-    select_on: str = "val"
-    val_fold: int = 8
-    train_size: int | None = None
-    finetune: str = "full"
-    strategy: str = "auto"
-    head: str | None = None
-    readout: str | None = None
-    dropout: float | None = None
-    input_scaling: str | None = None
-    skip_release_val_fold: bool = False
-    deterministic: bool = True
-    verbose: str | int = "auto"
+    data: str = _option(help="built dataset directory (holds manifest.json)")
+    model: str = _option(help="backbone name (see ecg_tl_keras.models.available_backbones())")
+    out: str = _option(help="run directory (rerun the same command to resume)")
+    finetune_from: str | None = _option(
+        None, "pre-trained checkpoint to fine-tune", metavar="CKPT.keras")
+    epochs: int = _option(100, "number of epochs")
+    batch_size: int = _option(256, "global batch size")
+    lr: float = _option(0.01, "learning rate (unless --optimizer sets its own)")
+    seed: int = _option(0, "seed of weights, shuffles and --train-size sampling")
+    select_on: str = _option(
+        "val", "split the best epoch is chosen on; 'test' reproduces the study's protocol",
+        choices=SELECT_ON)
+    val_fold: int = _option(
+        8, "train fold (0-9) held out for selection (default 8 = PTB-XL strat_fold 9)")
+    train_size: int | None = _option(
+        None, "train on a seeded patient-wise subsample of N records", metavar="N")
+    finetune: str = _option(
+        "full", "fine-tuning strategy: full, linear, gradual or lp-ft", metavar="STRATEGY")
+    strategy: str = _option(
+        "auto", "distribution strategy", choices=STRATEGIES, resume="may-change")
+    head: str | None = _option(
+        None, "head of a new model (default linear); fine-tuning keeps the checkpoint's",
+        choices=HEADS)
+    readout: str | None = _option(
+        None, "recurrent backbones: last (final state, default) or flatten (every step into "
+        "the head, the study's code); fine-tuning keeps the checkpoint's", choices=READOUTS)
+    dropout: float | None = _option(
+        None, "the backbone's feature dropout (recurrent: default 0.3; the study's code: 0)")
+    input_scaling: str | None = _option(
+        None, "zscore (train statistics, default) or minmax (each record, each lead to "
+        "[-1, 1], the study's code); fine-tuning keeps the checkpoint's",
+        choices=INPUT_SCALINGS)
+    skip_release_val_fold: bool = _option(
+        False, "with --select-on test, still leave the release's validation fold out of "
+        "training (PTB-XL strat_fold 9: the study trained on folds 1-8)")
+    deterministic: bool = _option(
+        True, "do not enable TensorFlow op determinism (faster on some GPUs)",
+        flag="--no-determinism")
+    verbose: str | int = _option("auto", cli=False, resume="may-change")
+    overwrite: bool = _option(
+        False, "start over in a run directory that holds a finished run", resume="may-change")
+    verify: bool = _option(
+        True, "skip checking the shards' sha256 against the manifest (faster start)",
+        flag="--no-verify", resume="may-change")
+    optimizer: str | dict = _option(
+        "adam", "optimizer: a Keras name (adamw, sgd, ...) or a serialized optimizer as JSON, "
+        'e.g. \'{"class_name": "AdamW", "config": {"weight_decay": 0.01}}\'',
+        metavar="NAME|JSON")
+    loss: str | dict = _option(
+        "binary_crossentropy", "loss: a Keras name (binary_focal_crossentropy, ...) or a "
+        "serialized loss as JSON", metavar="NAME|JSON")
+    monitor: str | None = _option(
+        None, "selection metric and split, SPLIT_METRIC: val_weighted_f1 (default), "
+        "val_macro_auc, val_macro_f1, val_loss; SPLIT must be --select-on's",
+        metavar="SPLIT_METRIC")
 
     def __post_init__(self):
-        for name in ("data", "out"):
+        for name in ("data", "model", "out"):
             value = getattr(self, name)
             if not isinstance(value, (str, os.PathLike)) or not str(value):
-                raise ValueError(f"{name} must be a non-empty path, got {value!r}")
+                raise ValueError(f"{name} must be a non-empty string, got {value!r}")
             setattr(self, name, str(value))
         if self.finetune_from is not None:
             self.finetune_from = str(self.finetune_from)
@@ -102,7 +173,6 @@ class TrainConfig:
         if self.val_fold not in range(10) or isinstance(self.val_fold, bool):
             raise ValueError(f"val_fold must be a fold number 0-9, got {self.val_fold!r}")
         self._check_choice("select_on", SELECT_ON)
-        self._check_choice("finetune", FINETUNE)
         self._check_choice("strategy", STRATEGIES)
         for name, choices in (("head", HEADS), ("readout", READOUTS),
                               ("input_scaling", INPUT_SCALINGS)):
@@ -117,16 +187,46 @@ class TrainConfig:
             raise ValueError(
                 f"skip_release_val_fold must be true or false, got {self.skip_release_val_fold!r}"
             )
+        self._check_choice("finetune", strategy_names())
         if self.finetune != "full" and self.finetune_from is None:
             raise ValueError(
                 f"finetune={self.finetune!r} needs finetune_from (a pre-trained checkpoint)"
             )
+        for name in ("optimizer", "loss"):
+            _check_identifier(name, getattr(self, name))
+        self._check_monitor()
 
     def _check_choice(self, name: str, choices: tuple[str, ...]) -> None:
         if getattr(self, name) not in choices:
             raise ValueError(
                 f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}"
             )
+
+    def _check_monitor(self) -> None:
+        if self.monitor is None:
+            self.monitor = f"{self.select_on}_weighted_f1"
+        match = _MONITOR.fullmatch(str(self.monitor))
+        if match is None:
+            raise ValueError(
+                f"monitor must be SPLIT_METRIC with SPLIT val or test (e.g. val_macro_auc), "
+                f"got {self.monitor!r}"
+            )
+        if match["split"] != self.select_on:
+            raise ValueError(
+                f"monitor {self.monitor!r} is measured on the {match['split']} split but "
+                f"select_on is {self.select_on!r}; the monitored split must be the selection "
+                f"split (select_on='test' only when asked for explicitly)"
+            )
+
+    @property
+    def monitor_mode(self) -> str:
+        """``"min"`` for a monitored loss, else ``"max"``.
+
+        Example:
+            >>> TrainConfig(data="d", model="gru", out="o", monitor="val_loss").monitor_mode
+            'min'
+        """
+        return "min" if self.monitor.endswith("loss") else "max"
 
     @property
     def selection_split(self) -> str:
@@ -141,10 +241,67 @@ class TrainConfig:
         return f"val (train fold {self.val_fold}, patient-wise)"
 
     def to_dict(self) -> dict:
-        """The fields as a JSON-ready dict.
+        """The fields as a JSON-ready dict (``from_dict`` reads it back).
 
         Example:
             >>> TrainConfig(data="d", model="gru", out="o").to_dict()["batch_size"]
             256
         """
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        """A config from ``to_dict()``'s output, also from older files lacking newer fields.
+
+        Raises:
+            ValueError: unknown fields, or invalid values.
+
+        Example:
+            >>> config = TrainConfig(data="d", model="gru", out="o", optimizer="adamw")
+            >>> TrainConfig.from_dict(config.to_dict()) == config
+            True
+        """
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig field(s) {', '.join(unknown)}")
+        return cls(**values)
+
+    def changed_fields(self, before: dict) -> list[str]:
+        """Fields that differ from ``before`` (a ``to_dict()``), ignoring resume-neutral ones.
+
+        ``before`` is read with :meth:`from_dict`, so fields an older file lacks count as
+        their defaults.
+
+        Example:
+            >>> config = TrainConfig(data="d", model="gru", out="o")
+            >>> config.changed_fields({**config.to_dict(), "verbose": 0, "lr": 0.1})
+            ['lr']
+        """
+        before = TrainConfig.from_dict(before).to_dict()
+        return sorted(name for name, value in self.to_dict().items()
+                      if name not in RESUME_NEUTRAL and before[name] != value)
+
+
+def cli_fields() -> list[dataclasses.Field]:
+    """The :class:`TrainConfig` fields that are ``ecg-tl-keras train`` flags, in order."""
+    return [field for field in dataclasses.fields(TrainConfig) if field.metadata.get("cli", True)]
+
+
+#: Fields that may change when an interrupted run is resumed (display and distribution only).
+RESUME_NEUTRAL = tuple(
+    field.name for field in dataclasses.fields(TrainConfig)
+    if field.metadata.get("resume") == "may-change"
+)
+
+
+def _check_identifier(name: str, value) -> None:
+    """A Keras ``get`` identifier: a non-empty name or a dict with a ``class_name``."""
+    if isinstance(value, str) and value:
+        return
+    if isinstance(value, dict) and isinstance(value.get("class_name"), str):
+        return
+    raise ValueError(
+        f"{name} must be a Keras name (e.g. 'adamw') or a serialized object "
+        f"{{'class_name': ..., 'config': {{...}}}}; got {value!r}"
+    )

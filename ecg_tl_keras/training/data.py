@@ -68,17 +68,17 @@ def sample_patients(
     return record_ids[np.isin(inverse, chosen)]
 
 
-def plan_data(config: TrainConfig, manifest: dict) -> DataPlan:
+def plan_data(config: TrainConfig, dataset: datasets.BuiltDataset) -> DataPlan:
     """Carves the selection fold and the ``train_size`` subsample out of the train split.
 
     Raises:
         ValueError: the validation fold is empty, or ``train_size`` is too large.
     """
-    index = datasets.load_index(config.data, "train")
+    index = datasets.load_index(dataset, "train")
     selecting_on_val = config.select_on == "val"
     # The study trained PTB-XL on strat folds 1-8 although it selected on test.
     skipping_val = not selecting_on_val and config.skip_release_val_fold and (
-        manifest.get("split_policy", {}).get("policy") == "strat_fold")
+        dataset.manifest.get("split_policy", {}).get("policy") == "strat_fold")
     if skipping_val:
         index = {key: values[index["fold"] != config.val_fold] for key, values in index.items()}
     is_val = (
@@ -107,7 +107,7 @@ def plan_data(config: TrainConfig, manifest: dict) -> DataPlan:
         train_patients=len(np.unique(train_patients)),
         selection_filters={"folds": [config.val_fold]} if selecting_on_val else None,
         selection_records=(
-            int(is_val.sum()) if selecting_on_val else manifest["splits"]["test"]["records"]
+            int(is_val.sum()) if selecting_on_val else dataset.records("test")
         ),
-        test_records=manifest["splits"]["test"]["records"],
+        test_records=dataset.records("test"),
     )

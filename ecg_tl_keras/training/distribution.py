@@ -128,13 +128,25 @@ def pad_and_shard(
     return transform
 
 
+def per_record_loss(loss, y_true, y_pred):
+    """The unreduced (one value per record) loss of a compiled ``Model.loss``.
+
+    Example:
+        >>> per_record_loss(keras.losses.BinaryCrossentropy(), [[1.0]], [[0.5]]).shape
+        TensorShape([1])
+    """
+    if isinstance(loss, keras.losses.Loss):
+        return loss.call(tf.convert_to_tensor(y_true), tf.convert_to_tensor(y_pred))
+    return loss(y_true, y_pred)
+
+
 def _train_step_function(model: keras.Model, strategy: tf.distribute.Strategy) -> Callable:
     variables = model.trainable_variables
 
     def replica_step(x, y, weight):
         with tf.GradientTape() as tape:
             y_prob = model(x, training=True)
-            per_record = keras.losses.binary_crossentropy(y, y_prob)
+            per_record = per_record_loss(model.loss, y, y_prob)
             total_weight = tf.distribute.get_replica_context().all_reduce(
                 "SUM", tf.reduce_sum(weight)
             )

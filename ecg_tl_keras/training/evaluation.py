@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import weakref
 
 import keras
 import numpy as np
@@ -69,7 +70,7 @@ class EvalSplit:
 
 
 def load_eval_split(
-    data_dir: str | os.PathLike,
+    data_dir: str | os.PathLike | datasets.BuiltDataset,
     split: str,
     *,
     name: str | None = None,
@@ -86,10 +87,14 @@ def load_eval_split(
 
 
 class Predictor:
-    """Forward passes of one model in inference mode, traced once.
+    """Forward passes of one model in inference mode, traced once per model.
 
-    Runs in the current (cross-replica) context, so it works the same under
-    every distribution strategy and returns predictions in dataset order.
+    The forward function has a fixed input signature (any batch size), so batches
+    of different sizes (a split's last batch, another split) never retrace it, and
+    every ``Predictor`` of the same model shares it: the per-epoch evaluation, the
+    final test and ``evaluate`` trace once in all (no ``tf.function`` retracing
+    warnings). Runs in the current (cross-replica) context, so it works the same
+    under every distribution strategy and returns predictions in dataset order.
 
     Example:
         >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, "sigmoid")])
@@ -99,11 +104,25 @@ class Predictor:
 
     def __init__(self, model: keras.Model):
         self.model = model
-        self._forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        self._forward = _forward_function(model)
 
     def __call__(self, signals: tf.data.Dataset) -> np.ndarray:
         outputs = [self._forward(batch).numpy() for batch in signals]
         return np.concatenate(outputs).astype(np.float32)
+
+
+_FORWARD_FUNCTIONS: "weakref.WeakKeyDictionary[keras.Model, tf.types.experimental.GenericFunction]"
+_FORWARD_FUNCTIONS = weakref.WeakKeyDictionary()
+
+
+def _forward_function(model: keras.Model):
+    """The model's inference ``tf.function`` (one per model, traced on first use)."""
+    if model not in _FORWARD_FUNCTIONS:
+        reference = weakref.ref(model)  # the function must not keep the model alive
+        signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)]
+        _FORWARD_FUNCTIONS[model] = tf.function(
+            lambda x: reference()(x, training=False), input_signature=signature)
+    return _FORWARD_FUNCTIONS[model]
 
 
 def evaluate(predictor: Predictor, split: EvalSplit, label_names) -> tuple[dict, np.ndarray]:
@@ -131,3 +150,35 @@ def save_predictions(
         y_prob=y_prob.astype(np.float32),
         labels=np.asarray(label_names, dtype=str),
     )
+
+
+def evaluate_checkpoint(checkpoint: str, data, split: str = "test", *, verify: bool = True) -> dict:
+    """Metrics of a checkpoint on a split: weighted/macro/per-label F1 and macro AUC.
+
+    Raises:
+        FileNotFoundError: missing checkpoint, manifest or shard.
+        ValueError: unloadable checkpoint, its inputs or labels differ from the dataset's,
+            or a shard differs from the manifest's sha256 (with ``verify``).
+
+    Example:
+        >>> evaluate_checkpoint("runs/r18/best.keras", "OUT/ptbxl")["weighted_f1"]  # doctest: +SKIP
+        0.71
+    """
+    from ecg_tl_keras.training.checkpoints import label_names, load_checkpoint
+
+    dataset = datasets.BuiltDataset.open(data)
+    if verify:
+        dataset.verify([split])
+    model, metadata = load_checkpoint(checkpoint)
+    if tuple(model.input_shape[1:]) != dataset.input_shape:
+        raise ValueError(
+            f"{checkpoint} takes inputs of shape {tuple(model.input_shape[1:])}, "
+            f"{data} holds {dataset.input_shape}"
+        )
+    names = label_names(model, metadata)
+    if metadata.get("labels", dataset.labels) != dataset.labels or len(names) != len(
+        dataset.labels
+    ):
+        raise ValueError(f"{checkpoint} predicts labels {names}, {data} has {dataset.labels}")
+    report, _ = evaluate(Predictor(model), load_eval_split(dataset, split), dataset.labels)
+    return {"checkpoint": str(checkpoint), "data": str(data), "split": split, **report}

@@ -1,22 +1,11 @@
-"""Building the model of a run and applying a fine-tuning strategy.
+"""Building the model of a run, its optimizer and loss, and applying a fine-tuning strategy.
 
-Strategies (``--finetune``), all starting from a checkpoint whose head is
-replaced by a fresh one sized for the new labels:
-
-- ``full`` (the study's): every layer trains at ``lr`` from the first epoch.
-- ``linear``: the backbone stays frozen (BatchNorm in inference mode); only
-  the head (and an MLP head's hidden layer) trains.
-- ``gradual``: the epochs are split into ``S + 1`` equal phases, ``S`` being
-  the number of backbone stages (5 for the ResNets: stem, stage1-4; 1 for
-  the recurrent backbones). Phase 0 trains the head alone at ``lr``; phase
-  ``k`` also trains the ``k`` stages nearest the output, all at
-  ``lr * GRADUAL_LR_FACTOR``; the last phase trains the whole network. It
-  needs ``epochs >= S + 1``.
+The strategies themselves (which stages train when, at which rate factor) are in
+:mod:`ecg_tl_keras.training.strategies`; :class:`PhasedFinetuning` applies their
+trainable stages and :class:`PhaseSchedule` their rate factors.
 """
 
 from __future__ import annotations
-
-import dataclasses
 
 import keras
 import numpy as np
@@ -24,15 +13,13 @@ import numpy as np
 from ecg_tl_keras.models import (
     backbone_stages,
     build_model,
-    freeze_backbone,
     replace_head,
     unfreeze_backbone,
     unfreeze_stages,
 )
 from ecg_tl_keras.models.normalization import layer_input_scaling
 from ecg_tl_keras.training.checkpoints import label_names, load_checkpoint
-
-GRADUAL_LR_FACTOR = 0.1
+from ecg_tl_keras.training.strategies import Phase, finetune_phases
 
 
 def head_type(model: keras.Model) -> str:
@@ -112,44 +99,112 @@ def transferred_model(
     }
 
 
-@dataclasses.dataclass(frozen=True)
-class Phase:
-    """A gradual-unfreezing phase: from ``start_epoch`` (0-based), ``stages`` trained at ``lr``."""
+@keras.saving.register_keras_serializable(package="ecg_tl_keras")
+class PhaseSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """A base rate or schedule multiplied by a per-phase factor, phases starting at given steps.
 
-    start_epoch: int
-    stages: int
-    lr: float
+    This is how fine-tuning strategies change the learning rate: through the
+    optimizer's schedule, a function of the optimizer's step count, so it
+    composes with any base schedule and is restored with the optimizer on resume.
 
-
-def gradual_phases(n_stages: int, epochs: int, lr: float) -> list[Phase]:
-    """The phases of ``--finetune gradual`` (see the module docstring).
-
-    Raises:
-        ValueError: fewer epochs than phases.
+    Args:
+        base: a float or a ``LearningRateSchedule``.
+        boundaries: the first step of phases 1, 2, ... (increasing).
+        factors: one factor per phase (``len(boundaries) + 1``).
 
     Example:
-        >>> [(p.start_epoch, p.stages) for p in gradual_phases(2, 7, 0.01)]
-        [(0, 0), (2, 1), (4, 2)]
+        >>> schedule = PhaseSchedule(0.01, [10], [1.0, 0.1])
+        >>> [round(float(schedule(step)), 4) for step in (0, 9, 10)]
+        [0.01, 0.01, 0.001]
     """
-    phases = n_stages + 1
-    if epochs < phases:
-        raise ValueError(
-            f"--finetune gradual needs at least {phases} epochs for this backbone "
-            f"(head alone, then {n_stages} stage(s) unfrozen one by one); got {epochs}"
-        )
-    return [
-        Phase((k * epochs) // phases, k, lr if k == 0 else lr * GRADUAL_LR_FACTOR)
-        for k in range(phases)
-    ]
+
+    def __init__(self, base, boundaries, factors):
+        if len(factors) != len(boundaries) + 1:
+            raise ValueError(f"need one factor per phase: {len(boundaries)} boundaries, "
+                             f"{len(factors)} factors")
+        self.base = base
+        self.boundaries = [int(b) for b in boundaries]
+        self.factors = [float(f) for f in factors]
+
+    def __call__(self, step):
+        base = self.base(step) if callable(self.base) else self.base
+        phase = keras.ops.sum(keras.ops.cast(
+            keras.ops.greater_equal(step, keras.ops.convert_to_tensor(self.boundaries or [0])),
+            "int32")) if self.boundaries else 0
+        factor = keras.ops.take(keras.ops.convert_to_tensor(self.factors, "float32"), phase)
+        return keras.ops.cast(base, "float32") * factor
+
+    def get_config(self):
+        base = self.base
+        if isinstance(base, keras.optimizers.schedules.LearningRateSchedule):
+            base = keras.optimizers.schedules.serialize(base)
+        return {"base": base, "boundaries": self.boundaries, "factors": self.factors}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config["base"], dict):
+            config["base"] = keras.optimizers.schedules.deserialize(config["base"])
+        return cls(**config)
 
 
-class GradualUnfreezing(keras.callbacks.Callback):
-    """Applies the phase of each epoch: trainable stages and learning rate.
+def make_optimizer(identifier, lr: float, phases: list[Phase],
+                   steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """The optimizer of a run: ``keras.optimizers.get(identifier)``, rate ``lr`` unless its
+    config sets one, with the phases' rate factors applied through :class:`PhaseSchedule`.
 
-    The phase depends only on the epoch number, so a resumed run is in the
-    same phase as an uninterrupted one. When the trainable set changes, the
-    train function is rebuilt (``Model.fit``); the multi-worker loop notices
-    the change itself.
+    Raises:
+        ValueError: Keras cannot interpret ``identifier``.
+
+    Example:
+        >>> make_optimizer("adamw", 0.01, [Phase(0, None)], 10).learning_rate.numpy().item()
+        0.009999999776482582
+    """
+    try:
+        own = {} if isinstance(identifier, str) else dict(identifier.get("config", {}))
+        probe = keras.optimizers.get(identifier if isinstance(identifier, str) else {
+            **identifier, "config": {k: v for k, v in own.items() if k != "learning_rate"}})
+        config = {**probe.get_config(), "learning_rate": lr, **own}
+        rate = config["learning_rate"]
+        if isinstance(rate, dict):
+            rate = keras.optimizers.schedules.deserialize(rate)
+        factors = [phase.lr_factor for phase in phases]
+        if any(factor != 1.0 for factor in factors):
+            rate = PhaseSchedule(rate, [p.start_epoch * steps_per_epoch for p in phases[1:]],
+                                 factors)
+        return type(probe).from_config({**config, "learning_rate": rate})
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"optimizer {identifier!r}: {error_text(error)}") from None
+
+
+def make_loss(identifier):
+    """``keras.losses.get(identifier)``, with a one-line ValueError for a bad identifier.
+
+    Example:
+        >>> make_loss("binary_crossentropy").__name__
+        'binary_crossentropy'
+    """
+    try:
+        return keras.losses.get(identifier)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"loss {identifier!r}: {error_text(error)}") from None
+
+
+def error_text(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+class PhasedFinetuning(keras.callbacks.Callback):
+    """Applies each epoch's phase of a fine-tuning strategy: which backbone stages train.
+
+    The learning-rate factors are in the optimizer's :class:`PhaseSchedule`. The
+    phase depends only on the epoch number, so a resumed run is in the same phase
+    as an uninterrupted one. When the trainable set changes, the train function is
+    rebuilt (``Model.fit``); the multi-worker loop notices the change itself.
+
+    Example:
+        >>> PhasedFinetuning(finetune_phases("gradual", 1, 2))  # doctest: +SKIP
     """
 
     def __init__(self, phases: list[Phase]):
@@ -164,31 +219,36 @@ class GradualUnfreezing(keras.callbacks.Callback):
         phase = self.phase_of(epoch)
         if phase == self._current:
             return
-        unfreeze_stages(self.model, phase.stages)
-        self.model.optimizer.learning_rate.assign(phase.lr)
-        if getattr(self.model, "train_function", None) is not None:
+        n_stages = len(backbone_stages(self.model))
+        unfreeze_stages(self.model, n_stages if phase.stages is None else phase.stages)
+        if self._current is not None and getattr(self.model, "train_function", None) is not None:
             self.model.make_train_function(force=True)
         self._current = phase
 
 
-def prepare_finetuning(
-    model: keras.Model, finetune: str, epochs: int, lr: float
-) -> list[keras.callbacks.Callback]:
-    """Builds the optimizer over every weight, then applies ``finetune``.
+def strategy_phases(model: keras.Model, finetune: str, epochs: int) -> list[Phase]:
+    """The phases of ``finetune`` for this model's backbone (its stage count)."""
+    return finetune_phases(finetune, len(backbone_stages(model)), epochs)
+
+
+def prepare_finetuning(model: keras.Model, phases: list[Phase]) -> list[keras.callbacks.Callback]:
+    """Builds the optimizer over every weight, then applies the first phase.
 
     The optimizer gets slots for the whole network (so unfreezing later needs
     no rebuild, and saved optimizer states always have the same layout).
 
     Returns:
-        The callbacks the strategy needs during training (empty for full/linear).
+        The callbacks the strategy needs during training (none for a single phase).
     """
-    unfreeze_backbone(model)
+    if any(layer.name == "backbone" for layer in model.layers):  # a build_model model
+        unfreeze_backbone(model)
     model.optimizer.build(model.trainable_variables)
-    if finetune == "linear":
-        freeze_backbone(model)
-    if finetune == "gradual":
-        return [GradualUnfreezing(gradual_phases(len(backbone_stages(model)), epochs, lr))]
-    return []
+    if phases == [Phase(0, None)]:  # the whole network from the start: nothing to freeze
+        return []
+    callback = PhasedFinetuning(phases)
+    callback.set_model(model)
+    callback.on_epoch_begin(0)
+    return [callback] if len(phases) > 1 else []
 
 
 def trainable_parameter_count(model: keras.Model) -> int:

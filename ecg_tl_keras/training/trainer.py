@@ -1,29 +1,23 @@
 """``train(config)``: one training or fine-tuning run, written to a run directory.
 
-Run directory contents:
-
-- ``config.json``: every argument, versions, seed, label names, record counts;
-- ``history.csv``: per epoch ``loss``, ``selection_<split>_weighted_f1``,
-  ``test_weighted_f1``, ``test_macro_auc``, ``lr``, ``seconds``;
-- ``best.keras``: the best epoch's model, label names stored inside;
-- ``metrics.json``: test metrics of the best weights;
-- ``predictions_test.npz``: ``record_id``, ``y_true``, ``y_prob`` (and ``labels``);
-- ``tensorboard/``: TensorBoard logs;
-- ``backup/`` and ``best_state/`` while training (deleted at the end): what
-  running the same command again resumes from.
+The run directory (:class:`~ecg_tl_keras.training.rundir.RunDir`) holds
+``config.json``, ``history.csv`` (per epoch ``loss``, the split metrics
+``val_weighted_f1``, ``val_macro_f1``, ``val_macro_auc``, ``val_loss`` (when
+selecting on val), ``test_weighted_f1``, ``test_macro_f1``, ``test_macro_auc``,
+``test_loss``, ``lr``, ``seconds``), ``best.keras``, ``metrics.json``,
+``predictions_test.npz``, ``tensorboard/`` and, while training, ``backup/``: what
+running the same command again resumes from. Running it again after the run
+finished only says so (``overwrite=True`` starts over).
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import math
-import os
 import platform
-import shutil
 import time
-from pathlib import Path
+from typing import Sequence
 
 import keras
 import numpy as np
@@ -32,7 +26,7 @@ import tensorflow as tf
 import ecg_tl_keras
 from ecg_tl_keras import datasets
 from ecg_tl_keras.training import callbacks as cb
-from ecg_tl_keras.training import distribution
+from ecg_tl_keras.training import distribution, faults
 from ecg_tl_keras.training.checkpoints import save_checkpoint
 from ecg_tl_keras.training.config import TrainConfig
 from ecg_tl_keras.training.data import DataPlan, plan_data
@@ -45,16 +39,16 @@ from ecg_tl_keras.training.evaluation import (
 )
 from ecg_tl_keras.training.finetune import (
     head_type,
+    make_loss,
+    make_optimizer,
     new_model,
     prepare_finetuning,
+    strategy_phases,
     trainable_parameter_count,
     transferred_model,
 )
-
-BACKUP_DIR = "backup"
-BEST_STATE_DIR = "best_state"
-# Arguments that may differ when an interrupted run is resumed.
-RESUMABLE_CHANGES = ("strategy", "verbose")
+from ecg_tl_keras.training.rundir import RunDir, write_json_atomic
+from ecg_tl_keras.training.strategies import finetune_phases
 
 
 def versions() -> dict:
@@ -75,31 +69,6 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def resume_epoch(backup_dir: Path) -> int:
-    """Epochs completed by an interrupted run, from ``BackupAndRestore``'s metadata (0 if none)."""
-    metadata = backup_dir / "training_metadata.json"
-    if not metadata.is_file():
-        return 0
-    return int(json.loads(metadata.read_text())["epoch"])
-
-
-def _check_resumable(run_dir: Path, config: TrainConfig) -> None:
-    path = run_dir / "config.json"
-    if not path.is_file():
-        return
-    before = json.loads(path.read_text())["config"]
-    changed = sorted(
-        key
-        for key, value in config.to_dict().items()
-        if key not in RESUMABLE_CHANGES and before.get(key) != value
-    )
-    if changed:
-        raise ValueError(
-            f"{run_dir} holds an interrupted run with different arguments ({', '.join(changed)}): "
-            f"resume it with the same command, or use another --out"
-        )
-
-
 class _Console:
     def __init__(self, enabled: bool):
         self.enabled = enabled
@@ -115,91 +84,145 @@ class _Run:
 
     config: TrainConfig
     strategy: tf.distribute.Strategy
-    manifest: dict
-    run_dir: Path
-    initial_epoch: int
-    plan: DataPlan
+    dataset: datasets.BuiltDataset
+    run_dir: RunDir
+    plan: DataPlan | None  # None for a finished run
     log: _Console
+    initial_epoch: int = 0
 
     @property
     def labels(self) -> list[str]:
-        return list(self.manifest["labels"])
+        return self.dataset.labels
 
     @property
     def shape(self) -> tuple[int, int]:
-        return datasets.input_shape(self.manifest)
+        return self.dataset.input_shape
+
+    @property
+    def steps_per_epoch(self) -> int:
+        records = self.plan.train_records
+        if not distribution.is_multiworker(self.strategy):
+            records = _records_per_epoch(records, self.config.batch_size,
+                                         self.strategy.num_replicas_in_sync)
+        return math.ceil(records / self.config.batch_size)
 
 
-def train(config: TrainConfig) -> dict:
+def train(config: TrainConfig, *, model: keras.Model | None = None,
+          callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict:
     """Trains (or fine-tunes) a model and writes the run directory.
 
     Running the same command again after an interruption resumes from the
-    last completed epoch.
+    last completed epoch (from the newest intact backup); after the run
+    finished, it returns the finished run's metrics (``config.overwrite``
+    starts over).
 
     Args:
         config: the run's arguments.
+        model: a model to train instead of building ``config.model`` (uncompiled;
+            its input shape and output size must match the dataset); its name is
+            recorded as ``config.model``. Not with ``finetune_from``.
+        callbacks: more Keras callbacks; they run after the split metrics are in the
+            epoch logs and before the best epoch is chosen (so they may add the key
+            ``config.monitor`` names).
 
     Returns:
         The contents of ``metrics.json``.
 
     Raises:
         FileNotFoundError: missing manifest, shard or checkpoint.
-        ValueError: invalid arguments, unknown backbone, incompatible checkpoint.
+        ValueError: invalid arguments, unknown backbone, incompatible checkpoint,
+            damaged shard.
 
     Example:
         >>> metrics = train(TrainConfig(data="OUT/ptbxl", model="lstm", out="runs/lstm",
-        ...                             epochs=2))  # doctest: +SKIP
+        ...                             epochs=2, optimizer="adamw"))  # doctest: +SKIP
         >>> metrics["test_weighted_f1"]  # doctest: +SKIP
         0.61
     """
     started = time.perf_counter()
-    run = _start(config)
+    run = _start(config, user_model=model is not None)
+    finished = _finished_metrics(run)
+    if finished is not None:
+        return finished
     with run.strategy.scope():
-        model, source = _build_model(run)
-        model.compile(
-            optimizer=keras.optimizers.Adam(config.lr, beta_1=0.9, beta_2=0.999),
-            loss=keras.losses.BinaryCrossentropy(),
-        )
-        finetune_callbacks = prepare_finetuning(model, config.finetune, config.epochs, config.lr)
+        user_model = model is not None
+        model, source = _build_model(run, model)
+        phases = (finetune_phases(config.finetune, 0, config.epochs) if user_model
+                  else strategy_phases(model, config.finetune, config.epochs))
+        loss = make_loss(config.loss)
+        model.compile(optimizer=make_optimizer(config.optimizer, config.lr, phases,
+                                               run.steps_per_epoch), loss=loss)
+        finetune_callbacks = prepare_finetuning(model, phases)
+    best = cb.BestWeights(config.monitor, config.monitor_mode)
+    run.initial_epoch = cb.restore_backup(run.run_dir, model, best, run.log)
     _write_config(run, source)
     _announce(run, model)
-    test = load_eval_split(config.data, "test")
-    selection = test
+    test = load_eval_split(run.dataset, "test")
+    splits = [test]
     if run.plan.selection_filters is not None:
-        selection = load_eval_split(config.data, "train", name="val", **run.plan.selection_filters)
-    best = cb.BestWeightedF1(
-        selection, test, state_dir=run.run_dir / BEST_STATE_DIR, resume=run.initial_epoch > 0
-    )
-    callbacks = [
+        splits.insert(0, load_eval_split(run.dataset, "train", name="val",
+                                         **run.plan.selection_filters))
+    metrics = cb.SplitMetrics(splits, loss=loss)
+    columns = ["loss", *metrics.keys, "lr"]
+    all_callbacks = [
         cb.EpochReseed(config.seed),
         *finetune_callbacks,
-        best,
         cb.LearningRateLogger(),
-        cb.HistoryCSV(
-            run.run_dir / "history.csv",
-            ["loss", best.key, "test_weighted_f1", "test_macro_auc", "lr"],
-            run.initial_epoch,
-        ),
-        cb.TensorBoardScalars(run.run_dir / "tensorboard"),
-        keras.callbacks.BackupAndRestore(str(run.run_dir / BACKUP_DIR)),
+        metrics,
+        *callbacks,
+        best,
+        cb.HistoryCSV(run.run_dir.history,
+                      columns + ([config.monitor] if config.monitor not in columns else []),
+                      run.initial_epoch),
+        cb.TensorBoardScalars(run.run_dir.tensorboard),
+        cb.RunBackup(run.run_dir, best),
     ]
-    _fit(run, model, callbacks)
+    _fit(run, model, all_callbacks)
     return _finish(run, model, test, best, source, started)
 
 
-def _start(config: TrainConfig) -> _Run:
+def _start(config: TrainConfig, user_model: bool) -> _Run:
     """Strategy first (multi-worker needs it before other TensorFlow work), seeds, checks."""
     strategy = distribution.make_strategy(config.strategy)
     seed_everything(config.seed, config.deterministic)
-    _check_backbone(config.model)
-    manifest = datasets.load_manifest(config.data)
-    run_dir = distribution.run_directory(config.out, strategy)
-    initial_epoch = resume_epoch(run_dir / BACKUP_DIR)
-    if initial_epoch:
-        _check_resumable(run_dir, config)
-    plan = plan_data(config, manifest)
-    return _Run(config, strategy, manifest, run_dir, initial_epoch, plan,
-                _Console(distribution.is_chief(strategy)))
+    if not user_model:
+        _check_backbone(config.model)
+    elif config.finetune_from is not None:
+        raise ValueError("train(model=...) and finetune_from exclude each other: pass the "
+                         "fine-tuned model itself, or no model")
+    dataset = datasets.BuiltDataset.open(config.data)
+    run_dir = RunDir(distribution.run_directory(config.out, strategy))
+    log = _Console(distribution.is_chief(strategy))
+    if config.overwrite and (run_dir.is_finished() or run_dir.has_resume_state()):
+        log(f"--overwrite: starting over in {run_dir.path}")
+        run_dir.clear()
+    stored = run_dir.stored_config()
+    if stored is not None and (run_dir.is_finished() or run_dir.has_resume_state()):
+        _check_same_arguments(run_dir, config, stored)
+    if run_dir.is_finished():
+        return _Run(config, strategy, dataset, run_dir, None, log)
+    if config.verify:
+        dataset.verify(("train", "test"), log=log)
+    return _Run(config, strategy, dataset, run_dir, plan_data(config, dataset), log)
+
+
+def _check_same_arguments(run_dir: RunDir, config: TrainConfig, stored: dict) -> None:
+    changed = config.changed_fields(stored)
+    if changed:
+        state = "a finished" if run_dir.is_finished() else "an interrupted"
+        remedy = ("resume it with the same command" if state == "an interrupted"
+                  else "use --overwrite to start over")
+        raise ValueError(f"{run_dir.path} holds {state} run with different arguments "
+                         f"({', '.join(changed)}): {remedy}, or use another --out")
+
+
+def _finished_metrics(run: _Run) -> dict | None:
+    metrics = run.run_dir.finished_metrics()
+    if metrics is not None:
+        run.log(f"{run.run_dir.path} holds a finished run (best epoch {metrics['best_epoch']}, "
+                f"test weighted F1 {metrics['test_weighted_f1']:.4f}): nothing to do; "
+                f"--overwrite starts over")
+    return metrics
 
 
 def _check_backbone(name: str) -> None:
@@ -209,21 +232,33 @@ def _check_backbone(name: str) -> None:
         raise ValueError(f"unknown model {name!r}; available: {', '.join(available_backbones())}")
 
 
-def _build_model(run: _Run) -> tuple[keras.Model, dict | None]:
+def _build_model(run: _Run, model: keras.Model | None) -> tuple[keras.Model, dict | None]:
     config = run.config
+    if model is not None:
+        _check_user_model(model, run)
+        return model, None
     options = dict(readout=config.readout, dropout=config.dropout,
                    input_scaling=config.input_scaling)
     if config.finetune_from is None:
-        normalization = run.manifest.get("normalization")
+        normalization = run.dataset.manifest.get("normalization")
         return new_model(config.model, run.labels, run.shape, config.head, normalization,
                          **options), None
     return transferred_model(config.finetune_from, config.model, run.shape, run.labels,
                              config.head, **options)
 
 
+def _check_user_model(model: keras.Model, run: _Run) -> None:
+    shape, outputs = tuple(model.input_shape[1:]), model.output_shape[-1]
+    if shape != tuple(run.shape) or outputs != len(run.labels):
+        raise ValueError(
+            f"the model takes {shape} and predicts {outputs} labels; {run.config.data} holds "
+            f"signals of shape {tuple(run.shape)} with {len(run.labels)} labels"
+        )
+
+
 def _write_config(run: _Run, source: dict | None) -> None:
-    run.run_dir.mkdir(parents=True, exist_ok=True)
-    _write_json(run.run_dir / "config.json", {
+    run.run_dir.path.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run.run_dir.config, {
         "config": run.config.to_dict(),
         "versions": versions(),
         "labels": run.labels,
@@ -265,7 +300,7 @@ def _fit(run: _Run, model: keras.Model, callbacks: list) -> None:
         finishing.on_train_begin()
         finishing.on_train_end()
         return
-    records = datasets.load_records(config.data, "train", **run.plan.train_filters)
+    records = datasets.load_records(run.dataset, "train", **run.plan.train_filters)
     epochs = {"first_epoch": run.initial_epoch, "epochs": config.epochs,
               "seed": config.seed, "buffer_size": run.plan.train_records}
     if distribution.is_multiworker(run.strategy):
@@ -278,7 +313,7 @@ def _fit(run: _Run, model: keras.Model, callbacks: list) -> None:
         per_epoch=None if used == count else (lambda ds: ds.take(used)), **epochs,
     )
     model.fit(batches, epochs=config.epochs, initial_epoch=run.initial_epoch,
-              steps_per_epoch=math.ceil(used / config.batch_size), callbacks=callbacks,
+              steps_per_epoch=run.steps_per_epoch, callbacks=callbacks,
               verbose=verbose, shuffle=False)
 
 
@@ -303,11 +338,15 @@ def _fit_multiworker(run: _Run, model, callbacks, records, epochs: dict, verbose
                             callbacks=callbacks, verbose=verbose)
 
 
-def _finish(run: _Run, model, test: EvalSplit, best: cb.BestWeightedF1, source, started) -> dict:
-    """Scores the best weights on the test split and writes the run's result files."""
+def _finish(run: _Run, model, test: EvalSplit, best: cb.BestWeights, source, started) -> dict:
+    """Scores the best weights on the test split and writes the run's result files.
+
+    ``metrics.json`` is written last and the resume state removed after it, so a
+    run is finished (:meth:`RunDir.is_finished`) only when every file is in place.
+    """
     report, y_prob = evaluate(Predictor(model), test, run.labels)
-    config, manifest = run.config, run.manifest
-    save_checkpoint(model, run.run_dir / "best.keras", {
+    config, manifest = run.config, run.dataset.manifest
+    save_checkpoint(model, run.run_dir.best, {
         "labels": run.labels,
         "model": config.model,
         "head": head_type(model),
@@ -318,17 +357,20 @@ def _finish(run: _Run, model, test: EvalSplit, best: cb.BestWeightedF1, source, 
         "leads": manifest["leads"],
         "best_epoch": best.best_epoch,
         "selection_split": config.selection_split,
+        "monitor": config.monitor,
         "finetuned_from": source,
         "versions": versions(),
     })
-    save_predictions(run.run_dir / "predictions_test.npz", test, y_prob, run.labels)
+    save_predictions(run.run_dir.predictions, test, y_prob, run.labels)
+    faults.point("finish_checkpoint", config.epochs)
     metrics = _metrics(config, report, best, run.plan, run.run_dir, time.perf_counter() - started)
-    _write_json(run.run_dir / "metrics.json", metrics)
-    shutil.rmtree(run.run_dir / BEST_STATE_DIR, ignore_errors=True)
+    write_json_atomic(run.run_dir.metrics, metrics)
+    faults.point("finish_metrics", config.epochs)
+    run.run_dir.remove_resume_state()
     run.log(
-        f"best epoch {best.best_epoch} ({best.key} {best.best_score:.4f}); test weighted F1 "
+        f"best epoch {best.best_epoch} ({best.monitor} {best.best_value:.4f}); test weighted F1 "
         f"{metrics['test_weighted_f1']:.4f}, macro AUC {_fmt(metrics['test_macro_auc'])} "
-        f"-> {run.run_dir}"
+        f"-> {run.run_dir.path}"
     )
     return metrics
 
@@ -342,14 +384,15 @@ def _records_per_epoch(count: int, batch_size: int, replicas: int) -> int:
 def _metrics(
     config: TrainConfig,
     report: dict,
-    best: cb.BestWeightedF1,
+    best: cb.BestWeights,
     plan: DataPlan,
-    run_dir: Path,
+    run_dir: RunDir,
     wall_time: float,
 ) -> dict:
-    with open(run_dir / "history.csv", newline="") as handle:
+    with open(run_dir.history, newline="") as handle:
         rows = list(csv.DictReader(handle))
     train_time = sum(float(row["seconds"]) for row in rows)
+    selection_f1 = rows[best.best_epoch - 1].get(f"{config.select_on}_weighted_f1")
     return {
         "test_weighted_f1": report["weighted_f1"],
         "test_macro_f1": report["macro_f1"],
@@ -359,8 +402,10 @@ def _metrics(
         "auc_skipped_labels": report["auc_skipped_labels"],
         "threshold": report["threshold"],
         "best_epoch": best.best_epoch,
-        "best_selection_weighted_f1": best.best_score,
-        "selection_metric": best.key,
+        "monitor": config.monitor,
+        "best_monitor_value": best.best_value,
+        "best_selection_weighted_f1": None if selection_f1 is None else float(selection_f1),
+        "selection_metric": config.monitor,
         "selection_split": config.selection_split,
         "select_on": config.select_on,
         "epochs": len(rows),
@@ -370,15 +415,11 @@ def _metrics(
         "model": config.model,
         "finetune": config.finetune if config.finetune_from else None,
         "finetune_from": config.finetune_from,
+        "optimizer": config.optimizer,
+        "loss": config.loss,
         "seed": config.seed,
     }
 
 
 def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.4f}"
-
-
-def _write_json(path: Path, content: dict) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(content, indent=2) + "\n")
-    os.replace(partial, path)

@@ -1,0 +1,41 @@
+"""Predicting raw ECG record files with a checkpoint.
+
+Records are read, checked and conditioned exactly as the dataset builder does
+(header bounds, ``.mat`` format, resampled to 100 Hz, cropped to 10 s, mV), with
+``tfrecords_builder.read_any_record``; a bad record is a one-line error naming it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def predict_records(checkpoint: str, records: list[str]) -> tuple[list[str], np.ndarray]:
+    """``(label_names, probabilities (records, labels))`` of a checkpoint for raw record files.
+
+    Raises:
+        FileNotFoundError: missing checkpoint.
+        ValueError: unloadable checkpoint, unreadable record, or a record whose
+            shape differs from the model's input.
+
+    Example:
+        >>> names, probs = predict_records("runs/a/best.keras", ["00001_lr.hea"])  # doctest: +SKIP
+    """
+    from tfrecords_builder import read_any_record
+    from tfrecords_builder.signal import RecordRejected
+
+    from ecg_tl_keras.training.checkpoints import label_names, load_checkpoint
+
+    signals = []
+    for record in records:  # read first: a bad record is reported before the model loads
+        try:
+            signals.append(read_any_record(record))
+        except RecordRejected as error:
+            raise ValueError(str(error)) from None
+    model, metadata = load_checkpoint(checkpoint)
+    shape = tuple(model.input_shape[1:])
+    for record, signal in zip(records, signals):
+        if signal.shape != shape:
+            raise ValueError(f"{record} reads as {signal.shape}, the model takes {shape}")
+    probabilities = model.predict(np.stack(signals).astype(np.float32), verbose=0)
+    return label_names(model, metadata), probabilities

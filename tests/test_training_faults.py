@@ -1,0 +1,139 @@
+"""Training survives every interruption: killed at each point of an epoch boundary and of the
+finish (including mid-backup), a damaged backup, a finished run, a damaged shard, Ctrl-C."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ecg_tl_keras import cli
+from ecg_tl_keras.training import TrainConfig, faults, train
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+EPOCHS = 3
+
+
+def _config(data, out, **overrides):
+    settings = {"model": "lstm", "epochs": EPOCHS, "batch_size": 64, "verbose": 0}
+    return TrainConfig(data=str(data), out=str(out), **{**settings, **overrides})
+
+
+def _comparable(run_dir):
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    with open(run_dir / "history.csv", newline="") as handle:
+        rows = [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(handle)]
+    return {k: v for k, v in metrics.items() if k not in ("wall_time_s", "train_time_s")}, rows
+
+
+@pytest.fixture(scope="module")
+def reference(ptbxl_built, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("reference") / "run"
+    train(_config(ptbxl_built, run_dir))
+    return _comparable(run_dir)
+
+
+def _crash_then_resume(data, run_dir, monkeypatch, where, capsys=None):
+    monkeypatch.setenv(faults.ENV, f"{where}:raise")
+    with pytest.raises(faults.InjectedFault):
+        train(_config(data, run_dir))
+    monkeypatch.delenv(faults.ENV)
+    assert not (run_dir / "metrics.json").is_file() or where.startswith("finish_metrics")
+    train(_config(data, run_dir))
+
+
+FAST_POINTS = ("backup_state:2",)
+ALL_POINTS = [f"{point}:2" for point in faults.POINTS if not point.startswith("finish")] + [
+    f"{point}:{EPOCHS}" for point in faults.POINTS if point.startswith("finish")]
+
+
+@pytest.mark.parametrize("where", FAST_POINTS)
+def test_killed_mid_backup_or_finish_resumes_to_the_same_result(
+        where, ptbxl_built, tmp_path, monkeypatch, reference):
+    _crash_then_resume(ptbxl_built, tmp_path / "run", monkeypatch, where)
+    assert _comparable(tmp_path / "run") == reference
+    assert not (tmp_path / "run" / "backup").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", [p for p in ALL_POINTS if p not in FAST_POINTS])
+def test_killed_at_every_point_of_an_epoch_boundary_resumes_to_the_same_result(
+        where, ptbxl_built, tmp_path, monkeypatch, reference):
+    _crash_then_resume(ptbxl_built, tmp_path / "run", monkeypatch, where)
+    assert _comparable(tmp_path / "run") == reference
+
+
+def test_damaged_backup_resumes_from_the_previous_one(
+        ptbxl_built, tmp_path, monkeypatch, capsys, reference):
+    run_dir = tmp_path / "run"
+    monkeypatch.setenv(faults.ENV, f"epoch_end:{EPOCHS}:raise")
+    with pytest.raises(faults.InjectedFault):
+        train(_config(ptbxl_built, run_dir))
+    monkeypatch.delenv(faults.ENV)
+    newest = run_dir / "backup" / f"epoch-{EPOCHS - 1:05d}" / "model.weights.h5"
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # truncated
+    capsys.readouterr()
+    train(_config(ptbxl_built, run_dir, verbose=2))
+    out = capsys.readouterr().out
+    assert f"backup after epoch {EPOCHS - 1} is damaged (model.weights.h5 does not match" in out
+    assert f"after epoch {EPOCHS - 2}/{EPOCHS}" in out
+    assert _comparable(run_dir) == reference
+
+
+def test_finished_run_says_so_and_overwrite_starts_over(ptbxl_built, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    first = train(_config(ptbxl_built, run_dir, epochs=1))
+    stamp = (run_dir / "best.keras").stat().st_mtime_ns
+    capsys.readouterr()
+    assert cli.main(["train", "--data", str(ptbxl_built), "--model", "lstm", "--out", str(run_dir),
+                     "--epochs", "1", "--batch-size", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "holds a finished run" in out and "--overwrite starts over" in out
+    assert (run_dir / "best.keras").stat().st_mtime_ns == stamp
+    with pytest.raises(ValueError, match=r"finished run with different arguments \(epochs\)"):
+        train(_config(ptbxl_built, run_dir, epochs=2))
+    again = train(_config(ptbxl_built, run_dir, epochs=1, overwrite=True))
+    assert (run_dir / "best.keras").stat().st_mtime_ns != stamp
+    assert again["test_weighted_f1"] == first["test_weighted_f1"]
+
+
+def test_damaged_shard_is_one_line_naming_the_file(ptbxl_built, tmp_path, capsys):
+    import shutil
+
+    data = tmp_path / "ptbxl"
+    shutil.copytree(ptbxl_built, data)
+    shard = sorted(data.glob("train-*.tfrecord"))[0]
+    content = bytearray(shard.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    shard.write_bytes(bytes(content))
+    code = cli.main(["train", "--data", str(data), "--model", "lstm", "--out",
+                     str(tmp_path / "r"), "--epochs", "1"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert f"shard {shard} is damaged" in err and "--no-verify" in err
+    assert cli.main(["evaluate", "--checkpoint", str(tmp_path / "none.keras"), "--data",
+                     str(data), "--split", "train"]) == 2
+    assert f"shard {shard} is damaged" in capsys.readouterr().err
+
+
+def _train_process(args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "ecg_tl_keras.cli", "train", *args], cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3",
+             **(env or {})}, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_process_killed_mid_backup_resumes_to_the_same_result(ptbxl_built, tmp_path, reference):
+    args = ["--data", str(ptbxl_built), "--model", "lstm", "--out", str(tmp_path / "run"),
+            "--epochs", str(EPOCHS), "--batch-size", "64"]
+    killed = _train_process(args, {faults.ENV: "backup_weights:2"})
+    assert killed.returncode == faults.EXIT_CODE, killed.stderr[-2000:]
+    assert (tmp_path / "run" / "backup" / ".epoch-00002.partial").is_dir()
+    resumed = _train_process(args)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resuming the interrupted run" in resumed.stdout
+    assert _comparable(tmp_path / "run") == reference
