@@ -160,11 +160,10 @@ def test_ptbxl_trains_on_strat_folds_1_to_8_under_test_selection_when_asked(ptbx
     from ecg_tl_keras import datasets
     from ecg_tl_keras.training.data import plan_data
 
-    manifest = json.loads((ptbxl_built / "manifest.json").read_text())
     config = TrainConfig(data=str(ptbxl_built), model="gru", out="o", select_on="test",
                          skip_release_val_fold=skip)
     folds = datasets.load_index(str(ptbxl_built), "train")["fold"]
-    data = plan_data(config, manifest)
+    data = plan_data(config, datasets.BuiltDataset.open(ptbxl_built))
     expected = int((folds != 8).sum()) if skip else len(folds)
     assert data.train_records == expected
     assert (folds == 8).any()  # the sample has strat_fold 9 records, so the two cases differ
