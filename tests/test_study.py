@@ -464,8 +464,9 @@ def test_report_draws_fig5_for_other_models_on_request(fake_study, tmp_path):
     assert (paths["figures"] / "fig5_f1_per_epoch_resnet1d18.png").is_file()
     with pytest.raises(ValueError, match="no fine-tune cells of model 'gru'"):
         report_module.make_report(fake_study, tmp_path / "other", log=quiet, fig5_models=["gru"])
-    assert cli.run(cli_args(["report", str(fake_study), "--out", str(tmp_path / "cli"),
-                             "--fig5-model", "lstm", "--fig5-model", "gru"])) == 2
+    assert run_command(cli.run, cli_args(["report", str(fake_study), "--out",
+                                          str(tmp_path / "cli"), "--fig5-model", "lstm",
+                                          "--fig5-model", "gru"])) == 2
 
 
 def test_two_seeds_of_a_clear_gain_are_a_finding_and_one_seed_never_is(fake_study, tmp_path):
