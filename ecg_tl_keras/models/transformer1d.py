@@ -70,7 +70,14 @@ def _encoder_block(x, dim, heads, mlp_ratio, dropout, name):
     return layers.Add(name=f"{name}_add2")([x, y])
 
 
-@register_backbone("transformer1d", family="transformer", cpu_samples_per_s=None)
+#: Training samples/s on 2 CPU cores at batch 256: bench/bench_backbones.py timed it side by
+#: side with gru and resnet1d18 on a loaded machine (load average 12-19) in two runs, and
+#: scaled by their bench_pipeline rates: 69-503 depending on reference and run; geometric
+#: mean 200 (bench/results/backbones.json holds the second run). A rough figure.
+CPU_SAMPLES_PER_S = 200
+
+
+@register_backbone("transformer1d", family="transformer", cpu_samples_per_s=CPU_SAMPLES_PER_S)
 def transformer1d(input_shape=(1000, 12), dim=64, depth=4, heads=4, patch_size=10,
                   mlp_ratio=2, dropout=0.1):
     """1-D transformer encoder over convolutional patches; `dim` features.
