@@ -48,6 +48,7 @@ def check_report_matches_results(report: Path, study: Path, results: dict) -> No
     gains_md = text.split("## Fine-tune minus scratch")[1].split("## Convergence")[0]
     for row in tables["transfer_gain"].itertuples():
         assert f"| {row.gain:.4f} |" in gains_md
+    _check_pooled_findings(text, results)
     figures = report / "figures"
     for figure in ("fig2_finetune_vs_scratch_by_upstream", "fig3_finetune_vs_scratch_scatter",
                    "fig5_f1_per_epoch"):
@@ -160,6 +161,33 @@ def _check_convergence(table: pd.DataFrame, results: dict) -> None:
             assert str(getattr(row, column)) == (str(reached[0]) if reached else "never")
         assert row.finetune_area == pytest.approx(np.mean(curves[0]))
         assert row.scratch_area == pytest.approx(np.mean(curves[1]))
+
+
+def _check_pooled_findings(text: str, results: dict) -> None:
+    """Findings 1 and 2: the mean gain per downstream (upstream) dataset with a t-interval over
+    model x seed clusters, each cluster the mean of its full-size gains."""
+    findings = text.split("## Findings")[1].split("3. **Gain")[0]
+    full = []
+    for result in results.values():
+        cell = result["cell"]
+        if cell["kind"] == "finetune" and cell["train_size"] is None:
+            model_part = cell["key"].split("__")[2]  # the model and its variant
+            scratch = results[f"scratch__{cell['dataset']}__{model_part}__seed{cell['seed']}"]
+            full.append((cell, result["metrics"]["test_weighted_f1"]
+                         - scratch["metrics"]["test_weighted_f1"]))
+    for by in ("dataset", "upstream"):
+        for name in {cell[by] for cell, _ in full}:
+            clusters: dict = {}
+            for cell, gain in full:
+                if cell[by] == name:
+                    clusters.setdefault((cell["key"].split("__")[2], cell["seed"]),
+                                        []).append(gain)
+            means = [np.mean(gains) for gains in clusters.values()]
+            expected = f"{np.mean(means):+.4f}"
+            if len(means) >= 2 and np.std(means) > 0:
+                low, high = scipy_stats.ttest_1samp(means, 0.0).confidence_interval()
+                expected += f" (95% CI {low:+.4f} to {high:+.4f}, t-interval over {len(means)}"
+            assert expected in findings, (by, name, expected)
 
 
 def _selection_column(result: dict) -> str:
