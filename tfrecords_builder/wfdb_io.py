@@ -248,8 +248,8 @@ def _read_with_wfdb(directory: Path, header: Header, indices: list[int], max_sam
     try:
         record = wfdb.rdrecord(str(path), channels=indices, sampto=max_samples, physical=False,
                                return_res=64)
-    except (ValueError, OSError) as error:
-        raise HeaderError(f"{path}: cannot read samples ({error})") from None
+    except Exception as error:  # noqa: BLE001 - wfdb raises many types on malformed files
+        raise HeaderError(f"{path}: cannot read samples ({type(error).__name__}: {error})") from None
     return record.d_signal
 
 

@@ -15,6 +15,7 @@ the reason (it is not read as "not marked").
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -70,8 +71,8 @@ class RibeiroReader(Reader):
         lead_order = tuple(lead_order)
         if len(lead_order) != 12 or len({canonical_lead(lead) for lead in lead_order}) != 12:
             raise ValueError(f"lead_order must name 12 distinct leads, got {lead_order}")
-        if not scale > 0:
-            raise ValueError(f"scale must be positive, got {scale}")
+        if not (math.isfinite(scale) and scale > 0):
+            raise ValueError(f"scale must be a finite positive number, got {scale}")
         self.lead_order, self.scale = lead_order, float(scale)
         self.keep_padding = bool(keep_padding)
         self.hdf5 = Path(hdf5) if hdf5 else self.source / "ecg_tracings.hdf5"
