@@ -16,12 +16,11 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Callable
 
 from ecg_tl_keras.study.stats import seed_gain_interval
-from ecg_tl_keras.training import TrainConfig, train
+from ecg_tl_keras.training import RunDir, TrainConfig, train
 
 RUNS_DIR = "runs"
 
@@ -41,9 +40,9 @@ def run_dir(out: Path, name: str, seed: int) -> Path:
 
 
 def _trained(config: TrainConfig, log: Callable[[str], None]) -> dict:
-    metrics_path = Path(config.out) / "metrics.json"
-    if metrics_path.is_file():
-        return json.loads(metrics_path.read_text())
+    finished = RunDir(config.out).finished_metrics()
+    if finished is not None:
+        return finished
     log(f"training {config.out}")
     return train(config)
 

@@ -35,6 +35,7 @@ import numpy as np
 
 from ecg_tl_keras.metrics import per_label_f1
 from ecg_tl_keras.study.stats import no_skill_baselines
+from ecg_tl_keras.training.rundir import RunDir
 
 RESULT_FORMAT = 1
 RUNS_DIR = "runs"
@@ -87,12 +88,12 @@ def write_result(out: str | Path, spec: dict, metrics: dict) -> Path:
     """
     key = spec["key"]
     runs = run_dir(out, key)
-    predictions = runs / "predictions_test.npz"
+    predictions = RunDir(runs).predictions
     result = {
         "format": RESULT_FORMAT,
         "cell": spec,
         "metrics": metrics,
-        "history": read_history(runs / "history.csv"),
+        "history": read_history(RunDir(runs).history),
         "run_dir": str(runs.relative_to(out)),
         "predictions_test": str(predictions.relative_to(out)) if predictions.is_file() else None,
         "baselines": baselines(runs),
@@ -110,7 +111,7 @@ def baselines(runs: Path) -> dict | None:
         "train_prevalence_from": manifest or None}``; ``random`` is None when the run's
         ``config.json`` or the dataset's manifest (train split ``label_counts``) is missing.
     """
-    predictions = runs / "predictions_test.npz"
+    predictions = RunDir(runs).predictions
     if not predictions.is_file():
         return None
     with np.load(predictions, allow_pickle=False) as stored:
