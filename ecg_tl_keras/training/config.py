@@ -18,6 +18,7 @@ import os
 import re
 from typing import Any
 
+from ecg_tl_keras.precision import PRECISIONS
 from ecg_tl_keras.training.strategies import strategy_names
 
 SELECT_ON = ("val", "test")
@@ -78,6 +79,10 @@ class TrainConfig:
             release's folds (PTB-XL ``strat_fold``): the study trained PTB-XL on strat
             folds 1-8. No effect on datasets the builder split at random.
         deterministic: enable TensorFlow op determinism.
+        precision: ``"float32"``, ``"mixed_bfloat16"``, ``"mixed_float16"`` or ``"auto"``
+            (per backbone family and device, never slower than float32; see
+            :mod:`ecg_tl_keras.precision`). A checkpoint fine-tunes under any precision;
+            a model passed to ``train(model=...)`` keeps its own.
         verbose: Keras verbosity (``"auto"``, 0, 1, 2).
         overwrite: start over when ``out`` holds a finished run (otherwise training
             a finished run only reports that it is finished).
@@ -152,6 +157,10 @@ class TrainConfig:
         None, "selection metric and split, SPLIT_METRIC: val_weighted_f1 (default), "
         "val_macro_auc, val_macro_f1, val_loss; SPLIT must be --select-on's",
         metavar="SPLIT_METRIC")
+    precision: str = _option(
+        "auto", "float32, mixed_bfloat16, mixed_float16 or auto (per backbone family and "
+        "device, never slower than float32: float32 on CPUs without bfloat16 instructions)",
+        choices=PRECISIONS)
 
     def __post_init__(self):
         for name in ("data", "model", "out"):
@@ -174,6 +183,7 @@ class TrainConfig:
             raise ValueError(f"val_fold must be a fold number 0-9, got {self.val_fold!r}")
         self._check_choice("select_on", SELECT_ON)
         self._check_choice("strategy", STRATEGIES)
+        self._check_choice("precision", PRECISIONS)
         for name, choices in (("head", HEADS), ("readout", READOUTS),
                               ("input_scaling", INPUT_SCALINGS)):
             if getattr(self, name) is not None:

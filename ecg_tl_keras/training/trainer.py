@@ -25,6 +25,9 @@ import tensorflow as tf
 
 import ecg_tl_keras
 from ecg_tl_keras import datasets
+from ecg_tl_keras.models import get_backbone_spec
+from ecg_tl_keras.precision import (apply_precision, loss_scaled, model_precision,
+                                    resolve_precision)
 from ecg_tl_keras.training import callbacks as cb
 from ecg_tl_keras.training import distribution, faults
 from ecg_tl_keras.training.checkpoints import save_checkpoint
@@ -89,6 +92,7 @@ class _Run:
     plan: DataPlan | None  # None for a finished run
     log: _Console
     initial_epoch: int = 0
+    precision: str = "float32"  # the Keras dtype policy the backbone computes under
 
     @property
     def labels(self) -> list[str]:
@@ -147,11 +151,14 @@ def train(config: TrainConfig, *, model: keras.Model | None = None,
     with run.strategy.scope():
         user_model = model is not None
         model, source = _build_model(run, model)
+        run.precision = (model_precision(model) if user_model else resolve_precision(
+            config.precision, get_backbone_spec(config.model).family))
+        model = apply_precision(model, run.precision)
         phases = (finetune_phases(config.finetune, 0, config.epochs) if user_model
                   else strategy_phases(model, config.finetune, config.epochs))
         loss = make_loss(config.loss)
-        model.compile(optimizer=make_optimizer(config.optimizer, config.lr, phases,
-                                               run.steps_per_epoch), loss=loss)
+        optimizer = make_optimizer(config.optimizer, config.lr, phases, run.steps_per_epoch)
+        model.compile(optimizer=loss_scaled(optimizer, run.precision), loss=loss)
         finetune_callbacks = prepare_finetuning(model, phases)
     best = cb.BestWeights(config.monitor, config.monitor_mode)
     run.initial_epoch = cb.restore_backup(run.run_dir, model, best, run.log)
@@ -266,6 +273,7 @@ def _write_config(run: _Run, source: dict | None) -> None:
         "records": run.plan.summary(),
         "finetuned_from": source,
         "replicas": run.strategy.num_replicas_in_sync,
+        "precision": run.precision,
     })
 
 
@@ -278,7 +286,8 @@ def _announce(run: _Run, model: keras.Model) -> None:
         f"{config.model} {source} on {config.data}: {plan.train_records} training records "
         f"({plan.train_patients} patients), test {plan.test_records}; "
         f"{trainable_parameter_count(model):,} trainable parameters; "
-        f"{run.strategy.num_replicas_in_sync} replica(s), global batch {config.batch_size}"
+        f"{run.strategy.num_replicas_in_sync} replica(s), global batch {config.batch_size}, "
+        f"precision {run.precision}"
     )
     run.log(f"best epoch selected on: {config.selection_split}, {plan.selection_records} records")
     if config.select_on == "test":
