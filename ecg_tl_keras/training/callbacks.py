@@ -100,8 +100,11 @@ class SplitMetrics(keras.callbacks.Callback):
 class BestWeights(keras.callbacks.Callback):
     """Keeps the weights of the epoch with the best value of a monitored log key.
 
-    Strictly better wins (ties keep the earlier epoch; NaN never wins). At the
-    end of training the model gets the best weights back. Its state
+    Strictly better wins (ties keep the earlier epoch; NaN never wins). The best
+    weights are kept on the model's device(s), in variables created under its
+    distribution strategy's scope and updated by assignment when the monitored value
+    improves; at the end of training the model gets them back the same way. They are
+    copied to the host only when a backup snapshot needs them. Its state
     (:meth:`state`, :meth:`load_state`) is saved with each :class:`RunBackup`
     snapshot, so a resumed run selects as an uninterrupted one.
 
@@ -126,7 +129,23 @@ class BestWeights(keras.callbacks.Callback):
         self.monitor, self.mode = monitor, mode
         self.best_value = -np.inf if mode == "max" else np.inf
         self.best_epoch = 0
-        self.best_weights: list[np.ndarray] | None = None
+        self._on_device: list[tf.Variable] | None = None
+        self._on_host: list[np.ndarray] | None = None  # None: not copied since the last change
+
+    @property
+    def best_weights(self) -> list[np.ndarray] | None:
+        """The best epoch's weights as NumPy arrays (copied from the device when needed)."""
+        if self._on_host is None and self._on_device is not None and self.best_epoch:
+            self._on_host = [np.asarray(copy.numpy()) for copy in self._on_device]
+        return self._on_host
+
+    def on_train_begin(self, logs=None):
+        with self.model.distribute_strategy.scope():
+            self._on_device = [tf.Variable(weight.value, trainable=False)
+                               for weight in self.model.weights]
+        if self._on_host is not None:  # a resumed run's best weights
+            for copy, value in zip(self._on_device, self._on_host):
+                copy.assign(value)
 
     def _better(self, value: float) -> bool:
         if math.isnan(value):
@@ -141,11 +160,14 @@ class BestWeights(keras.callbacks.Callback):
         value = _scalar(logs[self.monitor])
         if self._better(value):
             self.best_value, self.best_epoch = value, epoch + 1
-            self.best_weights = self.model.get_weights()
+            for copy, weight in zip(self._on_device, self.model.weights):
+                copy.assign(weight.value)
+            self._on_host = None
 
     def on_train_end(self, logs=None):
-        if self.best_weights is not None:
-            self.model.set_weights(self.best_weights)
+        if self.best_epoch and self._on_device is not None:
+            for weight, copy in zip(self.model.weights, self._on_device):
+                weight.assign(copy)
 
     def state(self) -> dict[str, np.ndarray]:
         """Arrays for ``np.savez``: best value, epoch and weights."""
@@ -156,9 +178,12 @@ class BestWeights(keras.callbacks.Callback):
     def load_state(self, stored) -> None:
         """Restores :meth:`state`'s arrays (an ``np.load`` result or a dict)."""
         count = sum(name.startswith("weight_") for name in stored)
-        self.best_weights = [np.asarray(stored[f"weight_{i}"]) for i in range(count)] or None
+        self._on_host = [np.asarray(stored[f"weight_{i}"]) for i in range(count)] or None
         self.best_value = float(stored["best_value"])
         self.best_epoch = int(stored["best_epoch"])
+        if self._on_device is not None and self._on_host is not None:
+            for copy, value in zip(self._on_device, self._on_host):
+                copy.assign(value)
 
 
 class RunBackup(keras.callbacks.Callback):

@@ -153,7 +153,8 @@ def train(config: TrainConfig, *, model: keras.Model | None = None,
         model, source = _build_model(run, model)
         run.precision = (model_precision(model) if user_model else resolve_precision(
             config.precision, get_backbone_spec(config.model).family))
-        model = apply_precision(model, run.precision)
+        if not user_model:
+            model = apply_precision(model, run.precision)
         phases = (finetune_phases(config.finetune, 0, config.epochs) if user_model
                   else strategy_phases(model, config.finetune, config.epochs))
         loss = make_loss(config.loss)

@@ -1,0 +1,201 @@
+"""Training samples/s of every backbone per Keras backend and precision, and a PyTorch reference.
+
+Each model takes `--warmup` training steps (compilation) and then `--steps` timed steps
+on one fixed random batch of `--batch-size` 10-s 12-lead records (no input pipeline),
+`--rounds` times, alternating the models (and the plain PyTorch ResNet1d18 of the same
+architecture, when torch is installed) so that a shared machine's load falls on all
+of them alike; the median over rounds is reported. The results file records the
+device, the CPU's bfloat16 flags, the load average before and after, and, from the
+measured rates, the `paper` plan's hours per seed on this device.
+
+    KERAS_BACKEND=jax python bench/bench_train.py --precision mixed_float16
+    python bench/bench_train.py --models resnet1d18 --precision float32 --steps 3
+
+Output: `bench/results/train_<backend>_<precision>_<device>.json` (or `--out`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SHAPE = (1000, 12)
+N_LABELS = 5
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--precision", default="float32",
+                        choices=("float32", "mixed_bfloat16", "mixed_float16", "auto"))
+    parser.add_argument("--models", default="all", help="comma-separated backbones (default all)")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per model and round")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps (compilation)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--no-torch-reference", dest="torch_reference", action="store_false")
+    parser.add_argument("--out", type=Path)
+    return parser.parse_args(argv)
+
+
+class KerasModel:
+    """One backbone compiled under a precision, stepping on a fixed batch."""
+
+    def __init__(self, name, precision, x, y):
+        import keras
+
+        from ecg_tl_keras.models import build_model, get_backbone_spec
+        from ecg_tl_keras.precision import apply_precision, loss_scaled, resolve_precision
+
+        self.policy = resolve_precision(precision, get_backbone_spec(name).family)
+        self.model = apply_precision(build_model(name, N_LABELS, input_shape=SHAPE), self.policy)
+        self.model.compile(loss_scaled(keras.optimizers.Adam(1e-3), self.policy),
+                           "binary_crossentropy")
+        self.x, self.y = x, y
+
+    def step(self):
+        self.model.train_on_batch(self.x, self.y)
+
+
+class TorchReference:
+    """The same ResNet1d18 as a plain PyTorch module (float32), Adam + BCE, on GPU if present."""
+
+    def __init__(self, x, y):
+        import torch
+
+        self.torch = torch
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.model = torch_resnet1d18(torch).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), 1e-3)
+        self.loss = torch.nn.BCEWithLogitsLoss()
+        self.x = torch.from_numpy(x).permute(0, 2, 1).contiguous().to(self.device)
+        self.y = torch.from_numpy(y).to(self.device)
+
+    def step(self):
+        self.optimizer.zero_grad()
+        self.loss(self.model(self.x), self.y).backward()
+        self.optimizer.step()
+        if self.device == "cuda":
+            self.torch.cuda.synchronize()
+
+
+def torch_resnet1d18(torch):
+    """torchvision's ResNet-18 in 1-D (the layout of `ecg_tl_keras.models.resnet1d`)."""
+    nn = torch.nn
+
+    class Block(nn.Module):
+        def __init__(self, inputs, filters, stride):
+            super().__init__()
+            self.conv1 = nn.Conv1d(inputs, filters, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm1d(filters)
+            self.conv2 = nn.Conv1d(filters, filters, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm1d(filters)
+            self.shortcut = nn.Identity()
+            if stride != 1 or inputs != filters:
+                self.shortcut = nn.Sequential(nn.Conv1d(inputs, filters, 1, stride, bias=False),
+                                              nn.BatchNorm1d(filters))
+
+        def forward(self, x):
+            y = torch.relu(self.bn1(self.conv1(x)))
+            return torch.relu(self.bn2(self.conv2(y)) + self.shortcut(x))
+
+    layers = [nn.Conv1d(12, 64, 7, 2, 3, bias=False), nn.BatchNorm1d(64), nn.ReLU(),
+              nn.MaxPool1d(3, 2, 1)]
+    inputs = 64
+    for stage, filters in enumerate((64, 128, 256, 512)):
+        for index in range(2):
+            layers.append(Block(inputs, filters, 2 if stage and not index else 1))
+            inputs = filters
+    layers += [nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(512, N_LABELS)]
+    return nn.Sequential(*layers)
+
+
+def paper_hours_per_seed(rates):
+    """Hours of the `paper` plan's seed-0 cells at the measured rates (None: a model unmeasured)."""
+    from ecg_tl_keras.study import expand_cells, load_plan
+    from ecg_tl_keras.study.runner import train_records
+
+    hours = 0.0
+    for cell in expand_cells(load_plan("paper")):
+        if cell.seed != 0:
+            continue
+        if rates.get(cell.model) is None:
+            return None
+        records, _ = train_records(cell.dataset, "/nonexistent")
+        if cell.train_size is not None:
+            records = min(records, cell.train_size)
+        hours += cell.epochs * records / rates[cell.model] / 3600
+    return round(hours, 1)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import keras
+    import numpy as np
+
+    from ecg_tl_keras.models import available_backbones
+    from ecg_tl_keras.precision import current_device
+
+    names = available_backbones() if args.models == "all" else args.models.split(",")
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 0.5, (args.batch_size, *SHAPE)).astype("float32")
+    y = (rng.random((args.batch_size, N_LABELS)) > 0.7).astype("float32")
+    load_before = os.getloadavg()
+    runners = {name: KerasModel(name, args.precision, x, y) for name in names}
+    if args.torch_reference:
+        try:
+            runners["torch_resnet1d18"] = TorchReference(x, y)
+        except ImportError:
+            print("torch is not installed: no PyTorch reference", file=sys.stderr)
+    rates = {name: [] for name in runners}
+    for name, runner in runners.items():
+        for _ in range(args.warmup):
+            runner.step()
+    for round_index in range(args.rounds):
+        for name, runner in runners.items():
+            started = time.perf_counter()
+            for _ in range(args.steps):
+                runner.step()
+            rates[name].append(args.steps * args.batch_size / (time.perf_counter() - started))
+            print(f"round {round_index + 1}: {name} {rates[name][-1]:.1f} samples/s", flush=True)
+    median = {name: round(statistics.median(values), 1) for name, values in rates.items()}
+    device = current_device()
+    result = {
+        "backend": keras.backend.backend(),
+        "precision": args.precision,
+        "policies": {name: runner.policy for name, runner in runners.items()
+                     if isinstance(runner, KerasModel)},
+        "device": {"kind": device.kind, "name": device.name,
+                   "compute_capability": device.compute_capability},
+        "cpu_bf16_flags": list(device.cpu_flags),
+        "cpu_count": os.cpu_count(),
+        "batch_size": args.batch_size, "steps": args.steps, "warmup": args.warmup,
+        "rounds": args.rounds,
+        "samples_per_s": median,
+        "samples_per_s_by_round": {name: [round(v, 1) for v in values]
+                                   for name, values in rates.items()},
+        "load_average_before": [round(v, 2) for v in load_before],
+        "load_average_after": [round(v, 2) for v in os.getloadavg()],
+        "paper_plan_hours_per_seed": paper_hours_per_seed(median),
+    }
+    if "resnet1d18" in median and "torch_resnet1d18" in median:
+        result["resnet1d18_vs_torch"] = round(median["resnet1d18"] / median["torch_resnet1d18"], 3)
+    out = args.out or (ROOT / "bench" / "results" / (
+        f"train_{result['backend']}_{args.precision}_{device.kind}.json"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial")
+    partial.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(partial, out)
+    print(json.dumps(result["samples_per_s"]), f"-> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
