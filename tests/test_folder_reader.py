@@ -215,3 +215,11 @@ def test_command_line_build_then_rerun_is_a_no_op(release, tmp_path, capsys):
     code, _ = run_cli(capsys, *args)
     assert code == 0
     assert (tmp_path / "cli" / "manifest.json").stat().st_mtime_ns == written
+
+
+def test_folder_reader_passes_the_reader_contract_harness(release):
+    from ecg_tl_keras.testing import check_reader
+    from tfrecords_builder.readers.folder import FolderReader
+
+    result = check_reader(FolderReader(release.source, labels=release.labels, name="mine"))
+    assert result["read"] == len(release.rows) and not result["rejected"]

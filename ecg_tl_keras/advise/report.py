@@ -130,10 +130,12 @@ def figure(advice: dict, path: Path) -> None:
                              squeeze=False)
     names = [c["name"] for c in ranked]
     for axis, key in zip(axes[0], panels):
-        values = [c["scores"].get(key) for c in ranked]
-        axis.barh(names, [v if v is not None else 0 for v in values], color="tab:blue")
+        shown = [(i, c["scores"][key]) for i, c in enumerate(ranked)
+                 if c["scores"].get(key) is not None]
+        axis.plot([value for _, value in shown], [i for i, _ in shown], "o", color="tab:blue")
+        axis.set_yticks(range(len(names)), names)
+        axis.set_ylim(len(names) - 0.5, -0.5)
         axis.set_title(SCORES[key][0], fontsize=9)
-        axis.invert_yaxis()
     if advice["finetune"]:
         axis = axes[0][len(panels)]
         tuned = list(advice["finetune"])
@@ -148,7 +150,7 @@ def figure(advice: dict, path: Path) -> None:
                       capsize=3)
         axis.axvline(0, color="grey", lw=0.8)
         axis.set_yticks(range(len(tuned)), tuned)
-        axis.invert_yaxis()
+        axis.set_ylim(len(tuned) - 0.5, -0.5)
         axis.set_title("gain over scratch (test wF1, 95% CI)", fontsize=9)
     fig.tight_layout()
     _replace(path, lambda partial: fig.savefig(partial, dpi=110, format="png"))
