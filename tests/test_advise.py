@@ -218,3 +218,18 @@ def test_command_errors_are_one_line(tmp_path):
     result = run_advise("--data", tmp_path, "--checkpoint", tmp_path, "--out",
                         tmp_path / "advice", "--seeds", "0")
     assert result.returncode == 2 and "seeds" in result.stderr.strip().splitlines()[-1]
+
+
+def test_unloadable_and_foreign_checkpoints_are_listed_not_crashed_on(tmp_path):
+    import keras
+
+    plain = keras.Sequential([keras.Input((1000, 12)), keras.layers.GlobalAveragePooling1D(),
+                              keras.layers.Dense(2)])
+    plain.save(tmp_path / "plain.keras")
+    (tmp_path / "broken.keras").write_bytes(b"not a zip")
+    manifest = {"fs": 100, "samples": 1000, "leads": ["I"] * 12}
+    found = candidates.gather([tmp_path / "plain.keras", tmp_path / "broken.keras"])
+    for candidate in found:
+        model, _ = advisor._load_candidate(candidate, manifest)
+    assert "no 'head' layer" in found[0].reason
+    assert "could not be loaded" in found[1].reason and model is None

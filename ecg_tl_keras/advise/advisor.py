@@ -30,6 +30,7 @@ from ecg_tl_keras.advise.finetune import RunSettings, measure
 from ecg_tl_keras.advise.leep import melep
 from ecg_tl_keras.advise.logme import logme
 from ecg_tl_keras.advise.probe import linear_probe
+from ecg_tl_keras.models.heads import HEAD_NAME
 from ecg_tl_keras.training.config import TrainConfig
 
 STAGES = ("score", "probe", "finetune")
@@ -91,6 +92,8 @@ def _load_candidate(candidate, manifest) -> tuple:
     candidate.upstream = candidate.upstream or metadata.get("dataset")
     candidate.reason = candidates_module.incompatibility(metadata, model.input_shape[1:],
                                                          manifest)
+    if candidate.reason is None and HEAD_NAME not in {layer.name for layer in model.layers}:
+        candidate.reason = f"no {HEAD_NAME!r} layer: not a model built by ecg_tl_keras"
     return model, metadata
 
 
