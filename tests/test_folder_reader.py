@@ -182,8 +182,9 @@ def _table(tmp_path, text: str):
     ("record,patient\nptbxl/00001_lr,p1\n", ["no labels"]),
     ("record,labels,AF\nptbxl/00001_lr,AF,1\n", ["AF", "not both"]),
     ("record,AF\n../outside,1\n", ["line 2", "under the source folder"]),
+    ("record,AF\nptbxl/00001_lr\n", ["line 2", "AF", "''", "0 or 1"]),
 ], ids=["missing-record", "not-binary", "duplicate", "patient-in-both", "bad-split",
-        "no-record-column", "no-labels", "both-label-forms", "outside-source"])
+        "no-record-column", "no-labels", "both-label-forms", "outside-source", "short-row"])
 def test_bad_labels_table_is_one_line_naming_file_and_line(table, needles, release, tmp_path,
                                                            capsys):
     labels = _table(tmp_path, table)
@@ -223,3 +224,12 @@ def test_folder_reader_passes_the_reader_contract_harness(release):
 
     result = check_reader(FolderReader(release.source, labels=release.labels, name="mine"))
     assert result["read"] == len(release.rows) and not result["rejected"]
+
+
+def test_a_spreadsheet_export_with_byte_order_mark_and_spaces_is_read(release, tmp_path):
+    labels = tmp_path / "excel.csv"
+    labels.write_bytes("\ufeffrecord, AF\r\nptbxl/00001_lr, 1\r\nptbxl/00002_lr, 0\r\n"
+                       .encode("utf-8"))
+    manifest = quiet_build("folder", release.source, tmp_path, labels=labels, name="excel")
+    assert manifest["labels"] == ["AF"]
+    assert manifest["splits"]["train"]["records"] + manifest["splits"]["test"]["records"] == 2

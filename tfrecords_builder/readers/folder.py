@@ -64,7 +64,7 @@ class LabelTable:
         if not self.path.is_file():
             raise SourceError(f"{self.path}: labels file not found")
         table = Reader.read_table(self.path, "labels table", dtype=str, keep_default_na=False,
-                                  skipinitialspace=True)
+                                  skipinitialspace=True, encoding="utf-8-sig").fillna("")
         table.columns = [str(column).strip() for column in table.columns]
         self._check_columns(table)
         self.has_split = SPLIT in table.columns
