@@ -233,3 +233,14 @@ def test_unloadable_and_foreign_checkpoints_are_listed_not_crashed_on(tmp_path):
         model, _ = advisor._load_candidate(candidate, manifest)
     assert "no 'head' layer" in found[0].reason
     assert "could not be loaded" in found[1].reason and model is None
+
+
+def test_config_from_python_paths_is_json_ready(tmp_path):
+    import dataclasses
+
+    config = advisor.AdviseConfig(data=tmp_path / "d", checkpoints=[tmp_path / "a.keras"],
+                                  out=tmp_path / "o", stage="score")
+    assert json.loads(json.dumps(dataclasses.asdict(config)))["checkpoints"] == [
+        str(tmp_path / "a.keras")]
+    with pytest.raises(ValueError, match="stage must be one of score, probe, finetune"):
+        advisor.AdviseConfig(data="d", checkpoints=["a"], out="o", stage="all")

@@ -63,6 +63,8 @@ class AdviseConfig:
     val_fold: int = TRAIN_DEFAULTS.val_fold
 
     def __post_init__(self):
+        self.data, self.out = str(self.data), str(self.out)
+        self.checkpoints = [str(path) for path in self.checkpoints]
         if self.stage not in STAGES:
             raise ValueError(f"stage must be one of {', '.join(STAGES)}; got {self.stage!r}")
         for name in ("seeds", "top"):
