@@ -68,7 +68,7 @@ def build(source: Path, table: pd.DataFrame, name: str, work: Path) -> Path:
     labels = work / f"{name}.csv"
     table.to_csv(labels, index=False)
     build_dataset("folder", source, work / "data", labels=str(labels), name=name, workers=0,
-                  progress=False, log=lambda _: None)
+                  overwrite=True, progress=False, log=lambda _: None)
     return work / "data" / name
 
 
