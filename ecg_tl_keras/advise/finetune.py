@@ -4,8 +4,8 @@ Each (candidate, seed) fine-tune is paired with the from-scratch run of the
 same backbone and seed; the gain is the difference of their test weighted F1,
 and :func:`ecg_tl_keras.study.stats.seed_gain_interval` gives its Student-t
 interval over seeds and the verdict, as in the study report. Every run
-selects its epoch on the validation fold; a finished run (its
-``metrics.json`` exists) is read back instead of trained again, and an
+selects its epoch on the validation fold; a finished run
+(``RunDir.is_finished``) is read back instead of trained again, and an
 interrupted one resumes.
 
 Example:
