@@ -126,7 +126,7 @@ def baselines(runs: Path) -> dict | None:
 def _train_prevalence(runs: Path, labels: list[str]) -> tuple[Path | None, list | None]:
     """The manifest named by the run's config and the train split's prevalence per label."""
     try:
-        data = json.loads((runs / "config.json").read_text())["config"]["data"]
+        data = RunDir(runs).stored_config()["data"]
         manifest = Path(data) / "manifest.json"
         train = json.loads(manifest.read_text())["splits"]["train"]
         counts, records = train["label_counts"], train["records"]
