@@ -226,8 +226,10 @@ def _train_step(model, x, y):
 
 
 def _predict(model, x):
+    import keras
+
     # Direct eager calls: compiled and uncompiled models then run the same kernels.
-    return np.asarray(model(x, training=False))
+    return keras.ops.convert_to_numpy(model(x, training=False))
 
 
 def _weights(layer):
