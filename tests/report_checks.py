@@ -191,4 +191,12 @@ def _check_pooled_findings(text: str, results: dict) -> None:
 
 
 def _selection_column(result: dict) -> str:
+    """The history column the run selected its epoch on, as the trainer recorded it.
+
+    Result files written before the trainer recorded ``selection_metric`` name it
+    ``selection_<split>_weighted_f1``.
+    """
+    named = result["metrics"].get("selection_metric")
+    if named in result["history"][0]:
+        return named
     return next(c for c in result["history"][0] if c.startswith("selection_"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import keras
 import pytest
 
 from ecg_tl_keras import cli
@@ -10,6 +9,7 @@ from ecg_tl_keras.study import runner
 from ecg_tl_keras.study.cells import expand_cells, shard_cells
 from ecg_tl_keras.study.plan import load_plan
 from ecg_tl_keras.study.results import load_results
+from ecg_tl_keras.training import faults
 from report_checks import check_report_matches_results
 
 pytestmark = pytest.mark.slow
@@ -55,15 +55,8 @@ def spy(monkeypatch):
 
 
 def interrupt_after_first_epoch(monkeypatch):
-    """Kill the next training run right after its first epoch was backed up."""
-    original = keras.callbacks.BackupAndRestore.on_epoch_end
-
-    def on_epoch_end(self, epoch, logs=None):
-        original(self, epoch, logs)
-        monkeypatch.setattr(keras.callbacks.BackupAndRestore, "on_epoch_end", original)
-        raise KeyboardInterrupt("killed after epoch 1")
-
-    monkeypatch.setattr(keras.callbacks.BackupAndRestore, "on_epoch_end", on_epoch_end)
+    """Stop the next training run right after its first epoch was backed up."""
+    monkeypatch.setenv(faults.ENV, "backup_renamed:1:raise")
 
 
 def test_sharded_study_with_an_interrupted_cell(tmp_path, data_root, spy, monkeypatch, capsys):
@@ -82,8 +75,9 @@ def test_sharded_study_with_an_interrupted_cell(tmp_path, data_root, spy, monkey
     assert "wait for pre-trains" in capsys.readouterr().err
     assert run("1/3") == 0
     interrupt_after_first_epoch(monkeypatch)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(faults.InjectedFault):
         run("2/3")
+    monkeypatch.delenv(faults.ENV)
     assert not (study / "results" / f"{keys[2]}.json").exists()
     capsys.readouterr()
     assert run("2/3") == 0
