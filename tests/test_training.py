@@ -480,3 +480,21 @@ def test_custom_model_optimizer_schedule_callbacks_and_monitor_from_python(ptbxl
     assert isinstance(model.optimizer, keras.optimizers.SGD)
     stored = json.loads((tmp_path / "run" / "config.json").read_text())["config"]
     assert TrainConfig.from_dict(stored) == config
+
+
+def test_console_prints_one_line_per_epoch(ptbxl_built, tmp_path, capsys):
+    train(_config(ptbxl_built, tmp_path / "run", verbose=2))
+    lines = capsys.readouterr().out.splitlines()
+    epoch_lines = [line for line in lines if line.lower().startswith("epoch")]
+    assert [line.split()[1] for line in epoch_lines] == ["1/2", "2/2"]
+    assert all("loss " in line and "val_weighted_f1 " in line and "best " in line
+               for line in epoch_lines)
+    assert not any("step" in line for line in lines)  # no Keras progress bar lines
+
+
+def test_epoch_line_shows_the_best_epoch_so_far():
+    best = cb.BestWeights("val_weighted_f1")
+    best.best_value, best.best_epoch = 0.5, 1
+    line = cb.EpochLine(3, ["val_weighted_f1"], best, log=print).format(
+        1, {"loss": 0.25, "val_weighted_f1": 0.4}, 2.0)
+    assert line == "epoch 2/3  loss 0.2500  val_weighted_f1 0.4000  best 0.5000 (epoch 1)  2.0 s"

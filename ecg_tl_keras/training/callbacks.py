@@ -319,6 +319,39 @@ class HistoryCSV(keras.callbacks.Callback):
         faults.point("history", epoch + 1)
 
 
+class EpochLine(keras.callbacks.Callback):
+    """Prints one console line per epoch: loss, the split metrics a user watches, the best so far.
+
+    Place it after :class:`BestWeights` so the line shows the best epoch including this one.
+
+    Example:
+        >>> line = EpochLine(5, ["val_weighted_f1", "test_weighted_f1"], best=None, log=print)
+        >>> line.format(1, {"loss": 0.41, "val_weighted_f1": 0.62, "test_weighted_f1": 0.6}, 3.2)
+        'epoch 2/5  loss 0.4100  val_weighted_f1 0.6200  test_weighted_f1 0.6000  3.2 s'
+    """
+
+    def __init__(self, epochs: int, keys: Sequence[str], best: "BestWeights | None",
+                 log: Callable[[str], None]):
+        super().__init__()
+        self.epochs, self.keys, self.best, self.log = epochs, list(keys), best, log
+        self._started = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def format(self, epoch: int, logs: dict, seconds: float) -> str:
+        """The line of 0-based ``epoch`` from its logs and duration."""
+        parts = [f"epoch {epoch + 1}/{self.epochs}"]
+        parts += [f"{key} {_scalar(logs[key]):.4f}" for key in ["loss", *self.keys] if key in logs]
+        if self.best is not None and self.best.best_epoch:
+            parts.append(f"best {self.best.best_value:.4f} (epoch {self.best.best_epoch})")
+        parts.append(f"{seconds:.1f} s")
+        return "  ".join(parts)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.log(self.format(epoch, logs or {}, time.perf_counter() - self._started))
+
+
 def _scalar(value) -> float:
     return float(np.asarray(keras.ops.convert_to_numpy(value)))
 

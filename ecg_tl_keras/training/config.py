@@ -83,7 +83,9 @@ class TrainConfig:
             (per backbone family and device, never slower than float32; see
             :mod:`ecg_tl_keras.precision`). A checkpoint fine-tunes under any precision;
             a model passed to ``train(model=...)`` keeps its own.
-        verbose: Keras verbosity (``"auto"``, 0, 1, 2).
+        verbose: console output: 0 none, ``"auto"`` or 2 one line per epoch (loss, the
+            selection split's metrics, the best epoch so far), 1 Keras's per-step
+            progress bar as well.
         overwrite: start over when ``out`` holds a finished run (otherwise training
             a finished run only reports that it is finished).
         verify: check every shard's sha256 against the manifest before reading it.

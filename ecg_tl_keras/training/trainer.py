@@ -185,6 +185,10 @@ def train(config: TrainConfig, *, model: keras.Model | None = None,
         cb.TensorBoardScalars(run.run_dir.tensorboard),
         cb.RunBackup(run.run_dir, best),
     ]
+    if run.log.enabled and config.verbose != 0:
+        watched = [key for key in metrics.keys
+                   if key.startswith(f"{splits[0].name}_") and not key.endswith("_macro_f1")]
+        all_callbacks.append(cb.EpochLine(config.epochs, watched, best, run.log))
     _fit(run, model, all_callbacks)
     return _finish(run, model, test, best, source, started)
 
@@ -304,7 +308,7 @@ def _announce(run: _Run, model: keras.Model) -> None:
 def _fit(run: _Run, model: keras.Model, callbacks: list) -> None:
     """Trains from ``run.initial_epoch``; the model ends with the best epoch's weights."""
     config = run.config
-    verbose = config.verbose if run.log.enabled else 0
+    verbose = 1 if run.log.enabled and config.verbose == 1 else 0  # else: cb.EpochLine's lines
     if run.initial_epoch >= config.epochs:  # interrupted after its last epoch: only finish up
         finishing = keras.callbacks.CallbackList(callbacks, model=model)
         finishing.on_train_begin()
