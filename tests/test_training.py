@@ -175,14 +175,14 @@ def _compiled(name, shape, finetune, epochs, steps_per_epoch, optimizer="adam"):
     model = build_model(name, 3, input_shape=shape)
     phases = strategy_phases(model, finetune, epochs)
     model.compile(make_optimizer(optimizer, 0.01, phases, steps_per_epoch), "binary_crossentropy")
-    return model, prepare_finetuning(model, phases)
+    return model, prepare_finetuning(model, phases, steps_per_epoch)
 
 
 def test_gradual_unfreezing_phases_go_through_the_optimizer_schedule():
     from ecg_tl_keras.models import backbone_stages
     from ecg_tl_keras.training.strategies import gradual_phases
 
-    model, [gradual] = _compiled("resnet1d18", (64, 12), "gradual", epochs=12, steps_per_epoch=3)
+    model, gradual = _compiled("resnet1d18", (64, 12), "gradual", epochs=12, steps_per_epoch=3)
     assert [phase.start_epoch for phase in gradual.phases] == [0, 2, 4, 6, 8, 10]
     stages = backbone_stages(model)
     for epoch, trained_stages, lr in ((0, 0, 0.01), (5, 2, 0.001), (11, 5, 0.001)):
@@ -200,14 +200,25 @@ def test_gradual_unfreezing_phases_go_through_the_optimizer_schedule():
 def test_phase_factors_compose_with_a_schedule():
     cosine = {"class_name": "CosineDecay",
               "config": {"initial_learning_rate": 0.02, "decay_steps": 8}}
-    model, [lpft] = _compiled("gru", (50, 12), "lp-ft", epochs=4, steps_per_epoch=2,
-                              optimizer={"class_name": "SGD", "config": {"learning_rate": cosine}})
+    model, _ = _compiled("gru", (50, 12), "lp-ft", epochs=4, steps_per_epoch=2,
+                         optimizer={"class_name": "SGD", "config": {"learning_rate": cosine}})
     assert isinstance(model.optimizer, keras.optimizers.SGD)
     base = keras.optimizers.schedules.CosineDecay(0.02, 8)
     for step in range(8):
         model.optimizer.iterations.assign(step)
-        factor = 1.0 if step < 4 else 0.1  # lp-ft: probe for 2 of 4 epochs, then x0.1
+        factor = 1.0 if step < 4 else 0.1  # lp-ft: probe for at most 2 of 4 epochs, then x0.1
         assert float(model.optimizer.learning_rate) == pytest.approx(float(base(step)) * factor)
+
+
+def _changed(before, after):
+    return any(not np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def _fit_small(model, epochs, callbacks):
+    """Fits 32 random records in batches of 8 (4 steps per epoch); returns the history."""
+    rng = np.random.default_rng(0)
+    x, y = rng.random((32, 50, 12), "float32"), (rng.random((32, 3)) > 0.5).astype("float32")
+    return model.fit(x, y, epochs=epochs, batch_size=8, verbose=0, callbacks=callbacks)
 
 
 def test_lpft_probes_the_head_then_trains_everything_inside_fit():
@@ -215,18 +226,85 @@ def test_lpft_probes_the_head_then_trains_everything_inside_fit():
     snapshots = [(model.get_layer("backbone").get_weights(), model.get_layer("head").get_weights())]
     keep = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: snapshots.append(
         (model.get_layer("backbone").get_weights(), model.get_layer("head").get_weights())))
-    rng = np.random.default_rng(0)
-    x, y = rng.random((32, 50, 12), "float32"), (rng.random((32, 3)) > 0.5).astype("float32")
-    rates = cb.LearningRateLogger()
-    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[*lpft, rates, keep])
-
-    def changed(before, after):
-        return any(not np.array_equal(a, b) for a, b in zip(before, after))
+    history = _fit_small(model, 2, [lpft, cb.LearningRateLogger(), keep])
 
     (backbone0, head0), (backbone1, head1), (backbone2, _) = snapshots
-    assert not changed(backbone0, backbone1) and changed(head0, head1)  # the linear probe
-    assert changed(backbone1, backbone2)  # then the whole network
+    assert not _changed(backbone0, backbone1) and _changed(head0, head1)  # the linear probe
+    assert _changed(backbone1, backbone2)  # then the whole network
     assert history.history["lr"] == pytest.approx([0.01, 0.001])
+
+
+def test_lpft_probe_ends_when_the_head_converges_or_at_its_cap():
+    from ecg_tl_keras.training.strategies import LPFT_TOLERANCE, lpft_phases, phase_starts
+
+    phases = lpft_phases(5, 10)
+    assert phases[1].start_epoch == 5  # the cap: half the epochs
+    plateau = [1.0, 0.8, 0.8 * (1 - LPFT_TOLERANCE / 2), 0.8]  # 2 epochs improve by < tolerance
+    assert phase_starts(phases, plateau[:3]) == [0, 5]  # 1 epoch without improvement: not yet
+    assert phase_starts(phases, plateau) == [0, 4]
+    assert phase_starts(phases, plateau + [0.1] * 6) == [0, 4]  # decided once and for all
+    assert phase_starts(phases, [1.0, float("nan"), float("nan")]) == [0, 3]  # NaN: no progress
+    improving = [0.9 ** epoch for epoch in range(10)]  # 10% better every epoch
+    assert phase_starts(phases, improving) == [0, 5]
+    assert phase_starts(lpft_phases(5, 2), [1.0, 1.0]) == [0, 1]  # one epoch each at least
+
+
+def test_phases_ending_on_convergence_are_checked():
+    from ecg_tl_keras.training.strategies import (
+        Convergence,
+        Phase,
+        finetune_phases,
+        register_finetune_strategy,
+    )
+
+    with pytest.raises(ValueError, match="tolerance must be >= 0"):
+        Convergence(tolerance=-0.1)
+    with pytest.raises(ValueError, match="patience must be an integer >= 1"):
+        Convergence(patience=0)
+    register_finetune_strategy("test-until-last")(
+        lambda n_stages, epochs: [Phase(0, 0), Phase(1, None, until=Convergence())])
+    with pytest.raises(ValueError, match="last phase cannot end on convergence"):
+        finetune_phases("test-until-last", 1, 4)
+
+
+def test_lpft_switches_after_the_epoch_the_probe_converged_and_resumes_there():
+    from ecg_tl_keras.training.finetune import PhasedFinetuning, phase_schedule
+
+    model, lpft = _compiled("gru", (50, 12), "lp-ft", epochs=8, steps_per_epoch=4)
+    lpft.monitor = "val_loss"
+    flat = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: logs.update(
+        val_loss=1.0))  # no improvement after the first epoch: converged after the third
+    backbones = [model.get_layer("backbone").get_weights()]
+    keep = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: backbones.append(
+        model.get_layer("backbone").get_weights()))
+    history = _fit_small(model, 8, [flat, lpft, cb.LearningRateLogger(), keep])
+    assert lpft.starts == [0, 3] and lpft.phases[1].start_epoch == 4  # before its cap
+    assert history.history["lr"] == pytest.approx([0.01] * 3 + [0.001] * 5)
+    assert [_changed(a, b) for a, b in zip(backbones, backbones[1:])] == [False] * 3 + [True] * 5
+    assert phase_schedule(model.optimizer).boundaries == [12]
+
+    resumed_model, _ = _compiled("gru", (50, 12), "lp-ft", epochs=8, steps_per_epoch=4)
+    resumed = PhasedFinetuning(lpft.phases, 4, monitor="val_loss")
+    resumed.set_model(resumed_model)
+    resumed.load_state({name: np.copy(value) for name, value in lpft.state().items()})
+    assert resumed.starts == [0, 3] and phase_schedule(resumed_model.optimizer).boundaries == [12]
+    with pytest.raises(ValueError, match="watch 'val_loss', which is not in the epoch logs"):
+        resumed.on_epoch_end(3, {"loss": 0.5})
+
+
+def test_moved_phase_boundaries_are_saved_in_the_checkpoint(tmp_path):
+    from ecg_tl_keras.training.finetune import PhaseSchedule, phase_schedule
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(PhaseSchedule(0.1, [8], [1.0, 0.1])), "mse")
+    model.fit(np.ones((4, 4)), np.ones((4, 1)), batch_size=1, verbose=0)  # 4 steps
+    phase_schedule(model.optimizer).set_boundaries([2])
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    assert phase_schedule(loaded.optimizer).boundaries == [2]
+    assert float(loaded.optimizer.learning_rate) == pytest.approx(0.01)  # step 4: phase 1
+    with pytest.raises(ValueError, match="boundaries must increase"):
+        PhaseSchedule(0.1, [4, 4], [1.0, 0.5, 0.1])
 
 
 # --- end to end on the real PTB-XL sample -------------------------------------------------------

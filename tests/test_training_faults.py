@@ -1,17 +1,21 @@
 """Training survives every interruption: killed at each point of an epoch boundary and of the
 finish (including mid-backup), a damaged backup, a finished run, a damaged shard, Ctrl-C."""
 
+import contextlib
 import csv
+import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ecg_tl_keras import cli
 from ecg_tl_keras.training import TrainConfig, faults, train
+from ecg_tl_keras.training.checkpoints import load_checkpoint
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 EPOCHS = 3
@@ -64,6 +68,78 @@ def test_killed_at_every_point_of_an_epoch_boundary_resumes_to_the_same_result(
         where, ptbxl_built, tmp_path, monkeypatch, reference):
     _crash_then_resume(ptbxl_built, tmp_path / "run", monkeypatch, where)
     assert _comparable(tmp_path / "run") == reference
+
+
+LPFT_EPOCHS = 4
+
+
+def _quick_lpft_rule(monkeypatch):
+    """lp-ft whose probe converges after its 2nd epoch (no loss improves by 100%), capped at 3."""
+    from ecg_tl_keras.training import strategies
+
+    monkeypatch.setattr(strategies, "LPFT_TOLERANCE", 1.0)
+    monkeypatch.setattr(strategies, "LPFT_PATIENCE", 1)
+    monkeypatch.setattr(strategies, "LPFT_MAX_PROBE_SHARE", 0.75)
+
+
+@pytest.fixture(scope="module")
+def untrained_lstm(ptbxl_built, tmp_path_factory):
+    """An untrained LSTM checkpoint for PTB-XL's labels: something to fine-tune."""
+    import keras
+
+    from ecg_tl_keras.datasets import BuiltDataset
+    from ecg_tl_keras.training.checkpoints import save_checkpoint
+    from ecg_tl_keras.training.finetune import new_model
+
+    data = BuiltDataset.open(str(ptbxl_built))
+    keras.utils.set_random_seed(0)
+    model = new_model("lstm", data.labels, data.input_shape, None,
+                      data.manifest.get("normalization"))
+    path = tmp_path_factory.mktemp("source") / "lstm.keras"
+    save_checkpoint(model, path, {"labels": data.labels, "model": "lstm"})
+    return path
+
+
+def _lpft_config(data, out, checkpoint):
+    return _config(data, out, epochs=LPFT_EPOCHS, finetune_from=str(checkpoint),
+                   finetune="lp-ft", lr=0.01)
+
+
+@pytest.fixture(scope="module")
+def lpft_reference(ptbxl_built, untrained_lstm, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("lpft") / "run"
+    console = io.StringIO()
+    with pytest.MonkeyPatch.context() as monkeypatch, contextlib.redirect_stdout(console):
+        _quick_lpft_rule(monkeypatch)
+        train(_lpft_config(ptbxl_built, run_dir, untrained_lstm))
+    return run_dir, console.getvalue()
+
+
+@pytest.mark.parametrize("where", ["backup_renamed:2", "backup_state:2"])
+def test_lpft_resumed_switches_at_the_same_epoch_with_the_same_weights(
+        where, ptbxl_built, untrained_lstm, tmp_path, monkeypatch, lpft_reference):
+    from ecg_tl_keras.training.strategies import LPFT_LR_FACTOR
+
+    reference_dir, console = lpft_reference
+    metrics, rows = _comparable(reference_dir)
+    assert metrics["finetune_phase_starts"] == [1, 3]  # the probe converged after 2 epochs of 3
+    assert [float(row["lr"]) for row in rows] == pytest.approx(
+        [0.01] * 2 + [0.01 * LPFT_LR_FACTOR] * 2)
+    assert ("epoch 3: fine-tuning phase 2/2: the whole network at lr x0.1 (phase 1 converged "
+            "on val_loss)") in console
+
+    _quick_lpft_rule(monkeypatch)
+    run_dir = tmp_path / "run"
+    monkeypatch.setenv(faults.ENV, f"{where}:raise")  # after the switch is decided, or while
+    with pytest.raises(faults.InjectedFault):
+        train(_lpft_config(ptbxl_built, run_dir, untrained_lstm))
+    monkeypatch.delenv(faults.ENV)
+    train(_lpft_config(ptbxl_built, run_dir, untrained_lstm))
+    assert _comparable(run_dir) == (metrics, rows)
+    resumed, _ = load_checkpoint(run_dir / "best.keras")
+    reference, _ = load_checkpoint(reference_dir / "best.keras")
+    for resumed_weight, reference_weight in zip(resumed.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(resumed_weight, reference_weight)
 
 
 def test_damaged_backup_resumes_from_the_previous_one(

@@ -1,7 +1,8 @@
 """Keras callbacks of a training run: split metrics, best-epoch weights, history, backup.
 
-All of them survive an interrupted run: :class:`BestWeights` is saved with every
-epoch's :class:`RunBackup` snapshot and reloaded when the run resumes;
+All of them survive an interrupted run: :class:`BestWeights` (and any other callback
+with a state, such as the fine-tuning phases) is saved with every epoch's
+:class:`RunBackup` snapshot and reloaded when the run resumes;
 :class:`HistoryCSV` drops the rows of epochs that will be run again;
 :class:`EpochReseed` makes dropout masks a function of (seed, epoch) only, so a
 resumed run repeats an uninterrupted one exactly.
@@ -17,7 +18,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Protocol, Sequence
 
 import keras
 import numpy as np
@@ -186,28 +187,42 @@ class BestWeights(keras.callbacks.Callback):
                 copy.assign(value)
 
 
+class Stateful(Protocol):
+    """A callback whose state a backup snapshot keeps (:class:`BestWeights` is one)."""
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Arrays for ``np.savez``."""
+
+    def load_state(self, stored) -> None:
+        """Restores :meth:`state`'s arrays (an ``np.load`` result or a dict)."""
+
+
 class RunBackup(keras.callbacks.Callback):
     """Saves the state to resume from after every epoch, atomically, keeping the last two.
 
     Each snapshot is a folder ``backup/epoch-NNNNN/`` with the model and optimizer
-    weights, the :class:`BestWeights` state and ``state.json`` (epoch and the
-    sha256 of each file). It is written under a temporary name and renamed when
-    complete, and the previous snapshot is kept until the new one is in place, so a
-    run killed at any moment leaves at least one complete snapshot;
+    weights, the state of each of ``states`` (``<name>.npz``) and ``state.json``
+    (epoch and the sha256 of each file). It is written under a temporary name and
+    renamed when complete, and the previous snapshot is kept until the new one is in
+    place, so a run killed at any moment leaves at least one complete snapshot;
     :func:`restore_backup` picks the newest one whose files match their sha256.
 
+    Args:
+        run_dir: the run directory.
+        states: the callbacks whose state to save, by name (file name without ``.npz``);
+            place this callback after them.
+
     Example:
-        >>> RunBackup(RunDir("runs/a"), BestWeights("val_weighted_f1"))  # doctest: +SKIP
+        >>> RunBackup(RunDir("runs/a"), {"best": best})  # doctest: +SKIP
     """
 
     WEIGHTS = "model.weights.h5"
-    BEST = "best.npz"
     STATE = "state.json"
     KEEP = 2
 
-    def __init__(self, run_dir: RunDir, best: BestWeights):
+    def __init__(self, run_dir: RunDir, states: Mapping[str, Stateful]):
         super().__init__()
-        self.run_dir, self.best = run_dir, best
+        self.run_dir, self.states = run_dir, dict(states)
 
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
@@ -217,8 +232,10 @@ class RunBackup(keras.callbacks.Callback):
         partial.mkdir(parents=True)
         self.model.save_weights(partial / self.WEIGHTS)
         faults.point("backup_weights", done)
-        np.savez(partial / self.BEST, **self.best.state())
-        files = {name: _sha256(partial / name) for name in (self.WEIGHTS, self.BEST)}
+        for name, owner in self.states.items():
+            np.savez(partial / _state_file(name), **owner.state())
+        files = {name: _sha256(partial / name)
+                 for name in (self.WEIGHTS, *map(_state_file, self.states))}
         _write_synced(partial / self.STATE, json.dumps({"epoch": done, "sha256": files}))
         faults.point("backup_state", done)
         shutil.rmtree(final, ignore_errors=True)
@@ -228,19 +245,21 @@ class RunBackup(keras.callbacks.Callback):
             shutil.rmtree(older, ignore_errors=True)
 
 
-def restore_backup(run_dir: RunDir, model: keras.Model, best: BestWeights,
+def restore_backup(run_dir: RunDir, model: keras.Model, states: Mapping[str, Stateful],
                    log: Callable[[str], None]) -> int:
-    """Loads the newest intact snapshot into ``model`` and ``best``; returns its epoch.
+    """Loads the newest intact snapshot into ``model`` and ``states``; returns its epoch.
 
     A snapshot whose files are missing or differ from their recorded sha256 is
     skipped, saying so; 0 means no snapshot was usable (the run starts over).
     """
+    files = [RunBackup.WEIGHTS, *map(_state_file, states)]
     for epoch, folder in run_dir.snapshots():
-        problem = _snapshot_problem(folder)
+        problem = _snapshot_problem(folder, files)
         if problem is None:
             model.load_weights(folder / RunBackup.WEIGHTS)
-            with np.load(folder / RunBackup.BEST, allow_pickle=False) as stored:
-                best.load_state(stored)
+            for name, owner in states.items():
+                with np.load(folder / _state_file(name), allow_pickle=False) as stored:
+                    owner.load_state(stored)
             return epoch
         log(f"the backup after epoch {epoch} is damaged ({problem}); trying an older one")
     if run_dir.has_resume_state():
@@ -248,10 +267,17 @@ def restore_backup(run_dir: RunDir, model: keras.Model, best: BestWeights,
     return 0
 
 
-def _snapshot_problem(folder: Path) -> str | None:
+def _state_file(name: str) -> str:
+    return f"{name}.npz"
+
+
+def _snapshot_problem(folder: Path, files: Sequence[str]) -> str | None:
     try:
-        state = json.loads((folder / RunBackup.STATE).read_text())
-        for name, digest in state["sha256"].items():
+        digests = json.loads((folder / RunBackup.STATE).read_text())["sha256"]
+        missing = [name for name in files if name not in digests]
+        if missing:
+            return f"it has no {', '.join(missing)}"
+        for name, digest in digests.items():
             if _sha256(folder / name) != digest:
                 return f"{name} does not match its sha256"
     except (OSError, ValueError, KeyError, TypeError) as error:

@@ -2,10 +2,13 @@
 
 The strategies themselves (which stages train when, at which rate factor) are in
 :mod:`ecg_tl_keras.training.strategies`; :class:`PhasedFinetuning` applies their
-trainable stages and :class:`PhaseSchedule` their rate factors.
+trainable stages and decides when a phase that ends on convergence ends, and
+:class:`PhaseSchedule` applies their rate factors.
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 import keras
 import numpy as np
@@ -19,7 +22,7 @@ from ecg_tl_keras.models import (
 )
 from ecg_tl_keras.models.normalization import layer_input_scaling
 from ecg_tl_keras.training.checkpoints import label_names, load_checkpoint
-from ecg_tl_keras.training.strategies import Phase, finetune_phases
+from ecg_tl_keras.training.strategies import Phase, finetune_phases, phase_starts
 
 
 def head_type(model: keras.Model) -> str:
@@ -106,16 +109,25 @@ class PhaseSchedule(keras.optimizers.schedules.LearningRateSchedule):
     This is how fine-tuning strategies change the learning rate: through the
     optimizer's schedule, a function of the optimizer's step count, so it
     composes with any base schedule and is restored with the optimizer on resume.
+    The boundaries are held in a variable, so a phase that starts when the previous
+    one has converged moves its boundary (:meth:`set_boundaries`) without
+    rebuilding the train step; the config holds their current values.
 
     Args:
         base: a float or a ``LearningRateSchedule``.
         boundaries: the first step of phases 1, 2, ... (increasing).
         factors: one factor per phase (``len(boundaries) + 1``).
 
+    Raises:
+        ValueError: not one factor per phase, or boundaries not increasing.
+
     Example:
         >>> schedule = PhaseSchedule(0.01, [10], [1.0, 0.1])
         >>> [round(float(schedule(step)), 4) for step in (0, 9, 10)]
         [0.01, 0.01, 0.001]
+        >>> schedule.set_boundaries([5])
+        >>> round(float(schedule(5)), 4), schedule.get_config()["boundaries"]
+        (0.001, [5])
     """
 
     def __init__(self, base, boundaries, factors):
@@ -123,14 +135,26 @@ class PhaseSchedule(keras.optimizers.schedules.LearningRateSchedule):
             raise ValueError(f"need one factor per phase: {len(boundaries)} boundaries, "
                              f"{len(factors)} factors")
         self.base = base
-        self.boundaries = [int(b) for b in boundaries]
         self.factors = [float(f) for f in factors]
+        self._boundaries = keras.Variable(_increasing(boundaries), dtype="int64",
+                                          trainable=False, name="phase_boundaries")
+
+    @property
+    def boundaries(self) -> list[int]:
+        """The first step of phases 1, 2, ... (their current values)."""
+        return [int(b) for b in keras.ops.convert_to_numpy(self._boundaries)]
+
+    def set_boundaries(self, boundaries) -> None:
+        """Moves the phase boundaries (as many, increasing); takes effect at the next step."""
+        if len(boundaries) != len(self.factors) - 1:
+            raise ValueError(f"this schedule has {len(self.factors) - 1} phase boundaries, "
+                             f"got {len(boundaries)}")
+        self._boundaries.assign(_increasing(boundaries))
 
     def __call__(self, step):
         base = self.base(step) if callable(self.base) else self.base
-        phase = keras.ops.sum(keras.ops.cast(
-            keras.ops.greater_equal(step, keras.ops.convert_to_tensor(self.boundaries or [0])),
-            "int32")) if self.boundaries else 0
+        started = keras.ops.greater_equal(keras.ops.cast(step, "int64"), self._boundaries)
+        phase = keras.ops.sum(keras.ops.cast(started, "int32"))
         factor = keras.ops.take(keras.ops.convert_to_tensor(self.factors, "float32"), phase)
         return keras.ops.cast(base, "float32") * factor
 
@@ -146,6 +170,25 @@ class PhaseSchedule(keras.optimizers.schedules.LearningRateSchedule):
         if isinstance(config["base"], dict):
             config["base"] = keras.optimizers.schedules.deserialize(config["base"])
         return cls(**config)
+
+
+def _increasing(boundaries) -> list[int]:
+    steps = [int(b) for b in boundaries]
+    if any(later <= earlier for earlier, later in zip(steps, steps[1:])):
+        raise ValueError(f"phase boundaries must increase, got {steps}")
+    return steps
+
+
+def phase_schedule(optimizer: keras.optimizers.Optimizer) -> PhaseSchedule | None:
+    """The optimizer's :class:`PhaseSchedule` (also inside a ``LossScaleOptimizer``), or None.
+
+    Example:
+        >>> phase_schedule(keras.optimizers.SGD(PhaseSchedule(0.1, [4], [1.0, 0.1]))).boundaries
+        [4]
+    """
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    rate = getattr(inner, "_learning_rate", None)  # where Keras keeps the schedule object
+    return rate if isinstance(rate, PhaseSchedule) else None
 
 
 def make_optimizer(identifier, lr: float, phases: list[Phase],
@@ -198,32 +241,99 @@ def error_text(error: Exception) -> str:
 class PhasedFinetuning(keras.callbacks.Callback):
     """Applies each epoch's phase of a fine-tuning strategy: which backbone stages train.
 
-    The learning-rate factors are in the optimizer's :class:`PhaseSchedule`. The
-    phase depends only on the epoch number, so a resumed run is in the same phase
-    as an uninterrupted one. When the trainable set changes, the train function is
-    rebuilt (``Model.fit``); the multi-worker loop notices the change itself.
+    The learning-rate factors are in the optimizer's :class:`PhaseSchedule`. A phase
+    with ``until`` ends after the first epoch at which its rule holds on the epoch
+    log's ``monitor`` (:func:`~ecg_tl_keras.training.strategies.phase_starts`); the
+    next phase then starts at the next epoch and its schedule boundary moves there.
+    The losses seen so far are the callback's state (:meth:`state`,
+    :meth:`load_state`, saved with each backup), so a resumed run switches at the
+    same epoch as an uninterrupted one. When the trainable set changes, the train
+    function is rebuilt (``Model.fit``); the multi-worker loop notices the change
+    itself. Place it after the callback that adds ``monitor`` to the epoch logs.
+
+    Args:
+        phases: the strategy's phases.
+        steps_per_epoch: optimizer steps per epoch (to place schedule boundaries).
+        monitor: the epoch-log key of the loss that ``until`` rules watch.
+        log: prints a line when a phase starts during training (None: silent).
+
+    Attributes:
+        starts: the epoch each phase starts at (0-based), as decided so far.
 
     Example:
-        >>> PhasedFinetuning(finetune_phases("gradual", 1, 2))  # doctest: +SKIP
+        >>> PhasedFinetuning(finetune_phases("lp-ft", 1, 10), 100, monitor="val_loss").starts
+        [0, 5]
     """
 
-    def __init__(self, phases: list[Phase]):
+    def __init__(self, phases: list[Phase], steps_per_epoch: int, *, monitor: str = "loss",
+                 log: Callable[[str], None] | None = None):
         super().__init__()
-        self.phases = phases
-        self._current: Phase | None = None
+        self.phases, self.steps_per_epoch = list(phases), steps_per_epoch
+        self.monitor, self.log = monitor, log
+        self.starts = [phase.start_epoch for phase in self.phases]
+        self.losses: list[float] = []
+        self._current: int | None = None  # the index of the applied phase
 
     def phase_of(self, epoch: int) -> Phase:
-        return [phase for phase in self.phases if phase.start_epoch <= epoch][-1]
+        return self.phases[self._index(epoch)]
+
+    def _index(self, epoch: int) -> int:
+        return max(index for index, start in enumerate(self.starts) if start <= epoch)
 
     def on_epoch_begin(self, epoch, logs=None):
-        phase = self.phase_of(epoch)
-        if phase == self._current:
+        index = self._index(epoch)
+        if index == self._current:
             return
+        phase = self.phases[index]
         n_stages = len(backbone_stages(self.model))
         unfreeze_stages(self.model, n_stages if phase.stages is None else phase.stages)
-        if self._current is not None and getattr(self.model, "train_function", None) is not None:
-            self.model.make_train_function(force=True)
-        self._current = phase
+        if self._current is not None:
+            if getattr(self.model, "train_function", None) is not None:
+                self.model.make_train_function(force=True)
+            if self.log is not None and self.starts[index] == epoch:
+                self.log(self._start_line(index, epoch))
+        self._current = index
+
+    def _start_line(self, index: int, epoch: int) -> str:
+        phase = self.phases[index]
+        trains = ("the whole network" if phase.stages is None else "the head alone"
+                  if phase.stages == 0 else f"the head and {phase.stages} backbone stage(s)")
+        line = (f"epoch {epoch + 1}: fine-tuning phase {index + 1}/{len(self.phases)}: "
+                f"{trains} at lr x{phase.lr_factor:g}")
+        if self.phases[index - 1].until is None:
+            return line
+        if epoch < phase.start_epoch:
+            return f"{line} (phase {index} converged on {self.monitor})"
+        return f"{line} (phase {index} reached its last epoch before {self.monitor} converged)"
+
+    def on_epoch_end(self, epoch, logs=None):
+        if all(phase.until is None for phase in self.phases):
+            return
+        logs = logs or {}
+        if self.monitor not in logs:
+            raise ValueError(f"the fine-tuning phases watch {self.monitor!r}, which is not in "
+                             f"the epoch logs; available: {', '.join(sorted(logs))}")
+        value = float(keras.ops.convert_to_numpy(logs[self.monitor]))
+        self.losses = [*self.losses[:epoch], value]
+        self._update_starts()
+
+    def _update_starts(self) -> None:
+        starts = phase_starts(self.phases, self.losses)
+        if starts == self.starts:
+            return
+        self.starts = starts
+        schedule = phase_schedule(self.model.optimizer)
+        if schedule is not None:
+            schedule.set_boundaries([start * self.steps_per_epoch for start in starts[1:]])
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Arrays for ``np.savez``: the monitored loss of each epoch run so far."""
+        return {"losses": np.asarray(self.losses, np.float64)}
+
+    def load_state(self, stored) -> None:
+        """Restores :meth:`state`'s arrays and the phase starts they decide."""
+        self.losses = [float(value) for value in stored["losses"]]
+        self._update_starts()
 
 
 def strategy_phases(model: keras.Model, finetune: str, epochs: int) -> list[Phase]:
@@ -231,24 +341,33 @@ def strategy_phases(model: keras.Model, finetune: str, epochs: int) -> list[Phas
     return finetune_phases(finetune, len(backbone_stages(model)), epochs)
 
 
-def prepare_finetuning(model: keras.Model, phases: list[Phase]) -> list[keras.callbacks.Callback]:
+def prepare_finetuning(model: keras.Model, phases: list[Phase], steps_per_epoch: int, *,
+                       monitor: str = "loss",
+                       log: Callable[[str], None] | None = None) -> PhasedFinetuning | None:
     """Builds the optimizer over every weight, then applies the first phase.
 
     The optimizer gets slots for the whole network (so unfreezing later needs
     no rebuild, and saved optimizer states always have the same layout).
 
+    Args:
+        model: the compiled model (its optimizer from :func:`make_optimizer`).
+        phases: the strategy's phases.
+        steps_per_epoch: optimizer steps per epoch.
+        monitor: the epoch-log key of the loss that phases ending on convergence watch.
+        log: prints a line when a phase starts during training (None: silent).
+
     Returns:
-        The callbacks the strategy needs during training (none for a single phase).
+        The callback applying the later phases during training (None for a single phase).
     """
     if any(layer.name == "backbone" for layer in model.layers):  # a build_model model
         unfreeze_backbone(model)
     model.optimizer.build(model.trainable_variables)
     if phases == [Phase(0, None)]:  # the whole network from the start: nothing to freeze
-        return []
-    callback = PhasedFinetuning(phases)
+        return None
+    callback = PhasedFinetuning(phases, steps_per_epoch, monitor=monitor, log=log)
     callback.set_model(model)
     callback.on_epoch_begin(0)
-    return [callback] if len(phases) > 1 else []
+    return callback if len(phases) > 1 else None
 
 
 def trainable_parameter_count(model: keras.Model) -> int:

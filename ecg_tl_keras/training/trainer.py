@@ -93,6 +93,7 @@ class _Run:
     log: _Console
     initial_epoch: int = 0
     precision: str = "float32"  # the Keras dtype policy the backbone computes under
+    phase_starts: list[int] | None = None  # the 0-based first epoch of each fine-tuning phase
 
     @property
     def labels(self) -> list[str]:
@@ -160,9 +161,11 @@ def train(config: TrainConfig, *, model: keras.Model | None = None,
         loss = make_loss(config.loss)
         optimizer = make_optimizer(config.optimizer, config.lr, phases, run.steps_per_epoch)
         model.compile(optimizer=loss_scaled(optimizer, run.precision), loss=loss)
-        finetune_callbacks = prepare_finetuning(model, phases)
+        phased = prepare_finetuning(model, phases, run.steps_per_epoch,
+                                    monitor=_convergence_monitor(run), log=run.log)
     best = cb.BestWeights(config.monitor, config.monitor_mode)
-    run.initial_epoch = cb.restore_backup(run.run_dir, model, best, run.log)
+    states = {"best": best, **({"phases": phased} if phased is not None else {})}
+    run.initial_epoch = cb.restore_backup(run.run_dir, model, states, run.log)
     _write_config(run, source)
     _announce(run, model)
     test = load_eval_split(run.dataset, "test")
@@ -174,22 +177,23 @@ def train(config: TrainConfig, *, model: keras.Model | None = None,
     columns = ["loss", *metrics.keys, "lr"]
     all_callbacks = [
         cb.EpochReseed(config.seed),
-        *finetune_callbacks,
         cb.LearningRateLogger(),
         metrics,
+        *([phased] if phased is not None else []),  # after the metrics: it may watch val_loss
         *callbacks,
         best,
         cb.HistoryCSV(run.run_dir.history,
                       columns + ([config.monitor] if config.monitor not in columns else []),
                       run.initial_epoch),
         cb.TensorBoardScalars(run.run_dir.tensorboard),
-        cb.RunBackup(run.run_dir, best),
+        cb.RunBackup(run.run_dir, states),
     ]
     if run.log.enabled and config.verbose != 0:
         watched = [key for key in metrics.keys
                    if key.startswith(f"{splits[0].name}_") and not key.endswith("_macro_f1")]
         all_callbacks.append(cb.EpochLine(config.epochs, watched, best, run.log))
     _fit(run, model, all_callbacks)
+    run.phase_starts = phased.starts if phased is not None else [p.start_epoch for p in phases]
     return _finish(run, model, test, best, source, started)
 
 
@@ -216,6 +220,12 @@ def _start(config: TrainConfig, user_model: bool) -> _Run:
     if config.verify:
         dataset.verify(("train", "test"), log=log)
     return _Run(config, strategy, dataset, run_dir, plan_data(config, dataset), log)
+
+
+def _convergence_monitor(run: _Run) -> str:
+    """What fine-tuning phases ending on convergence watch: the validation loss, else the
+    training loss (never the test split's, even when it selects the epoch)."""
+    return "val_loss" if run.plan.selection_filters is not None else "loss"
 
 
 def _check_same_arguments(run_dir: RunDir, config: TrainConfig, stored: dict) -> None:
@@ -377,7 +387,7 @@ def _finish(run: _Run, model, test: EvalSplit, best: cb.BestWeights, source, sta
     })
     save_predictions(run.run_dir.predictions, test, y_prob, run.labels)
     faults.point("finish_checkpoint", config.epochs)
-    metrics = _metrics(config, report, best, run.plan, run.run_dir, time.perf_counter() - started)
+    metrics = _metrics(run, report, best, time.perf_counter() - started)
     write_json_atomic(run.run_dir.metrics, metrics)
     faults.point("finish_metrics", config.epochs)
     run.run_dir.remove_resume_state()
@@ -395,15 +405,9 @@ def _records_per_epoch(count: int, batch_size: int, replicas: int) -> int:
     return count - remainder if replicas > 1 and 0 < remainder < replicas else count
 
 
-def _metrics(
-    config: TrainConfig,
-    report: dict,
-    best: cb.BestWeights,
-    plan: DataPlan,
-    run_dir: RunDir,
-    wall_time: float,
-) -> dict:
-    with open(run_dir.history, newline="") as handle:
+def _metrics(run: _Run, report: dict, best: cb.BestWeights, wall_time: float) -> dict:
+    config, plan = run.config, run.plan
+    with open(run.run_dir.history, newline="") as handle:
         rows = list(csv.DictReader(handle))
     train_time = sum(float(row["seconds"]) for row in rows)
     selection_f1 = rows[best.best_epoch - 1].get(f"{config.select_on}_weighted_f1")
@@ -428,6 +432,8 @@ def _metrics(
         "records": plan.summary(),
         "model": config.model,
         "finetune": config.finetune if config.finetune_from else None,
+        "finetune_phase_starts": ([start + 1 for start in run.phase_starts]
+                                  if config.finetune_from else None),
         "finetune_from": config.finetune_from,
         "optimizer": config.optimizer,
         "loss": config.loss,
