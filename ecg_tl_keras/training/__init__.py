@@ -10,7 +10,7 @@ from ecg_tl_keras.training.config import TrainConfig
 
 
 from ecg_tl_keras.training.rundir import RunDir
-from ecg_tl_keras.training.strategies import Phase, register_finetune_strategy
+from ecg_tl_keras.training.strategies import Convergence, Phase, register_finetune_strategy
 
 
 def train(config: TrainConfig, *, model=None, callbacks=()) -> dict:
@@ -23,4 +23,5 @@ def train(config: TrainConfig, *, model=None, callbacks=()) -> dict:
     return _train(config, model=model, callbacks=callbacks)
 
 
-__all__ = ["Phase", "RunDir", "TrainConfig", "register_finetune_strategy", "train"]
+__all__ = ["Convergence", "Phase", "RunDir", "TrainConfig", "register_finetune_strategy",
+           "train"]

@@ -53,7 +53,11 @@ class Convergence:
 
     An epoch improves when its loss is below the best of the phase's earlier epochs by
     more than ``tolerance`` times that best (a NaN loss never improves); the phase has
-    converged after ``patience`` epochs in a row that did not improve.
+    converged after ``patience`` epochs in a row that did not improve. The defaults are
+    lp-ft's (``LPFT_TOLERANCE``, ``LPFT_PATIENCE``).
+
+    Raises:
+        ValueError: a negative tolerance, or a patience that is not an integer >= 1.
 
     Example:
         >>> rule = Convergence(tolerance=0.01, patience=1)
@@ -82,7 +86,7 @@ class Convergence:
         return waited >= self.patience
 
     def _improves(self, loss: float, best: float) -> bool:
-        if math.isinf(best):  # the phase's first finite loss
+        if math.isinf(best):  # no finite loss yet
             return loss < best
         return loss < best - self.tolerance * abs(best)
 
