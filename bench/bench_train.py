@@ -131,7 +131,7 @@ def paper_hours_per_seed(rates):
         records, _ = train_records(cell.dataset, "/nonexistent")
         if cell.train_size is not None:
             records = min(records, cell.train_size)
-        hours += cell.epochs * records / rates[cell.model] / 3600
+        hours += cell.settings["epochs"] * records / rates[cell.model] / 3600
     return round(hours, 1)
 
 

@@ -33,7 +33,7 @@ def test_paper_faithful_dry_run_lists_162_cells_with_the_studys_settings(capsys,
     cells = expand_cells(load_plan("paper-faithful"))
     for cell in cells:
         train = dict(cell.train)
-        assert cell.select_on == "test" and train["input_scaling"] == "minmax"
+        assert train["select_on"] == "test" and train["input_scaling"] == "minmax"
         if cell.model in RNNS:
             assert (train["readout"], train["head"], train["dropout"]) == ("flatten", "linear", 0.0)
             assert cell.label == f"{cell.model}[flatten]"
@@ -96,7 +96,7 @@ def test_overrides_shrink_a_plan_and_bad_ones_are_named():
     assert plan.train == {"val_fold": 0}
     with pytest.raises(ValueError, match="bad --set 'epochs'"):
         load_plan("smoke", overrides=["epochs"])
-    with pytest.raises(ValueError, match="epochs must be >= 1"):
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1"):
         load_plan("smoke", overrides=["epochs=0"])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -17,10 +18,11 @@ from ecg_tl_keras.cli import run_command
 from ecg_tl_keras.metrics import per_label_f1, weighted_f1
 from ecg_tl_keras.study import cli, report as report_module
 from ecg_tl_keras.study.cells import expand_cells, parse_shard, select_stage, shard_cells
-from ecg_tl_keras.study.plan import load_plan, plan_from_dict
+from ecg_tl_keras.study.plan import TRAIN_KEYS, load_plan, plan_from_dict
 from ecg_tl_keras.study.results import load_results, result_path, run_dir
 from ecg_tl_keras.models import get_backbone_spec
-from ecg_tl_keras.study.runner import run_study
+from ecg_tl_keras.study.runner import make_config, run_study
+from ecg_tl_keras.training.config import TrainConfig
 from report_checks import check_report_matches_results
 
 TINY = dict(upstream=["georgia"], downstream=["ptbxl", "georgia"], models=["resnet1d18", "lstm"],
@@ -143,6 +145,19 @@ def test_pretrain_cell_is_the_scratch_cell_trained_once():
     # size sweep: scratch and fine-tune cells per size, sorted sizes
     assert [c.train_size for c in cells if c.kind == "finetune" and c.train_size] == [10, 20]
     assert "finetune__georgia-to-ptbxl-n10__resnet1d18__seed0" in keys
+
+
+def test_cell_settings_are_train_config_values_and_keep_the_result_layout(tmp_path):
+    plan = tiny_plan(train=dict(val_fold=0))
+    assert set(TRAIN_KEYS) <= {field.name for field in dataclasses.fields(TrainConfig)}
+    cell = expand_cells(plan)[0]
+    assert {key: cell.settings[key] for key in TRAIN_KEYS} == plan.train_settings()
+    # result files keep the plan's training keys as entries of their own, [train] the rest
+    spec = cell.spec()
+    assert {key: spec[key] for key in TRAIN_KEYS} == plan.train_settings()
+    assert spec["train"] == {"val_fold": 0}
+    config = make_config(cell, tmp_path, tmp_path / "study")
+    assert (config.epochs, config.batch_size, config.lr, config.val_fold) == (3, 8, 0.01, 0)
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 5, 40])

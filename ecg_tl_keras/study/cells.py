@@ -30,7 +30,7 @@ import itertools
 import re
 from typing import Any, Iterable, Sequence
 
-from ecg_tl_keras.study.plan import Plan
+from ecg_tl_keras.study.plan import TRAIN_KEYS, Plan
 
 STAGES = ("pretrain", "finetune")
 
@@ -47,8 +47,11 @@ class Cell:
         upstream: the pre-training dataset (fine-tune cells only).
         train_size: the number of train records used, or None for the whole train split.
         pretrain_for: downstream datasets whose fine-tune cells start from this cell.
-        epochs, batch_size, lr, finetune, select_on, train: the training settings
-            (``train``: the plan's ``[train]`` resolved for this model, plus its variant).
+        train: the cell's ``TrainConfig`` values as sorted ``(field, value)`` pairs: the
+            plan's top-level training keys (``TRAIN_KEYS``), its ``[train]`` resolved for
+            this model, and its variant. TrainConfig types and checks them; the other
+            fields named like TrainConfig fields (``model``, ``seed``, ``train_size``) are
+            the cell's own.
         variant: the ``[grid]`` values of this cell, and its readout when the plan sets one,
             as ``(field, value)`` pairs; they name the cell (``key``, ``label``).
     """
@@ -57,11 +60,6 @@ class Cell:
     dataset: str
     model: str
     seed: int
-    epochs: int
-    batch_size: int
-    lr: float
-    finetune: str
-    select_on: str
     train: tuple[tuple[str, Any], ...] = ()
     upstream: str | None = None
     train_size: int | None = None
@@ -89,11 +87,15 @@ class Cell:
         """The model as tables and figures name it: ``lstm``, or ``lstm[flatten]`` for a variant.
 
         Example:
-            >>> Cell("scratch", "ptbxl", "gru", 0, 1, 8, 0.01, "full", "val",
-            ...      variant=(("readout", "flatten"),)).label
+            >>> Cell("scratch", "ptbxl", "gru", 0, variant=(("readout", "flatten"),)).label
             'gru[flatten]'
         """
         return model_label(self.model, self.variant)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """``train`` as a dict, e.g. ``cell.settings["epochs"]``."""
+        return dict(self.train)
 
     @property
     def stage(self) -> str:
@@ -126,9 +128,21 @@ class Cell:
         return f"scratch {self.label} on {self.dataset}{size}, seed {self.seed}{used}"
 
     def spec(self) -> dict:
-        """The cell as a JSON-ready dict (what the result file stores)."""
+        """The cell as a JSON-ready dict (what the result file stores).
+
+        The plan's top-level training keys are entries of their own, as in the plan file;
+        ``train`` holds the other settings.
+
+        Example:
+            >>> from ecg_tl_keras.study.plan import load_plan
+            >>> spec = expand_cells(load_plan("smoke"))[0].spec()
+            >>> spec["epochs"], spec["train"]
+            (2, {'val_fold': 0})
+        """
         spec = dataclasses.asdict(self)
-        spec["train"] = dict(self.train)
+        settings = self.settings
+        spec.update({key: settings.pop(key) for key in TRAIN_KEYS if key in settings})
+        spec["train"] = settings
         spec["pretrain_for"] = list(self.pretrain_for)
         spec["variant"] = dict(self.variant)
         spec.update(key=self.key, label=self.label, stage=self.stage, roles=list(self.roles),
@@ -151,8 +165,6 @@ def expand_cells(plan: Plan) -> list[Cell]:
         >>> len(expand_cells(load_plan("paper")))
         162
     """
-    common = dict(epochs=plan.epochs, batch_size=plan.batch_size, lr=plan.lr,
-                  finetune=plan.finetune, select_on=plan.select_on)
     sweep = plan.size_sweep
     # (upstream, downstream, models, train sizes): the grid, then the size sweep.
     transfers = [(up, down, plan.models, (None,)) for up in plan.upstream
@@ -169,14 +181,14 @@ def expand_cells(plan: Plan) -> list[Cell]:
 
     def runs(model):
         """One settings dict per variant of ``model`` (the ``[grid]`` combinations)."""
-        base = plan.train_for(model)
+        base = {**plan.train_settings(), **plan.train_for(model)}
         names = list(plan.grid)
         for values in itertools.product(*(plan.grid[name] for name in names)):
             train = {**base, **dict(zip(names, values))}
             variant = tuple(zip(names, values))
             if "readout" in train and "readout" not in plan.grid:
                 variant += (("readout", train["readout"]),)
-            yield dict(common, model=model, train=tuple(sorted(train.items())), variant=variant)
+            yield dict(model=model, train=tuple(sorted(train.items())), variant=variant)
 
     cells = [Cell("scratch", dataset, seed=seed, **run,
                   pretrain_for=tuple(pretrain_for.get((dataset, model), ())))

@@ -67,14 +67,15 @@ else:  # pragma: no cover - Python 3.10
 
 BUILTIN_PLANS = ("paper", "paper-faithful", "readout-ablation", "smoke")
 _DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_REQUIRED = ("upstream", "downstream", "models", "seeds", "epochs", "finetune", "select_on",
-             "batch_size", "lr")
+#: The plan's top-level keys that are TrainConfig fields: TrainConfig checks their values, and
+#: every cell of the plan carries them (``Cell.train``).
+TRAIN_KEYS = ("epochs", "finetune", "select_on", "batch_size", "lr")
+_REQUIRED = ("upstream", "downstream", "models", "seeds") + TRAIN_KEYS
 _OPTIONAL = ("description", "train", "size_sweep", "grid", "build", "differs_from")
 #: Builder options a plan's ``[build]`` table may require (``build_dataset`` keywords).
 BUILD_OPTIONS = ("resample", "keep_unlabeled", "nan_policy", "split", "keep_padding")
 _SWEEP_KEYS = ("upstream", "downstream", "models", "train_sizes")
-#: TrainConfig fields the runner sets per cell (the plan's own keys named like TrainConfig
-#: fields are added where they are checked: ``_cell_fields``).
+#: TrainConfig fields the runner sets per cell.
 _PER_CELL_FIELDS = ("data", "model", "out", "finetune_from", "seed", "train_size")
 
 
@@ -118,6 +119,15 @@ class Plan:
             ('linear', 'mlp')
         """
         return _for_key(self.train, model_family_of(model))
+
+    def train_settings(self) -> dict:
+        """The plan's top-level TrainConfig values (``TRAIN_KEYS``).
+
+        Example:
+            >>> load_plan("smoke").train_settings()["batch_size"]
+            32
+        """
+        return {key: getattr(self, key) for key in TRAIN_KEYS}
 
     def build_for(self, dataset: str) -> dict:
         """The builder options ``[build]`` requires of one dataset (per-dataset tables resolved).
@@ -229,11 +239,7 @@ def plan_from_dict(data: Mapping[str, Any], name: str, where: str | None = None,
             downstream=_datasets(data["downstream"], "downstream", data_root),
             models=_models(data["models"], "models"),
             seeds=_seeds(data["seeds"], "seeds"),
-            epochs=_positive_int(data["epochs"], "epochs"),
-            finetune=_choice(data["finetune"], "finetune", _strategy_names()),
-            select_on=_choice(data["select_on"], "select_on", _train_config_module().SELECT_ON),
-            batch_size=_positive_int(data["batch_size"], "batch_size"),
-            lr=_positive_float(data["lr"], "lr"),
+            **_train_values({key: data[key] for key in TRAIN_KEYS}),
             train=_train_options(data.get("train", {})),
             size_sweep=(_size_sweep(data["size_sweep"], data_root) if "size_sweep" in data
                         else None),
@@ -370,21 +376,9 @@ def _positive_int(value: Any, key: str) -> int:
     return value
 
 
-def _positive_float(value: Any, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ValueError(f"{key} must be a positive number, got {value!r}")
-    return float(value)
-
-
 def _string(value: Any, key: str) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{key} must be a non-empty string, got {value!r}")
-    return value
-
-
-def _choice(value: Any, key: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ValueError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
     return value
 
 
@@ -392,6 +386,17 @@ def _train_config_module():
     from ecg_tl_keras.training import config
 
     return config
+
+
+def _train_values(values: Mapping[str, Any]) -> dict:
+    """The plan's top-level TrainConfig values, checked by TrainConfig's own rules.
+
+    Placeholders stand for the per-cell fields (a fine-tuning strategy other than ``full``
+    is valid here: fine-tune cells have a checkpoint).
+    """
+    _train_config_module().TrainConfig(data="-", model="-", out="-", finetune_from="-",
+                                       **values)
+    return dict(values)
 
 
 def _train_fields(names, where: str) -> None:
@@ -440,16 +445,9 @@ def _keyed_tables(options: Mapping[str, Any], known, kind: str, where: str) -> N
                                  f"{', '.join(known)}")
 
 
-def _strategy_names() -> tuple[str, ...]:
-    from ecg_tl_keras.training.strategies import strategy_names
-
-    return strategy_names()
-
-
 def _cell_fields() -> set[str]:
     """TrainConfig fields a plan sets through its own keys or that the runner sets per cell."""
-    fields = {field.name for field in dataclasses.fields(_train_config_module().TrainConfig)}
-    return set(_PER_CELL_FIELDS) | (set(_REQUIRED) & fields)
+    return set(_PER_CELL_FIELDS) | set(TRAIN_KEYS)
 
 
 def _train_options(value: Any) -> dict:
@@ -501,8 +499,7 @@ def plan_differences(plan: Plan, other: Plan) -> list[str]:
         True
     """
     lines = [f"{key}: {getattr(other, key)!r} -> {getattr(plan, key)!r}"
-             for key in ("epochs", "finetune", "select_on", "batch_size", "lr")
-             if getattr(other, key) != getattr(plan, key)]
+             for key in TRAIN_KEYS if getattr(other, key) != getattr(plan, key)]
     for table in ("train", "grid", "build"):
         mine, theirs = dict(getattr(plan, table)), dict(getattr(other, table))
         for key in sorted(set(mine) | set(theirs)):

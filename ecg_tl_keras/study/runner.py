@@ -316,7 +316,7 @@ def estimate_cpu_hours(cell: Cell, records: int) -> float | None:
     if cell.train_size is not None:
         records = min(records, cell.train_size)
     rate = cpu_samples_per_s(cell.model)
-    return None if rate is None else cell.epochs * records / rate / 3600
+    return None if rate is None else cell.settings["epochs"] * records / rate / 3600
 
 
 def _dry_run(cells: Sequence[Cell], data_root, out, summary: Summary, log) -> None:
@@ -331,7 +331,7 @@ def _dry_run(cells: Sequence[Cell], data_root, out, summary: Summary, log) -> No
         summary.cpu_hours += 0.0 if done or hours is None else hours
         used = min(records, cell.train_size or records)
         log(f"{position:>4}  {'done' if done else 'to do':<7} {cell.key:<52} "
-            f"{'+'.join(cell.roles):<16} {used:>10} {cell.epochs:>6} "
+            f"{'+'.join(cell.roles):<16} {used:>10} {cell.settings['epochs']:>6} "
             f"{'?' if hours is None else f'{hours:.2f}':>7}")
     sources = ", ".join(f"{name} {count} ({source})"
                         for name, (count, source) in sorted(counts.items()))
