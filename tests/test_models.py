@@ -319,6 +319,11 @@ def test_builtin_specs(name, family, n_stages):
     assert spec.cpu_samples_per_s > 0
 
 
+def test_builtin_specs_name_distinct_figure_markers():
+    markers = [get_backbone_spec(name).marker for name in available_backbones()]
+    assert None not in markers and len(set(markers)) == len(markers)
+
+
 def test_spec_default_kwargs_are_used_and_overridable(registered):
     spec = registered("two_block", default_kwargs={"filters": 6})
     assert dict(spec.default_kwargs) == {"filters": 6, "kernel": 3}
@@ -339,7 +344,7 @@ def test_unknown_backbone_arguments_are_named():
 @pytest.mark.parametrize("spec,match", [
     ({"family": "CNN"}, "family"), ({"family": ""}, "family"), ({"stages": "low"}, "stages"),
     ({"stages": ["low", "low"]}, "twice"), ({"stages": ["low", ""]}, "stage"),
-    ({"cpu_samples_per_s": 0}, "cpu_samples_per_s"),
+    ({"cpu_samples_per_s": 0}, "cpu_samples_per_s"), ({"marker": ""}, "marker"),
     ({"default_kwargs": {"depth": 2}}, "takes no argument.*depth")])
 def test_bad_registrations(spec, match):
     with pytest.raises(ValueError, match=match):

@@ -520,6 +520,29 @@ def single_seed_constant_study(tmp_path, data_root):
     return out
 
 
+def test_every_model_gets_one_marker_from_its_spec_or_a_spare_one():
+    from ecg_tl_keras.models import register_backbone, unregister_backbone
+    from ecg_tl_keras.study.figures import model_markers
+    from ecg_tl_keras.study.report import marker_of
+
+    builder = get_backbone_spec("gru").builder
+    register_backbone("tinycnn", family="cnn")(builder)
+    register_backbone("dotcnn", family="cnn", marker=".")(builder)
+    try:
+        labels = ["tinycnn", "dotcnn", "gru", "gru[flatten]", "transformer1d", "resnet1d18",
+                  "unregistered"]
+        markers = model_markers(labels, marker_of)
+        assert markers == model_markers(reversed(labels), marker_of)  # deterministic
+        assert (markers["gru"], markers["resnet1d18"], markers["dotcnn"]) == ("P", "o", ".")
+        assert markers["transformer1d"] == get_backbone_spec("transformer1d").marker
+        assert len(set(markers.values())) == len(labels)  # variants and spares apart
+        assert list(markers) == ["resnet1d18", "gru", "gru[flatten]", "transformer1d",
+                                 "tinycnn", "dotcnn", "unregistered"]  # registration order
+    finally:
+        unregister_backbone("tinycnn")
+        unregister_backbone("dotcnn")
+
+
 def test_single_seed_report_never_says_better_and_flags_constant_models(tmp_path, data_root):
     out = single_seed_constant_study(tmp_path, data_root)
     paths = report_module.make_report(out, tmp_path / "report", log=quiet)

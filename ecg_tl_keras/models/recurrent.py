@@ -89,7 +89,8 @@ def _check_units(units):
     return units
 
 
-@register_backbone("lstm", family="rnn", stages=("rnn",), cpu_samples_per_s=190.6)
+@register_backbone("lstm", family="rnn", stages=("rnn",), cpu_samples_per_s=190.6,
+                   marker="^")
 def lstm(input_shape=(1000, 12), units=DEFAULT_UNITS, dropout=DEFAULT_DROPOUT, readout="last"):
     """One LSTM layer; the final hidden state (`units` values) or every step (`"flatten"`).
 
@@ -105,7 +106,8 @@ def lstm(input_shape=(1000, 12), units=DEFAULT_UNITS, dropout=DEFAULT_DROPOUT, r
     return recurrent_backbone(input_shape, layer, dropout, readout)
 
 
-@register_backbone("bilstm", family="rnn", stages=("rnn",), cpu_samples_per_s=187.9)
+@register_backbone("bilstm", family="rnn", stages=("rnn",), cpu_samples_per_s=187.9,
+                   marker="v")
 def bilstm(input_shape=(1000, 12), units=DEFAULT_UNITS, dropout=DEFAULT_DROPOUT, readout="last"):
     """One bidirectional LSTM layer; both final states (`2 * units` values) or every step.
 
@@ -122,7 +124,8 @@ def bilstm(input_shape=(1000, 12), units=DEFAULT_UNITS, dropout=DEFAULT_DROPOUT,
     return recurrent_backbone(input_shape, layer, dropout, readout)
 
 
-@register_backbone("gru", family="rnn", stages=("rnn",), cpu_samples_per_s=216.9)
+@register_backbone("gru", family="rnn", stages=("rnn",), cpu_samples_per_s=216.9,
+                   marker="P")
 def gru(input_shape=(1000, 12), units=DEFAULT_UNITS, dropout=DEFAULT_DROPOUT, readout="last"):
     """One GRU layer; the final hidden state (`units` values) or every step (`"flatten"`).
 

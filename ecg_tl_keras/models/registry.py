@@ -3,8 +3,8 @@
 A backbone is a function `builder(input_shape=(1000, 12), **kwargs)` returning a
 functional `keras.Model` named `BACKBONE_NAME` that maps an ECG batch
 `(batch, samples, leads)` to a feature batch `(batch, features)`. Registering it
-with `register_backbone(name, family=..., stages=...)` stores its spec: what
-the report, figures, dry-run and gradual unfreezing read about it, so a
+with `register_backbone(name, family=..., stages=..., marker=...)` stores its
+spec: what the report, figures, dry-run and gradual unfreezing read about it, so a
 backbone added from outside the package is as complete as a built-in one.
 """
 
@@ -45,6 +45,9 @@ class BackboneSpec:
         cpu_samples_per_s: Measured training throughput on 2 CPU cores at
             batch 256 (`bench/bench_pipeline.py`), used by the study's
             dry-run cost estimate; `None` when not measured.
+        marker: The matplotlib marker the study's figures draw the model
+            with (e.g. `"o"`, `"^"`), or `None`: a spare marker no other
+            model of the figure uses (`ecg_tl_keras.study.figures`).
 
     Example:
         >>> spec = get_backbone_spec("resnet1d18")
@@ -60,6 +63,7 @@ class BackboneSpec:
     stages: tuple[str, ...] | None = None
     default_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     cpu_samples_per_s: float | None = None
+    marker: str | None = None
 
     def build(self, input_shape=(1000, 12), **kwargs):
         """Builds the backbone: `default_kwargs` updated by `kwargs`.
@@ -74,7 +78,7 @@ class BackboneSpec:
 
 
 def register_backbone(name, *, family=DEFAULT_FAMILY, stages=None, default_kwargs=None,
-                      cpu_samples_per_s=None):
+                      cpu_samples_per_s=None, marker=None):
     """Decorator adding a backbone builder to the registry under `name`.
 
     Args:
@@ -87,6 +91,8 @@ def register_backbone(name, *, family=DEFAULT_FAMILY, stages=None, default_kwarg
             them; each must be a parameter of the builder.
         cpu_samples_per_s: Measured training samples/s on 2 CPU cores at
             batch 256, or `None`.
+        marker: A matplotlib marker code for the study's figures (`"o"`,
+            `"s"`, `"^"`, ...), or `None` for a spare one.
 
     Returns:
         A decorator that registers the builder and returns it unchanged.
@@ -124,6 +130,9 @@ def register_backbone(name, *, family=DEFAULT_FAMILY, stages=None, default_kwarg
             f"backbone {name!r}: cpu_samples_per_s must be a positive number or None, "
             f"got {cpu_samples_per_s!r}"
         )
+    if marker is not None and (not isinstance(marker, str) or not marker):
+        raise ValueError(f"backbone {name!r}: marker must be a matplotlib marker code such as "
+                         f"'o' or '^', or None, got {marker!r}")
 
     def decorator(builder):
         if name in _SPECS:
@@ -135,6 +144,7 @@ def register_backbone(name, *, family=DEFAULT_FAMILY, stages=None, default_kwarg
             name=name, builder=builder, family=family, stages=stages,
             default_kwargs=types.MappingProxyType({**defaults, **default_kwargs}),
             cpu_samples_per_s=None if cpu_samples_per_s is None else float(cpu_samples_per_s),
+            marker=marker,
         )
         return builder
 

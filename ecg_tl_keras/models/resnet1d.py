@@ -119,7 +119,8 @@ def resnet1d(input_shape, block, depths):
     return keras.Model(inputs, features, name=BACKBONE_NAME)
 
 
-@register_backbone("resnet1d18", family="cnn", stages=STAGES, cpu_samples_per_s=142.3)
+@register_backbone("resnet1d18", family="cnn", stages=STAGES, cpu_samples_per_s=142.3,
+                   marker="o")
 def resnet1d18(input_shape=(1000, 12)):
     """1-D ResNet-18 (basic blocks 2-2-2-2), 512 features.
 
@@ -130,7 +131,8 @@ def resnet1d18(input_shape=(1000, 12)):
     return resnet1d(input_shape, basic_block, (2, 2, 2, 2))
 
 
-@register_backbone("resnet1d50", family="cnn", stages=STAGES, cpu_samples_per_s=26.5)
+@register_backbone("resnet1d50", family="cnn", stages=STAGES, cpu_samples_per_s=26.5,
+                   marker="s")
 def resnet1d50(input_shape=(1000, 12)):
     """1-D ResNet-50 (bottleneck blocks 3-4-6-3), 2048 features.
 
@@ -141,7 +143,8 @@ def resnet1d50(input_shape=(1000, 12)):
     return resnet1d(input_shape, bottleneck_block, (3, 4, 6, 3))
 
 
-@register_backbone("resnet1d101", family="cnn", stages=STAGES, cpu_samples_per_s=14.9)
+@register_backbone("resnet1d101", family="cnn", stages=STAGES, cpu_samples_per_s=14.9,
+                   marker="D")
 def resnet1d101(input_shape=(1000, 12)):
     """1-D ResNet-101 (bottleneck blocks 3-4-23-3), 2048 features.
 

@@ -77,7 +77,8 @@ def _encoder_block(x, dim, heads, mlp_ratio, dropout, name):
 CPU_SAMPLES_PER_S = 200
 
 
-@register_backbone("transformer1d", family="transformer", cpu_samples_per_s=CPU_SAMPLES_PER_S)
+@register_backbone("transformer1d", family="transformer", cpu_samples_per_s=CPU_SAMPLES_PER_S,
+                   marker="*")
 def transformer1d(input_shape=(1000, 12), dim=64, depth=4, heads=4, patch_size=10,
                   mlp_ratio=2, dropout=0.1):
     """1-D transformer encoder over convolutional patches; `dim` features.

@@ -3,14 +3,17 @@
 * Fig 2: per upstream dataset, mean test weighted F1 over the models for each downstream
   dataset, scratch vs fine-tune bars, with each model's point.
 * Fig 3: fine-tune (y) vs scratch (x) weighted F1 per model and downstream dataset, with the
-  identity line; CNNs filled markers, other families hollow.
+  identity line.
 * Fig 4: fine-tune minus scratch vs downstream train size (the size sweep), per model, with
   an error bar only where the comparison has an interval.
 * Fig 5: test weighted F1 per epoch, scratch vs fine-tune, for one model (default ResNet1d18)
   as the paper lays it out: one row per upstream, one panel per downstream, shared y-axis
   within a row. Other models on request (``fig5_models``).
 
-Every figure comes with a caption that states the seed count and the interval method.
+Every figure comes with a caption that states the seed count and the interval method. Each
+model keeps one marker in every figure: the one its backbone spec names
+(``register_backbone(..., marker=...)``), else a spare one (``model_markers``); CNNs are drawn
+filled, other families hollow.
 
 Example:
     >>> drawn = draw_all(rows, gain_table, Path("report/figures"))  # doctest: +SKIP
@@ -21,9 +24,9 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import zlib
+import itertools
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import matplotlib
 import numpy as np
@@ -36,8 +39,8 @@ from matplotlib.ticker import MaxNLocator
 SCRATCH_COLOR = "#8c8c8c"
 FINETUNE_COLOR = "#1f77b4"
 DEFAULT_FIG5_MODEL = "resnet1d18"
-MODEL_MARKERS = {"resnet1d18": "o", "resnet1d50": "s", "resnet1d101": "D",
-                 "lstm": "^", "bilstm": "v", "gru": "P"}
+#: Markers, in order of use, for models whose spec names none and for variants (``lstm[flatten]``).
+SPARE_MARKERS = ("X", "h", "<", ">", "d", "p", "8", "H", "*", "o", "s", "D", "^", "v", "P")
 
 
 def _subplots(*args, figsize=None, **kwargs):
@@ -45,6 +48,24 @@ def _subplots(*args, figsize=None, **kwargs):
     importing this module leaves the caller's matplotlib backend alone)."""
     figure = Figure(figsize=figsize)
     return figure, figure.subplots(*args, **kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelStyle:
+    """How the figures draw each model.
+
+    Attributes:
+        markers: model (or cell label) -> matplotlib marker, see :func:`model_markers`.
+        family: a model's family; ``"cnn"`` markers are filled, the others hollow.
+    """
+
+    markers: Mapping[str, str]
+    family: Callable[[str], str]
+
+    def __call__(self, model: str) -> dict:
+        """The ``plot`` keywords of a model's marker."""
+        filled = self.family(model) == "cnn"
+        return dict(marker=self.markers[model], markerfacecolor=None if filled else "white")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +78,8 @@ class Drawn:
 
 def draw_all(rows: Sequence[dict], gains: pd.DataFrame, folder: Path, *,
              fig5_models: Sequence[str] | None = None,
-             family: Callable[[str], str] = lambda model: "unknown") -> list[Drawn]:
+             family: Callable[[str], str] = lambda model: "unknown",
+             marker: Callable[[str], str | None] = lambda model: None) -> list[Drawn]:
     """Draw the figures that the results allow and save each as PNG and SVG.
 
     Args:
@@ -67,6 +89,7 @@ def draw_all(rows: Sequence[dict], gains: pd.DataFrame, folder: Path, *,
         fig5_models: models to draw Fig 5 for (default: ResNet1d18, else the first model);
             the first is saved as ``fig5_f1_per_epoch``, others as ``fig5_f1_per_epoch_<model>``.
         family: a model's family (``"cnn"`` markers are filled).
+        marker: the marker a model's backbone spec names, or None.
 
     Returns:
         The saved figures with their captions.
@@ -77,16 +100,17 @@ def draw_all(rows: Sequence[dict], gains: pd.DataFrame, folder: Path, *,
     folder.mkdir(parents=True, exist_ok=True)
     full = [r for r in rows if r["train_size"] is None]
     seeds = _seeds_text(gains)
+    style = ModelStyle(model_markers((r["model"] for r in rows), marker), family)
     full_gains, sweep = gains[gains["train_size"].isna()], gains[gains["train_size"].notna()]
     drawings = [
-        ("fig2_finetune_vs_scratch_by_upstream", fig2_bars(full, family),
+        ("fig2_finetune_vs_scratch_by_upstream", fig2_bars(full, style),
          f"Fig 2. Test weighted F1 from scratch and fine-tuned, mean over models (bars) and per "
          f"model (points), each the mean over {seeds}; no intervals drawn (see the gain table)."),
-        ("fig3_finetune_vs_scratch_scatter", fig3_scatter(full_gains, family),
+        ("fig3_finetune_vs_scratch_scatter", fig3_scatter(full_gains, style),
          f"Fig 3. Fine-tuned vs from-scratch test weighted F1 per model and downstream dataset, "
          f"each the mean over {seeds}; above the dashed line fine-tuning scored higher. No "
          "intervals drawn (see the gain table)."),
-        ("fig4_gain_vs_train_size", fig4_size_sweep(sweep, family),
+        ("fig4_gain_vs_train_size", fig4_size_sweep(sweep, style),
          f"Fig 4. Fine-tuned minus from-scratch test weighted F1 vs downstream train records, "
          f"mean over {_seeds_text(sweep)}. Error bars: 95% {_methods_text(sweep)}; points "
          "without an interval have no bar."),
@@ -131,21 +155,35 @@ def _methods_text(gains: pd.DataFrame) -> str:
     return "; ".join(methods) or "none"
 
 
-_SPARE_MARKERS = ("X", "P", "*", "h", "<", ">", "d")
+def model_markers(models: Iterable[str], marker: Callable[[str], str | None]) -> dict[str, str]:
+    """One marker per model: the one its spec names, else the first spare one no model here uses.
 
+    A variant (``gru[flatten]``) is drawn apart from its model, so it takes a spare one too.
+    The result depends only on the models given and their specs.
 
-def _marker(model: str, family: Callable[[str], str]) -> dict:
-    """Marker style of a model: its own shape, filled for CNNs, hollow for other families."""
-    filled = family(model) == "cnn"
-    # A variant (lstm[flatten]) or an unknown model gets a spare marker of its own.
-    marker = MODEL_MARKERS.get(model) or _SPARE_MARKERS[zlib.crc32(model.encode()) % 7]
-    return dict(marker=marker, markerfacecolor=None if filled else "white")
+    Args:
+        models: model names or cell labels.
+        marker: the marker a registered backbone's spec names, or None.
+
+    Example:
+        >>> model_markers(["tinycnn", "gru[flatten]", "gru"], {"gru": "P"}.get)
+        {'gru': 'P', 'gru[flatten]': 'X', 'tinycnn': 'h'}
+    """
+    ordered = _ordered_models(models)
+    own = {model: None if "[" in model else marker(model) for model in ordered}
+    spare = [choice for choice in SPARE_MARKERS if choice not in own.values()]
+    spares = itertools.cycle(spare or SPARE_MARKERS)
+    return {model: own[model] or next(spares) for model in ordered}
 
 
 def model_rank(model: str) -> tuple[int, str]:
-    """Sort key of model names in the paper's order (ResNets by depth, LSTM, BiLSTM, GRU)."""
-    order = list(MODEL_MARKERS)
-    return (order.index(model) if model in order else len(order), model)
+    """Sort key of model names and labels: registration order (the paper's: ResNets by depth,
+    LSTM, BiLSTM, GRU), a variant right after its model, unregistered models last."""
+    from ecg_tl_keras.models import available_backbones
+
+    order = available_backbones()
+    base = model.split("[")[0]
+    return (order.index(base) if base in order else len(order), model)
 
 
 def _ordered_models(models) -> list[str]:
@@ -157,7 +195,7 @@ def _seed_mean(rows: Sequence[dict], **match) -> float:
     return float(np.mean(values)) if values else np.nan
 
 
-def fig2_bars(rows: Sequence[dict], family: Callable[[str], str]):
+def fig2_bars(rows: Sequence[dict], style: ModelStyle):
     """Fig 2 (None when there is no fine-tune cell on a full train split)."""
     finetunes = [r for r in rows if r["kind"] == "finetune"]
     upstreams = list(dict.fromkeys(r["upstream"] for r in finetunes))
@@ -179,14 +217,14 @@ def fig2_bars(rows: Sequence[dict], family: Callable[[str], str]):
                      label="from scratch" if kind == "scratch" else "fine-tuned")
             for column, model in enumerate(models):
                 axis.plot(x, per_model[:, column], linestyle="none", color="black",
-                          markersize=5, **_marker(model, family))
+                          markersize=5, **style(model))
         axis.set_xticks(np.arange(len(downstreams)), downstreams)
         axis.set_title(f"pre-trained on {upstream}")
         axis.set_xlabel("downstream dataset")
     axes[0][0].set_ylabel("test weighted F1 (mean over models)")
     handles = [Rectangle((0, 0), 1, 1, color=SCRATCH_COLOR, alpha=0.6),
                Rectangle((0, 0), 1, 1, color=FINETUNE_COLOR, alpha=0.6)]
-    handles += [Line2D([], [], linestyle="none", color="black", **_marker(m, family))
+    handles += [Line2D([], [], linestyle="none", color="black", **style(m))
                 for m in models]
     figure.legend(handles, ["from scratch", "fine-tuned"] + models, loc="center left",
                   bbox_to_anchor=(1.0, 0.5), frameon=False)
@@ -195,7 +233,7 @@ def fig2_bars(rows: Sequence[dict], family: Callable[[str], str]):
     return figure
 
 
-def fig3_scatter(gains: pd.DataFrame, family: Callable[[str], str]):
+def fig3_scatter(gains: pd.DataFrame, style: ModelStyle):
     """Fig 3 (None without comparisons on full train splits)."""
     if gains.empty:
         return None
@@ -212,22 +250,22 @@ def fig3_scatter(gains: pd.DataFrame, family: Callable[[str], str]):
         axis.plot(limits, limits, color="black", linewidth=0.8, linestyle="--")
         for row in gains[gains["upstream"] == upstream].itertuples():
             axis.plot(row.scratch_f1, row.finetune_f1, linestyle="none", markersize=7,
-                      color=colors[row.downstream], **_marker(row.model, family))
+                      color=colors[row.downstream], **style(row.model))
         axis.set(xlim=limits, ylim=limits, aspect="equal", title=f"pre-trained on {upstream}",
                  xlabel="from scratch: test weighted F1", ylabel="fine-tuned: test weighted F1")
     models = _ordered_models(gains["model"])
     handles = [Line2D([], [], color=colors[d], linewidth=6) for d in downstreams]
-    handles += [Line2D([], [], linestyle="none", color="black", **_marker(m, family))
+    handles += [Line2D([], [], linestyle="none", color="black", **style(m))
                 for m in models]
     labels = [f"downstream {d}" for d in downstreams]
-    labels += [f"{m} ({family(m)})" for m in models]
+    labels += [f"{m} ({style.family(m)})" for m in models]
     figure.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     figure.suptitle("Fine-tuned vs from scratch (above the line: fine-tuning helps)")
     figure.tight_layout()
     return figure
 
 
-def fig4_size_sweep(gains: pd.DataFrame, family: Callable[[str], str]):
+def fig4_size_sweep(gains: pd.DataFrame, style: ModelStyle):
     """Fig 4 (None without size-sweep comparisons); bars only where there is an interval."""
     if gains.empty:
         return None
@@ -239,7 +277,7 @@ def fig4_size_sweep(gains: pd.DataFrame, family: Callable[[str], str]):
         gain = part["gain"].to_numpy(dtype=float)
         low, high = (part[c].to_numpy(dtype=float) for c in ("ci_low", "ci_high"))
         line = axis.plot(sizes, gain, label=f"{model} ({upstream} -> {downstream})",
-                         **_marker(model, family))[0]
+                         **style(model))[0]
         bounded = np.isfinite(low) & np.isfinite(high)
         if bounded.any():
             axis.errorbar(sizes[bounded], gain[bounded], capsize=3, linestyle="none",

@@ -72,6 +72,21 @@ def family_of(model: str) -> str:
         return "unknown"
 
 
+def marker_of(model: str) -> str | None:
+    """The figure marker a backbone's spec names (None when it names none or is not registered).
+
+    Example:
+        >>> marker_of("resnet1d18"), marker_of("mystery")
+        ('o', None)
+    """
+    from ecg_tl_keras.models import get_backbone_spec
+
+    try:
+        return get_backbone_spec(model).marker
+    except ValueError:
+        return None
+
+
 def first_epoch_reaching(curve: Sequence[float], target: float) -> int | str:
     """The first epoch (1-based) at which ``curve`` reaches ``target``, else ``"never"``.
 
@@ -328,7 +343,7 @@ def make_report(study: str | Path, out: str | Path, log=print, *,
         (table_dir / f"{name}.md").write_text(markdown_table(table) + "\n")
     log(f"report: tables in {table_dir}")
     drawn = figures.draw_all(rows, tables["transfer_gain"], out / "figures",
-                             fig5_models=fig5_models, family=family_of)
+                             fig5_models=fig5_models, family=family_of, marker=marker_of)
     log(f"report: {len(drawn)} figures in {out / 'figures'}")
     report = out / "report.md"
     report.write_text(report_text(study, rows, groups, tables, drawn, out))
