@@ -14,11 +14,8 @@ best constant predictor and random predictions at the training prevalence of the
 finished, so its presence means the cell is done.
 
 Example:
-    >>> import tempfile
-    >>> out = Path(tempfile.mkdtemp())
-    >>> write_json_atomic(out / "x.json", {"a": 1})
-    >>> json.loads((out / "x.json").read_text())
-    {'a': 1}
+    >>> result_path("study", "scratch__ptbxl__gru__seed0").as_posix()
+    'study/results/scratch__ptbxl__gru__seed0.json'
 """
 
 from __future__ import annotations
@@ -26,16 +23,13 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ecg_tl_keras.metrics import per_label_f1
 from ecg_tl_keras.study.stats import no_skill_baselines
-from ecg_tl_keras.training.rundir import RunDir
+from ecg_tl_keras.training.rundir import RunDir, write_json_atomic
 
 RESULT_FORMAT = 1
 RUNS_DIR = "runs"
@@ -50,22 +44,6 @@ def run_dir(out: str | Path, key: str) -> Path:
 def result_path(out: str | Path, key: str) -> Path:
     """The result file of a cell."""
     return Path(out) / RESULTS_DIR / f"{key}.json"
-
-
-def write_json_atomic(path: str | Path, data: Any) -> None:
-    """Write JSON to a temporary file in the same folder, then ``os.replace`` it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(data, stream, indent=1, allow_nan=True)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def read_history(path: str | Path) -> list[dict[str, float]]:
