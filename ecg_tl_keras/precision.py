@@ -40,6 +40,8 @@ import dataclasses
 import platform
 from pathlib import Path
 
+from ecg_tl_keras.choices import check_choice
+
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 #: CPU flags (``/proc/cpuinfo``) of native bfloat16 arithmetic.
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -65,18 +67,6 @@ class Device:
     bf16: bool = False
     compute_capability: tuple[int, int] | None = None
     cpu_flags: tuple[str, ...] = ()
-
-
-def check_precision(precision) -> str:
-    """Returns ``precision`` if it is one of ``PRECISIONS``, else raises ValueError.
-
-    Example:
-        >>> check_precision("mixed_bfloat16")
-        'mixed_bfloat16'
-    """
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
-    return precision
 
 
 def cpu_flags() -> tuple[str, ...]:
@@ -166,7 +156,7 @@ def resolve_precision(precision: str, family: str, device: Device | None = None)
     Raises:
         ValueError: an unknown precision.
     """
-    if check_precision(precision) != "auto":
+    if check_choice("precision", precision, PRECISIONS) != "auto":
         return precision
     return auto_precision(family, current_device() if device is None else device)
 
@@ -199,7 +189,7 @@ def apply_precision(model, policy: str):
     """
     import keras
 
-    if check_precision(policy) == "auto":
+    if check_choice("precision", policy, PRECISIONS) == "auto":
         raise ValueError("apply_precision needs a policy, not 'auto' (use resolve_precision)")
     try:
         inside = {id(layer) for layer in model.get_layer(BACKBONE).layers}

@@ -131,7 +131,7 @@ def test_bad_input_shape(input_shape):
 
 
 def test_unknown_head():
-    with pytest.raises(ValueError, match="unknown head 'conv'"):
+    with pytest.raises(ValueError, match="head must be one of linear, mlp; got 'conv'"):
         build_model("gru", N_LABELS, input_shape=SHORT_SHAPE, head="conv")
 
 

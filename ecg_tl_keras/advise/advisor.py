@@ -30,6 +30,7 @@ from ecg_tl_keras.advise.finetune import RunSettings, measure
 from ecg_tl_keras.advise.leep import melep
 from ecg_tl_keras.advise.logme import logme
 from ecg_tl_keras.advise.probe import linear_probe
+from ecg_tl_keras.choices import check_choice
 from ecg_tl_keras.models.heads import HEAD_NAME
 from ecg_tl_keras.training.config import TrainConfig
 
@@ -65,8 +66,7 @@ class AdviseConfig:
     def __post_init__(self):
         self.data, self.out = str(self.data), str(self.out)
         self.checkpoints = [str(path) for path in self.checkpoints]
-        if self.stage not in STAGES:
-            raise ValueError(f"stage must be one of {', '.join(STAGES)}; got {self.stage!r}")
+        check_choice("stage", self.stage, STAGES)
         for name in ("seeds", "top"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

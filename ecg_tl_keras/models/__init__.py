@@ -21,6 +21,7 @@ Example:
 from ecg_tl_keras.models import resnet1d  # noqa: F401  isort: skip
 from ecg_tl_keras.models import recurrent  # noqa: F401  isort: skip
 from ecg_tl_keras.models import transformer1d  # noqa: F401  isort: skip
+from ecg_tl_keras.choices import HEADS, INPUT_SCALINGS, READOUTS
 from ecg_tl_keras.models.builder import build_model
 from ecg_tl_keras.models.finetune import (
     backbone_stages,
@@ -29,9 +30,7 @@ from ecg_tl_keras.models.finetune import (
     unfreeze_backbone,
     unfreeze_stages,
 )
-from ecg_tl_keras.models.heads import HEADS
-from ecg_tl_keras.models.normalization import INPUT_SCALINGS, MinMaxScaling
-from ecg_tl_keras.models.recurrent import READOUTS
+from ecg_tl_keras.models.normalization import MinMaxScaling
 from ecg_tl_keras.models.registry import (
     BackboneSpec,
     available_backbones,

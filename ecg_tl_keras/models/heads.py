@@ -9,9 +9,9 @@ The head computes in float32, so its sigmoid stays accurate under mixed precisio
 
 from keras import layers
 
+from ecg_tl_keras.choices import HEADS, check_choice
 from ecg_tl_keras.models.validation import check_n_labels
 
-HEADS = ("linear", "mlp")
 HEAD_NAME = "head"
 HEAD_HIDDEN_NAME = "head_hidden"
 MLP_UNITS = 512
@@ -58,9 +58,7 @@ def apply_head(features, n_labels, head="linear"):
         >>> apply_head(features, 3, head="mlp").shape
         (None, 3)
     """
-    if head not in HEADS:
-        raise ValueError(f"unknown head {head!r}; expected one of {', '.join(HEADS)}")
-    if head == "mlp":
+    if check_choice("head", head, HEADS) == "mlp":
         features = layers.Dense(MLP_UNITS, activation="relu", name=HEAD_HIDDEN_NAME)(
             features
         )

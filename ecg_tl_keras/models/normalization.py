@@ -16,8 +16,9 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from ecg_tl_keras.choices import INPUT_SCALINGS, check_choice
+
 NORMALIZATION_NAME = "normalization"
-INPUT_SCALINGS = ("zscore", "minmax")
 
 
 @keras.saving.register_keras_serializable(package="ecg_tl_keras")
@@ -47,23 +48,6 @@ class MinMaxScaling(layers.Layer):
         return input_shape
 
 
-def check_input_scaling(input_scaling):
-    """Validates an input scaling name (one of `INPUT_SCALINGS`).
-
-    Raises:
-        ValueError: If `input_scaling` is not `"zscore"` or `"minmax"`.
-
-    Example:
-        >>> check_input_scaling("minmax")
-        'minmax'
-    """
-    if input_scaling not in INPUT_SCALINGS:
-        raise ValueError(
-            f"input_scaling must be one of {', '.join(INPUT_SCALINGS)}, got {input_scaling!r}"
-        )
-    return input_scaling
-
-
 def input_scaling_layer(input_scaling, normalization, n_leads):
     """Builds the model's first layer, named `normalization`, for a scaling.
 
@@ -83,7 +67,7 @@ def input_scaling_layer(input_scaling, normalization, n_leads):
         >>> input_scaling_layer("minmax", None, 12).name
         'normalization'
     """
-    if check_input_scaling(input_scaling) == "minmax":
+    if check_choice("input_scaling", input_scaling, INPUT_SCALINGS) == "minmax":
         return MinMaxScaling(name=NORMALIZATION_NAME)
     return normalization_layer(normalization, n_leads)
 

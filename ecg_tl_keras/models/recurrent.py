@@ -22,30 +22,12 @@ to run them with cuDNN on a GPU.
 import keras
 from keras import layers
 
+from ecg_tl_keras.choices import READOUTS, check_choice
 from ecg_tl_keras.models.registry import BACKBONE_NAME, register_backbone
 from ecg_tl_keras.models.validation import check_input_shape
 
 DEFAULT_UNITS = 100
 DEFAULT_DROPOUT = 0.3
-READOUTS = ("last", "flatten")
-
-
-def check_readout(readout):
-    """Validates a recurrent readout name (one of `READOUTS`).
-
-    Returns:
-        `readout`.
-
-    Raises:
-        ValueError: If `readout` is not `"last"` or `"flatten"`.
-
-    Example:
-        >>> check_readout("flatten")
-        'flatten'
-    """
-    if readout not in READOUTS:
-        raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
-    return readout
 
 
 def recurrent_backbone(input_shape, recurrent_layer, dropout, readout="last"):
@@ -71,7 +53,7 @@ def recurrent_backbone(input_shape, recurrent_layer, dropout, readout="last"):
         (None, 400)
     """
     input_shape = check_input_shape(input_shape)
-    check_readout(readout)
+    check_choice("readout", readout, READOUTS)
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
             or not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
@@ -81,6 +63,11 @@ def recurrent_backbone(input_shape, recurrent_layer, dropout, readout="last"):
         x = layers.Flatten(name="rnn_flatten")(x)
     features = layers.Dropout(dropout, name="rnn_dropout")(x)
     return keras.Model(inputs, features, name=BACKBONE_NAME)
+
+
+def _sequences(readout):
+    """Whether the recurrent layer returns every step: the `"flatten"` readout."""
+    return check_choice("readout", readout, READOUTS) == "flatten"
 
 
 def _check_units(units):
@@ -101,7 +88,7 @@ def lstm(input_shape=(1000, 12), units=DEFAULT_UNITS, dropout=DEFAULT_DROPOUT, r
         (None, 10000)
     """
     layer = layers.LSTM(
-        _check_units(units), return_sequences=check_readout(readout) == "flatten", name="rnn"
+        _check_units(units), return_sequences=_sequences(readout), name="rnn"
     )
     return recurrent_backbone(input_shape, layer, dropout, readout)
 
@@ -117,9 +104,8 @@ def bilstm(input_shape=(1000, 12), units=DEFAULT_UNITS, dropout=DEFAULT_DROPOUT,
         >>> bilstm((100, 12), readout="flatten").output_shape
         (None, 20000)
     """
-    sequences = check_readout(readout) == "flatten"
     layer = layers.Bidirectional(
-        layers.LSTM(_check_units(units), return_sequences=sequences), name="rnn"
+        layers.LSTM(_check_units(units), return_sequences=_sequences(readout)), name="rnn"
     )
     return recurrent_backbone(input_shape, layer, dropout, readout)
 
@@ -136,6 +122,6 @@ def gru(input_shape=(1000, 12), units=DEFAULT_UNITS, dropout=DEFAULT_DROPOUT, re
         (None, 10000)
     """
     layer = layers.GRU(
-        _check_units(units), return_sequences=check_readout(readout) == "flatten", name="rnn"
+        _check_units(units), return_sequences=_sequences(readout), name="rnn"
     )
     return recurrent_backbone(input_shape, layer, dropout, readout)

@@ -30,6 +30,7 @@ import itertools
 import re
 from typing import Any, Iterable, Sequence
 
+from ecg_tl_keras.choices import check_choice
 from ecg_tl_keras.study.plan import TRAIN_KEYS, Plan
 
 STAGES = ("pretrain", "finetune")
@@ -238,8 +239,7 @@ def shard_cells(cells: Sequence[Cell], index: int, count: int) -> list[Cell]:
 
 def select_stage(cells: Iterable[Cell], stage: str) -> list[Cell]:
     """Only the cells of a stage (``"pretrain"``, ``"finetune"``) or all (``"all"``)."""
-    if stage not in ("all",) + STAGES:
-        raise ValueError(f"stage must be one of all, {', '.join(STAGES)}, got {stage!r}")
+    check_choice("stage", stage, ("all",) + STAGES)
     return [cell for cell in cells if stage in ("all", cell.stage)]
 
 

@@ -18,14 +18,12 @@ import os
 import re
 from typing import Any
 
+from ecg_tl_keras.choices import HEADS, INPUT_SCALINGS, READOUTS, check_choice
 from ecg_tl_keras.precision import PRECISIONS
 from ecg_tl_keras.training.strategies import strategy_names
 
 SELECT_ON = ("val", "test")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
-HEADS = ("linear", "mlp")
-READOUTS = ("last", "flatten")
-INPUT_SCALINGS = ("zscore", "minmax")
 #: The fine-tuning strategies built in (``register_finetune_strategy`` adds more).
 FINETUNE = strategy_names()
 _MONITOR = re.compile(r"(?P<split>val|test)_(?P<metric>[A-Za-z0-9_]+)")
@@ -183,13 +181,13 @@ class TrainConfig:
             raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
         if self.val_fold not in range(10) or isinstance(self.val_fold, bool):
             raise ValueError(f"val_fold must be a fold number 0-9, got {self.val_fold!r}")
-        self._check_choice("select_on", SELECT_ON)
-        self._check_choice("strategy", STRATEGIES)
-        self._check_choice("precision", PRECISIONS)
+        for name, choices in (("select_on", SELECT_ON), ("strategy", STRATEGIES),
+                              ("precision", PRECISIONS)):
+            check_choice(name, getattr(self, name), choices)
         for name, choices in (("head", HEADS), ("readout", READOUTS),
                               ("input_scaling", INPUT_SCALINGS)):
             if getattr(self, name) is not None:
-                self._check_choice(name, choices)
+                check_choice(name, getattr(self, name), choices)
         if self.dropout is not None and (
             isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float))
             or not 0 <= self.dropout < 1
@@ -199,7 +197,7 @@ class TrainConfig:
             raise ValueError(
                 f"skip_release_val_fold must be true or false, got {self.skip_release_val_fold!r}"
             )
-        self._check_choice("finetune", strategy_names())
+        check_choice("finetune", self.finetune, strategy_names())
         if self.finetune != "full" and self.finetune_from is None:
             raise ValueError(
                 f"finetune={self.finetune!r} needs finetune_from (a pre-trained checkpoint)"
@@ -207,12 +205,6 @@ class TrainConfig:
         for name in ("optimizer", "loss"):
             _check_identifier(name, getattr(self, name))
         self._check_monitor()
-
-    def _check_choice(self, name: str, choices: tuple[str, ...]) -> None:
-        if getattr(self, name) not in choices:
-            raise ValueError(
-                f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}"
-            )
 
     def _check_monitor(self) -> None:
         if self.monitor is None:
