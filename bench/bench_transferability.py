@@ -91,7 +91,8 @@ def main(argv=None) -> int:
     from scipy.stats import spearmanr
 
     from ecg_tl_keras.advise import AdviseConfig, advise
-    from ecg_tl_keras.training import TrainConfig, train
+    from ecg_tl_keras.datasets import load_manifest
+    from ecg_tl_keras.training import RunDir, TrainConfig, train
 
     started = time.perf_counter()
     load_before = os.getloadavg()
@@ -115,13 +116,13 @@ def main(argv=None) -> int:
     checkpoints = []
     for name, data in upstreams.items():
         for model in args.models.split(","):
-            out = args.work / "pretrain" / f"{name}-{model}"
-            if not (out / "metrics.json").is_file():
+            run = RunDir(args.work / "pretrain" / f"{name}-{model}")
+            if not run.is_finished():
                 print(f"pre-training {model} on {name}", flush=True)
-                train(TrainConfig(data=str(data), model=model, out=str(out),
+                train(TrainConfig(data=str(data), model=model, out=str(run.path),
                                   epochs=args.pretrain_epochs, batch_size=args.batch_size,
                                   verbose=0))
-            checkpoints.append(out / "best.keras")
+            checkpoints.append(run.best)
 
     advice_dir = args.work / "advice"
     advice = advise(AdviseConfig(data=str(target_dir), checkpoints=checkpoints,
@@ -142,7 +143,7 @@ def main(argv=None) -> int:
         rho, p_value = spearmanr(oriented, gains)
         correlations[key] = {"spearman_rho": float(rho), "p_value": float(p_value),
                              "oriented": "score" if higher_is_better else "minus score"}
-    manifest = json.loads((target_dir / "manifest.json").read_text())
+    manifest = load_manifest(target_dir)
     result = {
         "what": "Spearman correlation between each transferability score (oriented: higher = "
                 "predicted better) and the mean measured gain (test weighted F1, fine-tune minus "

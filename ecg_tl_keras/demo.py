@@ -43,7 +43,7 @@ from tfrecords_builder.readers import get_reader
 from ecg_tl_keras.study import make_report, run_study
 from ecg_tl_keras.study.plan import Plan
 from ecg_tl_keras.study.results import load_results
-from ecg_tl_keras.study.stats import no_skill_baselines, seed_gain_interval
+from ecg_tl_keras.study.stats import seed_gain_interval
 
 DEFAULT_OUT = "ecg_tl_demo"
 UPSTREAM, DOWNSTREAM = "ptbxl", "ptbxl_small"
@@ -114,7 +114,7 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, quick: bool = False,
     run_study(plan, out / "data", out / f"study{suffix}", train_fn=train_fn, log=log)
     log("[demo 3/3] writing the report")
     report_file = make_report(out / f"study{suffix}", out / f"report{suffix}", log=log)["report"]
-    lines = summary_lines(out / f"study{suffix}", out / "data", plan)
+    lines = summary_lines(out / f"study{suffix}", plan)
     prepend_to_report(report_file, lines)
     for line in lines:
         log(line)
@@ -203,14 +203,13 @@ VERDICT_TEXT = {
 }
 
 
-def summary_lines(study: Path, data_root: Path, plan: Plan) -> list[str]:
+def summary_lines(study: Path, plan: Plan) -> list[str]:
     """The report's first lines: what ran, the no-skill baselines, the pre-train's score and
     the fine-tune minus scratch gain over seeds, from the result files only."""
     results = [r for r in load_results(study) if r["cell"]["model"] == MODEL]
     scores = {(r["cell"]["kind"], r["cell"]["dataset"], r["cell"]["seed"]):
               r["metrics"]["test_weighted_f1"] for r in results}
-    baseline = {name: dataset_baselines(study, data_root, name, results)
-                for name in (UPSTREAM, DOWNSTREAM)}
+    baseline = {name: dataset_baselines(results, name) for name in (UPSTREAM, DOWNSTREAM)}
     counts = {name: _split_records(results, name) for name in (UPSTREAM, DOWNSTREAM)}
     seeds = list(plan.seeds)
     pretrain = [scores[("scratch", UPSTREAM, seed)] for seed in seeds]
@@ -246,19 +245,12 @@ def summary_lines(study: Path, data_root: Path, plan: Plan) -> list[str]:
     return lines
 
 
-def dataset_baselines(study: Path, data_root: Path, dataset: str, results) -> dict:
-    """No-skill test weighted F1 of a dataset, from a run's saved test labels and the
-    manifest's training label counts."""
-    import json
-
-    result = next(r for r in results if r["cell"]["dataset"] == dataset
-                  and r.get("predictions_test"))
-    with np.load(Path(study) / result["predictions_test"], allow_pickle=False) as saved:
-        y_true, labels = saved["y_true"], [str(label) for label in saved["labels"]]
-    train = json.loads((Path(data_root) / dataset / "manifest.json").read_text())
-    train = train["splits"]["train"]
-    prevalence = [train["label_counts"].get(label, 0) / train["records"] for label in labels]
-    return no_skill_baselines(y_true, prevalence)
+def dataset_baselines(results, dataset: str) -> dict:
+    """No-skill test weighted F1 of a dataset, as its result files hold them (computed from a
+    run's saved test labels and the manifest's training label counts:
+    :func:`ecg_tl_keras.study.results.baselines`)."""
+    return next(r["baselines"] for r in results
+                if r["cell"]["dataset"] == dataset and r.get("baselines"))
 
 
 def _split_records(results, dataset: str) -> str:

@@ -20,6 +20,7 @@ import dataclasses
 from pathlib import Path
 
 from ecg_tl_keras.study.results import load_results
+from ecg_tl_keras.training.rundir import RunDir
 
 
 @dataclasses.dataclass
@@ -81,7 +82,7 @@ def study_pretrains(study: Path) -> list[Candidate]:
             continue
         found.append(Candidate(
             name=f"{cell['dataset']}-{cell['model']}-seed{cell['seed']}",
-            path=study / result["run_dir"] / "best.keras", model=cell["model"],
+            path=RunDir(study / result["run_dir"]).best, model=cell["model"],
             upstream=cell["dataset"]))
     if not found:
         raise ValueError(f"{study}: no finished pre-train in this study folder")
@@ -99,7 +100,7 @@ def gather(sources: list[str | Path]) -> list[Candidate]:
         if source.is_dir():
             found = study_pretrains(source)
         elif source.is_file():
-            found = [Candidate(name=source.parent.name if source.name == "best.keras"
+            found = [Candidate(name=source.parent.name if source.name == RunDir.BEST
                                else source.stem, path=source)]
         else:
             raise ValueError(f"--checkpoint {source}: not found; expected a .keras file or a "

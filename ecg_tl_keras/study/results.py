@@ -30,6 +30,7 @@ import numpy as np
 from ecg_tl_keras.metrics import per_label_f1
 from ecg_tl_keras.study.stats import no_skill_baselines
 from ecg_tl_keras.training.rundir import RunDir, write_json_atomic
+from tfrecords_builder.layout import MANIFEST
 
 RESULT_FORMAT = 1
 RUNS_DIR = "runs"
@@ -105,7 +106,7 @@ def _train_prevalence(runs: Path, labels: list[str]) -> tuple[Path | None, list 
     """The manifest named by the run's config and the train split's prevalence per label."""
     try:
         data = RunDir(runs).stored_config()["data"]
-        manifest = Path(data) / "manifest.json"
+        manifest = Path(data) / MANIFEST
         train = json.loads(manifest.read_text())["splits"]["train"]
         counts, records = train["label_counts"], train["records"]
         return manifest, [counts[label] / records for label in labels]
