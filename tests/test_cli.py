@@ -79,6 +79,27 @@ def test_train_flags_are_the_config_fields():
     assert parser.parse_args(["--data", "d", "--model", "m", "--out", "o"]).deterministic
 
 
+def test_advise_training_flags_are_train_flags():
+    import argparse
+
+    from ecg_tl_keras.advise import cli as advise_cli
+    from ecg_tl_keras.training import cli_train
+
+    def flags(add):
+        parser = argparse.ArgumentParser()
+        add(parser)
+        return parser, {action.dest: (action.option_strings, action.type, action.default)
+                        for action in parser._actions}
+
+    parser, advise_flags = flags(advise_cli.add_arguments)
+    _, train_flags = flags(cli_train.add_arguments)
+    for name in advise_cli.TRAIN_FLAGS:
+        assert advise_flags[name] == train_flags[name]
+    args = parser.parse_args(["--data", "d", "--checkpoint", "c", "--out", "o", "--lr", "0.1",
+                              "--val-fold", "0"])
+    assert (args.lr, args.val_fold, args.epochs) == (0.1, 0, train_flags["epochs"][2])
+
+
 def test_importing_the_study_leaves_the_matplotlib_backend_alone():
     code = ("import matplotlib; matplotlib.use('svg'); import ecg_tl_keras.study, "
             "ecg_tl_keras.study.figures; print(matplotlib.get_backend())")

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from ecg_tl_keras.advise.advisor import TRAIN_DEFAULTS, STAGES, AdviseConfig
+from ecg_tl_keras.advise.advisor import STAGES, AdviseConfig
+from ecg_tl_keras.training import cli_train
+
+#: The fine-tune stage's settings: ``ecg-tl-keras train`` flags, with its defaults (the study's).
+TRAIN_FLAGS = ("epochs", "batch_size", "lr", "val_fold")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,21 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=3, help="seeds per run (default 3)")
     parser.add_argument("--top", type=int, default=2,
                         help="best-ranked checkpoints to fine-tune (default 2)")
-    parser.add_argument("--epochs", type=int, default=TRAIN_DEFAULTS.epochs,
-                        help="epochs per run (default %(default)s, the study's)")
-    parser.add_argument("--batch-size", type=int, default=TRAIN_DEFAULTS.batch_size,
-                        help="batch size (default %(default)s)")
-    parser.add_argument("--lr", type=float, default=TRAIN_DEFAULTS.lr,
-                        help="learning rate (default %(default)s)")
-    parser.add_argument("--val-fold", type=int, default=TRAIN_DEFAULTS.val_fold,
-                        help="train fold held out for selection (default %(default)s)")
+    cli_train.add_arguments(parser, TRAIN_FLAGS)
 
 
 def run(args: argparse.Namespace) -> int:
     from ecg_tl_keras.advise.advisor import advise
 
     config = AdviseConfig(data=args.data, checkpoints=args.checkpoints, out=args.out,
-                          stage=args.stage, seeds=args.seeds, top=args.top, epochs=args.epochs,
-                          batch_size=args.batch_size, lr=args.lr, val_fold=args.val_fold)
+                          stage=args.stage, seeds=args.seeds, top=args.top,
+                          **{name: getattr(args, name) for name in TRAIN_FLAGS})
     advise(config)
     return 0

@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import json
 import typing
+from typing import Collection
 
 from ecg_tl_keras.training.config import TrainConfig, cli_fields
 
@@ -42,10 +43,19 @@ def _value_type(field, hints: dict):
     return str
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Adds one flag per :class:`TrainConfig` field (see :func:`cli_fields`)."""
+def add_arguments(parser: argparse.ArgumentParser,
+                  names: Collection[str] | None = None) -> None:
+    """Adds one flag per :class:`TrainConfig` field (see :func:`cli_fields`).
+
+    Args:
+        parser: the command's parser.
+        names: only the flags of these fields (another command taking some of ``train``'s
+            settings, e.g. ``advise``); None: every one.
+    """
     hints = typing.get_type_hints(TrainConfig)
     for field in cli_fields():
+        if names is not None and field.name not in names:
+            continue
         meta = field.metadata
         flag = meta.get("flag", "--" + field.name.replace("_", "-"))
         if hints[field.name] is bool:

@@ -115,7 +115,7 @@ class TrainConfig:
         "val", "split the best epoch is chosen on; 'test' reproduces the study's protocol",
         choices=SELECT_ON)
     val_fold: int = _option(
-        8, "train fold (0-9) held out for selection (default 8 = PTB-XL strat_fold 9)")
+        8, "train fold (0-9) held out for selection (8 = PTB-XL strat_fold 9)")
     train_size: int | None = _option(
         None, "train on a seeded patient-wise subsample of N records", metavar="N")
     finetune: str = _option(
