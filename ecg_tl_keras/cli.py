@@ -106,8 +106,13 @@ def run_command(run, args) -> int:
                        "manifest's sha256, or rebuild it)")
         else:
             raise
-        print(f"ecg-tl-keras: error: {message}", file=sys.stderr)
-        return 2
+        return fail(message)
+
+
+def fail(message: str) -> int:
+    """Prints the one error line of the policy and returns its exit status, 2."""
+    print(f"ecg-tl-keras: error: {message}", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,8 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import_extensions(known.imports)
     except ValueError as error:
-        print(f"ecg-tl-keras: error: {error_line(error)}", file=sys.stderr)
-        return 2
+        return fail(error_line(error))
     command = next((arg for arg in rest if not arg.startswith("-")), None)
     command = command if command in COMMANDS else None
     args = build_parser(command).parse_args(argv)
@@ -133,8 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             require_tensorflow(f"ecg-tl-keras {args.command}")
         except ValueError as error:
-            print(f"ecg-tl-keras: error: {error}", file=sys.stderr)
-            return 2
+            return fail(error_line(error))
     module = importlib.import_module(COMMANDS[args.command])
     return run_command(module.run, args)
 
