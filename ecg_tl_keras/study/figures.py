@@ -38,6 +38,7 @@ from matplotlib.ticker import MaxNLocator
 
 SCRATCH_COLOR = "#8c8c8c"
 FINETUNE_COLOR = "#1f77b4"
+#: Fig 5 is drawn for this model unless others are asked for (the paper's choice).
 DEFAULT_FIG5_MODEL = "resnet1d18"
 #: Markers, in order of use, for models whose spec names none and for variants (``lstm[flatten]``).
 SPARE_MARKERS = ("X", "h", "<", ">", "d", "p", "8", "H", "*", "o", "s", "D", "^", "v", "P")

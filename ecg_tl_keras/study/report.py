@@ -45,8 +45,6 @@ from ecg_tl_keras.study.stats import (
 HISTORY_TEST_F1 = "test_weighted_f1"
 #: history.csv columns of the selection split's score start with this.
 HISTORY_SELECTION_PREFIX = "selection_"
-#: Fig 5 is drawn for this model unless others are asked for (the paper's choice).
-DEFAULT_FIG5_MODEL = "resnet1d18"
 #: A comparison's verdict is a finding when its Holm-adjusted p-value is below this.
 ALPHA = 1 - CONFIDENCE
 NEVER = "never"
