@@ -215,7 +215,7 @@ def load_index(data_dir: "str | os.PathLike | BuiltDataset", split: str) -> dict
         [0, 1, 2, 3, 4, 5, 6, 7, 8]
     """
     data = BuiltDataset.open(data_dir)
-    spec = {k: v for k, v in _feature_spec(len(data.labels)).items() if k != "signal"}
+    spec = {k: v for k, v in _feature_spec(len(data.labels)).items() if k != schema.SIGNAL.name}
     columns: dict[str, list] = {key: [] for key in spec}
     batches = (
         _raw_examples(shard_paths(data, split))
@@ -226,7 +226,7 @@ def load_index(data_dir: "str | os.PathLike | BuiltDataset", split: str) -> dict
         for key in spec:
             columns[key].append(batch[key])
     index = {key: np.concatenate(values) for key, values in columns.items()}
-    for key in ("record_id", "patient_id"):
+    for key in (schema.RECORD_ID.name, schema.PATIENT_ID.name):
         index[key] = np.array([value.decode() for value in index[key]], dtype=str)
     return index
 
@@ -262,15 +262,15 @@ def _record_filter(folds, exclude_folds, record_ids, patient_ids) -> Callable | 
         return tf.reduce_any(tf.equal(fold[:, None], chosen[None, :]), axis=1)
 
     def keep(batch):
-        conditions = [tf.ones_like(batch["fold"], dtype=tf.bool)]
+        conditions = [tf.ones_like(batch[schema.FOLD.name], dtype=tf.bool)]
         if folds is not None:
-            conditions.append(in_folds(batch["fold"], folds))
+            conditions.append(in_folds(batch[schema.FOLD.name], folds))
         if exclude_folds is not None:
-            conditions.append(tf.logical_not(in_folds(batch["fold"], exclude_folds)))
+            conditions.append(tf.logical_not(in_folds(batch[schema.FOLD.name], exclude_folds)))
         if records is not None:
-            conditions.append(records.lookup(batch["record_id"]) > 0)
+            conditions.append(records.lookup(batch[schema.RECORD_ID.name]) > 0)
         if patients is not None:
-            conditions.append(patients.lookup(batch["patient_id"]) > 0)
+            conditions.append(patients.lookup(batch[schema.PATIENT_ID.name]) > 0)
         return tf.reduce_all(tf.stack(conditions), axis=0)
 
     return keep
@@ -338,10 +338,10 @@ def load_records(
 
     def parse_batch(serialized):
         batch = tf.io.parse_example(serialized, spec)
-        signals = tf.reshape(tf.io.decode_raw(batch["signal"], tf.float32), (-1, *shape))
-        outputs = (signals, tf.cast(batch["labels"], tf.float32))
+        signals = tf.reshape(tf.io.decode_raw(batch[schema.SIGNAL.name], tf.float32), (-1, *shape))
+        outputs = (signals, tf.cast(batch[schema.LABELS.name], tf.float32))
         if with_ids:
-            outputs += (batch["record_id"],)
+            outputs += (batch[schema.RECORD_ID.name],)
         if keep is not None:
             kept = keep(batch)
             outputs = tuple(tf.boolean_mask(values, kept) for values in outputs)
