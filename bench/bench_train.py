@@ -42,6 +42,7 @@ def parse_args(argv=None):
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--no-torch-reference", dest="torch_reference", action="store_false")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -60,30 +61,77 @@ class KerasModel:
                            "binary_crossentropy")
         self.x, self.y = x, y
 
-    def step(self):
-        self.model.train_on_batch(self.x, self.y)
+    def run(self, steps: int) -> float:
+        """Seconds of ``steps`` training steps."""
+        started = time.perf_counter()
+        for _ in range(steps):
+            self.model.train_on_batch(self.x, self.y)
+        return time.perf_counter() - started
 
 
 class TorchReference:
-    """The same ResNet1d18 as a plain PyTorch module (float32), Adam + BCE, on GPU if present."""
+    """The same ResNet1d18 as a plain PyTorch module (float32), Adam + BCE, on GPU if present.
 
-    def __init__(self, x, y):
+    It steps in a child process (``--torch-worker``), told over a pipe how many steps to
+    take: PyTorch and TensorFlow in one process crash, and the child keeps the two
+    frameworks' thread pools apart.
+    """
+
+    def __init__(self, batch_size: int):
+        import subprocess
+
+        self.child = subprocess.Popen(
+            [sys.executable, __file__, "--torch-worker", "--batch-size", str(batch_size)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if self.child.stdout.readline().strip() != "ready":
+            raise ImportError("the PyTorch reference did not start (is torch installed?)")
+
+    def run(self, steps: int) -> float:
+        """Seconds of ``steps`` training steps, as the child measured them."""
+        self.child.stdin.write(f"{steps}\n")
+        self.child.stdin.flush()
+        return float(self.child.stdout.readline())
+
+    def close(self):
+        self.child.stdin.close()
+        self.child.wait()
+
+
+def torch_worker(batch_size: int) -> int:
+    """The child of :class:`TorchReference`: reads step counts, answers with seconds."""
+    try:
         import torch
+    except ImportError:
+        print("torch is not installed: no PyTorch reference", file=sys.stderr)
+        return 3
+    x, y = fixed_batch(batch_size)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = torch_resnet1d18(torch).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+    loss = torch.nn.BCEWithLogitsLoss()
+    x = torch.from_numpy(x).permute(0, 2, 1).contiguous().to(device)
+    y = torch.from_numpy(y).to(device)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        started = time.perf_counter()
+        for _ in range(int(line)):
+            optimizer.zero_grad()
+            loss(model(x), y).backward()
+            optimizer.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        print(time.perf_counter() - started, flush=True)
+    return 0
 
-        self.torch = torch
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.model = torch_resnet1d18(torch).to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), 1e-3)
-        self.loss = torch.nn.BCEWithLogitsLoss()
-        self.x = torch.from_numpy(x).permute(0, 2, 1).contiguous().to(self.device)
-        self.y = torch.from_numpy(y).to(self.device)
 
-    def step(self):
-        self.optimizer.zero_grad()
-        self.loss(self.model(self.x), self.y).backward()
-        self.optimizer.step()
-        if self.device == "cuda":
-            self.torch.cuda.synchronize()
+def fixed_batch(batch_size: int):
+    """The one random batch every model steps on (the same in the PyTorch child)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 0.5, (batch_size, *SHAPE)).astype("float32")
+    y = (rng.random((batch_size, N_LABELS)) > 0.7).astype("float32")
+    return x, y
 
 
 def torch_resnet1d18(torch):
@@ -137,34 +185,31 @@ def paper_hours_per_seed(rates):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.torch_worker:
+        return torch_worker(args.batch_size)
     import keras
-    import numpy as np
 
     from ecg_tl_keras.models import available_backbones
     from ecg_tl_keras.precision import current_device
 
     names = available_backbones() if args.models == "all" else args.models.split(",")
-    rng = np.random.default_rng(0)
-    x = rng.normal(0, 0.5, (args.batch_size, *SHAPE)).astype("float32")
-    y = (rng.random((args.batch_size, N_LABELS)) > 0.7).astype("float32")
+    x, y = fixed_batch(args.batch_size)
     load_before = os.getloadavg()
     runners = {name: KerasModel(name, args.precision, x, y) for name in names}
     if args.torch_reference:
         try:
-            runners["torch_resnet1d18"] = TorchReference(x, y)
+            runners["torch_resnet1d18"] = TorchReference(args.batch_size)
         except ImportError:
             print("torch is not installed: no PyTorch reference", file=sys.stderr)
     rates = {name: [] for name in runners}
     for name, runner in runners.items():
-        for _ in range(args.warmup):
-            runner.step()
+        runner.run(args.warmup)
     for round_index in range(args.rounds):
         for name, runner in runners.items():
-            started = time.perf_counter()
-            for _ in range(args.steps):
-                runner.step()
-            rates[name].append(args.steps * args.batch_size / (time.perf_counter() - started))
+            rates[name].append(args.steps * args.batch_size / runner.run(args.steps))
             print(f"round {round_index + 1}: {name} {rates[name][-1]:.1f} samples/s", flush=True)
+    if "torch_resnet1d18" in runners:
+        runners["torch_resnet1d18"].close()
     median = {name: round(statistics.median(values), 1) for name, values in rates.items()}
     device = current_device()
     result = {
