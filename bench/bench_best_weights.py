@@ -61,6 +61,7 @@ def copy_times(name: str, repeats: int) -> dict:
 
 def main(argv=None):
     args = parse_args(argv)
+    from ecg_tl_keras.training.rundir import write_json_atomic
     from ecg_tl_keras.precision import current_device
 
     device = current_device()
@@ -69,9 +70,7 @@ def main(argv=None):
                             for name in args.models.split(",")},
               "load_average_after": [round(v, 2) for v in os.getloadavg()]}
     out = args.out or ROOT / "bench" / "results" / f"best_weights_{device.kind}.json"
-    partial = out.with_name(f".{out.name}.partial")
-    partial.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(partial, out)
+    write_json_atomic(out, result)
     print(json.dumps(result["per_model"]), f"-> {out}")
     return 0
 

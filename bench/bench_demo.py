@@ -50,6 +50,7 @@ def margins(study: Path) -> dict:
 
 def main(argv=None):
     args = parse_args(argv)
+    from ecg_tl_keras.training.rundir import write_json_atomic
     from ecg_tl_keras.console import is_native_log_line
     from ecg_tl_keras.precision import current_device
 
@@ -77,11 +78,9 @@ def main(argv=None):
     }
     out = args.out or ROOT / "bench" / "results" / (
         f"demo{'_quick' if args.quick else ''}_{device.kind}.json")
-    partial = out.with_name(f".{out.name}.partial")
-    partial.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(partial, out)
-    print(json.dumps({k: result[k] for k in ("wall_s", "tensorflow_log_lines",
-                                              "python_warning_lines", "best_margin")}), f"-> {out}")
+    write_json_atomic(out, result)
+    shown = ("wall_s", "tensorflow_log_lines", "python_warning_lines", "best_margin")
+    print(json.dumps({key: result[key] for key in shown}), f"-> {out}")
     return 0
 
 

@@ -175,6 +175,7 @@ def torch_worker(arrays: Path, epochs: int) -> int:
 
 def main(argv=None):
     args = parse_args(argv)
+    from ecg_tl_keras.training.rundir import write_json_atomic
     if args.epochs < 2:
         raise SystemExit("--epochs must be at least 2 (the first epoch is not timed)")
     if args.torch_worker:
@@ -225,10 +226,7 @@ def main(argv=None):
                 median[f"train_{precision}"] / median["train_float32"], 3)
     result["ratios"] = ratios
     out = args.out or ROOT / "bench" / "results" / f"train_command_{device.kind}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial")
-    partial.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(partial, out)
+    write_json_atomic(out, result)
     print(json.dumps({"samples_per_s": median, "ratios": ratios}), f"-> {out}")
     return 0
 
