@@ -41,7 +41,7 @@ def _worker_main(conn, current, slot, initializer, initargs, function) -> None:
     while True:
         try:
             task = conn.recv()
-        except EOFError:
+        except (EOFError, OSError):  # the main process closed its end: it is stopping
             return
         if task is None:
             return
@@ -49,7 +49,10 @@ def _worker_main(conn, current, slot, initializer, initargs, function) -> None:
         for index in range(*task):
             current[slot] = index
             results.append(function(index))
-        conn.send(results)
+        try:
+            conn.send(results)
+        except OSError:  # broken pipe: the main process stopped (Ctrl-C) while this chunk ran
+            return
 
 
 def _retire(waiting, slot, conns, processes, sent, current) -> None:
@@ -138,6 +141,9 @@ def imap_ordered(function: Callable[[int], object], count: int, *, workers: int,
     finally:
         if in_main_thread:
             signal.signal(signal.SIGINT, previous)
+        if not finished:  # stopped early: end the workers before their pipes break under them
+            for process in processes:
+                process.terminate()
         for conn in conns:
             try:
                 if finished:
