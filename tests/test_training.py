@@ -119,11 +119,11 @@ def test_history_csv_drops_rows_of_epochs_that_will_rerun(tmp_path):
     history = cb.HistoryCSV(path, ["loss"], initial_epoch=2)
     history.on_train_begin()
     history.on_epoch_begin(2)
-    history.on_epoch_end(2, {"loss": 0.5})
-    assert [(row["epoch"], row["loss"]) for row in _history(tmp_path)] == [
-        ("1", "0.9"),
-        ("2", "0.8"),
-        ("3", "0.5"),
+    history.on_epoch_end(2, {"loss": 0.5, "seconds": 1.25})
+    assert [(row["epoch"], row["loss"], row["seconds"]) for row in _history(tmp_path)] == [
+        ("1", "0.9", "1.0"),
+        ("2", "0.8", "1.0"),
+        ("3", "0.5", "1.25"),
     ]
     cb.HistoryCSV(path, ["loss"], initial_epoch=0).on_train_begin()
     assert _history(tmp_path) == []

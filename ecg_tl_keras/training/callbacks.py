@@ -300,8 +300,36 @@ def _write_synced(path: Path, text: str) -> None:
         os.fsync(stream.fileno())
 
 
+class EpochTimer(keras.callbacks.Callback):
+    """Adds the epoch's wall time so far to the epoch logs as ``seconds``.
+
+    The one clock of an epoch: place it after the callbacks whose work counts
+    (the per-epoch evaluation) and before those that report it.
+
+    Example:
+        >>> timer, logs = EpochTimer(), {}
+        >>> timer.on_epoch_begin(0); timer.on_epoch_end(0, logs)
+        >>> logs["seconds"] >= 0
+        True
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._started = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["seconds"] = time.perf_counter() - self._started
+
+
 class HistoryCSV(keras.callbacks.Callback):
     """Writes one row per epoch (1-based ``epoch`` first, then ``columns``, then ``seconds``).
+
+    ``seconds`` is the epoch logs' ``seconds``, which an :class:`EpochTimer` placed
+    before this callback adds.
 
     On a fresh run (``initial_epoch == 0``) the file is started anew; on a
     resumed run the rows of epochs after ``initial_epoch`` (left by the
@@ -314,7 +342,6 @@ class HistoryCSV(keras.callbacks.Callback):
     def __init__(self, path: str | os.PathLike, columns: list[str], initial_epoch: int = 0):
         super().__init__()
         self.path, self.columns, self.initial_epoch = Path(path), list(columns), initial_epoch
-        self._started = 0.0
 
     @property
     def fieldnames(self) -> list[str]:
@@ -332,12 +359,9 @@ class HistoryCSV(keras.callbacks.Callback):
             writer.writeheader()
             writer.writerows(kept)
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._started = time.perf_counter()
-
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - self._started, 3)}
+        row = {"epoch": epoch + 1, "seconds": round(_scalar(logs.get("seconds", math.nan)), 3)}
         row.update({name: _scalar(logs.get(name, float("nan"))) for name in self.columns})
         faults.point("epoch_end", epoch + 1)
         with open(self.path, "a", newline="") as handle:
@@ -348,7 +372,8 @@ class HistoryCSV(keras.callbacks.Callback):
 class EpochLine(keras.callbacks.Callback):
     """Prints one console line per epoch: loss, the split metrics a user watches, the best so far.
 
-    Place it after :class:`BestWeights` so the line shows the best epoch including this one.
+    Place it after :class:`BestWeights` so the line shows the best epoch including this one,
+    and after an :class:`EpochTimer`, whose ``seconds`` it shows.
 
     Example:
         >>> line = EpochLine(5, ["val_weighted_f1", "test_weighted_f1"], best=None, log=print)
@@ -360,10 +385,6 @@ class EpochLine(keras.callbacks.Callback):
                  log: Callable[[str], None]):
         super().__init__()
         self.epochs, self.keys, self.best, self.log = epochs, list(keys), best, log
-        self._started = 0.0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._started = time.perf_counter()
 
     def format(self, epoch: int, logs: dict, seconds: float) -> str:
         """The line of 0-based ``epoch`` from its logs and duration."""
@@ -375,7 +396,8 @@ class EpochLine(keras.callbacks.Callback):
         return "  ".join(parts)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.log(self.format(epoch, logs or {}, time.perf_counter() - self._started))
+        logs = logs or {}
+        self.log(self.format(epoch, logs, _scalar(logs.get("seconds", math.nan))))
 
 
 def _scalar(value) -> float:
