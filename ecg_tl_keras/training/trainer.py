@@ -93,7 +93,6 @@ class _Run:
     log: _Console
     initial_epoch: int = 0
     precision: str = "float32"  # the Keras dtype policy the backbone computes under
-    phase_starts: list[int] | None = None  # the 0-based first epoch of each fine-tuning phase
 
     @property
     def labels(self) -> list[str]:
@@ -181,6 +180,7 @@ def train(config: TrainConfig, *, model: keras.Model | None = None,
         metrics,
         *([phased] if phased is not None else []),  # after the metrics: it may watch val_loss
         *callbacks,
+        cb.EpochTimer(),  # after the evaluation it times, before what reports the time
         best,
         cb.HistoryCSV(run.run_dir.history,
                       columns + ([config.monitor] if config.monitor not in columns else []),
@@ -193,8 +193,8 @@ def train(config: TrainConfig, *, model: keras.Model | None = None,
                    if key.startswith(f"{splits[0].name}_") and not key.endswith("_macro_f1")]
         all_callbacks.append(cb.EpochLine(config.epochs, watched, best, run.log))
     _fit(run, model, all_callbacks)
-    run.phase_starts = phased.starts if phased is not None else [p.start_epoch for p in phases]
-    return _finish(run, model, test, best, source, started)
+    starts = phased.starts if phased is not None else [phase.start_epoch for phase in phases]
+    return _finish(run, model, test, best, source, started, starts)
 
 
 def _start(config: TrainConfig, user_model: bool) -> _Run:
@@ -362,8 +362,11 @@ def _fit_multiworker(run: _Run, model, callbacks, records, epochs: dict, verbose
                             callbacks=callbacks, verbose=verbose)
 
 
-def _finish(run: _Run, model, test: EvalSplit, best: cb.BestWeights, source, started) -> dict:
+def _finish(run: _Run, model, test: EvalSplit, best: cb.BestWeights, source, started,
+            phase_starts: list[int]) -> dict:
     """Scores the best weights on the test split and writes the run's result files.
+
+    ``phase_starts`` holds the 0-based first epoch of each fine-tuning phase as run.
 
     ``metrics.json`` is written last and the resume state removed after it, so a
     run is finished (:meth:`RunDir.is_finished`) only when every file is in place.
@@ -387,7 +390,7 @@ def _finish(run: _Run, model, test: EvalSplit, best: cb.BestWeights, source, sta
     })
     save_predictions(run.run_dir.predictions, test, y_prob, run.labels)
     faults.point("finish_checkpoint", config.epochs)
-    metrics = _metrics(run, report, best, time.perf_counter() - started)
+    metrics = _metrics(run, report, best, time.perf_counter() - started, phase_starts)
     write_json_atomic(run.run_dir.metrics, metrics)
     faults.point("finish_metrics", config.epochs)
     run.run_dir.remove_resume_state()
@@ -405,7 +408,8 @@ def _records_per_epoch(count: int, batch_size: int, replicas: int) -> int:
     return count - remainder if replicas > 1 and 0 < remainder < replicas else count
 
 
-def _metrics(run: _Run, report: dict, best: cb.BestWeights, wall_time: float) -> dict:
+def _metrics(run: _Run, report: dict, best: cb.BestWeights, wall_time: float,
+             phase_starts: list[int]) -> dict:
     config, plan = run.config, run.plan
     with open(run.run_dir.history, newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -432,7 +436,7 @@ def _metrics(run: _Run, report: dict, best: cb.BestWeights, wall_time: float) ->
         "records": plan.summary(),
         "model": config.model,
         "finetune": config.finetune if config.finetune_from else None,
-        "finetune_phase_starts": ([start + 1 for start in run.phase_starts]
+        "finetune_phase_starts": ([start + 1 for start in phase_starts]
                                   if config.finetune_from else None),
         "finetune_from": config.finetune_from,
         "optimizer": config.optimizer,
