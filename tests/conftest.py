@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import doctest
@@ -48,6 +49,17 @@ def pytest_collection_modifyitems(config, items):
     if empty:
         config.hook.pytest_deselected(items=empty)
         items[:] = [item for item in items if not runs_nothing(item)]
+
+
+@pytest.fixture
+def as_in_a_terminal() -> dict:
+    """``subprocess.Popen`` keywords that give the child Ctrl-C's default handling, as in a terminal.
+
+    A shell's background job (``pytest &``, some CI runners) starts with SIGINT ignored, and a
+    child inherits that: Python then never raises KeyboardInterrupt, and a Ctrl-C test would
+    see a run that ignored the signal.
+    """
+    return {"preexec_fn": lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)}
 
 
 def assemble_real_samples(dest: Path) -> Path:

@@ -483,14 +483,15 @@ def test_killed_worker_ends_the_build_naming_its_record(shared_data, tmp_path, m
     assert not list((tmp_path / "out" / "stalling").iterdir())
 
 
-def test_ctrl_c_ends_a_build_with_one_line_and_nothing_written(shared_data, tmp_path):
+def test_ctrl_c_ends_a_build_with_one_line_and_nothing_written(shared_data, tmp_path,
+                                                                   as_in_a_terminal):
     """SIGINT to the whole process group, as a terminal sends it, while workers are converting."""
     out_dir = tmp_path / "out" / "ptbxl"
     process = subprocess.Popen(
         [sys.executable, "-m", "tfrecords_builder", "ptbxl", "--source", str(shared_data / "ptbxl"),
          "--out", str(tmp_path / "out"), "--workers", "2", "--shard-size", "50", "--no-progress"],
         cwd=PROJECT_ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, **as_in_a_terminal)
     try:
         deadline = time.monotonic() + 120
         while not (out_dir.is_dir() and list(out_dir.glob(".*.tmp"))):

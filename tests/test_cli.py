@@ -109,12 +109,13 @@ def test_importing_the_study_leaves_the_matplotlib_backend_alone():
 
 
 @pytest.mark.slow
-def test_ctrl_c_in_train_is_one_line(ptbxl_built, tmp_path):
+def test_ctrl_c_in_train_is_one_line(ptbxl_built, tmp_path, as_in_a_terminal):
     process = subprocess.Popen(
         [sys.executable, "-m", "ecg_tl_keras.cli", "train", "--data", str(ptbxl_built),
          "--model", "lstm", "--out", str(tmp_path / "run"), "--epochs", "50",
          "--batch-size", "64"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"})
+        text=True, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"},
+        **as_in_a_terminal)
     deadline = time.monotonic() + 300
     while not (tmp_path / "run" / "backup").is_dir() and time.monotonic() < deadline:
         time.sleep(0.5)
