@@ -106,18 +106,14 @@ def torch_worker(batch_size: int) -> int:
         return 3
     x, y = fixed_batch(batch_size)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = torch_resnet1d18(torch).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), 1e-3)
-    loss = torch.nn.BCEWithLogitsLoss()
+    trainer = TorchTrainer(torch, N_LABELS, device)
     x = torch.from_numpy(x).permute(0, 2, 1).contiguous().to(device)
     y = torch.from_numpy(y).to(device)
     print("ready", flush=True)
     for line in sys.stdin:
         started = time.perf_counter()
         for _ in range(int(line)):
-            optimizer.zero_grad()
-            loss(model(x), y).backward()
-            optimizer.step()
+            trainer.step(x, y)
         if device == "cuda":
             torch.cuda.synchronize()
         print(time.perf_counter() - started, flush=True)
@@ -134,7 +130,25 @@ def fixed_batch(batch_size: int):
     return x, y
 
 
-def torch_resnet1d18(torch):
+class TorchTrainer:
+    """The PyTorch reference's training: ResNet1d18 (float32), Adam(1e-3), BCE on logits.
+
+    Shared by this bench (steps on one batch) and ``bench_train_command.py`` (whole epochs).
+    """
+
+    def __init__(self, torch, n_labels: int, device: str = "cpu"):
+        self.model = torch_resnet1d18(torch, n_labels).to(device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), 1e-3)
+        self.loss = torch.nn.BCEWithLogitsLoss()
+
+    def step(self, x, y) -> None:
+        """One optimizer step on the channels-first batch ``x`` and its labels ``y``."""
+        self.optimizer.zero_grad()
+        self.loss(self.model(x), y).backward()
+        self.optimizer.step()
+
+
+def torch_resnet1d18(torch, n_labels: int = N_LABELS):
     """torchvision's ResNet-18 in 1-D (the layout of `ecg_tl_keras.models.resnet1d`)."""
     nn = torch.nn
 
@@ -161,7 +175,7 @@ def torch_resnet1d18(torch):
         for index in range(2):
             layers.append(Block(inputs, filters, 2 if stage and not index else 1))
             inputs = filters
-    layers += [nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(512, N_LABELS)]
+    layers += [nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(512, n_labels)]
     return nn.Sequential(*layers)
 
 

@@ -112,7 +112,7 @@ class TorchEpochs:
         import numpy as np
         import torch
 
-        from bench_train import torch_resnet1d18
+        from bench_train import TorchTrainer
 
         def channels_first(name):
             return torch.from_numpy(stored[name]).permute(0, 2, 1).contiguous()
@@ -122,10 +122,8 @@ class TorchEpochs:
         self.torch = torch
         self.train_x, self.train_y = channels_first("train_x"), torch.from_numpy(stored["train_y"])
         self.eval_x = [channels_first("val_x"), channels_first("test_x")]
-        self.model = torch_resnet1d18(torch)
-        self.model[-1] = torch.nn.Linear(512, self.train_y.shape[1])
-        self.optimizer = torch.optim.Adam(self.model.parameters(), 1e-3)
-        self.loss = torch.nn.BCEWithLogitsLoss()
+        self.trainer = TorchTrainer(torch, self.train_y.shape[1])
+        self.model = self.trainer.model
         self.generator = torch.Generator().manual_seed(seed)
 
     def epoch(self) -> float:
@@ -136,9 +134,7 @@ class TorchEpochs:
         order = torch.randperm(len(self.train_x), generator=self.generator)
         for start in range(0, len(order), BATCH_SIZE):
             batch = order[start:start + BATCH_SIZE]
-            self.optimizer.zero_grad()
-            self.loss(self.model(self.train_x[batch]), self.train_y[batch]).backward()
-            self.optimizer.step()
+            self.trainer.step(self.train_x[batch], self.train_y[batch])
         self.model.eval()
         with torch.no_grad():
             for x in self.eval_x:
