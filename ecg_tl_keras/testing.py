@@ -175,6 +175,10 @@ def check_reader(reader, *, max_seconds=10.5, limit=None, leads=None):
             f"{kind}: needs a non-empty release_format")
     _expect(pickle.loads(pickle.dumps(reader)) is not None,
             f"{kind}: must be picklable (readers are sent to worker processes)")
+    inputs = [Path(path) for path in reader.input_paths()]
+    _expect(inputs and all(path.exists() for path in inputs),
+            f"{kind}: input_paths() must list the files and folders it reads, all present; "
+            f"got {inputs}")
 
     refs = reader.records()
     _expect(refs, f"{kind}: records() listed nothing in {getattr(reader, 'source', '?')}")

@@ -449,6 +449,49 @@ def test_sigkill_mid_build_then_rerun_gives_identical_shards(shared_data, tmp_pa
     assert {**manifest, "build_options": None} == {**reference, "build_options": None}
 
 
+def test_rerun_over_a_changed_release_is_refused_until_overwrite(shared_data, ptbxl_table,
+                                                                 tmp_path):
+    source = make_ptbxl_subset(shared_data / "ptbxl", tmp_path / "release",
+                               ptbxl_table["ecg_id"][:30].tolist())
+    first = quiet_build("ptbxl", source, tmp_path / "out")
+    table = source / "ptbxl_database.csv"
+    rows = table.read_text().splitlines(keepends=True)
+    table.write_text("".join(rows[:-5]))  # five records taken out of the release
+    with pytest.raises(BuildError, match=r"ptbxl was built from .* changed.*--overwrite"):
+        quiet_build("ptbxl", source, tmp_path / "out")
+    again = quiet_build("ptbxl", source, tmp_path / "out", overwrite=True)
+    assert again["source_fingerprint"] != first["source_fingerprint"]
+    written = sum(split["records"] for split in again["splits"].values())
+    assert written + len(again["dropped"]) == 25
+
+
+def test_rerun_after_editing_a_label_table_outside_the_source_is_refused(sample_data, tmp_path):
+    from folder_fixtures import make_folder_release
+
+    release = make_folder_release(tmp_path / "mine", sample_data, ptbxl_count=12, fmt212_count=0,
+                                  edf_count=0)
+    options = dict(labels=str(release.labels), name="mine")
+    quiet_build("folder", release.source, tmp_path / "out", **options)
+    assert quiet_build("folder", release.source, tmp_path / "out", **options)  # unchanged: a no-op
+    flipped = release.rows.assign(NORM=1 - release.rows["NORM"], ABN=1 - release.rows["ABN"])
+    flipped.to_csv(release.labels, index=False)
+    with pytest.raises(BuildError, match="--overwrite"):
+        quiet_build("folder", release.source, tmp_path / "out", **options)
+    rebuilt = quiet_build("folder", release.source, tmp_path / "out", overwrite=True, **options)
+    counts = {label: sum(split["label_counts"][label] for split in rebuilt["splits"].values())
+              for label in ("NORM", "ABN")}
+    assert counts == {"NORM": int(flipped["NORM"].sum()), "ABN": int(flipped["ABN"].sum())}
+
+
+def test_a_build_inside_its_own_source_is_reused(shared_data, ptbxl_table, tmp_path):
+    """The output folder (and other datasets built beside it) are not inputs of the build."""
+    source = make_ptbxl_subset(shared_data / "ptbxl", tmp_path / "release",
+                               ptbxl_table["ecg_id"][:20].tolist())
+    first = quiet_build("ptbxl", source, source / "built")
+    quiet_build("georgia", shared_data / "georgia", source / "built")
+    assert quiet_build("ptbxl", source, source / "built") == first
+
+
 def test_cli_rerun_of_an_api_build_with_the_same_options_is_a_no_op(ptbxl_80, tmp_path, capsys):
     from tfrecords_builder.cli import main
 

@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from tfrecords_builder.checks import signal_flags
+from tfrecords_builder.fingerprint import source_fingerprint
 from tfrecords_builder.pool import WorkerDied, imap_ordered
 from tfrecords_builder.readers import RecordRef, SourceError, get_reader
 from tfrecords_builder.signal import (
@@ -177,8 +178,9 @@ def multi_hot(labels: tuple[str, ...], label_names: tuple[str, ...]) -> np.ndarr
 
 # ---------------------------------------------------------------- the build
 
-def _existing_build(out_dir: Path, options: BuildOptions) -> dict | None:
-    """The finished manifest when this exact build is already done; error if built differently."""
+def _existing_build(out_dir: Path, options: BuildOptions, fingerprint: str) -> dict | None:
+    """The finished manifest when this exact build is already done, from inputs in the same
+    state (``fingerprint``); an error if built differently or from inputs changed since."""
     manifest_path = out_dir / MANIFEST
     if not manifest_path.is_file():
         return None
@@ -189,6 +191,11 @@ def _existing_build(out_dir: Path, options: BuildOptions) -> dict | None:
             f"{manifest_path}: unreadable manifest; rebuild with --overwrite") from None
     if manifest.get("build_options") != json.loads(json.dumps(dataclasses.asdict(options))):
         raise BuildError(f"{out_dir} already holds a build with other options; "
+                         f"use --overwrite to rebuild it")
+    # Builds written before the fingerprint existed have none: they are taken as they are.
+    if manifest.get("source_fingerprint", fingerprint) != fingerprint:
+        raise BuildError(f"{out_dir} was built from {options.source} as it was then; files there "
+                         f"(or the label table it names) have changed, been added or removed since: "
                          f"use --overwrite to rebuild it")
     return manifest
 
@@ -282,8 +289,9 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
                            seed, shard_size, nan_policy, keep_unlabeled, complete_options,
                            resample, drop_flagged)
     out_dir = Path(out) / reader.dataset_name
+    fingerprint = source_fingerprint(reader.input_paths(), exclude=[out])
     if not overwrite:
-        finished = _existing_build(out_dir, options)
+        finished = _existing_build(out_dir, options, fingerprint)
         if finished is not None:
             log(f"{out_dir}: already built ({_counts_line(finished)}); nothing to do "
                 f"(use --overwrite to rebuild)")
@@ -310,7 +318,7 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
             raise BuildError(f"{source}: every record was dropped ({_reason_summary(dropped)}); "
                              f"nothing written")
         elapsed = time.perf_counter() - started
-        manifest = _manifest(reader, options, splits, dropped, flags)
+        manifest = _manifest(reader, options, splits, dropped, flags, fingerprint)
         _write_atomic_json(out_dir / MANIFEST, manifest)
     except BaseException:
         remove_partial_output(out_dir)  # nothing half-written stays behind
@@ -407,7 +415,7 @@ def _write_shards(reader, refs, assignment, out_dir, options, strict, dropped, w
 
 
 def _manifest(reader, options: BuildOptions, splits: dict,
-              dropped: list[dict], flags: list[dict]) -> dict:
+              dropped: list[dict], flags: list[dict], fingerprint: str) -> dict:
     normalization = splits["train"].pop("_normalization")
     splits["test"].pop("_normalization")
     return {
@@ -436,4 +444,5 @@ def _manifest(reader, options: BuildOptions, splits: dict,
         "nan_policy": options.nan_policy,
         "resample": options.resample,
         "build_options": dataclasses.asdict(options),
+        "source_fingerprint": fingerprint,
     }

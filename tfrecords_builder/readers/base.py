@@ -95,6 +95,15 @@ class Reader(abc.ABC):
         self.skipped: list[dict] = []
         self.unknown_codes: collections.Counter = collections.Counter()
 
+    def input_paths(self) -> list[Path]:
+        """The files and folders a build of this reader reads (the source folder by default).
+
+        A finished build is reused only while their state is the one it was built from
+        (:func:`tfrecords_builder.fingerprint.source_fingerprint`): a reader that reads a
+        file outside ``source`` (a label table given by path) lists it here.
+        """
+        return [self.source]
+
     def skip(self, record_id: str, reason: str) -> None:
         """Leave a record out of :meth:`records`, with the reason (file, field, value)."""
         self.skipped.append({"record_id": record_id, "reason": reason})

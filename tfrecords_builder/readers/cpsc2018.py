@@ -100,6 +100,7 @@ class Cpsc2018Reader(CincReader):
             raise SourceError(f"{reference}: REFERENCE.csv not found")
         reference_path = Path(reference) if reference else (
             default_reference if default_reference.is_file() else None)
+        self.reference_path = reference_path
         self.reference, self.reference_problems = read_reference(
             reference_path) if reference_path else ({}, {})
         has_headers = next(self.source.rglob("*.hea"), None) is not None
@@ -118,6 +119,9 @@ class Cpsc2018Reader(CincReader):
         numbers = {label: (str(number),) for number, label in REFERENCE_CLASSES.items()}
         self.label_codes = {label: (SNOMED[label] if has_headers else ())
                             + (numbers[label] if has_originals else ()) for label in CPSC_LABELS}
+
+    def input_paths(self) -> list[Path]:
+        return [self.source] + ([self.reference_path] if self.reference_path else [])
 
     @classmethod
     def add_options(cls, parser):

@@ -228,6 +228,9 @@ class FolderReader(Reader):
     def dataset_name(self) -> str:
         return self._name
 
+    def input_paths(self) -> list[Path]:
+        return [self.source, self.table.path]
+
     @classmethod
     def add_options(cls, parser) -> None:
         parser.add_argument("--labels", required=True,

@@ -81,6 +81,9 @@ class RibeiroReader(Reader):
         self.gold = self.require_file("annotations/gold_standard.csv", "the annotations gold_standard.csv")
         self._file = None
 
+    def input_paths(self) -> list[Path]:
+        return [self.source, self.hdf5]
+
     @classmethod
     def add_options(cls, parser):
         parser.add_argument("--hdf5", default=None, help="ribeiro: tracings file (default SOURCE/ecg_tracings.hdf5)")
