@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from tfrecords_builder.build import READ_SECONDS
 from tfrecords_builder.readers.base import RawSignal
 from tfrecords_builder.readers.cpsc2018 import read_original_mat
 from tfrecords_builder.checks import signal_flags
-from tfrecords_builder.signal import RecordRejected, SignalConditioner
+from tfrecords_builder.signal import STANDARD_LEADS, RecordRejected, SignalConditioner
 from tfrecords_builder.wfdb_io import read_record
 
 RECORD_SUFFIXES = (".hea", ".dat", ".mat", "")
@@ -43,9 +44,13 @@ def read_raw(path: str | os.PathLike) -> RawSignal:
         f"{path}: no WFDB header {header.name} next to it and not a CPSC 2018 .mat file")
 
 
-def read_any_record(path: str | os.PathLike, nan_policy: str = "drop") -> np.ndarray:
-    """The (1000, 12) float32 mV example a build would write for the record at ``path``,
+def read_any_record(path: str | os.PathLike, nan_policy: str = "drop",
+                    leads: Sequence[str] = STANDARD_LEADS, resample: str = "poly") -> np.ndarray:
+    """The (1000, len(leads)) float32 mV example a build would write for the record at ``path``,
     after the same checks (header bounds, ``.mat`` format, all-zero signal).
+
+    ``leads`` (picked by name, in this order) and ``resample`` are those of the build
+    (the manifest's ``leads`` and ``resample``).
 
     Raises:
         ValueError: unreadable file or a header value out of bounds (a
@@ -54,7 +59,7 @@ def read_any_record(path: str | os.PathLike, nan_policy: str = "drop") -> np.nda
     """
     raw = read_raw(path)
     try:
-        signal = SignalConditioner(raw.fs, nan_policy)(raw.data, raw.lead_names)
+        signal = SignalConditioner(raw.fs, nan_policy, leads, resample)(raw.data, raw.lead_names)
         signal_flags(signal)  # rejects an all-zero signal, as a build does
     except RecordRejected as error:
         raise RecordRejected(f"{path}: {error}") from None

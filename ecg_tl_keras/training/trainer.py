@@ -382,6 +382,7 @@ def _finish(run: _Run, model, test: EvalSplit, best: cb.BestWeights, source, sta
         "fs": manifest.get("fs"),
         "unit": manifest.get("unit"),
         "leads": manifest["leads"],
+        "resample": manifest.get("resample", "poly"),
         "best_epoch": best.best_epoch,
         "selection_split": config.selection_split,
         "monitor": config.monitor,
