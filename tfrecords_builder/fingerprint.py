@@ -45,7 +45,7 @@ def source_fingerprint(paths: Iterable[str | os.PathLike], exclude: Iterable[str
 def _file_states(root: Path, skipped: set[str]) -> Iterator[tuple[str, str]]:
     """``(path relative to root, "size mtime_ns")`` of each file below ``root``, in sorted order."""
     if not root.is_dir():
-        yield ".", _state(root)
+        yield ".", _state(str(root))
         return
     seen = set(skipped)
     for folder, subfolders, files in os.walk(root, followlinks=True):
@@ -55,14 +55,14 @@ def _file_states(root: Path, skipped: set[str]) -> Iterator[tuple[str, str]]:
             continue
         seen.add(real)
         subfolders.sort()
+        relative = os.path.relpath(folder, root)
         for name in sorted(files):
-            path = os.path.join(folder, name)
-            yield os.path.relpath(path, root), _state(Path(path))
+            yield os.path.join(relative, name), _state(os.path.join(folder, name))
 
 
-def _state(path: Path) -> str:
+def _state(path: str) -> str:
     try:
-        stat = path.stat()
+        stat = os.stat(path)
     except OSError as error:  # a dangling link, a link loop, a file that went away
         return f"unreadable {error.errno}"
     return f"{stat.st_size} {stat.st_mtime_ns}"
