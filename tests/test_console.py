@@ -81,3 +81,12 @@ def test_cell_progress_estimates_from_the_work_trained_so_far():
     progress.finished(2, trained=True)
     progress.finished(3, trained=True)
     assert progress.line() == "[########] 4/4 cells | 1:30 elapsed | done"
+
+
+def test_cell_progress_counts_unknown_work_as_the_mean_of_the_known():
+    """A backbone registered without a measured rate has no estimate: its cells still count."""
+    times = iter([0.0, 60.0])
+    progress = CellProgress([None, 10, 30, None], width=8, clock=lambda: next(times))
+    progress.finished(1, trained=True)  # 10 units in 60 s; 70 units left (30 + 2 x 20)
+    assert progress.line() == "[##------] 1/4 cells | 1:00 elapsed | about 7:00 left"
+    assert CellProgress([None, None]).work == [1.0, 1.0]

@@ -22,14 +22,18 @@ class CellProgress:
     """Tracks which cells are finished and how fast training goes.
 
     Args:
-        work: per cell, its training work (e.g. epochs x train records), in cell order.
+        work: per cell, its training work (e.g. epochs x train records), in cell order;
+            None where it is unknown (a backbone with no measured rate), counted as the
+            mean of the known ones.
         width: characters of the bar.
         clock: seconds, monotonic (``time.monotonic``).
     """
 
-    def __init__(self, work: Sequence[float], width: int = 20,
+    def __init__(self, work: Sequence[float | None], width: int = 20,
                  clock: Callable[[], float] = time.monotonic):
-        self.work = [max(float(value), 0.0) for value in work]
+        known = [float(value) for value in work if value is not None]
+        unknown = sum(known) / len(known) if known else 1.0
+        self.work = [max(unknown if value is None else float(value), 0.0) for value in work]
         self.width = width
         self.clock = clock
         self.started = clock()
