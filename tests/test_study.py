@@ -543,6 +543,22 @@ def test_every_model_gets_one_marker_from_its_spec_or_a_spare_one():
         unregister_backbone("dotcnn")
 
 
+def test_convergence_reads_a_monitored_loss_as_lower_is_better():
+    """Fine-tuned [0.9, 0.7, 0.5] vs scratch [0.8, 0.6] val_loss: the fine-tuned run reaches the
+    scratch run's best (0.6) at epoch 3; scratch never reaches 0.5."""
+    def result(losses):
+        return {"metrics": {"selection_metric": "val_loss"},
+                "history": [{"val_loss": loss, "val_weighted_f1": 0.5} for loss in losses]}
+
+    finetune = report_module.oriented_selection_curve(result([0.9, 0.7, 0.5]))
+    scratch = report_module.oriented_selection_curve(result([0.8, 0.6]))
+    assert report_module.first_epoch_reaching(finetune, max(scratch)) == 3
+    assert report_module.first_epoch_reaching(scratch, max(finetune)) == report_module.NEVER
+    by_f1 = {"metrics": {"selection_metric": "val_weighted_f1"},
+             "history": [{"val_loss": 0.9, "val_weighted_f1": 0.4}]}
+    assert report_module.oriented_selection_curve(by_f1) == [0.4]
+
+
 def test_single_seed_report_never_says_better_and_flags_constant_models(tmp_path, data_root):
     out = single_seed_constant_study(tmp_path, data_root)
     paths = report_module.make_report(out, tmp_path / "report", log=quiet)

@@ -40,6 +40,7 @@ from ecg_tl_keras.study.stats import (
     CONFIDENCE, SINGLE_SEED_LABEL, Interval, align_predictions, cluster_interval, holm,
     paired_bootstrap_f1_difference, seed_gain_interval, single_seed_note, t_interval,
     two_level_bootstrap_f1_difference, welch_interval)
+from ecg_tl_keras.training.config import monitor_mode
 
 #: history.csv column with the test split's weighted F1 after each epoch.
 HISTORY_TEST_F1 = "test_weighted_f1"
@@ -168,8 +169,7 @@ def cell_rows(results: Sequence[dict], study: Path) -> list[dict]:
     for result in results:
         cell, metrics = result["cell"], result["metrics"]
         curve = [row.get(HISTORY_TEST_F1, math.nan) for row in result["history"]]
-        selection = _selection_column(result)
-        selection_curve = [row.get(selection, math.nan) for row in result["history"]]
+        selection_curve = oriented_selection_curve(result)
         predictions = result.get("predictions_test")
         baselines = result.get("baselines") or {}
         weighted = _float(metrics.get("test_weighted_f1"))
@@ -285,8 +285,9 @@ _GAIN_COLUMNS = ["upstream", "downstream", "model", "family", "train_size", "see
 
 def convergence_table(groups: Sequence[Comparison]) -> pd.DataFrame:
     """Per pair (one seed): the first epoch each run reaches the other's best selection-split
-    score ("never" if it does not), the area under each selection curve per epoch, and which
-    run did not learn (its model does not beat the best constant predictor on test)."""
+    score ("never" if it does not), the area under each selection curve per epoch (scores
+    oriented so that higher is better: a monitored loss is negated), and which run did not
+    learn (its model does not beat the best constant predictor on test)."""
     records = []
     for group in groups:
         for finetune, scratch in zip(group.finetune, group.scratch):
@@ -568,7 +569,7 @@ def _finding_convergence(full: Sequence[Comparison], table: pd.DataFrame) -> lis
         epochs = [e for e in learned[column] if e != NEVER]
         median = (f" (median epoch {np.median(np.asarray(epochs, dtype=float)):g})"
                   if epochs else "")
-        lines.append(f"   - {who} reach their {whose} partner's best selection-split weighted F1 "
+        lines.append(f"   - {who} reach their {whose} partner's best selection-split score "
                      f"in {len(epochs)} of {len(learned)} pairs{median}; never in "
                      f"{len(learned) - len(epochs)}.")
     kept = {(r.upstream, r.downstream, r.model, r.seed) for r in learned.itertuples()}
@@ -668,6 +669,20 @@ def _seed_counts_text(counts: Sequence[int]) -> str:
         return "no seeds"
     text = " to ".join(map(str, sorted({min(counts), max(counts)})))
     return f"{text} seed{'s' if max(counts) > 1 else ''}"
+
+
+def oriented_selection_curve(result: dict) -> list[float]:
+    """The run's per-epoch selection-split score, oriented so that higher is better (a
+    monitored loss is negated), so that "best" and "reaches" mean the same for any monitor.
+
+    Example:
+        >>> oriented_selection_curve({"metrics": {"selection_metric": "val_loss"},
+        ...                           "history": [{"val_loss": 0.9}, {"val_loss": 0.5}]})
+        [-0.9, -0.5]
+    """
+    selection = _selection_column(result)
+    sign = -1.0 if selection is not None and monitor_mode(selection) == "min" else 1.0
+    return [sign * row.get(selection, math.nan) for row in result["history"]]
 
 
 def _selection_column(result: dict) -> str | None:

@@ -224,13 +224,13 @@ class TrainConfig:
 
     @property
     def monitor_mode(self) -> str:
-        """``"min"`` for a monitored loss, else ``"max"``.
+        """``"min"`` for a monitored loss, else ``"max"`` (see :func:`monitor_mode`).
 
         Example:
             >>> TrainConfig(data="d", model="gru", out="o", monitor="val_loss").monitor_mode
             'min'
         """
-        return "min" if self.monitor.endswith("loss") else "max"
+        return monitor_mode(self.monitor)
 
     @property
     def selection_split(self) -> str:
@@ -309,3 +309,13 @@ def _check_identifier(name: str, value) -> None:
         f"{name} must be a Keras name (e.g. 'adamw') or a serialized object "
         f"{{'class_name': ..., 'config': {{...}}}}; got {value!r}"
     )
+
+
+def monitor_mode(monitor: str) -> str:
+    """Whether a monitored log key is best low (``"min"``: a loss) or high (``"max"``).
+
+    Example:
+        >>> monitor_mode("val_loss"), monitor_mode("val_weighted_f1")
+        ('min', 'max')
+    """
+    return "min" if monitor.endswith("loss") else "max"
