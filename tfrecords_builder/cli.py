@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from tfrecords_builder.build import DEFAULT_SHARD_SIZE, BuildError, build_dataset
+from tfrecords_builder.extensions import import_modules
 from tfrecords_builder.readers import READERS, SourceError
 from tfrecords_builder.signal import NAN_POLICIES, RESAMPLERS
 from tfrecords_builder.split import SPLIT_POLICIES
@@ -47,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m tfrecords_builder",
         description="Convert a public 12-lead ECG release into sharded TFRecords (100 Hz, 10 s, mV) "
                     "plus manifest.json.")
+    parser.add_argument("--import", dest="modules", action="append", default=[],
+                        metavar="MODULE",
+                        help="import MODULE (a dotted name or a .py file) first: a module that "
+                             "registers its own reader (register_reader); repeatable")
     subparsers = parser.add_subparsers(dest="dataset", metavar="DATASET",
                                        help=f"one of: {', '.join(READERS)}")
     subparsers.required = True
@@ -58,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    imports = argparse.ArgumentParser(add_help=False)
+    imports.add_argument("--import", dest="modules", action="append", default=[])
+    try:  # before the full parser: a module may add a DATASET
+        import_modules(imports.parse_known_args(argv)[0].modules)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     reader_options = READERS[args.dataset].options_from_args(args)
     try:
