@@ -70,11 +70,11 @@ def _encoder_block(x, dim, heads, mlp_ratio, dropout, name):
     return layers.Add(name=f"{name}_add2")([x, y])
 
 
-#: Training samples/s on 2 CPU cores at batch 256: bench/bench_backbones.py timed it side by
-#: side with gru and resnet1d18 on a loaded machine (load average 12-19) in two runs, and
-#: scaled by their bench_pipeline rates: 69-503 depending on reference and run; geometric
-#: mean 200 (bench/results/backbones.json holds the second run). A rough figure.
-CPU_SAMPLES_PER_S = 200
+#: Training samples/s on 2 CPU cores at batch 256, float32: bench/bench_train.py on the idle
+#: machine, side by side with gru (275.8) and resnet1d18 (145.4, the same as the 142.3 the
+#: ResNets' rates come from): bench/results/train_tensorflow_float32_cpu.json. (An earlier
+#: estimate on a loaded machine, bench/results/backbones.json, was about 200.)
+CPU_SAMPLES_PER_S = 413.7
 
 
 @register_backbone("transformer1d", family="transformer", cpu_samples_per_s=CPU_SAMPLES_PER_S,
