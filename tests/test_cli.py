@@ -108,6 +108,18 @@ def test_importing_the_study_leaves_the_matplotlib_backend_alone():
     assert out.strip() == "svg"
 
 
+def test_drawing_the_advice_figure_leaves_the_matplotlib_backend_alone(tmp_path):
+    figure = tmp_path / "advice.png"
+    code = ("import matplotlib; matplotlib.use('svg'); from ecg_tl_keras.advise import report; "
+            "report.figure({'candidates': [{'name': 'a', 'compatible': True, 'rank': 1, "
+            "'scores': {'logme': 0.5}}], 'finetune': {}}, __import__('pathlib').Path("
+            f"{str(figure)!r})); print(matplotlib.get_backend())")
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    assert done.stdout.strip() == "svg", done.stderr
+    assert figure.read_bytes().startswith(b"\x89PNG")
+
+
 @pytest.mark.slow
 def test_ctrl_c_in_train_is_one_line(ptbxl_built, tmp_path, as_in_a_terminal):
     process = subprocess.Popen(

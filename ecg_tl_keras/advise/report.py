@@ -118,16 +118,13 @@ def markdown(advice: dict) -> str:
 
 def figure(advice: dict, path: Path) -> None:
     """One panel per score that ran (plus the measured gains), candidates in rank order."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: the caller's backend is left alone
 
     ranked = sorted((c for c in advice["candidates"] if c["compatible"]), key=lambda c: c["rank"])
     panels = [key for key in SCORES if any(c["scores"].get(key) is not None for c in ranked)]
     count = len(panels) + bool(advice["finetune"])
-    fig, axes = plt.subplots(1, max(count, 1), figsize=(3.6 * max(count, 1), 0.5 * len(ranked) + 2),
-                             squeeze=False)
+    fig = Figure(figsize=(3.6 * max(count, 1), 0.5 * len(ranked) + 2))
+    axes = fig.subplots(1, max(count, 1), squeeze=False)
     names = [c["name"] for c in ranked]
     for axis, key in zip(axes[0], panels):
         shown = [(i, c["scores"][key]) for i, c in enumerate(ranked)
@@ -154,7 +151,6 @@ def figure(advice: dict, path: Path) -> None:
         axis.set_title("gain over scratch (test wF1, 95% CI)", fontsize=9)
     fig.tight_layout()
     _replace(path, lambda partial: fig.savefig(partial, dpi=110, format="png"))
-    plt.close(fig)
 
 
 def write(advice: dict, out: Path) -> None:
