@@ -197,6 +197,35 @@ def paper_hours_per_seed(rates):
     return round(hours, 1)
 
 
+def bench_result(args, runners, rates, device, load_before) -> dict:
+    """The results file's contents from the rounds measured so far (medians over them)."""
+    import keras
+
+    median = {name: round(statistics.median(values), 1) for name, values in rates.items()}
+    result = {
+        "backend": keras.backend.backend(),
+        "precision": args.precision,
+        "policies": {name: runner.policy for name, runner in runners.items()
+                     if isinstance(runner, KerasModel)},
+        "device": {"kind": device.kind, "name": device.name,
+                   "compute_capability": device.compute_capability},
+        "cpu_bf16_flags": list(device.cpu_flags),
+        "cpu_count": os.cpu_count(),
+        "batch_size": args.batch_size, "steps": args.steps, "warmup": args.warmup,
+        "rounds": args.rounds,
+        "rounds_done": min(len(values) for values in rates.values()),
+        "samples_per_s": median,
+        "samples_per_s_by_round": {name: [round(v, 1) for v in values]
+                                   for name, values in rates.items()},
+        "load_average_before": [round(v, 2) for v in load_before],
+        "load_average_after": [round(v, 2) for v in os.getloadavg()],
+        "paper_plan_hours_per_seed": paper_hours_per_seed(median),
+    }
+    if "resnet1d18" in median and "torch_resnet1d18" in median:
+        result["resnet1d18_vs_torch"] = round(median["resnet1d18"] / median["torch_resnet1d18"], 3)
+    return result
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.torch_worker:
@@ -205,7 +234,10 @@ def main(argv=None):
 
     from ecg_tl_keras.models import available_backbones
     from ecg_tl_keras.precision import current_device
+    from ecg_tl_keras.training.rundir import write_json_atomic
 
+    if args.rounds < 1:
+        raise SystemExit("--rounds must be at least 1")
     names = available_backbones() if args.models == "all" else args.models.split(",")
     x, y = fixed_batch(args.batch_size)
     load_before = os.getloadavg()
@@ -218,40 +250,18 @@ def main(argv=None):
     rates = {name: [] for name in runners}
     for name, runner in runners.items():
         runner.run(args.warmup)
+    device = current_device()
+    out = args.out or (ROOT / "bench" / "results" / (
+        f"train_{keras.backend.backend()}_{args.precision}_{device.kind}.json"))
     for round_index in range(args.rounds):
         for name, runner in runners.items():
             rates[name].append(args.steps * args.batch_size / runner.run(args.steps))
             print(f"round {round_index + 1}: {name} {rates[name][-1]:.1f} samples/s", flush=True)
+        # After every round, so a run cut short (a time limit) keeps the rounds it finished.
+        result = bench_result(args, runners, rates, device, load_before)
+        write_json_atomic(out, result)
     if "torch_resnet1d18" in runners:
         runners["torch_resnet1d18"].close()
-    median = {name: round(statistics.median(values), 1) for name, values in rates.items()}
-    device = current_device()
-    result = {
-        "backend": keras.backend.backend(),
-        "precision": args.precision,
-        "policies": {name: runner.policy for name, runner in runners.items()
-                     if isinstance(runner, KerasModel)},
-        "device": {"kind": device.kind, "name": device.name,
-                   "compute_capability": device.compute_capability},
-        "cpu_bf16_flags": list(device.cpu_flags),
-        "cpu_count": os.cpu_count(),
-        "batch_size": args.batch_size, "steps": args.steps, "warmup": args.warmup,
-        "rounds": args.rounds,
-        "samples_per_s": median,
-        "samples_per_s_by_round": {name: [round(v, 1) for v in values]
-                                   for name, values in rates.items()},
-        "load_average_before": [round(v, 2) for v in load_before],
-        "load_average_after": [round(v, 2) for v in os.getloadavg()],
-        "paper_plan_hours_per_seed": paper_hours_per_seed(median),
-    }
-    if "resnet1d18" in median and "torch_resnet1d18" in median:
-        result["resnet1d18_vs_torch"] = round(median["resnet1d18"] / median["torch_resnet1d18"], 3)
-    out = args.out or (ROOT / "bench" / "results" / (
-        f"train_{result['backend']}_{args.precision}_{device.kind}.json"))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial")
-    partial.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(partial, out)
     print(json.dumps(result["samples_per_s"]), f"-> {out}")
     return 0
 

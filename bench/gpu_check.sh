@@ -6,6 +6,10 @@
 #
 #     bash bench/gpu_check.sh
 #
+# The backends must be their CUDA builds (e.g. pip install "jax[cuda12]", a CUDA wheel of torch):
+# the project's `jax` extra is CPU-only; runs that saw no GPU are listed as not_on_a_gpu.
+# bench_train.py writes its file after every round, so a run stopped by the time limit keeps
+# the rounds it finished (listed as cut_short).
 # BENCH_ARGS overrides bench_train.py's step counts (the CPU test of this script used
 # BENCH_ARGS="--models gru --batch-size 8 --steps 1 --rounds 1", RUN_SECONDS=300, GPU_JSON=/tmp/x).
 set -uo pipefail
@@ -36,6 +40,15 @@ parts, out = Path(sys.argv[1]), Path(sys.argv[2])
 runs = [json.loads(p.read_text()) for p in sorted(parts.glob("*.json"))]
 summary = {"runs": runs, "samples_per_s": {
     f"{r['backend']}/{r['precision']}": r["samples_per_s"] for r in runs}}
+on_cpu = [f"{r['backend']}/{r['precision']}" for r in runs if r["device"]["kind"] != "gpu"]
+if on_cpu:  # a CPU-only build of JAX, PyTorch or TensorFlow sees no GPU
+    summary["not_on_a_gpu"] = on_cpu
+    print("warning: these runs saw no GPU (a CPU-only build of the backend?):",
+          ", ".join(on_cpu), file=sys.stderr)
+cut = [f"{r['backend']}/{r['precision']}" for r in runs if r["rounds_done"] < r["rounds"]]
+if cut:
+    summary["cut_short"] = cut
+    print("note: cut short by the time limit (fewer rounds):", ", ".join(cut), file=sys.stderr)
 partial = out.with_name(f".{out.name}.partial")
 partial.write_text(json.dumps(summary, indent=2) + "\n")
 os.replace(partial, out)
