@@ -62,8 +62,10 @@ def family_of(model: str) -> str:
     Takes a model name or a cell's label (``lstm[flatten]``, see ``cells.model_label``).
 
     Example:
-        >>> family_of("resnet1d50"), family_of("gru[flatten]")  # doctest: +SKIP
-        ('cnn', 'rnn')
+        >>> family_of("resnet1d50"), family_of("gru[flatten]"), family_of("transformer1d")
+        ('cnn', 'rnn', 'transformer')
+        >>> family_of("mystery")
+        'unknown'
     """
     try:
         return model_family_of(model.split("[")[0])
