@@ -101,7 +101,8 @@ def test_overrides_shrink_a_plan_and_bad_ones_are_named():
 
 
 def test_runner_refuses_data_not_built_as_the_plan_needs(tmp_path):
-    manifest = {"splits": {"train": {"records": 10}, "test": {"records": 5}},
+    manifest = {"labels": ["NORM"], "samples": 1000, "leads": ["I"],
+                "splits": {"train": {"records": 10}, "test": {"records": 5}},
                 "build_options": {"resample": "poly", "keep_unlabeled": False,
                                   "reader_options": {"keep_padding": False}}}
     for dataset in ("ptbxl", "georgia"):

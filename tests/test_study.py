@@ -228,13 +228,18 @@ class FakeTrainer:
         return metrics
 
 
+#: The signal keys every built manifest has (checked when the runner opens a dataset).
+SIGNALS = {"samples": 1000, "leads": ["I", "II", "III", "aVR", "aVL", "aVF",
+                                      "V1", "V2", "V3", "V4", "V5", "V6"]}
+
+
 @pytest.fixture
 def data_root(tmp_path):
     root = tmp_path / "data"
     for name, records in (("ptbxl", 200), ("georgia", 8)):
         (root / name).mkdir(parents=True)
         (root / name / "manifest.json").write_text(json.dumps(
-            {"dataset": name, "labels": LABELS,
+            {"dataset": name, "labels": LABELS, **SIGNALS,
              "splits": {"train": {"records": records,
                                   "label_counts": dict(zip(LABELS, (records // 2, records // 4,
                                                                     records // 8)))},
@@ -365,7 +370,7 @@ def test_dry_run_estimate_is_epochs_times_records_over_speed(tmp_path, data_root
 def test_plans_take_any_dataset_built_under_the_data_root(tmp_path, data_root, capsys):
     (data_root / "mydata").mkdir()
     (data_root / "mydata" / "manifest.json").write_text(json.dumps(
-        {"dataset": "mydata", "labels": LABELS, "splits": {"train": {"records": 90},
+        {"dataset": "mydata", "labels": LABELS, **SIGNALS, "splits": {"train": {"records": 90},
                                                            "test": {"records": 10}}}))
     plan_file = tmp_path / "mine.toml"
     plan_file.write_text('upstream = ["ptbxl"]\ndownstream = ["mydata"]\nmodels = ["lstm"]\n'

@@ -50,7 +50,7 @@ class TargetData:
         return list(self.manifest["labels"])
 
 
-def _records(data: Path, split: str, n_labels: int, **filters) -> Records:
+def _records(data: datasets.BuiltDataset, split: str, n_labels: int, **filters) -> Records:
     xs, ys = [], []
     for x, y in datasets.load_records(data, split, cache=False, **filters).batch(
             BATCH_SIZE).as_numpy_iterator():
@@ -68,9 +68,8 @@ def load_target(data: str | Path, val_fold: int) -> TargetData:
         FileNotFoundError: no built dataset at ``data``.
         ValueError: the validation fold or another split is empty.
     """
-    data = Path(data)
-    manifest = datasets.load_manifest(data)
-    n_labels = len(manifest["labels"])
+    data = datasets.BuiltDataset.open(data)  # the manifest read and checked once
+    n_labels = len(data.labels)
     parts = {
         "train": _records(data, "train", n_labels, exclude_folds=[val_fold]),
         "val": _records(data, "train", n_labels, folds=[val_fold]),
@@ -81,7 +80,7 @@ def load_target(data: str | Path, val_fold: int) -> TargetData:
             where = f"train fold {val_fold}" if name == "val" else f"the {name} split"
             raise ValueError(f"{data}: {where} holds no records; advice needs records in train, "
                              f"the validation fold (--val-fold) and test")
-    return TargetData(data, manifest, val_fold, **parts)
+    return TargetData(data.path, data.manifest, val_fold, **parts)
 
 
 def frozen_outputs(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

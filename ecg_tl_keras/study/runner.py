@@ -16,11 +16,11 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ecg_tl_keras.built import BuiltDataset
 from ecg_tl_keras.study.cells import Cell, expand_cells, select_stage, shard_cells
 from ecg_tl_keras.study.plan import Plan
 from ecg_tl_keras.study.progress import CellProgress
@@ -273,7 +273,7 @@ def _log_build(plan: Plan, cells: Sequence[Cell], data_root, log) -> None:
 def _require_build(plan: Plan, cells: Sequence[Cell], data_root) -> None:
     for dataset in sorted({cell.dataset for cell in cells}):
         path = Path(data_root) / dataset / MANIFEST
-        wrong = build_mismatches(plan, dataset, json.loads(path.read_text()))
+        wrong = build_mismatches(plan, dataset, BuiltDataset.open(path.parent).manifest)
         if wrong:
             raise ValueError(
                 f"{path}: not built as plan {plan.name} needs ({'; '.join(wrong)}); rebuild with "
@@ -293,7 +293,7 @@ def train_records(dataset: str, data_root: str | Path) -> tuple[int, str]:
     """
     manifest = Path(data_root) / dataset / MANIFEST
     if manifest.is_file():
-        return int(json.loads(manifest.read_text())["splits"]["train"]["records"]), "manifest"
+        return BuiltDataset.open(manifest.parent).records("train"), "manifest"
     if dataset not in PUBLISHED_RECORDS:
         raise ValueError(f"dataset {dataset!r} is not built under {data_root}: expected {manifest}")
     from tfrecords_builder.readers import get_reader
