@@ -13,6 +13,7 @@ import pytest
 from scipy.optimize import minimize
 
 from ecg_tl_keras.advise import advisor, candidates, report
+from ecg_tl_keras.training.checkpoints import input_mismatch
 from ecg_tl_keras.advise.leep import melep, pairwise_leep
 from ecg_tl_keras.advise.logme import logme
 from ecg_tl_keras.advise.probe import linear_probe
@@ -117,10 +118,9 @@ MANIFEST = {"fs": 100, "samples": 1000, "leads": ["I", "II", "V1"]}
     ({}, (1000, 12), ["12 leads"]),
 ])
 def test_incompatible_input_is_explained(metadata, shape, needles):
-    reason = candidates.incompatibility(metadata, shape, MANIFEST)
+    reason = input_mismatch(metadata, shape, MANIFEST)
     assert reason is not None and all(needle in reason for needle in needles)
-    assert candidates.incompatibility({"fs": 100, "leads": MANIFEST["leads"]}, (1000, 3),
-                                      MANIFEST) is None
+    assert input_mismatch({"fs": 100, "leads": MANIFEST["leads"]}, (1000, 3), MANIFEST) is None
 
 
 def write_study_result(study: Path, key: str, roles: list, dataset: str, model: str,

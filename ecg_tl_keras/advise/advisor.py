@@ -83,7 +83,7 @@ class AdviseConfig:
 
 def _load_candidate(candidate, manifest) -> tuple:
     """The checkpoint's model and metadata, with ``candidate.reason`` set when unusable."""
-    from ecg_tl_keras.training.checkpoints import load_checkpoint
+    from ecg_tl_keras.training.checkpoints import input_mismatch, load_checkpoint
 
     try:
         model, metadata = load_checkpoint(candidate.path)
@@ -92,8 +92,7 @@ def _load_candidate(candidate, manifest) -> tuple:
         return None, {}
     candidate.model = candidate.model or metadata.get("model")
     candidate.upstream = candidate.upstream or metadata.get("dataset")
-    candidate.reason = candidates_module.incompatibility(metadata, model.input_shape[1:],
-                                                         manifest)
+    candidate.reason = input_mismatch(metadata, model.input_shape[1:], manifest)
     if candidate.reason is None and HEAD_NAME not in {layer.name for layer in model.layers}:
         candidate.reason = f"no {HEAD_NAME!r} layer: not a model built by ecg_tl_keras"
     return model, metadata

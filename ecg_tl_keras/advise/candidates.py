@@ -6,12 +6,7 @@ pre-train in it: each finished from-scratch cell whose model other cells
 fine-tune from, i.e. ``STUDY/runs/<cell>/best.keras`` of cells with role
 ``pretrain``.
 
-Example:
->>> manifest = {"fs": 100, "samples": 1000, "leads": ["I", "II"]}
->>> incompatibility({"fs": 500, "leads": ["I", "II"]}, (1000, 2), manifest)
-'sampling rate 500 Hz, data 100 Hz'
->>> incompatibility({"fs": 100, "leads": ["I", "V1"]}, (1000, 2), manifest) is None
-False
+Each is checked with :func:`ecg_tl_keras.training.checkpoints.input_mismatch`.
 """
 
 from __future__ import annotations
@@ -44,29 +39,6 @@ class Candidate:
     @property
     def compatible(self) -> bool:
         return self.reason is None
-
-
-def incompatibility(metadata: dict, input_shape: tuple, manifest: dict) -> str | None:
-    """Why a checkpoint's input does not match the data (rate, length, leads), or None.
-
-    Args:
-        metadata: the checkpoint's stored metadata (``fs``, ``leads`` when known).
-        input_shape: the model's ``(samples, leads)``.
-        manifest: the target dataset's manifest.
-    """
-    reasons = []
-    fs = metadata.get("fs")
-    if fs is not None and float(fs) != float(manifest["fs"]):
-        reasons.append(f"sampling rate {fs:g} Hz, data {manifest['fs']:g} Hz")
-    samples, n_leads = (int(value) for value in input_shape)
-    if samples != int(manifest["samples"]):
-        reasons.append(f"input length {samples} samples, data {manifest['samples']}")
-    leads = metadata.get("leads")
-    if leads is not None and list(leads) != list(manifest["leads"]):
-        reasons.append(f"leads {','.join(leads)}, data {','.join(manifest['leads'])}")
-    elif leads is None and n_leads != len(manifest["leads"]):
-        reasons.append(f"{n_leads} leads, data {len(manifest['leads'])}")
-    return "; ".join(reasons) or None
 
 
 def study_pretrains(study: Path) -> list[Candidate]:

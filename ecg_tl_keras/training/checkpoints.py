@@ -123,3 +123,38 @@ def label_names(model: keras.Model, metadata: dict) -> list[str]:
     if len(names) != outputs:
         raise ValueError(f"checkpoint stores {len(names)} label names for {outputs} model outputs")
     return list(names)
+
+
+def input_mismatch(metadata: dict, input_shape, manifest: dict) -> str | None:
+    """Why a checkpoint cannot read a dataset's signals (rate, length, leads by name), or None.
+
+    The one check of a checkpoint against data, for fine-tuning, ``evaluate`` and ``advise``:
+    equal shapes are not enough when the leads differ (a model of I, II, V1 fed I, II, V2).
+
+    Args:
+        metadata: the checkpoint's stored metadata (``fs``, ``leads`` when known).
+        input_shape: the model's ``(samples, leads)``.
+        manifest: the dataset's manifest.
+
+    Example:
+        >>> manifest = {"fs": 100, "samples": 1000, "leads": ["I", "II"]}
+        >>> input_mismatch({"fs": 500, "leads": ["I", "II"]}, (1000, 2), manifest)
+        'sampling rate 500 Hz, data 100 Hz'
+        >>> input_mismatch({"leads": ["I", "V1"]}, (1000, 2), manifest)
+        'leads I,V1, data I,II'
+        >>> input_mismatch({"fs": 100, "leads": ["I", "II"]}, (1000, 2), manifest) is None
+        True
+    """
+    reasons = []
+    fs = metadata.get("fs")
+    if fs is not None and float(fs) != float(manifest.get("fs", fs)):
+        reasons.append(f"sampling rate {fs:g} Hz, data {manifest['fs']:g} Hz")
+    samples, n_leads = (int(value) for value in input_shape)
+    if samples != int(manifest["samples"]):
+        reasons.append(f"input length {samples} samples, data {manifest['samples']}")
+    leads = metadata.get("leads")
+    if leads is not None and list(leads) != list(manifest["leads"]):
+        reasons.append(f"leads {','.join(leads)}, data {','.join(manifest['leads'])}")
+    elif n_leads != len(manifest["leads"]):
+        reasons.append(f"{n_leads} leads, data {len(manifest['leads'])}")
+    return "; ".join(reasons) or None

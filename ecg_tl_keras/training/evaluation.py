@@ -164,17 +164,15 @@ def evaluate_checkpoint(checkpoint: str, data, split: str = "test", *, verify: b
         >>> evaluate_checkpoint("runs/r18/best.keras", "OUT/ptbxl")["weighted_f1"]  # doctest: +SKIP
         0.71
     """
-    from ecg_tl_keras.training.checkpoints import label_names, load_checkpoint
+    from ecg_tl_keras.training.checkpoints import input_mismatch, label_names, load_checkpoint
 
     dataset = datasets.BuiltDataset.open(data)
     if verify:
         dataset.verify([split])
     model, metadata = load_checkpoint(checkpoint)
-    if tuple(model.input_shape[1:]) != dataset.input_shape:
-        raise ValueError(
-            f"{checkpoint} takes inputs of shape {tuple(model.input_shape[1:])}, "
-            f"{data} holds {dataset.input_shape}"
-        )
+    problem = input_mismatch(metadata, model.input_shape[1:], dataset.manifest)
+    if problem:
+        raise ValueError(f"{checkpoint} cannot read {data}: {problem}")
     names = label_names(model, metadata)
     if metadata.get("labels", dataset.labels) != dataset.labels or len(names) != len(
         dataset.labels

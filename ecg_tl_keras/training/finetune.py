@@ -21,7 +21,7 @@ from ecg_tl_keras.models import (
     unfreeze_stages,
 )
 from ecg_tl_keras.models.normalization import layer_input_scaling
-from ecg_tl_keras.training.checkpoints import label_names, load_checkpoint
+from ecg_tl_keras.training.checkpoints import input_mismatch, label_names, load_checkpoint
 from ecg_tl_keras.training.strategies import Phase, finetune_phases, phase_starts
 
 
@@ -63,25 +63,26 @@ def new_model(
 
 
 def transferred_model(
-    checkpoint: str, backbone: str, shape: tuple[int, int], labels: list[str], head: str | None,
+    checkpoint: str, backbone: str, manifest: dict, labels: list[str], head: str | None,
     **options,
 ) -> tuple[keras.Model, dict]:
     """The checkpoint's network with a fresh head for ``labels``.
+
+    Args:
+        manifest: the manifest of the data to fine-tune on (its rate, length and leads
+            must be the checkpoint's).
 
     Returns:
         ``(model, source)``; ``source`` describes the checkpoint (path, labels, dataset).
 
     Raises:
-        ValueError: unloadable checkpoint, input shape differing from the data,
-            backbone or head type differing from the requested one.
+        ValueError: unloadable checkpoint, inputs differing from the data's (rate, length,
+            leads by name), backbone or head type differing from the requested one.
     """
     source_model, metadata = load_checkpoint(checkpoint)
-    source_shape = tuple(source_model.input_shape[1:])
-    if source_shape != tuple(shape):
-        raise ValueError(
-            f"checkpoint {checkpoint} takes inputs of shape {source_shape} but the "
-            f"dataset's signals are {tuple(shape)} (samples, leads)"
-        )
+    problem = input_mismatch(metadata, source_model.input_shape[1:], manifest)
+    if problem:
+        raise ValueError(f"checkpoint {checkpoint} cannot read the dataset's signals: {problem}")
     source_backbone = metadata.get("model", source_model.name)
     if source_backbone != backbone:
         raise ValueError(

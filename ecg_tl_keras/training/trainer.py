@@ -265,8 +265,8 @@ def _build_model(run: _Run, model: keras.Model | None) -> tuple[keras.Model, dic
         normalization = run.dataset.manifest.get("normalization")
         return new_model(config.model, run.labels, run.shape, config.head, normalization,
                          **options), None
-    return transferred_model(config.finetune_from, config.model, run.shape, run.labels,
-                             config.head, **options)
+    return transferred_model(config.finetune_from, config.model, run.dataset.manifest,
+                             run.labels, config.head, **options)
 
 
 def _check_user_model(model: keras.Model, run: _Run) -> None:
