@@ -485,11 +485,15 @@ def test_rerun_after_editing_a_label_table_outside_the_source_is_refused(sample_
 
 def test_a_build_inside_its_own_source_is_reused(shared_data, ptbxl_table, tmp_path):
     """The output folder (and other datasets built beside it) are not inputs of the build."""
-    source = make_ptbxl_subset(shared_data / "ptbxl", tmp_path / "release",
+    source = make_ptbxl_subset(shared_data / "ptbxl", tmp_path / "raw" / "ptbxl",
                                ptbxl_table["ecg_id"][:20].tolist())
     first = quiet_build("ptbxl", source, source / "built")
     quiet_build("georgia", shared_data / "georgia", source / "built")
     assert quiet_build("ptbxl", source, source / "built") == first
+    # OUT/ptbxl is the source folder itself: its shards and manifest sit beside the release.
+    beside = quiet_build("ptbxl", source, source.parent)
+    assert (source / "manifest.json").is_file()
+    assert quiet_build("ptbxl", source, source.parent) == beside
 
 
 def test_cli_rerun_of_an_api_build_with_the_same_options_is_a_no_op(ptbxl_80, tmp_path, capsys):

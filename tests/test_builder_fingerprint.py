@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from tfrecords_builder.fingerprint import source_fingerprint
+from tfrecords_builder.layout import is_build_output
 
 
 def _tree(root):
@@ -28,17 +29,21 @@ def test_same_state_same_fingerprint_and_any_change_differs(tmp_path):
     assert source_fingerprint([root]) != before
 
 
-def test_a_file_given_apart_counts_and_excluded_folders_do_not(tmp_path):
+def test_a_file_given_apart_counts_and_build_outputs_do_not(tmp_path):
     root = _tree(tmp_path / "src")
     table = tmp_path / "table.csv"
     table.write_text("a\n")
     with_table = source_fingerprint([root, table])
     table.write_text("ab\n")
     assert source_fingerprint([root, table]) != with_table
-    before = source_fingerprint([root], exclude=[root / "out"])
+    skip = is_build_output
+    before = source_fingerprint([root], skip=skip)
     (root / "out" / "ptbxl").mkdir(parents=True)
     (root / "out" / "ptbxl" / "manifest.json").write_text("{}")
-    assert source_fingerprint([root], exclude=[root / "out"]) == before
+    (root / "train-00000-of-00001.tfrecord").write_bytes(b"x")
+    assert source_fingerprint([root], skip=skip) == before
+    (root / "out" / "ptbxl" / "notes.txt").write_text("a user's file")
+    assert source_fingerprint([root], skip=skip) != before
 
 
 def test_link_loops_and_dangling_links_end(tmp_path):

@@ -29,7 +29,7 @@ from tfrecords_builder.readers import RecordRef, SourceError, get_reader
 from tfrecords_builder.signal import (
     NAN_POLICIES, RESAMPLERS, STANDARD_LEADS, TARGET_FS, TARGET_SAMPLES, TARGET_SECONDS, UNIT,
     RecordRejected, SignalConditioner)
-from tfrecords_builder.layout import MANIFEST, remove_partial_output
+from tfrecords_builder.layout import MANIFEST, is_build_output, remove_partial_output
 from tfrecords_builder.split import TEST_SIZE, assign_splits, check_patient_disjoint
 from tfrecords_builder.tfrecord import frame, serialize_example
 from tfrecords_builder.wfdb_io import HeaderError
@@ -289,7 +289,7 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
                            seed, shard_size, nan_policy, keep_unlabeled, complete_options,
                            resample, drop_flagged)
     out_dir = Path(out) / reader.dataset_name
-    fingerprint = source_fingerprint(reader.input_paths(), exclude=[out])
+    fingerprint = source_fingerprint(reader.input_paths(), skip=is_build_output)
     if not overwrite:
         finished = _existing_build(out_dir, options, fingerprint)
         if finished is not None:

@@ -20,34 +20,35 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 
-def source_fingerprint(paths: Iterable[str | os.PathLike], exclude: Iterable[str | os.PathLike] = ()) -> str:
+def source_fingerprint(paths: Iterable[str | os.PathLike],
+                       skip: Callable[[str], bool] = lambda name: False) -> str:
     """sha256 of the path, size and modification time of every file in ``paths``.
 
     Args:
         paths: files and folders (folders are walked, symbolic links followed, each real
             folder once, so a link loop ends).
-        exclude: folders left out (the build's own output, when it lies inside its source).
+        skip: file names left out (a build's own output, wherever it lies: builds may be
+            written inside their source folder).
 
     Returns:
         The hex digest; the same for the same files in the same state.
     """
-    skipped = {os.path.realpath(folder) for folder in exclude}
     digest = hashlib.sha256()
     for index, path in enumerate(paths):
-        for relative, state in _file_states(Path(path), skipped):
+        for relative, state in _file_states(Path(path), skip):
             digest.update(f"{index}\0{relative}\0{state}\n".encode())
     return digest.hexdigest()
 
 
-def _file_states(root: Path, skipped: set[str]) -> Iterator[tuple[str, str]]:
+def _file_states(root: Path, skip: Callable[[str], bool]) -> Iterator[tuple[str, str]]:
     """``(path relative to root, "size mtime_ns")`` of each file below ``root``, in sorted order."""
     if not root.is_dir():
         yield ".", _state(str(root))
         return
-    seen = set(skipped)
+    seen = set()
     for folder, subfolders, files in os.walk(root, followlinks=True):
         real = os.path.realpath(folder)
         if real in seen:
@@ -57,7 +58,8 @@ def _file_states(root: Path, skipped: set[str]) -> Iterator[tuple[str, str]]:
         subfolders.sort()
         relative = os.path.relpath(folder, root)
         for name in sorted(files):
-            yield os.path.join(relative, name), _state(os.path.join(folder, name))
+            if not skip(name):
+                yield os.path.join(relative, name), _state(os.path.join(folder, name))
 
 
 def _state(path: str) -> str:

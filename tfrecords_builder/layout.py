@@ -14,11 +14,27 @@ def shard_name(split: str, index: int, count: int) -> str:
     return f"{split}-{index:05d}-of-{count:05d}.tfrecord"
 
 
+def is_partial_output(name: str) -> bool:
+    """Whether a file name is a shard or a temporary file a build writes."""
+    return bool(SHARD_PATTERN.match(name) or TMP_PATTERN.match(name)) or name == f".{MANIFEST}.tmp"
+
+
+def is_build_output(name: str) -> bool:
+    """Whether a file name is one a build writes (its shards, manifest and temporary files).
+
+    Example:
+        >>> [is_build_output(name) for name in ("train-00000-of-00002.tfrecord",
+        ...                                     "manifest.json", "ptbxl_database.csv")]
+        [True, True, False]
+    """
+    return name == MANIFEST or is_partial_output(name)
+
+
 def remove_partial_output(out_dir: Path) -> int:
     """Delete shards and temporary files of an unfinished build; return how many."""
     removed = 0
     for path in out_dir.iterdir():
-        if SHARD_PATTERN.match(path.name) or TMP_PATTERN.match(path.name) or path.name == f".{MANIFEST}.tmp":
+        if is_partial_output(path.name):
             path.unlink()
             removed += 1
     return removed
