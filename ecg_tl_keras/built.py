@@ -20,7 +20,8 @@ from typing import Callable, Sequence
 from tfrecords_builder.layout import MANIFEST
 
 BUILD_HINT = "python -m tfrecords_builder DATASET --source DIR --out OUT"
-_READ_BUFFER_BYTES = 8 << 20
+#: Bytes read at a time from a shard (checksums here, ``tf.data`` reads in datasets).
+READ_BUFFER_BYTES = 8 << 20
 
 
 def load_manifest(data_dir: str | os.PathLike) -> dict:
@@ -67,8 +68,8 @@ def input_shape(manifest: dict) -> tuple[int, int]:
 class BuiltDataset:
     """A built dataset directory whose manifest was loaded and checked once.
 
-    Every function of this module takes one in place of a directory, so a run
-    reads and checks the manifest once and passes the result on.
+    Every function here and in :mod:`ecg_tl_keras.datasets` takes one in place of a
+    directory, so a run reads and checks the manifest once and passes the result on.
 
     Attributes:
         path: the dataset directory (``OUT/ptbxl``).
@@ -141,7 +142,7 @@ class BuiltDataset:
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(_READ_BUFFER_BYTES), b""):
+        for block in iter(lambda: stream.read(READ_BUFFER_BYTES), b""):
             digest.update(block)
     return digest.hexdigest()
 

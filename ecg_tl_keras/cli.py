@@ -18,6 +18,7 @@ import sys
 
 from ecg_tl_keras.console import quiet_tensorflow
 from ecg_tl_keras.extensions import import_extensions
+from tfrecords_builder.extensions import split_imports
 
 COMMANDS = {
     "train": "ecg_tl_keras.training.cli_train",
@@ -121,11 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not any(arg == "--verbose" or arg.startswith("--verbose=") for arg in argv):
         quiet_tensorflow(filter_stderr=is_process)
-    imports = argparse.ArgumentParser(add_help=False)
-    imports.add_argument("--import", dest="imports", action="append", default=[])
-    known, rest = imports.parse_known_args(argv)
+    modules, rest = split_imports(argv)
     try:
-        import_extensions(known.imports)
+        import_extensions(modules)
     except ValueError as error:
         return fail(error_line(error))
     command = next((arg for arg in rest if not arg.startswith("-")), None)

@@ -25,13 +25,12 @@ import numpy as np
 import tensorflow as tf
 
 from ecg_tl_keras.built import (  # noqa: F401 - re-exported: this module's API
-    BUILD_HINT, BuiltDataset, input_shape, load_manifest, shard_paths)
+    BUILD_HINT, READ_BUFFER_BYTES, BuiltDataset, input_shape, load_manifest, shard_paths)
 from tfrecords_builder import schema
 
 # Cache a split in memory only when its decoded signals take at most this
 # fraction of the memory available when the pipeline is built.
 CACHE_MEMORY_FRACTION = 0.5
-_READ_BUFFER_BYTES = 8 << 20
 # Examples are parsed in small batches (vectorized parsing is ~2x faster than one by one).
 _PARSE_BATCH = 64
 
@@ -47,7 +46,7 @@ def _feature_spec(n_labels: int) -> dict:
 def _raw_examples(paths: list[str]) -> tf.data.Dataset:
     files = tf.data.Dataset.from_tensor_slices(paths)
     return files.interleave(
-        lambda path: tf.data.TFRecordDataset(path, buffer_size=_READ_BUFFER_BYTES),
+        lambda path: tf.data.TFRecordDataset(path, buffer_size=READ_BUFFER_BYTES),
         cycle_length=min(len(paths), 8),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,

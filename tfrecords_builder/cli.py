@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from tfrecords_builder.build import DEFAULT_SHARD_SIZE, BuildError, build_dataset
-from tfrecords_builder.extensions import import_modules
+from tfrecords_builder.extensions import import_modules, split_imports
 from tfrecords_builder.readers import READERS, SourceError
 from tfrecords_builder.signal import NAN_POLICIES, RESAMPLERS
 from tfrecords_builder.split import SPLIT_POLICIES
@@ -64,10 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    imports = argparse.ArgumentParser(add_help=False)
-    imports.add_argument("--import", dest="modules", action="append", default=[])
     try:  # before the full parser: a module may add a DATASET
-        import_modules(imports.parse_known_args(argv)[0].modules)
+        import_modules(split_imports(argv)[0])
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -14,12 +14,28 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import importlib.util
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
+
+
+def split_imports(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``(modules, rest)``: the values of every ``--import`` in ``argv`` and the other arguments.
+
+    Read before a command's full parser is built, since a module may add to it.
+
+    Example:
+        >>> split_imports(["--import", "mine.py", "ptbxl", "--source", "raw"])
+        (['mine.py'], ['ptbxl', '--source', 'raw'])
+    """
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--import", dest="modules", action="append", default=[])
+    known, rest = parser.parse_known_args(list(argv))
+    return known.modules, rest
 
 
 def import_modules(modules: Iterable[str]) -> list[str]:
