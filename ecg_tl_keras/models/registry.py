@@ -16,11 +16,16 @@ import re
 import types
 from typing import Any, Callable, Mapping
 
+from tfrecords_builder.registry import Registry
+
 BACKBONE_NAME = "backbone"
 #: Family used when `register_backbone` is given none.
 DEFAULT_FAMILY = "other"
 
-_SPECS: dict[str, "BackboneSpec"] = {}
+#: The registered backbones: name -> builder, each entry's spec a `BackboneSpec`.
+BACKBONES: Registry[Callable[..., Any]] = Registry(
+    "backbone",
+    hint="(a backbone registered in your own module needs `ecg-tl-keras --import MODULE`)")
 _FAMILY_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 
@@ -78,7 +83,7 @@ class BackboneSpec:
 
 
 def register_backbone(name, *, family=DEFAULT_FAMILY, stages=None, default_kwargs=None,
-                      cpu_samples_per_s=None, marker=None):
+                      cpu_samples_per_s=None, marker=None, override=False):
     """Decorator adding a backbone builder to the registry under `name`.
 
     Args:
@@ -93,12 +98,15 @@ def register_backbone(name, *, family=DEFAULT_FAMILY, stages=None, default_kwarg
             batch 256, or `None`.
         marker: A matplotlib marker code for the study's figures (`"o"`,
             `"s"`, `"^"`, ...), or `None` for a spare one.
+        override: Replace a backbone already registered under `name`
+            (otherwise that is an error).
 
     Returns:
         A decorator that registers the builder and returns it unchanged.
 
     Raises:
-        ValueError: If `name` is already registered or an argument is invalid.
+        ValueError: If `name` is already registered (and `override` is not
+            set) or an argument is invalid.
 
     Example:
         >>> import keras
@@ -112,8 +120,7 @@ def register_backbone(name, *, family=DEFAULT_FAMILY, stages=None, default_kwarg
         'cnn'
         >>> unregister_backbone("tiny_cnn")  # leave the registry as it was
     """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"backbone name must be a non-empty string, got {name!r}")
+    BACKBONES.check_name(name)
     if not isinstance(family, str) or not _FAMILY_PATTERN.match(family):
         raise ValueError(
             f"backbone {name!r}: family must be a lower-case word such as 'cnn', 'rnn' or "
@@ -135,18 +142,16 @@ def register_backbone(name, *, family=DEFAULT_FAMILY, stages=None, default_kwarg
                          f"'o' or '^', or None, got {marker!r}")
 
     def decorator(builder):
-        if name in _SPECS:
-            raise ValueError(f"backbone {name!r} is already registered")
         _check_arguments(name, builder, default_kwargs)
         defaults = {key: p.default for key, p in inspect.signature(builder).parameters.items()
                     if key != "input_shape" and p.default is not inspect.Parameter.empty}
-        _SPECS[name] = BackboneSpec(
+        spec = BackboneSpec(
             name=name, builder=builder, family=family, stages=stages,
             default_kwargs=types.MappingProxyType({**defaults, **default_kwargs}),
             cpu_samples_per_s=None if cpu_samples_per_s is None else float(cpu_samples_per_s),
             marker=marker,
         )
-        return builder
+        return BACKBONES.register(name, builder, spec=spec, override=override)
 
     return decorator
 
@@ -161,7 +166,7 @@ def available_backbones():
         >>> "resnet1d18" in available_backbones()
         True
     """
-    return list(_SPECS)
+    return list(BACKBONES.names())
 
 
 def unregister_backbone(name):
@@ -176,8 +181,7 @@ def unregister_backbone(name):
         >>> "scratch_copy" in available_backbones()
         False
     """
-    get_backbone_spec(name)
-    del _SPECS[name]
+    BACKBONES.unregister(name)
 
 
 def get_backbone_spec(name):
@@ -191,12 +195,7 @@ def get_backbone_spec(name):
         >>> get_backbone_spec("gru").family
         'rnn'
     """
-    if name not in _SPECS:
-        raise ValueError(
-            f"unknown backbone {name!r}; available: {', '.join(available_backbones())} "
-            "(a backbone registered in your own module needs `ecg-tl-keras --import MODULE`)"
-        )
-    return _SPECS[name]
+    return BACKBONES.spec(name)
 
 
 def get_backbone(name, input_shape=(1000, 12), **kwargs):

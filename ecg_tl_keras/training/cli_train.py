@@ -15,7 +15,7 @@ import json
 import typing
 from typing import Collection
 
-from ecg_tl_keras.training.config import TrainConfig, cli_fields
+from ecg_tl_keras.training.config import TrainConfig, cli_fields, help_of
 
 
 def name_or_json(text: str):
@@ -58,11 +58,12 @@ def add_arguments(parser: argparse.ArgumentParser,
             continue
         meta = field.metadata
         flag = meta.get("flag", "--" + field.name.replace("_", "-"))
+        help_text = help_of(field)
         if hints[field.name] is bool:
-            parser.add_argument(flag, dest=field.name, help=meta["help"],
+            parser.add_argument(flag, dest=field.name, help=help_text,
                                 action="store_false" if field.default else "store_true")
             continue
-        options = {"dest": field.name, "help": meta["help"], "type": _value_type(field, hints)}
+        options = {"dest": field.name, "help": help_text, "type": _value_type(field, hints)}
         if field.default is dataclasses.MISSING:
             options["required"] = True
         else:

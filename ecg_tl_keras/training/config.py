@@ -16,10 +16,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from typing import Any
+from typing import Any, Callable
 
 from ecg_tl_keras.choices import HEADS, INPUT_SCALINGS, READOUTS, check_choice
 from ecg_tl_keras.precision import PRECISIONS
+from ecg_tl_keras.training.strategies import STRATEGIES as FINETUNE_STRATEGIES
 from ecg_tl_keras.training.strategies import strategy_names
 
 SELECT_ON = ("val", "test")
@@ -29,9 +30,25 @@ FINETUNE = strategy_names()
 _MONITOR = re.compile(r"(?P<split>val|test)_(?P<metric>[A-Za-z0-9_]+)")
 
 
-def _option(default: Any = dataclasses.MISSING, help: str = "", **metadata) -> Any:
-    """A field with its command-line metadata (``help`` plus argparse/resume keys)."""
+def _option(default: Any = dataclasses.MISSING, help: str | Callable[[], str] = "",
+            **metadata) -> Any:
+    """A field with its command-line metadata (``help`` plus argparse/resume keys).
+
+    ``help`` may be a function returning the text, for a help that lists what is
+    registered when the parser is built (after ``--import``).
+    """
     return dataclasses.field(default=default, metadata={"help": help, **metadata})
+
+
+def help_of(field: dataclasses.Field) -> str:
+    """A field's help text (calling it when it is computed).
+
+    Example:
+        >>> help_of(next(f for f in cli_fields() if f.name == "finetune"))
+        'fine-tuning strategy: full, linear, gradual, lp-ft'
+    """
+    text = field.metadata["help"]
+    return text() if callable(text) else text
 
 
 def _positive_int(value) -> bool:
@@ -119,7 +136,7 @@ class TrainConfig:
     train_size: int | None = _option(
         None, "train on a seeded patient-wise subsample of N records", metavar="N")
     finetune: str = _option(
-        "full", "fine-tuning strategy: full, linear, gradual or lp-ft", metavar="STRATEGY")
+        "full", lambda: f"fine-tuning strategy: {FINETUNE_STRATEGIES.describe()}", metavar="STRATEGY")
     strategy: str = _option(
         "auto", "distribution strategy", choices=STRATEGIES, resume="may-change")
     head: str | None = _option(

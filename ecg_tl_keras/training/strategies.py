@@ -24,7 +24,8 @@ from a checkpoint whose head is replaced:
   epochs in a row. It lasts at most ``LPFT_MAX_PROBE_SHARE`` of the epochs, and at least
   one epoch, leaving at least one for the whole network. Needs ``epochs >= 2``.
 
-Add one with :func:`register_finetune_strategy`. This module does not import TensorFlow.
+Add one with :func:`register_finetune_strategy` (a name is registered once; ``--help`` lists
+every registered strategy). This module does not import TensorFlow.
 
 Example:
     >>> phases = finetune_phases("lp-ft", 5, 10)
@@ -39,6 +40,8 @@ from __future__ import annotations
 import dataclasses
 import math
 from typing import Callable, Sequence
+
+from tfrecords_builder.registry import Registry
 
 GRADUAL_LR_FACTOR = 0.1
 LPFT_LR_FACTOR = 0.1
@@ -106,11 +109,20 @@ class Phase:
 
 
 Strategy = Callable[[int, int], "list[Phase]"]
-_STRATEGIES: dict[str, Strategy] = {}
+#: The registered strategies: name -> ``fn(n_stages, epochs) -> [Phase, ...]`` (the
+#: entries carry no spec: a strategy is its function).
+STRATEGIES: Registry[Strategy] = Registry(
+    "fine-tuning strategy",
+    hint="(a strategy registered in your own module needs `ecg-tl-keras --import MODULE`)")
 
 
-def register_finetune_strategy(name: str) -> Callable[[Strategy], Strategy]:
+def register_finetune_strategy(name: str, *,
+                               override: bool = False) -> Callable[[Strategy], Strategy]:
     """Registers ``fn(n_stages, epochs) -> [Phase, ...]`` as ``--finetune name``.
+
+    Raises:
+        ValueError: an empty name, or one already registered (unless ``override=True``;
+            a built-in strategy is never replaced).
 
     Example:
         >>> @register_finetune_strategy("head-then-all")
@@ -118,15 +130,23 @@ def register_finetune_strategy(name: str) -> Callable[[Strategy], Strategy]:
         ...     return [Phase(0, 0), Phase(1, None, 0.5)]
         >>> "head-then-all" in strategy_names()
         True
+        >>> unregister_finetune_strategy("head-then-all")  # leave the registry as it was
     """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"a strategy name must be a non-empty string, got {name!r}")
+    STRATEGIES.check_name(name)
 
     def register(fn: Strategy) -> Strategy:
-        _STRATEGIES[name] = fn
-        return fn
+        return STRATEGIES.register(name, fn, override=override)
 
     return register
+
+
+def unregister_finetune_strategy(name: str) -> None:
+    """Removes a strategy added with :func:`register_finetune_strategy`.
+
+    Raises:
+        ValueError: an unknown or built-in strategy.
+    """
+    STRATEGIES.unregister(name)
 
 
 def strategy_names() -> tuple[str, ...]:
@@ -136,7 +156,7 @@ def strategy_names() -> tuple[str, ...]:
         >>> strategy_names()[:4]
         ('full', 'linear', 'gradual', 'lp-ft')
     """
-    return tuple(_STRATEGIES)
+    return STRATEGIES.names()
 
 
 def finetune_phases(name: str, n_stages: int, epochs: int) -> list[Phase]:
@@ -149,10 +169,7 @@ def finetune_phases(name: str, n_stages: int, epochs: int) -> list[Phase]:
         >>> [(p.start_epoch, p.stages) for p in finetune_phases("gradual", 2, 7)]
         [(0, 0), (2, 1), (4, 2)]
     """
-    if name not in _STRATEGIES:
-        raise ValueError(f"unknown fine-tuning strategy {name!r}; available: "
-                         f"{', '.join(_STRATEGIES)}")
-    phases = list(_STRATEGIES[name](n_stages, epochs))
+    phases = list(STRATEGIES.lookup(name)(n_stages, epochs))
     starts = [phase.start_epoch for phase in phases]
     if not phases or starts[0] != 0 or starts != sorted(set(starts)):
         raise ValueError(f"strategy {name!r} must give phases with increasing start epochs "
@@ -241,3 +258,6 @@ def lpft_phases(n_stages: int, epochs: int) -> list[Phase]:
     cap = min(epochs - 1, max(1, int(epochs * LPFT_MAX_PROBE_SHARE)))
     return [Phase(0, 0, until=Convergence(LPFT_TOLERANCE, LPFT_PATIENCE)),
             Phase(cap, None, LPFT_LR_FACTOR)]
+
+
+STRATEGIES.mark_builtin()
