@@ -1,5 +1,11 @@
 """Multi-label classification metrics used for model selection and reporting.
 
+Every metric a run logs per epoch is registered in :data:`METRICS` (a
+:class:`~ecg_tl_keras.registry.Registry`): the built-in ``weighted_f1``, ``macro_f1`` and
+``macro_auc``, and any added with :func:`register_metric`. Training logs each one on
+every scored split as ``<split>_<name>`` (``val_<name>`` in ``history.csv``, usable as
+``--monitor val_<name>``), and ``evaluate`` shows each one.
+
 All functions take ``y_true`` (multi-hot, shape ``(n, k)``) and ``y_prob``
 (sigmoid outputs, same shape) as array-likes. Predictions are binarised the
 way ``keras.metrics.F1Score(threshold=0.5)`` does it: a label is predicted
@@ -17,9 +23,13 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+import dataclasses
+import math
+from typing import Callable, Sequence
 
 import numpy as np
+
+from tfrecords_builder.registry import WORD, Registry
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -162,7 +172,9 @@ def classification_report(
 
     Returns:
         Dict with ``weighted_f1``, ``macro_f1``, ``per_label_f1`` ({name: f1}),
-        ``macro_auc``, ``auc_labels``, ``auc_skipped_labels``, ``records``, ``threshold``.
+        ``macro_auc``, ``auc_labels``, ``auc_skipped_labels``, ``records``, ``threshold``,
+        and ``metrics``: every registered metric (:func:`compute_metrics`; None where
+        undefined), the built-in ones included.
 
     Example:
         >>> report = classification_report([[1, 0], [0, 1]], [[0.7, 0.2], [0.1, 0.9]], ["A", "B"])
@@ -179,4 +191,135 @@ def classification_report(
         **macro_auc(y_true, y_prob, label_names),
         "records": int(np.shape(y_true)[0]),
         "threshold": threshold,
+        "metrics": {name: None if math.isnan(value) else value
+                    for name, value in compute_metrics(y_true, y_prob).items()},
     }
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricSpec:
+    """A registered metric: ``fn(y_true, y_prob) -> float`` on a split's NumPy arrays.
+
+    Attributes:
+        name: The registry name; training logs it as ``<split>_<name>``.
+        fn: ``fn(y_true, y_prob) -> float``, ``y_true`` multi-hot ``(records, labels)``,
+            ``y_prob`` the predicted probabilities of the same shape. ``None`` or NaN
+            means undefined on that split (e.g. an AUC without both classes).
+        higher_is_better: Whether selection maximises it (``--monitor val_<name>``
+            then keeps the epoch with the highest value) or minimises it.
+    """
+
+    name: str
+    fn: Callable[[np.ndarray, np.ndarray], float]
+    higher_is_better: bool = True
+
+    @property
+    def mode(self) -> str:
+        """``"max"`` or ``"min"``: the better direction, as Keras callbacks spell it."""
+        return "max" if self.higher_is_better else "min"
+
+    def __call__(self, y_true, y_prob) -> float:
+        """The metric's value as a float (NaN when undefined).
+
+        Raises:
+            ValueError: ``fn`` returned something that is not a number.
+        """
+        value = self.fn(np.asarray(y_true), np.asarray(y_prob))
+        if value is None:
+            return math.nan
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"metric {self.name!r} returned {value!r}, not a number") from None
+
+
+#: The registered metrics: name -> ``fn``, each entry's spec a :class:`MetricSpec`.
+METRICS: Registry[Callable] = Registry(
+    "metric", pattern=WORD,
+    hint="(a metric registered in your own module needs `ecg-tl-keras --import MODULE`)")
+
+
+def register_metric(name: str, fn: Callable, *, higher_is_better: bool = True,
+                    override: bool = False) -> Callable:
+    """Registers ``fn(y_true, y_prob) -> float`` as a metric every run logs and evaluates.
+
+    Args:
+        name: A lower-case word; training logs ``val_<name>`` (and ``test_<name>``).
+        fn: The metric, on the NumPy arrays of a whole split (see :class:`MetricSpec`).
+        higher_is_better: The direction ``--monitor val_<name>`` selects in.
+        override: Replace a metric registered under ``name`` (a built-in one stays).
+
+    Returns:
+        ``fn``, unchanged.
+
+    Raises:
+        ValueError: A name that is not a lower-case word, ``loss`` (the loss has its own
+            key), a name already registered, or ``fn`` not callable.
+
+    Example:
+        >>> def top_label_recall(y_true, y_prob):
+        ...     top = y_prob.argmax(axis=1)
+        ...     return float(y_true[np.arange(len(top)), top].mean())
+        >>> _ = register_metric("top_label_recall", top_label_recall)
+        >>> compute_metrics([[1, 0], [0, 1]], [[0.9, 0.2], [0.6, 0.4]])["top_label_recall"]
+        0.5
+        >>> unregister_metric("top_label_recall")  # leave the registry as it was
+    """
+    METRICS.check_name(name)
+    if name == "loss" or name.endswith("_loss"):
+        raise ValueError(f"metric name {name!r} is reserved: <split>_loss is the training loss")
+    if not callable(fn):
+        raise ValueError(f"metric {name!r}: fn must be callable (y_true, y_prob) -> float, "
+                         f"got {fn!r}")
+    if not isinstance(higher_is_better, bool):
+        raise ValueError(f"metric {name!r}: higher_is_better must be True or False, "
+                         f"got {higher_is_better!r}")
+    return METRICS.register(name, fn, spec=MetricSpec(name, fn, higher_is_better),
+                            override=override)
+
+
+def unregister_metric(name: str) -> None:
+    """Removes a metric added with :func:`register_metric` (ValueError for a built-in one)."""
+    METRICS.unregister(name)
+
+
+def get_metric(name: str) -> MetricSpec:
+    """The :class:`MetricSpec` of ``name`` (ValueError listing the metrics if unknown).
+
+    Example:
+        >>> get_metric("macro_auc").mode
+        'max'
+    """
+    return METRICS.spec(name)
+
+
+def metric_names() -> tuple[str, ...]:
+    """The registered metric names, built-in first.
+
+    Example:
+        >>> metric_names()[:3]
+        ('weighted_f1', 'macro_f1', 'macro_auc')
+    """
+    return METRICS.names()
+
+
+def compute_metrics(y_true, y_prob) -> dict[str, float]:
+    """Every registered metric of one split's predictions (NaN where undefined).
+
+    Example:
+        >>> values = compute_metrics([[1, 0], [0, 1]], [[0.9, 0.2], [0.3, 0.8]])
+        >>> sorted(values)[:3], values["weighted_f1"]
+        (['macro_auc', 'macro_f1', 'weighted_f1'], 1.0)
+    """
+    y_true, y_prob = _as_pair(y_true, y_prob)
+    return {entry.name: entry.spec(y_true, y_prob) for entry in METRICS.entries()}
+
+
+def _macro_auc_value(y_true, y_prob) -> float | None:
+    return macro_auc(y_true, y_prob)["macro_auc"]
+
+
+register_metric("weighted_f1", weighted_f1)
+register_metric("macro_f1", macro_f1)
+register_metric("macro_auc", _macro_auc_value)
+METRICS.mark_builtin()

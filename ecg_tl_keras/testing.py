@@ -1,4 +1,4 @@
-"""Contract checks for your own backbones and dataset readers.
+"""Contract checks for your own backbones, dataset readers, metrics and fine-tuning strategies.
 
 In the spirit of keras-hub's `TestCase.run_backbone_test`: one call runs every
 check the package relies on, so a backbone or reader that passes works in
@@ -11,8 +11,13 @@ call these same functions for the built-in backbones and readers.
   gradual-unfreezing stages.
 - `check_reader(reader)`: the `tfrecords_builder` reader contract (unique ids,
   labels in the reader's order, patients, signals in mV with named leads).
+- `check_metric(name)`: a registered metric returns a number (or NaN where
+  undefined) on a split's arrays, leaves them unchanged, is deterministic, and
+  rates perfect predictions at least as well as inverted ones.
+- `check_strategy(name)`: a registered fine-tuning strategy gives valid phases
+  for a range of backbone depths and epoch counts.
 
-Both raise `AssertionError` naming what failed, so they read well in pytest.
+Each raises `AssertionError` naming what failed, so they read well in pytest.
 
 Example:
     >>> summary = check_backbone("gru", input_shape=(32, 12), units=8)
@@ -29,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["check_backbone", "check_reader"]
+__all__ = ["check_backbone", "check_metric", "check_reader", "check_strategy"]
 
 _HARNESS_SHAPE = (64, 12)
 
@@ -218,6 +223,96 @@ def check_reader(reader, *, max_seconds=10.5, limit=None, leads=None):
                              f"{list(raw.lead_names)}")
     _expect(read, f"{kind}: every record read was rejected: {rejected}")
     return {"records": len(refs), "read": read, "rejected": rejected}
+
+
+def check_metric(name, *, records=40, labels=4, seed=0):
+    """Checks a metric registered with `ecg_tl_keras.metrics.register_metric`.
+
+    On random multi-label targets (one label without positives, as small splits have)
+    and predictions: the value is a float (NaN only where undefined), the same on a
+    second call, computed without changing its inputs; and perfect predictions
+    (`y_prob = y_true`) score at least as well as inverted ones (`1 - y_true`) in the
+    registered direction.
+
+    Returns:
+        A dict: `random`, `perfect`, `inverted` (the values) and `mode` (`"max"`/`"min"`).
+
+    Raises:
+        AssertionError: Naming the metric and the broken rule.
+        ValueError: If `name` is not registered.
+
+    Example:
+        >>> check_metric("weighted_f1")["perfect"]
+        1.0
+    """
+    from ecg_tl_keras.metrics import get_metric
+
+    spec = get_metric(name)
+    rng = np.random.default_rng(seed)
+    y_true = (rng.random((records, labels)) < 0.4).astype(np.int64)
+    y_true[:, -1] = 0
+    y_prob = rng.random((records, labels))
+    copies = (y_true.copy(), y_prob.copy())
+    values = {}
+    for case, (truth, prob) in {"random": (y_true, y_prob),
+                                "perfect": (y_true, y_true.astype(np.float64)),
+                                "inverted": (y_true, 1.0 - y_true)}.items():
+        value = spec(truth, prob)
+        _expect(isinstance(value, float), f"metric {name!r}: {case} predictions gave "
+                                          f"{value!r}, not a float")
+        _expect(np.array_equal(value, spec(truth, prob), equal_nan=True),
+                f"metric {name!r}: two calls on the same {case} predictions differ")
+        values[case] = value
+    _expect(np.array_equal(copies[0], y_true) and np.array_equal(copies[1], y_prob),
+            f"metric {name!r}: changed its input arrays")
+    perfect, inverted = values["perfect"], values["inverted"]
+    if not (math.isnan(perfect) or math.isnan(inverted)):
+        better = perfect >= inverted if spec.higher_is_better else perfect <= inverted
+        _expect(better, f"metric {name!r}: inverted predictions ({inverted}) score better than "
+                        f"perfect ones ({perfect}); is higher_is_better={spec.higher_is_better} "
+                        "right?")
+    return {**values, "mode": spec.mode}
+
+
+def check_strategy(name, *, stages=(1, 2, 5), epochs=(10, 25)):
+    """Checks a fine-tuning strategy registered with `register_finetune_strategy`.
+
+    For every backbone depth in `stages` and epoch count in `epochs`, its phases must
+    start at epoch 0 in increasing order, before the last epoch; train between 0 and
+    all stages (or `None`: all); scale the rate by a positive factor; and be the same
+    on a second call.
+
+    Returns:
+        A dict `{(n_stages, epochs): [(start_epoch, stages, lr_factor), ...]}`.
+
+    Raises:
+        AssertionError: Naming the strategy, the case and the broken rule.
+        ValueError: If `name` is not registered.
+
+    Example:
+        >>> check_strategy("gradual", stages=(2,), epochs=(6,))
+        {(2, 6): [(0, 0, 1.0), (2, 1, 0.1), (4, 2, 0.1)]}
+    """
+    from ecg_tl_keras.training.strategies import finetune_phases
+
+    summary = {}
+    for n_stages in stages:
+        for count in epochs:
+            where = f"strategy {name!r} ({n_stages} stages, {count} epochs)"
+            phases = finetune_phases(name, n_stages, count)
+            _expect(phases == finetune_phases(name, n_stages, count),
+                    f"{where}: two calls give different phases")
+            for phase in phases:
+                _expect(0 <= phase.start_epoch < count,
+                        f"{where}: a phase starts at epoch {phase.start_epoch}")
+                _expect(phase.stages is None or (isinstance(phase.stages, int)
+                                                 and 0 <= phase.stages <= n_stages),
+                        f"{where}: stages must be None or 0-{n_stages}, got {phase.stages!r}")
+                _expect(isinstance(phase.lr_factor, (int, float)) and phase.lr_factor > 0,
+                        f"{where}: lr_factor must be > 0, got {phase.lr_factor!r}")
+            summary[(n_stages, count)] = [(p.start_epoch, p.stages, p.lr_factor)
+                                          for p in phases]
+    return summary
 
 
 def _train_step(model, x, y):

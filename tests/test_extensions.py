@@ -31,6 +31,20 @@ TINYCNN = textwrap.dedent('''
         return keras.Model(inputs, x, name="backbone")
 ''')
 
+BRIER = textwrap.dedent('''
+    """A user's metric: the Brier score (mean squared error of the probabilities)."""
+    import numpy as np
+
+    from ecg_tl_keras.metrics import register_metric
+
+
+    def brier(y_true, y_prob):
+        return float(np.mean((y_prob - y_true) ** 2))
+
+
+    register_metric("brier", brier, higher_is_better=False)
+''')
+
 PLAN = """
 upstream = ["ptbxl"]
 downstream = ["ptbxl", "georgia"]
@@ -55,6 +69,19 @@ def tinycnn(tmp_path):
     if "tinycnn" in available_backbones():
         unregister_backbone("tinycnn")
     sys.modules.pop("tinycnn", None)
+
+
+@pytest.fixture
+def brier_module(tmp_path):
+    """The path of a module registering the metric `brier`; unregistered and unloaded after."""
+    from ecg_tl_keras.metrics import METRICS, unregister_metric
+
+    path = tmp_path / "user_brier.py"
+    path.write_text(BRIER)
+    yield path
+    if "brier" in METRICS:
+        unregister_metric("brier")
+    sys.modules.pop("user_brier", None)
 
 
 def test_import_registers_a_complete_spec_that_passes_the_harness(tinycnn):
@@ -148,3 +175,27 @@ def test_transformer1d_trains_and_is_advised_with_a_user_backbone(
                                "--val-fold", "0", "--out", str(tmp_path / "advice")]) == 0
     advice = (tmp_path / "advice" / "advice.json").read_text()
     assert "transformer1d" in advice and "tinycnn" in advice and "incompatible" not in advice
+
+
+@pytest.mark.slow
+def test_user_metric_is_logged_monitored_and_evaluated(brier_module, tmp_path, ptbxl_built,
+                                                      capsys):
+    imports = ["--import", str(brier_module)]
+    run = tmp_path / "run"
+    assert cli.main(imports + ["train", "--data", str(ptbxl_built), "--model", "gru",
+                               "--out", str(run), "--epochs", "3", "--batch-size", "64",
+                               "--val-fold", "0", "--monitor", "val_brier"]) == 0
+    history = pd.read_csv(run / "history.csv")
+    assert {"val_brier", "test_brier", "val_weighted_f1"} <= set(history.columns)
+    assert history["val_brier"].between(0, 1).all()
+    metrics = json.loads((run / "metrics.json").read_text())
+    # lower is better: the best epoch is the one with the smallest val_brier
+    assert metrics["best_epoch"] == int(history["val_brier"].idxmin()) + 1
+    assert metrics["monitor"] == "val_brier" and "test_brier" in metrics
+    capsys.readouterr()
+    assert cli.main(imports + ["evaluate", "--checkpoint", str(run / "best.keras"),
+                               "--data", str(ptbxl_built), "--out", str(tmp_path / "e.json")]) == 0
+    shown = capsys.readouterr().out
+    value = json.loads((tmp_path / "e.json").read_text())["metrics"]["brier"]
+    assert f"brier      {value:.4f}" in shown
+    assert value == pytest.approx(metrics["test_brier"], abs=1e-6)

@@ -85,3 +85,73 @@ def test_shape_mismatch_is_a_clear_error(y_prob):
 def test_label_name_count_mismatch_is_an_error():
     with pytest.raises(ValueError, match="label names"):
         metrics.classification_report(np.zeros((2, 2)), np.zeros((2, 2)), ["A"])
+
+
+@pytest.fixture
+def brier():
+    """A user metric (mean squared error of the probabilities), lower is better; removed after."""
+    def brier_score(y_true, y_prob):
+        return float(np.mean((y_prob - y_true) ** 2))
+
+    metrics.register_metric("brier", brier_score, higher_is_better=False)
+    yield brier_score
+    metrics.unregister_metric("brier")
+
+
+@pytest.mark.parametrize("name", ["weighted_f1", "macro_f1", "macro_auc"])
+def test_the_builtin_metrics_are_registered_and_pass_the_harness(name):
+    from ecg_tl_keras.testing import check_metric
+
+    summary = check_metric(name)
+    # macro F1 counts the label without positives as 0 (3 of 4 labels perfect)
+    assert summary["perfect"] == (0.75 if name == "macro_f1" else 1.0)
+    assert summary["mode"] == "max" and summary["inverted"] == 0.0
+
+
+def test_a_user_metric_is_computed_everywhere_the_builtins_are(brier):
+    from ecg_tl_keras.testing import check_metric
+    from ecg_tl_keras.training.callbacks import split_metrics
+    from ecg_tl_keras.training.config import TrainConfig, monitor_mode
+
+    y_true, y_prob = _random_case(0)
+    expected = brier(y_true, y_prob)
+    assert metrics.compute_metrics(y_true, y_prob)["brier"] == pytest.approx(expected)
+    assert split_metrics("val", y_true, y_prob)["val_brier"] == pytest.approx(expected)
+    report = metrics.classification_report(y_true, y_prob, list("ABCDEF"))
+    assert report["metrics"]["brier"] == pytest.approx(expected)
+    assert report["metrics"]["weighted_f1"] == report["weighted_f1"]
+    assert check_metric("brier") == {"random": pytest.approx(brier(*_check_metric_case())),
+                                     "perfect": 0.0, "inverted": 1.0, "mode": "min"}
+    assert monitor_mode("val_brier") == "min"
+    assert TrainConfig(data="d", model="gru", out="o", monitor="val_brier").monitor_mode == "min"
+
+
+def _check_metric_case():
+    rng = np.random.default_rng(0)
+    y_true = (rng.random((40, 4)) < 0.4).astype(np.int64)
+    y_true[:, -1] = 0
+    return y_true, rng.random((40, 4))
+
+
+def test_a_duplicate_or_reserved_metric_is_refused_in_one_line(brier):
+    with pytest.raises(ValueError) as error:
+        metrics.register_metric("brier", lambda y_true, y_prob: 0.0)
+    assert "\n" not in str(error.value)
+    assert str(error.value).startswith("metric 'brier' is already registered (")
+    with pytest.raises(ValueError, match="built in"):
+        metrics.register_metric("weighted_f1", brier, override=True)
+    with pytest.raises(ValueError, match="reserved"):
+        metrics.register_metric("val_loss", brier)
+    with pytest.raises(ValueError, match="lower-case word"):
+        metrics.register_metric("Brier Score", brier)
+
+
+def test_a_metric_that_returns_no_number_is_named():
+    from ecg_tl_keras.testing import check_metric
+
+    metrics.register_metric("broken", lambda y_true, y_prob: "high")
+    try:
+        with pytest.raises(ValueError, match="metric 'broken' returned 'high', not a number"):
+            check_metric("broken")
+    finally:
+        metrics.unregister_metric("broken")

@@ -88,3 +88,23 @@ def test_train_help_lists_registered_strategies(user_strategy, capsys):
     help_text = " ".join(capsys.readouterr().out.split())
     assert "fine-tuning strategy: full, linear, gradual, lp-ft, head-then-all" in help_text
     assert strategy_names()[-1] == "head-then-all"
+
+
+@pytest.mark.parametrize("name", ["full", "linear", "gradual", "lp-ft"])
+def test_the_builtin_strategies_pass_the_harness(name):
+    from ecg_tl_keras.testing import check_strategy
+
+    summary = check_strategy(name)
+    assert len(summary) == 6 and all(phases[0][0] == 0 for phases in summary.values())
+
+
+def test_a_strategy_with_a_bad_phase_is_named(user_strategy):
+    from ecg_tl_keras.testing import check_strategy
+
+    register_finetune_strategy("too-deep")(lambda n_stages, epochs: [Phase(0, n_stages + 1)])
+    try:
+        with pytest.raises(AssertionError, match=r"strategy 'too-deep' \(1 stages, 10 epochs\): "
+                                                 r"stages must be None or 0-1, got 2"):
+            check_strategy("too-deep")
+    finally:
+        unregister_finetune_strategy("too-deep")

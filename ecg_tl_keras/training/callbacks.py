@@ -25,27 +25,21 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
-from ecg_tl_keras.metrics import macro_auc, macro_f1, weighted_f1
+from ecg_tl_keras.metrics import compute_metrics, metric_names
 from ecg_tl_keras.training import faults
 from ecg_tl_keras.training.evaluation import EvalSplit, Predictor
 from ecg_tl_keras.training.rundir import RunDir
 
-#: The metrics :class:`SplitMetrics` adds for each split (``<split>_<metric>``).
-SPLIT_METRICS = ("weighted_f1", "macro_f1", "macro_auc", "loss")
-
-
-def split_metrics(split: str, y_true, y_prob, loss: Callable | None = None,
-                  threshold: float = 0.5) -> dict[str, float]:
-    """The epoch-log metrics of one split's predictions (NaN for an undefined AUC).
+def split_metrics(split: str, y_true, y_prob, loss: Callable | None = None) -> dict[str, float]:
+    """The epoch-log metrics of one split's predictions: ``<split>_<name>`` for every
+    registered metric (:data:`ecg_tl_keras.metrics.METRICS`; NaN where undefined, e.g. an
+    AUC without both classes), and ``<split>_loss`` given a loss.
 
     Example:
         >>> sorted(split_metrics("val", [[1, 0], [0, 1]], [[0.9, 0.2], [0.3, 0.8]]))
         ['val_macro_auc', 'val_macro_f1', 'val_weighted_f1']
     """
-    auc = macro_auc(y_true, y_prob)["macro_auc"]
-    logs = {f"{split}_weighted_f1": weighted_f1(y_true, y_prob, threshold),
-            f"{split}_macro_f1": macro_f1(y_true, y_prob, threshold),
-            f"{split}_macro_auc": math.nan if auc is None else auc}
+    logs = {f"{split}_{name}": value for name, value in compute_metrics(y_true, y_prob).items()}
     if loss is not None:
         value = loss(np.asarray(y_true, np.float32), np.asarray(y_prob, np.float32))
         logs[f"{split}_loss"] = float(np.mean(keras.ops.convert_to_numpy(value)))
@@ -55,34 +49,33 @@ def split_metrics(split: str, y_true, y_prob, loss: Callable | None = None,
 class SplitMetrics(keras.callbacks.Callback):
     """After every epoch, predicts each split and adds its metrics to the epoch logs.
 
-    For a split named ``val`` it adds ``val_weighted_f1``, ``val_macro_f1``,
-    ``val_macro_auc`` (NaN when no label has both classes) and, given a loss,
-    ``val_loss``, so the progress bar, history, TensorBoard and any later
-    callback (:class:`BestWeights`, ``keras.callbacks.EarlyStopping``) see them.
+    For a split named ``val`` it adds ``val_<name>`` for every registered metric
+    (``val_weighted_f1``, ``val_macro_f1``, ``val_macro_auc`` (NaN when no label has
+    both classes), and those added with :func:`ecg_tl_keras.metrics.register_metric`)
+    and, given a loss, ``val_loss``, so the progress bar, history, TensorBoard and any
+    later callback (:class:`BestWeights`, ``keras.callbacks.EarlyStopping``) see them.
 
     Args:
         splits: the splits to score (distinct names).
         loss: the loss function to report as ``<split>_loss`` (None: not reported).
-        threshold: probability threshold of the F1 scores.
 
     Example:
         >>> metrics = SplitMetrics([val_split, test_split])  # doctest: +SKIP
         >>> model.fit(train, epochs=10, callbacks=[metrics])  # doctest: +SKIP
     """
 
-    def __init__(self, splits: Sequence[EvalSplit], *, loss: Callable | None = None,
-                 threshold: float = 0.5):
+    def __init__(self, splits: Sequence[EvalSplit], *, loss: Callable | None = None):
         super().__init__()
         names = [split.name for split in splits]
         if len(set(names)) != len(names):
             raise ValueError(f"split names must differ, got {names}")
-        self.splits, self.loss, self.threshold = list(splits), loss, threshold
+        self.splits, self.loss = list(splits), loss
         self._predictor: Predictor | None = None
 
     @property
     def keys(self) -> list[str]:
-        """The log keys this callback adds."""
-        metrics = SPLIT_METRICS if self.loss is not None else SPLIT_METRICS[:-1]
+        """The log keys this callback adds (the metrics registered when it is asked)."""
+        metrics = (*metric_names(), *(("loss",) if self.loss is not None else ()))
         return [f"{split.name}_{metric}" for split in self.splits for metric in metrics]
 
     def on_train_begin(self, logs=None):
@@ -94,8 +87,7 @@ class SplitMetrics(keras.callbacks.Callback):
             return
         for split in self.splits:
             y_prob = self._predictor(split.signals)
-            logs.update(split_metrics(split.name, split.y_true, y_prob, self.loss,
-                                      self.threshold))
+            logs.update(split_metrics(split.name, split.y_true, y_prob, self.loss))
 
 
 class BestWeights(keras.callbacks.Callback):

@@ -19,6 +19,7 @@ import re
 from typing import Any, Callable
 
 from ecg_tl_keras.choices import HEADS, INPUT_SCALINGS, READOUTS, check_choice
+from ecg_tl_keras.metrics import METRICS
 from ecg_tl_keras.precision import PRECISIONS
 from ecg_tl_keras.training.strategies import STRATEGIES as FINETUNE_STRATEGIES
 from ecg_tl_keras.training.strategies import strategy_names
@@ -110,8 +111,10 @@ class TrainConfig:
             config sets no ``learning_rate``.
         loss: a ``keras.losses.get`` identifier: a name or a serialized loss.
         monitor: the selection metric and split, ``<split>_<metric>`` (``val_weighted_f1``,
-            ``val_macro_auc``, ``val_loss``, ...); its split must be ``select_on``.
-            None means ``<select_on>_weighted_f1``. Losses are minimized, the rest maximized.
+            ``val_macro_auc``, ``val_loss``, or ``val_<name>`` of any metric registered
+            with ``ecg_tl_keras.metrics.register_metric``); its split must be ``select_on``.
+            None means ``<select_on>_weighted_f1``. The loss is minimized, a metric in its
+            registered direction (``higher_is_better``).
 
     Example:
         >>> config = TrainConfig(data="OUT/ptbxl", model="lstm", out="runs/lstm", epochs=2)
@@ -171,9 +174,9 @@ class TrainConfig:
         "binary_crossentropy", "loss: a Keras name (binary_focal_crossentropy, ...) or a "
         "serialized loss as JSON", metavar="NAME|JSON")
     monitor: str | None = _option(
-        None, "selection metric and split, SPLIT_METRIC: val_weighted_f1 (default), "
-        "val_macro_auc, val_macro_f1, val_loss; SPLIT must be --select-on's",
-        metavar="SPLIT_METRIC")
+        None, lambda: "selection metric and split, SPLIT_METRIC: val_weighted_f1 (default), "
+        f"val_loss, or val_ and a registered metric ({METRICS.describe()}); SPLIT must be "
+        "--select-on's", metavar="SPLIT_METRIC")
     precision: str = _option(
         "auto", "float32, mixed_bfloat16, mixed_float16 or auto (per backbone family and "
         "device, never slower than float32: float32 on CPUs without bfloat16 instructions)",
@@ -329,10 +332,18 @@ def _check_identifier(name: str, value) -> None:
 
 
 def monitor_mode(monitor: str) -> str:
-    """Whether a monitored log key is best low (``"min"``: a loss) or high (``"max"``).
+    """Whether a monitored log key is best low (``"min"``) or high (``"max"``).
+
+    A loss is minimized; a registered metric (``<split>_<name>``) goes its registered
+    direction; any other key (a metric of a module not imported) is maximized.
 
     Example:
         >>> monitor_mode("val_loss"), monitor_mode("val_weighted_f1")
         ('min', 'max')
     """
-    return "min" if monitor.endswith("loss") else "max"
+    if monitor.endswith("loss"):
+        return "min"
+    match = _MONITOR.fullmatch(monitor)
+    if match is not None and match["metric"] in METRICS:
+        return METRICS.spec(match["metric"]).mode
+    return "max"

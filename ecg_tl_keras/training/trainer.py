@@ -2,9 +2,9 @@
 
 The run directory (:class:`~ecg_tl_keras.training.rundir.RunDir`) holds
 ``config.json``, ``history.csv`` (per epoch ``loss``, the split metrics
-``val_weighted_f1``, ``val_macro_f1``, ``val_macro_auc``, ``val_loss`` (when
-selecting on val), ``test_weighted_f1``, ``test_macro_f1``, ``test_macro_auc``,
-``test_loss``, ``lr``, ``seconds``), ``best.keras``, ``metrics.json``,
+``val_weighted_f1``, ``val_macro_f1``, ``val_macro_auc``, ``val_<name>`` of every
+metric registered with ``ecg_tl_keras.metrics.register_metric``, ``val_loss`` (when
+selecting on val), the same ``test_`` keys, ``lr``, ``seconds``), ``best.keras``, ``metrics.json``,
 ``predictions_test.npz``, ``tensorboard/`` and, while training, ``backup/``: what
 running the same command again resumes from. Running it again after the run
 finished only says so (``overwrite=True`` starts over).
@@ -417,6 +417,7 @@ def _metrics(run: _Run, report: dict, best: cb.BestWeights, wall_time: float,
     train_time = sum(float(row["seconds"]) for row in rows)
     selection_f1 = rows[best.best_epoch - 1].get(f"{config.select_on}_weighted_f1")
     return {
+        **{f"test_{name}": value for name, value in report["metrics"].items()},
         "test_weighted_f1": report["weighted_f1"],
         "test_macro_f1": report["macro_f1"],
         "per_label_f1": report["per_label_f1"],
