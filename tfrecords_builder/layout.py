@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tfrecords_builder.files import temporary_of
+
 MANIFEST = "manifest.json"
 SHARD_PATTERN = re.compile(r"^(train|test)-\d{5}-of-\d{5}\.tfrecord$")
 TMP_PATTERN = re.compile(r"^\.(train|test)-\d{5}\.tfrecord\.tmp$")
@@ -15,8 +17,10 @@ def shard_name(split: str, index: int, count: int) -> str:
 
 
 def is_partial_output(name: str) -> bool:
-    """Whether a file name is a shard or a temporary file a build writes."""
-    return bool(SHARD_PATTERN.match(name) or TMP_PATTERN.match(name)) or name == f".{MANIFEST}.tmp"
+    """Whether a file name is a shard or a temporary file a build writes (an older build's
+    ``.manifest.json.tmp`` too)."""
+    return (bool(SHARD_PATTERN.match(name) or TMP_PATTERN.match(name))
+            or name == f".{MANIFEST}.tmp" or temporary_of(name) == MANIFEST)
 
 
 def is_build_output(name: str) -> bool:

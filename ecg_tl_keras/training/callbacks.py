@@ -11,7 +11,6 @@ resumed run repeats an uninterrupted one exactly.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 import os
@@ -29,6 +28,7 @@ from ecg_tl_keras.metrics import compute_metrics, metric_names
 from ecg_tl_keras.training import faults
 from ecg_tl_keras.training.evaluation import EvalSplit, Predictor
 from ecg_tl_keras.training.rundir import RunDir
+from tfrecords_builder.files import sha256_file
 
 def split_metrics(split: str, y_true, y_prob, loss: Callable | None = None) -> dict[str, float]:
     """The epoch-log metrics of one split's predictions: ``<split>_<name>`` for every
@@ -226,7 +226,7 @@ class RunBackup(keras.callbacks.Callback):
         faults.point("backup_weights", done)
         for name, owner in self.states.items():
             np.savez(partial / _state_file(name), **owner.state())
-        files = {name: _sha256(partial / name)
+        files = {name: sha256_file(partial / name)
                  for name in (self.WEIGHTS, *map(_state_file, self.states))}
         _write_synced(partial / self.STATE, json.dumps({"epoch": done, "sha256": files}))
         faults.point("backup_state", done)
@@ -270,19 +270,11 @@ def _snapshot_problem(folder: Path, files: Sequence[str]) -> str | None:
         if missing:
             return f"it has no {', '.join(missing)}"
         for name, digest in digests.items():
-            if _sha256(folder / name) != digest:
+            if sha256_file(folder / name) != digest:
                 return f"{name} does not match its sha256"
     except (OSError, ValueError, KeyError, TypeError) as error:
         return f"{type(error).__name__}: {error}"
     return None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_synced(path: Path, text: str) -> None:

@@ -27,8 +27,10 @@ import json
 import os
 import re
 import shutil
-import uuid
 from pathlib import Path
+
+# The one atomic write of both packages, re-exported where the trainer's files are named.
+from tfrecords_builder.files import write_json_atomic, write_text_atomic  # noqa: F401
 
 _SNAPSHOT = re.compile(r"epoch-(\d{5,})")
 
@@ -115,31 +117,3 @@ class RunDir:
             (self.path / name).unlink(missing_ok=True)
         self.remove_resume_state()
         shutil.rmtree(self.tensorboard, ignore_errors=True)
-
-
-def write_json_atomic(path: str | os.PathLike, content) -> None:
-    """Writes JSON to a temporary file in the same folder, then renames it into place.
-
-    The temporary name is unique, so concurrent writers (study shards) never share one; it
-    is removed when writing fails. Missing parent folders are created.
-
-    Example:
-        >>> import tempfile
-        >>> target = Path(tempfile.mkdtemp()) / "results" / "a.json"
-        >>> write_json_atomic(target, {"a": 1})
-        >>> json.loads(target.read_text())
-        {'a': 1}
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Not mkstemp: its files are private (0600); this one gets the umask's permissions.
-    partial = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(partial, "x") as stream:
-            stream.write(json.dumps(content, indent=2) + "\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
