@@ -11,51 +11,43 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import os
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
+from tfrecords_builder.files import READ_BLOCK_BYTES, sha256_file
 from tfrecords_builder.layout import MANIFEST
+from tfrecords_builder.manifest import BUILD_HINT, Manifest
 
-BUILD_HINT = "python -m tfrecords_builder DATASET --source DIR --out OUT"
-#: Bytes read at a time from a shard (checksums here, ``tf.data`` reads in datasets).
-READ_BUFFER_BYTES = 8 << 20
+#: Bytes read at a time from a shard (``tf.data`` reads in datasets; checksums in blocks of
+#: the same size).
+READ_BUFFER_BYTES = READ_BLOCK_BYTES
 
 
-def load_manifest(data_dir: str | os.PathLike) -> dict:
-    """Reads and checks ``<data_dir>/manifest.json``.
+def load_manifest(data_dir: str | os.PathLike) -> Manifest:
+    """Reads and checks ``<data_dir>/manifest.json`` (:meth:`Manifest.read`).
 
     Args:
         data_dir: a dataset directory written by the builder (e.g. ``OUT/ptbxl``).
 
     Returns:
-        The manifest dict.
+        The :class:`~tfrecords_builder.manifest.Manifest` (also a read-only mapping of
+        its keys).
 
     Raises:
         FileNotFoundError: the manifest is missing (the message says how to build it).
-        ValueError: the manifest is not valid JSON or lacks required keys.
+        ValueError: the manifest is not valid JSON, lacks required keys or is of a newer
+            format.
 
     Example:
-        >>> load_manifest("OUT/ptbxl")["labels"]  # doctest: +SKIP
+        >>> load_manifest("OUT/ptbxl").labels  # doctest: +SKIP
         ['NORM', 'MI', 'STTC', 'CD', 'HYP']
     """
-    path = Path(data_dir) / MANIFEST
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: build it with {BUILD_HINT}")
-    try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from None
-    missing = [key for key in ("labels", "samples", "leads", "splits") if key not in manifest]
-    if missing:
-        raise ValueError(f"{path} lacks required keys {missing}: rebuild it with {BUILD_HINT}")
-    return manifest
+    return Manifest.read(data_dir)
 
 
-def input_shape(manifest: dict) -> tuple[int, int]:
-    """``(samples, leads)`` of the dataset's signals.
+def input_shape(manifest: Mapping) -> tuple[int, int]:
+    """``(samples, leads)`` of the dataset's signals (a :class:`Manifest` or its keys).
 
     Example:
         >>> input_shape({"samples": 1000, "leads": ["I"] * 12})
@@ -73,7 +65,8 @@ class BuiltDataset:
 
     Attributes:
         path: the dataset directory (``OUT/ptbxl``).
-        manifest: the checked ``manifest.json``.
+        manifest: the checked ``manifest.json``, a
+            :class:`~tfrecords_builder.manifest.Manifest`.
 
     Example:
         >>> data = BuiltDataset.open("OUT/ptbxl")  # doctest: +SKIP
@@ -82,7 +75,7 @@ class BuiltDataset:
     """
 
     path: Path
-    manifest: dict
+    manifest: Manifest
 
     @classmethod
     def open(cls, data_dir: "str | os.PathLike | BuiltDataset") -> "BuiltDataset":
@@ -100,11 +93,11 @@ class BuiltDataset:
 
     @property
     def labels(self) -> list[str]:
-        return list(self.manifest["labels"])
+        return list(self.manifest.labels)
 
     @property
     def input_shape(self) -> tuple[int, int]:
-        return input_shape(self.manifest)
+        return self.manifest.input_shape
 
     def records(self, split: str) -> int:
         """The number of records of a split.
@@ -113,10 +106,9 @@ class BuiltDataset:
             ValueError: the manifest gives no record count for ``split``.
         """
         try:
-            return int(self.manifest["splits"][split]["records"])
-        except (KeyError, TypeError, ValueError):
-            raise ValueError(f"{self.path / MANIFEST} gives no record count for split {split!r}: "
-                             f"rebuild it with {BUILD_HINT}") from None
+            return self.manifest.records(split)
+        except ValueError as error:
+            raise ValueError(f"{self.path / MANIFEST}: {error}") from None
 
     def verify(self, splits: Sequence[str], log: Callable[[str], None] | None = None) -> None:
         """Checks every shard of ``splits`` against the manifest's sha256.
@@ -127,9 +119,9 @@ class BuiltDataset:
         """
         for split in splits:
             shard_paths(self, split)  # an unknown split or a missing shard: its own error
-            for entry in self.manifest["splits"][split]["shards"]:
+            for entry in self.manifest.splits[split]["shards"]:
                 path, expected = self.path / entry["file"], entry.get("sha256")
-                if expected is not None and _sha256(path) != expected:
+                if expected is not None and sha256_file(path) != expected:
                     raise ValueError(
                         f"shard {path} is damaged: its sha256 differs from {self.path / MANIFEST}; "
                         f"rebuild the dataset with {BUILD_HINT} --overwrite (or skip this check "
@@ -137,14 +129,6 @@ class BuiltDataset:
                     )
         if log is not None:
             log(f"shards of {self.path} ({', '.join(splits)}) match their sha256")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(READ_BUFFER_BYTES), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def shard_paths(data_dir: "str | os.PathLike | BuiltDataset", split: str) -> list[str]:
@@ -159,7 +143,7 @@ def shard_paths(data_dir: "str | os.PathLike | BuiltDataset", split: str) -> lis
         ['OUT/ptbxl/test-00000-of-00001.tfrecord']
     """
     data = BuiltDataset.open(data_dir)
-    data_dir, splits = data.path, data.manifest["splits"]
+    data_dir, splits = data.path, data.manifest.splits
     if split not in splits:
         raise ValueError(
             f"unknown split {split!r} in {Path(data_dir) / MANIFEST}; "

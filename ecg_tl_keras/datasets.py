@@ -138,16 +138,20 @@ def _available_memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
 
 
-def fits_in_memory(manifest: dict, split: str) -> bool:
+def fits_in_memory(data: "str | os.PathLike | BuiltDataset", split: str) -> bool:
     """Whether a split's decoded signals fit the in-memory cache budget.
 
     Example:
-        >>> fits_in_memory({"samples": 1000, "leads": ["I"] * 12,
-        ...                 "splits": {"test": {"records": 10}}}, "test")
+        >>> from pathlib import Path
+        >>> from tfrecords_builder.manifest import Manifest
+        >>> manifest = Manifest.from_dict({"samples": 1000, "leads": ["I"] * 12, "labels": ["A"],
+        ...                                "splits": {"test": {"records": 10}}})
+        >>> fits_in_memory(BuiltDataset(Path("OUT/x"), manifest), "test")
         True
     """
-    samples, leads = input_shape(manifest)
-    needed = manifest["splits"][split]["records"] * samples * leads * 4
+    data = BuiltDataset.open(data)
+    samples, leads = data.input_shape
+    needed = data.records(split) * samples * leads * 4
     return needed <= CACHE_MEMORY_FRACTION * _available_memory_bytes()
 
 
@@ -200,7 +204,7 @@ def load_records(
 
     ds = _raw_examples(shard_paths(data, split)).batch(_PARSE_BATCH)
     ds = ds.map(parse_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
-    if cache and fits_in_memory(data.manifest, split):
+    if cache and fits_in_memory(data, split):
         ds = ds.cache()
     return ds
 

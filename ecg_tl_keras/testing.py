@@ -166,6 +166,7 @@ def check_reader(reader, *, max_seconds=10.5, limit=None, leads=None):
     """
     from tfrecords_builder.readers.base import RawSignal, Reader, RecordRef
     from tfrecords_builder.signal import RecordRejected, canonical_lead
+    from tfrecords_builder.split import N_FOLDS
 
     kind = type(reader).__name__
     _expect(isinstance(reader, Reader), f"{kind}: not a tfrecords_builder Reader")
@@ -198,8 +199,8 @@ def check_reader(reader, *, max_seconds=10.5, limit=None, leads=None):
         _expect(list(ref.labels) == [label for label in labels if label in ref.labels]
                 and set(ref.labels) <= set(labels),
                 f"{where}: labels {ref.labels!r} are not label names in the reader's order")
-        _expect(ref.fold is None or (isinstance(ref.fold, int) and 0 <= ref.fold <= 9),
-                f"{where}: fold must be None or 0-9, got {ref.fold!r}")
+        _expect(ref.fold is None or (isinstance(ref.fold, int) and 0 <= ref.fold < N_FOLDS),
+                f"{where}: fold must be None or 0-{N_FOLDS - 1}, got {ref.fold!r}")
 
     read, rejected = 0, {}
     for ref in refs[:limit]:

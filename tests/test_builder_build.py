@@ -21,10 +21,12 @@ from builder_fixtures import (
     examples_by_id, file_sha256, make_ptbxl_subset, quiet_build, read_examples, read_shard,
     shard_digests, shard_files, write_cinc_variant)
 from tfrecords_builder import BuildError, build_dataset, get_reader
+from tfrecords_builder.files import temporary_name
 from tfrecords_builder.split import assign_splits
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 build_module = importlib.import_module("tfrecords_builder.build")
+manifest_module = importlib.import_module("tfrecords_builder.manifest")
 pool_module = importlib.import_module("tfrecords_builder.pool")
 writer_module = importlib.import_module("tfrecords_builder.writer")
 
@@ -330,7 +332,7 @@ def interrupt_after(count: int):
 
 
 def write_tmp_then_interrupt(path, content):
-    path.with_name(f".{path.name}.tmp").write_text(json.dumps(content)[:100])
+    temporary_name(path).write_text(json.dumps(content)[:100])
     raise KeyboardInterrupt
 
 
@@ -346,8 +348,8 @@ INTERRUPTIONS = {
     "second finalize": interrupt_on_call(writer_module.ShardedWriter, "finalize", 2),
     # After the first shard was renamed to its final name:
     "mid finalize": interrupt_on_call(writer_module, "shard_name", 2),
-    "before manifest": interrupt_on_call(build_module, "_write_atomic_json", 1),
-    "manifest tmp written": lambda patch: patch.setattr(build_module, "_write_atomic_json",
+    "before manifest": interrupt_on_call(build_module, "write_manifest", 1),
+    "manifest tmp written": lambda patch: patch.setattr(manifest_module, "write_json_atomic",
                                                         write_tmp_then_interrupt),
 }
 

@@ -27,9 +27,11 @@ from tfrecords_builder.fingerprint import source_fingerprint
 from tfrecords_builder.pool import WorkerDied, imap_ordered
 from tfrecords_builder.readers import RecordRef, SourceError, get_reader
 from tfrecords_builder.signal import (
-    NAN_POLICIES, RESAMPLERS, STANDARD_LEADS, TARGET_FS, TARGET_SAMPLES, TARGET_SECONDS, UNIT,
+    DEFAULT_RESAMPLE, NAN_POLICIES, RESAMPLERS, STANDARD_LEADS, TARGET_FS, TARGET_SAMPLES,
+    TARGET_SECONDS, UNIT,
     RecordRejected, SignalConditioner)
 from tfrecords_builder.layout import MANIFEST, is_build_output, remove_partial_output
+from tfrecords_builder.manifest import write_manifest
 from tfrecords_builder.split import TEST_SIZE, assign_splits, check_patient_disjoint
 from tfrecords_builder.tfrecord import frame, serialize_example
 from tfrecords_builder.wfdb_io import HeaderError
@@ -60,7 +62,7 @@ class BuildOptions:
     nan_policy: str
     keep_unlabeled: bool
     reader_options: dict
-    resample: str = "poly"
+    resample: str = DEFAULT_RESAMPLE
     drop_flagged: bool = False
 
 
@@ -224,12 +226,6 @@ def _select_labeled(refs, keep_unlabeled):
     return kept, dropped
 
 
-def _write_atomic_json(path: Path, content: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(content, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
 def _fail_if_strict(strict: bool, dropped: list[dict]) -> None:
     if strict and dropped:
         first = dropped[0]
@@ -242,7 +238,7 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
                   strict: bool = False, workers: int | None = None,
                   shard_size: int = DEFAULT_SHARD_SIZE, nan_policy: str = "drop",
                   keep_unlabeled: bool = False, drop_flagged: bool = False, progress: bool = True,
-                  log: Callable[[str], None] = print, resample: str = "poly",
+                  log: Callable[[str], None] = print, resample: str = DEFAULT_RESAMPLE,
                   **reader_options) -> dict:
     """Convert one public release into ``out/<dataset>/`` shards plus ``manifest.json``.
 
@@ -319,7 +315,7 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
                              f"nothing written")
         elapsed = time.perf_counter() - started
         manifest = _manifest(reader, options, splits, dropped, flags, fingerprint)
-        _write_atomic_json(out_dir / MANIFEST, manifest)
+        manifest = write_manifest(out_dir, manifest)
     except BaseException:
         remove_partial_output(out_dir)  # nothing half-written stays behind
         raise

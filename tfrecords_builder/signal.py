@@ -35,6 +35,8 @@ NAN_POLICIES = ("drop", "interpolate", "zero")
 #: ``poly``: scipy's polyphase anti-aliasing resampler; ``decimate``: every q-th sample, no
 #: filter, as the study's code did (500 Hz -> every 5th sample).
 RESAMPLERS = ("poly", "decimate")
+#: The resampler of a build that names none (and of builds made before the option existed).
+DEFAULT_RESAMPLE = RESAMPLERS[0]
 
 
 class RecordRejected(Exception):

@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from sklearn.model_selection import GroupShuffleSplit
 
 from tfrecords_builder.readers.base import RecordRef
 
@@ -35,6 +34,8 @@ def patient_folds(patients: Sequence[str], seed: int) -> dict[str, int]:
 def _random_test_patients(patients: list[str], seed: int, test_size: float) -> set[str]:
     if len(set(patients)) < 2:
         return set()
+    from sklearn.model_selection import GroupShuffleSplit  # only when splitting at random
+
     splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
     _, test_index = next(splitter.split(np.zeros(len(patients)), groups=patients))
     return {patients[i] for i in test_index}

@@ -22,6 +22,9 @@ from pathlib import Path
 
 import keras
 
+from tfrecords_builder.files import write_atomic
+from tfrecords_builder.manifest import Manifest
+
 METADATA_MEMBER = "ecg_tl_keras.json"
 
 
@@ -42,11 +45,13 @@ def save_checkpoint(model: keras.Model, path: str | os.PathLike, metadata: dict)
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"checkpoint path must end in .keras, got {path}")
-    partial = path.with_name(f".{path.stem}.partial.keras")
-    model.save(partial)
-    with zipfile.ZipFile(partial, "a") as archive:
+    write_atomic(path, lambda partial: _save_with_metadata(model, partial, metadata))
+
+
+def _save_with_metadata(model: keras.Model, path: Path, metadata: dict) -> None:
+    model.save(path)
+    with zipfile.ZipFile(path, "a") as archive:
         archive.writestr(METADATA_MEMBER, json.dumps(metadata, indent=2))
-    os.replace(partial, path)
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
@@ -125,7 +130,7 @@ def label_names(model: keras.Model, metadata: dict) -> list[str]:
     return list(names)
 
 
-def input_mismatch(metadata: dict, input_shape, manifest: dict) -> str | None:
+def input_mismatch(metadata: dict, input_shape, manifest: Manifest) -> str | None:
     """Why a checkpoint cannot read a dataset's signals (rate, length, leads by name), or None.
 
     The one check of a checkpoint against data, for fine-tuning, ``evaluate`` and ``advise``:
@@ -137,7 +142,8 @@ def input_mismatch(metadata: dict, input_shape, manifest: dict) -> str | None:
         manifest: the dataset's manifest.
 
     Example:
-        >>> manifest = {"fs": 100, "samples": 1000, "leads": ["I", "II"]}
+        >>> manifest = Manifest.from_dict({"fs": 100, "samples": 1000, "leads": ["I", "II"],
+        ...                                "labels": ["AF"], "splits": {}})
         >>> input_mismatch({"fs": 500, "leads": ["I", "II"]}, (1000, 2), manifest)
         'sampling rate 500 Hz, data 100 Hz'
         >>> input_mismatch({"leads": ["I", "V1"]}, (1000, 2), manifest)
@@ -146,15 +152,15 @@ def input_mismatch(metadata: dict, input_shape, manifest: dict) -> str | None:
         True
     """
     reasons = []
-    fs = metadata.get("fs")
-    if fs is not None and float(fs) != float(manifest.get("fs", fs)):
-        reasons.append(f"sampling rate {fs:g} Hz, data {manifest['fs']:g} Hz")
+    fs, data_fs = metadata.get("fs"), manifest.fs
+    if fs is not None and data_fs is not None and float(fs) != float(data_fs):
+        reasons.append(f"sampling rate {fs:g} Hz, data {data_fs:g} Hz")
     samples, n_leads = (int(value) for value in input_shape)
-    if samples != int(manifest["samples"]):
-        reasons.append(f"input length {samples} samples, data {manifest['samples']}")
+    if samples != int(manifest.samples):
+        reasons.append(f"input length {samples} samples, data {manifest.samples}")
     leads = metadata.get("leads")
-    if leads is not None and list(leads) != list(manifest["leads"]):
-        reasons.append(f"leads {','.join(leads)}, data {','.join(manifest['leads'])}")
-    elif n_leads != len(manifest["leads"]):
-        reasons.append(f"{n_leads} leads, data {len(manifest['leads'])}")
+    if leads is not None and list(leads) != list(manifest.leads):
+        reasons.append(f"leads {','.join(leads)}, data {','.join(manifest.leads)}")
+    elif n_leads != len(manifest.leads):
+        reasons.append(f"{n_leads} leads, data {len(manifest.leads)}")
     return "; ".join(reasons) or None

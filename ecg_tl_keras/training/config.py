@@ -23,6 +23,7 @@ from ecg_tl_keras.metrics import METRICS
 from ecg_tl_keras.precision import PRECISIONS
 from ecg_tl_keras.training.strategies import STRATEGIES as FINETUNE_STRATEGIES
 from ecg_tl_keras.training.strategies import strategy_names
+from tfrecords_builder.split import N_FOLDS
 
 SELECT_ON = ("val", "test")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
@@ -199,8 +200,9 @@ class TrainConfig:
             raise ValueError(f"lr must be a number > 0, got {self.lr!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
-        if self.val_fold not in range(10) or isinstance(self.val_fold, bool):
-            raise ValueError(f"val_fold must be a fold number 0-9, got {self.val_fold!r}")
+        if self.val_fold not in range(N_FOLDS) or isinstance(self.val_fold, bool):
+            raise ValueError(f"val_fold must be a fold number 0-{N_FOLDS - 1}, "
+                             f"got {self.val_fold!r}")
         for name, choices in (("select_on", SELECT_ON), ("strategy", STRATEGIES),
                               ("precision", PRECISIONS)):
             check_choice(name, getattr(self, name), choices)

@@ -78,7 +78,7 @@ def plan_data(config: TrainConfig, dataset: datasets.BuiltDataset) -> DataPlan:
     selecting_on_val = config.select_on == "val"
     # The study trained PTB-XL on strat folds 1-8 although it selected on test.
     skipping_val = not selecting_on_val and config.skip_release_val_fold and (
-        dataset.manifest.get("split_policy", {}).get("policy") == "strat_fold")
+        dataset.manifest.split_policy.get("policy") == "strat_fold")
     if skipping_val:
         index = {key: values[index["fold"] != config.val_fold] for key, values in index.items()}
     is_val = (

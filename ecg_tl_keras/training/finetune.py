@@ -22,6 +22,7 @@ from ecg_tl_keras.models import (
 )
 from ecg_tl_keras.models.normalization import layer_input_scaling
 from ecg_tl_keras.training.checkpoints import input_mismatch, label_names, load_checkpoint
+from tfrecords_builder.manifest import Manifest
 from ecg_tl_keras.training.strategies import Phase, finetune_phases, phase_starts
 
 
@@ -63,7 +64,7 @@ def new_model(
 
 
 def transferred_model(
-    checkpoint: str, backbone: str, manifest: dict, labels: list[str], head: str | None,
+    checkpoint: str, backbone: str, manifest: Manifest, labels: list[str], head: str | None,
     **options,
 ) -> tuple[keras.Model, dict]:
     """The checkpoint's network with a fresh head for ``labels``.

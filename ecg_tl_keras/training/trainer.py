@@ -262,7 +262,7 @@ def _build_model(run: _Run, model: keras.Model | None) -> tuple[keras.Model, dic
     options = dict(readout=config.readout, dropout=config.dropout,
                    input_scaling=config.input_scaling)
     if config.finetune_from is None:
-        normalization = run.dataset.manifest.get("normalization")
+        normalization = run.dataset.manifest.normalization
         return new_model(config.model, run.labels, run.shape, config.head, normalization,
                          **options), None
     return transferred_model(config.finetune_from, config.model, run.dataset.manifest,
@@ -378,11 +378,11 @@ def _finish(run: _Run, model, test: EvalSplit, best: cb.BestWeights, source, sta
         "model": config.model,
         "head": head_type(model),
         "input_shape": list(run.shape),
-        "dataset": manifest.get("dataset"),
-        "fs": manifest.get("fs"),
-        "unit": manifest.get("unit"),
-        "leads": manifest["leads"],
-        "resample": manifest.get("resample", "poly"),
+        "dataset": manifest.dataset,
+        "fs": manifest.fs,
+        "unit": manifest.unit,
+        "leads": manifest.leads,
+        "resample": manifest.resample,
         "best_epoch": best.best_epoch,
         "selection_split": config.selection_split,
         "monitor": config.monitor,
