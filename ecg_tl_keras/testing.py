@@ -5,6 +5,11 @@ check the package relies on, so a backbone or reader that passes works in
 `train`, fine-tuning, plans and the builder. The package's own contract tests
 call these same functions for the built-in backbones and readers.
 
+- `BackboneTestCase.run_backbone_test(name)` (a `unittest.TestCase`, usable from
+  pytest): `check_backbone`, then under float32 and the mixed policy a `fit` and a
+  `predict` on `tf.data` and a `.keras` round trip, then the same checks under the
+  JAX backend when it is installed (in a child process: a process has one backend).
+
 - `check_backbone(name)`: builds the registered backbone, checks its output,
   takes a training step, round-trips a `.keras` file with `safe_mode=True` and
   the model config, fine-tunes through `replace_head` and walks the
@@ -27,14 +32,22 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
+import inspect
+import json
 import math
+import os
 import pickle
+import subprocess
+import sys
 import tempfile
+import unittest
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["check_backbone", "check_metric", "check_reader", "check_strategy"]
+__all__ = ["BackboneTestCase", "check_backbone", "check_fit_and_predict", "check_metric",
+           "check_reader", "check_strategy", "predict_batch", "same_weights", "train_step"]
 
 _HARNESS_SHAPE = (64, 12)
 
@@ -90,10 +103,10 @@ def check_backbone(name, *, input_shape=_HARNESS_SHAPE, n_labels=3, batch_size=4
             f"{name}: unexpected classifier layers {[layer.name for layer in model.layers]}")
 
     backbone_before = _weights(model.get_layer("backbone"))
-    _train_step(model, x, y)
-    _expect(not _equal(backbone_before, _weights(model.get_layer("backbone"))),
+    train_step(model, x, y)
+    _expect(not same_weights(backbone_before, _weights(model.get_layer("backbone"))),
             f"{name}: a training step changed no backbone weight")
-    probabilities = _predict(model, x)
+    probabilities = predict_batch(model, x)
     _expect(probabilities.shape == (batch_size, n_labels)
             and np.all((probabilities >= 0) & (probabilities <= 1)),
             f"{name}: outputs are not {n_labels} probabilities per row")
@@ -102,19 +115,20 @@ def check_backbone(name, *, input_shape=_HARNESS_SHAPE, n_labels=3, batch_size=4
         path = Path(folder) / f"{name}.keras"
         model.save(path)
         loaded = keras.saving.load_model(path, safe_mode=True)
-    _expect(np.array_equal(_predict(loaded, x), probabilities),
+    _expect(np.array_equal(predict_batch(loaded, x), probabilities),
             f"{name}: the .keras round trip (safe_mode=True) changed the outputs; register "
             "custom layers with keras.saving.register_keras_serializable")
 
     rebuilt = keras.Model.from_config(model.get_config())
     _expect(rebuilt.get_config() == model.get_config(), f"{name}: config round trip differs")
     rebuilt.set_weights(model.get_weights())
-    _expect(np.array_equal(_predict(rebuilt, x), probabilities),
+    _expect(np.array_equal(predict_batch(rebuilt, x), probabilities),
             f"{name}: the model rebuilt from its config computes other outputs")
 
     target = replace_head(loaded, n_labels + 1)
     _expect(target.output_shape == (None, n_labels + 1), f"{name}: replace_head output shape")
-    _expect(_equal(_weights(target.get_layer("backbone")), _weights(loaded.get_layer("backbone"))),
+    _expect(same_weights(_weights(target.get_layer("backbone")),
+                         _weights(loaded.get_layer("backbone"))),
             f"{name}: replace_head did not copy the backbone weights")
     freeze_backbone(target)
     head_paths = sorted(w.path for w in target.get_layer("head").trainable_weights)
@@ -316,7 +330,189 @@ def check_strategy(name, *, stages=(1, 2, 5), epochs=(10, 25)):
     return summary
 
 
-def _train_step(model, x, y):
+def check_fit_and_predict(name, policy="float32", *, input_shape=_HARNESS_SHAPE, n_labels=3,
+                          batch_size=4, tf_data=True, **kwargs):
+    """Fits a classifier around a backbone under a dtype policy, then predicts and reloads it.
+
+    The backbone computes under `policy` (`ecg_tl_keras.precision.apply_precision`;
+    the head and the probabilities stay float32); `fit` runs one epoch of two batches
+    (with loss scaling under `mixed_float16`), `predict` reads a `tf.data.Dataset` (NumPy
+    arrays with `tf_data=False`) and must equal calling the model, and under a mixed
+    policy the `.keras` round trip (`safe_mode=True`) must keep the policy and the
+    outputs (`check_backbone` round-trips the float32 model).
+
+    Returns:
+        A dict: `policy`, `loss` (the epoch's loss).
+
+    Raises:
+        AssertionError: Naming the backbone, the policy and the failed check.
+
+    Example:
+        >>> check_fit_and_predict("gru", "mixed_float16", input_shape=(16, 12), units=4)["policy"]
+        'mixed_float16'
+    """
+    import keras
+
+    from ecg_tl_keras.models import build_model
+    from ecg_tl_keras.precision import apply_precision, loss_scaled, model_precision
+
+    where = f"{name} under {policy}"
+    rng = np.random.default_rng(1)
+    x = rng.normal(0.0, 0.5, (2 * batch_size, *input_shape)).astype("float32")
+    y = (rng.random((2 * batch_size, n_labels)) > 0.5).astype("float32")
+    model = apply_precision(build_model(name, n_labels, input_shape=input_shape, **kwargs), policy)
+    _expect(model_precision(model) == policy, f"{where}: the backbone computes under "
+                                              f"{model_precision(model)}")
+    model.compile(optimizer=loss_scaled(keras.optimizers.Adam(1e-3), policy),
+                  loss="binary_crossentropy", run_eagerly=True)
+    before = _weights(model.get_layer("backbone"))
+    if tf_data:
+        import tensorflow as tf
+
+        fit_on = dict(x=tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size),
+                      shuffle=False)
+        predict_on = dict(x=tf.data.Dataset.from_tensor_slices(x).batch(batch_size))
+    else:
+        fit_on, predict_on = dict(x=x, y=y, batch_size=batch_size), dict(x=x, batch_size=batch_size)
+    history = model.fit(**fit_on, epochs=1, verbose=0)
+    losses = [float(value) for value in history.history["loss"]]
+    _expect(all(math.isfinite(value) for value in losses), f"{where}: fit losses {losses}")
+    _expect(not same_weights(before, _weights(model.get_layer("backbone"))),
+            f"{where}: fit changed no backbone weight")
+    predicted = model.predict(**predict_on, verbose=0)
+    _expect(predicted.dtype == np.float32 and predicted.shape == (len(x), n_labels),
+            f"{where}: predict gave {predicted.dtype} {predicted.shape}, not float32 "
+            f"({len(x)}, {n_labels})")
+    tolerance = 1e-5 if policy == "float32" else 2e-2
+    _expect(np.allclose(predicted, predict_batch(model, x), atol=tolerance),
+            f"{where}: predict differs from calling the model")
+    if policy != "float32":
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"{name}.keras"
+            model.save(path)
+            loaded = keras.saving.load_model(path, safe_mode=True)
+        _expect(model_precision(loaded) == policy,
+                f"{where}: the .keras round trip lost the policy")
+        _expect(np.array_equal(predict_batch(loaded, x), predict_batch(model, x)),
+                f"{where}: the .keras round trip changed the outputs")
+    return {"policy": policy, "loss": losses}
+
+
+class BackboneTestCase(unittest.TestCase):
+    """A test case for backbones, like keras-hub's `TestCase.run_backbone_test`.
+
+    Subclass it (pytest collects `unittest.TestCase` subclasses too) and call
+    `run_backbone_test` from a test method, for a built-in backbone or your own.
+
+    Example:
+        >>> class TestGru(BackboneTestCase):
+        ...     def test_gru(self):
+        ...         self.run_backbone_test("gru", input_shape=(16, 12), backends=(),
+        ...                                init_kwargs={"units": 4})
+        >>> unittest.TextTestRunner(stream=open(os.devnull, "w")).run(
+        ...     TestGru("test_gru")).wasSuccessful()
+        True
+    """
+
+    #: The policies every backbone is fitted under: float32 and the mixed one with loss
+    #: scaling (the one GPUs train under).
+    POLICIES = ("float32", "mixed_float16")
+
+    def run_backbone_test(self, name, *, input_shape=_HARNESS_SHAPE, n_labels=3, batch_size=4,
+                          init_kwargs=None, policies=None, backends=None, modules=None):
+        """Every check of a registered backbone, under each policy and backend.
+
+        Args:
+            name: A registered backbone name.
+            input_shape: `(samples, leads)`; small keeps it fast.
+            n_labels: Labels of the classifier built around it.
+            batch_size: Rows per batch of the random data.
+            init_kwargs: Architecture arguments for the backbone.
+            policies: Dtype policies to fit under (default `POLICIES`).
+            backends: Other Keras backends to run `check_backbone` and a fit under, each
+                in a child process (default: `("jax",)` when JAX is installed and is not
+                this process's backend; `()` for none).
+            modules: Modules (names or `.py` paths) the child process imports first to
+                register the backbone (default: the file that defines its builder,
+                unless it is part of `ecg_tl_keras`).
+
+        Returns:
+            `check_backbone`'s summary, plus `policies` (per policy, the fit's losses)
+            and `backends` (per backend, its summary).
+        """
+        kwargs = dict(init_kwargs or {})
+        shape = dict(input_shape=tuple(input_shape), n_labels=n_labels, batch_size=batch_size)
+        summary = check_backbone(name, **shape, **kwargs)
+        summary["policies"] = {policy: check_fit_and_predict(name, policy, **shape, **kwargs)
+                               for policy in (self.POLICIES if policies is None else policies)}
+        summary["backends"] = {}
+        for backend in _other_backends() if backends is None else backends:
+            result = _run_under_backend(backend, name, shape, kwargs,
+                                        _defining_modules(name) if modules is None else modules)
+            self.assertNotIn("error", result, f"{name} under KERAS_BACKEND={backend}: "
+                                              f"{result.get('error')}")
+            summary["backends"][backend] = result
+        return summary
+
+
+def _other_backends():
+    """JAX, when installed and not this process's backend."""
+    import keras
+
+    installed = importlib.util.find_spec("jax") is not None
+    return ("jax",) if installed and keras.backend.backend() != "jax" else ()
+
+
+def _defining_modules(name):
+    """The `.py` file registering a backbone defined outside the package (for a child process)."""
+    from ecg_tl_keras.models import get_backbone_spec
+
+    builder = get_backbone_spec(name).builder
+    if getattr(builder, "__module__", "").startswith("ecg_tl_keras."):
+        return []
+    path = inspect.getsourcefile(builder)
+    return [path] if path else []
+
+
+_BACKEND_LEG = """
+import json, sys
+arguments = json.loads(sys.argv[1])
+from ecg_tl_keras.extensions import import_extensions
+import_extensions(arguments["modules"])
+from ecg_tl_keras.testing import check_backbone, check_fit_and_predict
+shape = {**arguments["shape"], "input_shape": tuple(arguments["shape"]["input_shape"])}
+try:
+    summary = check_backbone(arguments["name"], **shape, **arguments["kwargs"])
+    summary["fit"] = check_fit_and_predict(arguments["name"], "float32", tf_data=False,
+                                           **shape, **arguments["kwargs"])
+except Exception as error:
+    summary = {"error": f"{type(error).__name__}: {error}"}
+print(json.dumps(summary))
+"""
+
+
+def _run_under_backend(backend, name, shape, kwargs, modules):
+    """`check_backbone` and a float32 fit of `name` in a child process under `backend`."""
+    arguments = json.dumps({"name": name, "shape": shape, "kwargs": kwargs,
+                            "modules": list(modules)})
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
+           "JAX_PLATFORMS": "cpu", "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([sys.executable, "-c", _BACKEND_LEG, arguments], env=env,
+                          capture_output=True, text=True, timeout=900)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        return {"error": f"exit {done.returncode}: {done.stderr.strip()[-2000:]}"}
+    return json.loads(lines[-1])
+
+
+def train_step(model, x, y):
+    """One eager training step of `model` on a NumPy batch (compiles it with Adam, BCE).
+
+    Example:
+        >>> from ecg_tl_keras.models import build_model
+        >>> model = build_model("gru", 2, input_shape=(8, 12), units=2)
+        >>> train_step(model, np.zeros((2, 8, 12), "float32"), np.ones((2, 2), "float32"))
+    """
     import keras
 
     # Eager steps skip tracing the graph: much faster for one step on CPU.
@@ -325,10 +521,13 @@ def _train_step(model, x, y):
     model.train_on_batch(x, y)
 
 
-def _predict(model, x):
+def predict_batch(model, x):
+    """The model's outputs for a NumPy batch, as NumPy, from a direct inference call.
+
+    Direct eager calls: compiled and uncompiled models then run the same kernels.
+    """
     import keras
 
-    # Direct eager calls: compiled and uncompiled models then run the same kernels.
     return keras.ops.convert_to_numpy(model(x, training=False))
 
 
@@ -336,7 +535,8 @@ def _weights(layer):
     return [np.array(w) for w in layer.get_weights()]
 
 
-def _equal(first, second):
+def same_weights(first, second):
+    """Whether two lists of weight arrays are equal, array by array."""
     return len(first) == len(second) and all(np.array_equal(a, b) for a, b in zip(first, second))
 
 

@@ -12,7 +12,7 @@ import pytest
 from ecg_tl_keras import cli
 from ecg_tl_keras.extensions import import_extensions
 from ecg_tl_keras.models import available_backbones, get_backbone_spec, unregister_backbone
-from ecg_tl_keras.testing import check_backbone
+from ecg_tl_keras.testing import BackboneTestCase, check_backbone
 
 TINYCNN = textwrap.dedent('''
     """A user's backbone: two strided convolutions, registered through the public API."""
@@ -92,6 +92,16 @@ def test_import_registers_a_complete_spec_that_passes_the_harness(tinycnn):
         "cnn", ("conv1", "conv2"), 6)
     summary = check_backbone("tinycnn")
     assert summary["features"] == 6 and summary["stages"] == ["conv1", "conv2"]
+
+
+@pytest.mark.slow
+def test_a_user_backbone_runs_the_backbone_test_case_under_jax_too(tinycnn):
+    pytest.importorskip("jax")
+    import_extensions([str(tinycnn)])
+    summary = BackboneTestCase().run_backbone_test("tinycnn", input_shape=(64, 12))
+    assert set(summary["policies"]) == {"float32", "mixed_float16"}
+    jax = summary["backends"]["jax"]  # the child process imported tinycnn.py to register it
+    assert jax["features"] == summary["features"] == 6 and len(jax["fit"]["loss"]) == 1
 
 
 def test_import_by_module_name_from_the_current_folder(tinycnn, monkeypatch):

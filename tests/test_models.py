@@ -21,8 +21,13 @@ from ecg_tl_keras.models import (  # noqa: E402
     unfreeze_stages,
     unregister_backbone,
 )
-from ecg_tl_keras.testing import _equal as _all_equal  # noqa: E402  (the harness's helpers)
-from ecg_tl_keras.testing import _predict, _train_step, check_backbone  # noqa: E402
+from ecg_tl_keras.testing import (  # noqa: E402
+    BackboneTestCase,
+    check_backbone,
+    predict_batch,
+    same_weights,
+    train_step,
+)
 
 SHORT_SHAPE = (64, 12)
 N_LABELS = 5
@@ -64,11 +69,26 @@ def _layer_weights(model, name):
 # --------------------------------------------------------------------------- contract
 
 
-@pytest.mark.parametrize("name", available_backbones())
-def test_backbone_contract(name):
-    summary = check_backbone(name, input_shape=SHORT_SHAPE, n_labels=N_LABELS)
-    assert summary["family"] == get_backbone_spec(name).family
-    assert summary["params"] == build_model(name, N_LABELS, input_shape=SHORT_SHAPE).count_params()
+class TestBuiltinBackbones(BackboneTestCase):
+    """Every built-in backbone passes the test case a user's backbone runs (one test each).
+
+    The JAX leg runs in ``tests/test_extensions.py`` (a user's backbone, in a child process)
+    and ``tests/test_backends.py`` (``check_backbone`` of every backbone under JAX and
+    PyTorch, one process per backend), not once per backbone here.
+    """
+
+    def check(self, name):
+        summary = self.run_backbone_test(name, input_shape=SHORT_SHAPE, n_labels=N_LABELS,
+                                         batch_size=2, backends=())
+        self.assertEqual(summary["family"], get_backbone_spec(name).family)
+        self.assertEqual(summary["params"], build_model(
+            name, N_LABELS, input_shape=SHORT_SHAPE).count_params())
+        self.assertEqual(set(summary["policies"]), {"float32", "mixed_float16"})
+
+
+for _name in available_backbones():
+    setattr(TestBuiltinBackbones, f"test_{_name}",
+            lambda self, name=_name: self.check(name))
 
 
 def test_available_backbones_are_the_studys_six_and_transformer1d():
@@ -100,11 +120,11 @@ def test_mlp_head_round_trips(tmp_path):
     model = build_model("gru", N_LABELS, input_shape=SHORT_SHAPE, head="mlp")
     assert [layer.name for layer in model.layers][-2:] == ["head_hidden", "head"]
     assert model.get_layer("head_hidden").units == 512
-    _train_step(model, x, y)
+    train_step(model, x, y)
     path = tmp_path / "mlp.keras"
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_array_equal(_predict(loaded, x), _predict(model, x))
+    np.testing.assert_array_equal(predict_batch(loaded, x), predict_batch(model, x))
 
 
 # --------------------------------------------------------------------------- validation
@@ -174,7 +194,7 @@ def test_no_normalization_is_identity():
     x, _ = _batch(SHORT_SHAPE)
     model = build_model("gru", N_LABELS, input_shape=SHORT_SHAPE)
     standardize = keras.Model(model.input, model.get_layer("normalization").output)
-    np.testing.assert_array_equal(_predict(standardize, x), x)
+    np.testing.assert_array_equal(predict_batch(standardize, x), x)
 
 
 # --------------------------------------------------------------------------- replace_head
@@ -185,7 +205,7 @@ def test_replace_head_copies_backbone_and_isolates_models(head):
     x, y = _batch(SHORT_SHAPE)
     source = build_model("resnet1d18", N_LABELS, input_shape=SHORT_SHAPE, head=head,
                          normalization=_stats(SHORT_SHAPE[1]))
-    _train_step(source, x, y)  # non-trivial BatchNorm statistics
+    train_step(source, x, y)  # non-trivial BatchNorm statistics
     source_weights = _snapshot(source)
 
     target = replace_head(source, 3)
@@ -194,14 +214,14 @@ def test_replace_head_copies_backbone_and_isolates_models(head):
     assert [layer.name for layer in target.layers] == [layer.name for layer in source.layers]
     for layer in source.layers:
         if layer.name != "head":
-            assert _all_equal(_layer_weights(source, layer.name),
+            assert same_weights(_layer_weights(source, layer.name),
                               _layer_weights(target, layer.name)), layer.name
     assert not {id(v) for v in source.weights} & {id(v) for v in target.weights}
 
     backbone_before = _layer_weights(target, "backbone")
-    _train_step(target, x, _batch(SHORT_SHAPE, n_labels=3)[1])
-    assert not _all_equal(backbone_before, _layer_weights(target, "backbone"))
-    assert _all_equal(source_weights, _snapshot(source))
+    train_step(target, x, _batch(SHORT_SHAPE, n_labels=3)[1])
+    assert not same_weights(backbone_before, _layer_weights(target, "backbone"))
+    assert same_weights(source_weights, _snapshot(source))
 
 
 def test_replace_head_loaded_checkpoint(tmp_path):
@@ -212,7 +232,7 @@ def test_replace_head_loaded_checkpoint(tmp_path):
     target = replace_head(loaded, 2)
     features = keras.Model(target.input, target.get_layer("head").input)
     reference = keras.Model(source.input, source.get_layer("head").input)
-    np.testing.assert_array_equal(_predict(features, x), _predict(reference, x))
+    np.testing.assert_array_equal(predict_batch(features, x), predict_batch(reference, x))
 
 
 def test_replace_head_needs_a_head():
@@ -239,14 +259,14 @@ def test_freeze_trains_only_the_head_and_keeps_batchnorm_statistics():
     assert _trainable_count(model) == head_params
     backbone_before = _layer_weights(model, "backbone")  # includes BN moving mean/variance
     head_before = _layer_weights(model, "head")
-    _train_step(model, x, y)
-    assert _all_equal(backbone_before, _layer_weights(model, "backbone"))
-    assert not _all_equal(head_before, _layer_weights(model, "head"))
+    train_step(model, x, y)
+    assert same_weights(backbone_before, _layer_weights(model, "backbone"))
+    assert not same_weights(head_before, _layer_weights(model, "head"))
 
     unfreeze_backbone(model)
     assert _trainable_count(model) == all_trainable
-    _train_step(model, x, y)
-    assert not _all_equal(backbone_before, _layer_weights(model, "backbone"))
+    train_step(model, x, y)
+    assert not same_weights(backbone_before, _layer_weights(model, "backbone"))
 
 
 def test_frozen_state_survives_replace_head():
@@ -568,7 +588,7 @@ def test_build_model_accepts_a_keras_backbone(tmp_path):
     x, _ = _batch(SHORT_SHAPE)
     model.save(tmp_path / "custom.keras")
     loaded = keras.saving.load_model(tmp_path / "custom.keras", safe_mode=True)
-    np.testing.assert_array_equal(_predict(loaded, x), _predict(model, x))
+    np.testing.assert_array_equal(predict_batch(loaded, x), predict_batch(model, x))
 
 
 def test_build_model_rejects_unfit_backbones():
