@@ -5,30 +5,29 @@ three stages (tiny: 1 epoch, 2 seeds; minutes on 2 CPU cores)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from folder_fixtures import make_folder_release
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.mark.slow
-def test_folder_dataset_builds_trains_and_is_advised_on(shared_data, ptbxl_built, tmp_path):
+def test_folder_dataset_builds_trains_and_is_advised_on(shared_data, ptbxl_built, tmp_path,
+                                                       capsys):
+    # The commands run in this process (cli.main): the process boundary (exit status, one error
+    # line, console) is tested in test_cli.py; here, what the commands compute.
+    from ecg_tl_keras import cli
     from ecg_tl_keras.models import build_model
     from ecg_tl_keras.training import TrainConfig, train
     from ecg_tl_keras.training.checkpoints import save_checkpoint
 
     release = make_folder_release(tmp_path / "mine", shared_data, ptbxl_count=60, fmt212_count=10,
                                   edf_count=3)
-    built = subprocess.run(
-        [sys.executable, "-m", "tfrecords_builder", "folder", "--source", str(release.source),
-         "--labels", str(release.labels), "--name", "mine", "--out", str(tmp_path / "out"),
-         "--no-progress"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
-    assert built.returncode == 0, built.stderr
+    from tfrecords_builder.cli import main as build_main
+
+    assert build_main(["folder", "--source", str(release.source), "--labels",
+                       str(release.labels), "--name", "mine", "--out", str(tmp_path / "out"),
+                       "--no-progress", "--workers", "0"]) == 0, capsys.readouterr().err
     data = tmp_path / "out" / "mine"
     assert json.loads((data / "manifest.json").read_text())["dataset"] == "mine"
 
@@ -38,13 +37,11 @@ def test_folder_dataset_builds_trains_and_is_advised_on(shared_data, ptbxl_built
     save_checkpoint(old, tmp_path / "short.keras", {"labels": ["a", "b"], "model": "gru"})
 
     advice_dir = tmp_path / "advice"
-    result = subprocess.run(
-        [sys.executable, "-m", "ecg_tl_keras", "advise", "--data", str(data),
-         "--checkpoint", str(tmp_path / "ptbxl-gru" / "best.keras"),
-         "--checkpoint", str(tmp_path / "short.keras"), "--out", str(advice_dir),
-         "--seeds", "2", "--top", "1", "--epochs", "1", "--batch-size", "16"],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert cli.main(["advise", "--data", str(data),
+                     "--checkpoint", str(tmp_path / "ptbxl-gru" / "best.keras"),
+                     "--checkpoint", str(tmp_path / "short.keras"), "--out", str(advice_dir),
+                     "--seeds", "2", "--top", "1", "--epochs", "1", "--batch-size", "16"]) == 0, (
+        capsys.readouterr().err[-3000:])
     advice = json.loads((advice_dir / "advice.json").read_text())
     assert advice["stages_done"] == ["score", "probe", "finetune"]
     usable, unusable = advice["candidates"]

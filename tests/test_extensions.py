@@ -193,8 +193,9 @@ def test_user_metric_is_logged_monitored_and_evaluated(brier_module, tmp_path, p
     imports = ["--import", str(brier_module)]
     run = tmp_path / "run"
     assert cli.main(imports + ["train", "--data", str(ptbxl_built), "--model", "gru",
-                               "--out", str(run), "--epochs", "3", "--batch-size", "64",
-                               "--val-fold", "0", "--monitor", "val_brier"]) == 0
+                               "--out", str(run), "--epochs", "2", "--batch-size", "64",
+                               "--train-size", "120", "--val-fold", "0",
+                               "--monitor", "val_brier"]) == 0
     history = pd.read_csv(run / "history.csv")
     assert {"val_brier", "test_brier", "val_weighted_f1"} <= set(history.columns)
     assert history["val_brier"].between(0, 1).all()

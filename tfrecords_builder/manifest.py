@@ -202,8 +202,8 @@ def markdown_table() -> str:
     """The README's table of manifest keys: one row per field, from its documentation.
 
     Example:
-        >>> markdown_table().splitlines()[2]
-        '| `manifest_version` | format of this file (2; a manifest without it is format 1 and opens the same way) |'
+        >>> markdown_table().splitlines()[4]
+        '| `builder_version` | version of the builder that wrote it |'
     """
     rows = ["| key | what it holds |", "| --- | --- |"]
     rows += [f"| `{field.name}` | {field.metadata['doc']} |" for field in _keys()]

@@ -140,7 +140,8 @@ class TrainConfig:
     train_size: int | None = _option(
         None, "train on a seeded patient-wise subsample of N records", metavar="N")
     finetune: str = _option(
-        "full", lambda: f"fine-tuning strategy: {FINETUNE_STRATEGIES.describe()}", metavar="STRATEGY")
+        "full", lambda: f"fine-tuning strategy: {FINETUNE_STRATEGIES.describe()}",
+        metavar="STRATEGY")
     strategy: str = _option(
         "auto", "distribution strategy", choices=STRATEGIES, resume="may-change")
     head: str | None = _option(
