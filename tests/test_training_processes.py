@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-TRAIN = ["--model", "lstm", "--epochs", "2", "--batch-size", "64"]
+# 96 training records: determinism and replicas show on any amount of data.
+TRAIN = ["--model", "lstm", "--epochs", "2", "--batch-size", "64", "--train-size", "96"]
 TWO_CPU_DEVICES = (
     "import sys, tensorflow as tf; "
     "cpu = tf.config.list_physical_devices('CPU')[0]; "

@@ -19,11 +19,12 @@ import json
 import os
 import zipfile
 from pathlib import Path
+from typing import Mapping
 
 import keras
 
+from ecg_tl_keras.built import input_shape as input_shape_of
 from tfrecords_builder.files import write_atomic
-from tfrecords_builder.manifest import Manifest
 
 METADATA_MEMBER = "ecg_tl_keras.json"
 
@@ -130,7 +131,7 @@ def label_names(model: keras.Model, metadata: dict) -> list[str]:
     return list(names)
 
 
-def input_mismatch(metadata: dict, input_shape, manifest: Manifest) -> str | None:
+def input_mismatch(metadata: dict, input_shape, manifest: Mapping) -> str | None:
     """Why a checkpoint cannot read a dataset's signals (rate, length, leads by name), or None.
 
     The one check of a checkpoint against data, for fine-tuning, ``evaluate`` and ``advise``:
@@ -139,11 +140,11 @@ def input_mismatch(metadata: dict, input_shape, manifest: Manifest) -> str | Non
     Args:
         metadata: the checkpoint's stored metadata (``fs``, ``leads`` when known).
         input_shape: the model's ``(samples, leads)``.
-        manifest: the dataset's manifest.
+        manifest: the dataset's :class:`~tfrecords_builder.manifest.Manifest` (or a
+            mapping with its ``fs``, ``samples`` and ``leads``).
 
     Example:
-        >>> manifest = Manifest.from_dict({"fs": 100, "samples": 1000, "leads": ["I", "II"],
-        ...                                "labels": ["AF"], "splits": {}})
+        >>> manifest = {"fs": 100, "samples": 1000, "leads": ["I", "II"]}
         >>> input_mismatch({"fs": 500, "leads": ["I", "II"]}, (1000, 2), manifest)
         'sampling rate 500 Hz, data 100 Hz'
         >>> input_mismatch({"leads": ["I", "V1"]}, (1000, 2), manifest)
@@ -152,15 +153,16 @@ def input_mismatch(metadata: dict, input_shape, manifest: Manifest) -> str | Non
         True
     """
     reasons = []
-    fs, data_fs = metadata.get("fs"), manifest.fs
+    fs, data_fs = metadata.get("fs"), manifest.get("fs")
     if fs is not None and data_fs is not None and float(fs) != float(data_fs):
         reasons.append(f"sampling rate {fs:g} Hz, data {data_fs:g} Hz")
     samples, n_leads = (int(value) for value in input_shape)
-    if samples != int(manifest.samples):
-        reasons.append(f"input length {samples} samples, data {manifest.samples}")
+    data_samples, data_leads = input_shape_of(manifest)
+    if samples != data_samples:
+        reasons.append(f"input length {samples} samples, data {data_samples}")
     leads = metadata.get("leads")
-    if leads is not None and list(leads) != list(manifest.leads):
-        reasons.append(f"leads {','.join(leads)}, data {','.join(manifest.leads)}")
-    elif n_leads != len(manifest.leads):
-        reasons.append(f"{n_leads} leads, data {len(manifest.leads)}")
+    if leads is not None and list(leads) != list(manifest["leads"]):
+        reasons.append(f"leads {','.join(leads)}, data {','.join(manifest['leads'])}")
+    elif n_leads != data_leads:
+        reasons.append(f"{n_leads} leads, data {data_leads}")
     return "; ".join(reasons) or None
