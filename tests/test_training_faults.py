@@ -22,7 +22,8 @@ EPOCHS = 3
 
 
 def _config(data, out, **overrides):
-    # 96 training records: what is tested is resuming, which any amount of data shows.
+    # 96 training records (the command-line runs below say --train-size 96 too): what is
+    # tested is resuming, which any amount of data shows.
     settings = {"model": "lstm", "epochs": EPOCHS, "batch_size": 64, "verbose": 0,
                 "train_size": 96}
     return TrainConfig(data=str(data), out=str(out), **{**settings, **overrides})
@@ -167,7 +168,7 @@ def test_finished_run_says_so_and_overwrite_starts_over(ptbxl_built, tmp_path, c
     stamp = (run_dir / "best.keras").stat().st_mtime_ns
     capsys.readouterr()
     assert cli.main(["train", "--data", str(ptbxl_built), "--model", "lstm", "--out", str(run_dir),
-                     "--epochs", "1", "--batch-size", "64"]) == 0
+                     "--epochs", "1", "--batch-size", "64", "--train-size", "96"]) == 0
     out = capsys.readouterr().out
     assert "holds a finished run" in out and "--overwrite starts over" in out
     assert (run_dir / "best.keras").stat().st_mtime_ns == stamp
@@ -207,7 +208,7 @@ def _train_process(args, env=None):
 @pytest.mark.slow
 def test_process_killed_mid_backup_resumes_to_the_same_result(ptbxl_built, tmp_path, reference):
     args = ["--data", str(ptbxl_built), "--model", "lstm", "--out", str(tmp_path / "run"),
-            "--epochs", str(EPOCHS), "--batch-size", "64"]
+            "--epochs", str(EPOCHS), "--batch-size", "64", "--train-size", "96"]
     killed = _train_process(args, {faults.ENV: "backup_weights:2"})
     assert killed.returncode == faults.EXIT_CODE, killed.stderr[-2000:]
     assert (tmp_path / "run" / "backup" / ".epoch-00002.partial").is_dir()
