@@ -31,9 +31,12 @@ pytestmark = [
 ]
 
 
-def jax_train(data, out, *extra, fault: str | None = None) -> subprocess.CompletedProcess:
-    """``python -m ecg_tl_keras train`` under JAX without TensorFlow (a small LSTM run)."""
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
+def jax_train(data, out, *extra, fault: str | None = None,
+              devices: int = 1) -> subprocess.CompletedProcess:
+    """``python -m ecg_tl_keras train`` under JAX without TensorFlow (a small LSTM run), on
+    ``devices`` virtual CPU devices."""
+    env = {**os.environ, "KERAS_BACKEND": "jax",
+           "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}", "JAX_PLATFORMS": "cpu",
            "CUDA_VISIBLE_DEVICES": "",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(NO_TENSORFLOW), str(PROJECT_ROOT),
                                                        os.environ.get("PYTHONPATH")]))}
@@ -101,3 +104,24 @@ def test_a_damaged_shard_is_one_line_naming_the_file(ptbxl_built, tmp_path):
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, done.stderr[-3000:]
     assert f"shard {shard} is damaged: record " in lines[0] and "CRC-32C" in lines[0]
+
+
+def test_data_parallel_on_two_devices_matches_one_device(ptbxl_built, tmp_path, reference):
+    """``--strategy data-parallel`` (keras.distribution.DataParallel) over two virtual CPU
+    devices: the same losses and test metrics as one device, within floating-point and
+    one-record tolerance (161 records: the last batch drops one record to split evenly)."""
+    run_dir = tmp_path / "run"
+    done = jax_train(ptbxl_built, run_dir, "--strategy", "data-parallel", devices=2)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2 replica(s)" in done.stdout
+    (two, two_rows), (one, one_rows) = _comparable(run_dir), _comparable(reference)
+    assert json.loads((run_dir / "config.json").read_text())["replicas"] == 2
+    for row_two, row_one in zip(two_rows, one_rows, strict=True):
+        assert float(row_two["loss"]) == pytest.approx(float(row_one["loss"]), abs=0.02)
+        assert float(row_two["val_loss"]) == pytest.approx(float(row_one["val_loss"]), abs=0.02)
+    assert two["test_weighted_f1"] == pytest.approx(one["test_weighted_f1"], abs=0.05)
+    assert two["test_macro_auc"] == pytest.approx(one["test_macro_auc"], abs=0.05)
+    odd = jax_train(ptbxl_built, tmp_path / "odd", "--strategy", "data-parallel",
+                    "--batch-size", "63", devices=2)
+    assert odd.returncode == 2
+    assert "--batch-size 63 must be a multiple of the 2 devices" in odd.stderr

@@ -94,9 +94,15 @@ def is_multiworker(strategy: Strategy) -> bool:
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
+def needs_even_batches(strategy: Strategy) -> bool:
+    """Whether every batch must split evenly over the replicas (``keras.distribution``)."""
+    return isinstance(strategy, KerasDistribution) and strategy.num_replicas_in_sync > 1
+
+
 def fit_scope(strategy: Strategy):
-    """The context ``fit`` runs in: a Keras distribution's scope (its batches are split over
-    its devices there); nothing for a ``tf.distribute`` strategy (the model remembers it)."""
+    """The context ``fit`` and the final evaluation run in: a Keras distribution's scope (its
+    batches are split over its devices there); nothing for a ``tf.distribute`` strategy (the
+    model remembers it)."""
     return strategy.scope() if isinstance(strategy, KerasDistribution) else (
         contextlib.nullcontext())
 

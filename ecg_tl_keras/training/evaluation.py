@@ -142,10 +142,20 @@ class Predictor:
 
     def __call__(self, signals: Iterable) -> np.ndarray:
         if self._forward is None:
-            outputs = [np.asarray(self.model.predict_on_batch(batch)) for batch in signals]
+            outputs = [self._predict_on_batch(np.asarray(batch)) for batch in signals]
         else:
             outputs = [self._forward(batch).numpy() for batch in signals]
         return np.concatenate(outputs).astype(np.float32)
+
+
+    def _predict_on_batch(self, batch: np.ndarray) -> np.ndarray:
+        """Under a Keras distribution, a batch padded to split evenly over its devices."""
+        from ecg_tl_keras.training.keras_distribution import batch_multiple
+
+        padding = -len(batch) % batch_multiple()
+        if padding:
+            batch = np.concatenate([batch, np.zeros((padding, *batch.shape[1:]), batch.dtype)])
+        return np.asarray(self.model.predict_on_batch(batch))[:len(batch) - padding]
 
 
 _FORWARD_FUNCTIONS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()

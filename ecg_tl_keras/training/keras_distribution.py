@@ -48,6 +48,20 @@ class KerasDistribution:
         return contextlib.nullcontext() if self.distribution is None else self.distribution.scope()
 
 
+def batch_multiple() -> int:
+    """What a batch's size must be a multiple of under the Keras distribution in scope
+    (its device count; 1 without one).
+
+    Example:
+        >>> batch_multiple()
+        1
+    """
+    import keras
+
+    current = keras.distribution.distribution()
+    return 1 if current is None else int(current.device_mesh.devices.size)
+
+
 def _data_parallel(devices: list) -> KerasDistribution:
     import keras
 

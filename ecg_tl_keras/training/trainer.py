@@ -117,7 +117,8 @@ class _Run:
         records = self.plan.train_records
         if not distribution.is_multiworker(self.strategy):
             records = _records_per_epoch(records, self.config.batch_size,
-                                         self.strategy.num_replicas_in_sync)
+                                         self.strategy.num_replicas_in_sync,
+                                         even=distribution.needs_even_batches(self.strategy))
         return math.ceil(records / self.config.batch_size)
 
 
@@ -202,9 +203,10 @@ def train(config: TrainConfig, *, model: keras.Model | None = None,
         watched = [key for key in metrics.keys
                    if key.startswith(f"{splits[0].name}_") and not key.endswith("_macro_f1")]
         all_callbacks.append(cb.EpochLine(config.epochs, watched, best, run.log))
-    _fit(run, model, all_callbacks)
     starts = phased.starts if phased is not None else [phase.start_epoch for phase in phases]
-    return _finish(run, model, test, best, source, started, starts)
+    with distribution.fit_scope(run.strategy):
+        _fit(run, model, all_callbacks)
+        return _finish(run, model, test, best, source, started, starts)
 
 
 def _start(config: TrainConfig, user_model: bool) -> _Run:
@@ -362,16 +364,19 @@ def _fit_pydata(run: _Run, model, callbacks: list, verbose) -> None:
     from ecg_tl_keras.training.pydata import ShuffledEpochs
 
     config, count = run.config, run.plan.train_records
+    replicas = run.strategy.num_replicas_in_sync
+    if distribution.needs_even_batches(run.strategy) and config.batch_size % replicas:
+        raise ValueError(f"--batch-size {config.batch_size} must be a multiple of the "
+                         f"{replicas} devices of --strategy {config.strategy}")
     batches = ShuffledEpochs(
         run.dataset, "train", keep=RecordFilter.of(**run.plan.train_filters),
         batch_size=config.batch_size, seed=config.seed, first_epoch=run.initial_epoch,
         epochs=config.epochs, records=count,
-        records_per_epoch=_records_per_epoch(count, config.batch_size,
-                                             run.strategy.num_replicas_in_sync))
-    with distribution.fit_scope(run.strategy):
-        model.fit(batches, epochs=config.epochs, initial_epoch=run.initial_epoch,
-                  steps_per_epoch=run.steps_per_epoch,
-                  callbacks=[batches.follower(), *callbacks], verbose=verbose, shuffle=False)
+        records_per_epoch=_records_per_epoch(count, config.batch_size, replicas,
+                                             even=distribution.needs_even_batches(run.strategy)))
+    model.fit(batches, epochs=config.epochs, initial_epoch=run.initial_epoch,
+              steps_per_epoch=run.steps_per_epoch,
+              callbacks=[batches.follower(), *callbacks], verbose=verbose, shuffle=False)
 
 
 def _fit_multiworker(run: _Run, model, callbacks, records, epochs: dict, verbose) -> None:
@@ -438,9 +443,12 @@ def _finish(run: _Run, model, test: EvalSplit, best: cb.BestWeights, source, sta
     return metrics
 
 
-def _records_per_epoch(count: int, batch_size: int, replicas: int) -> int:
-    """Records used per epoch: drops a last batch too small to give every replica a record."""
+def _records_per_epoch(count: int, batch_size: int, replicas: int, even: bool = False) -> int:
+    """Records used per epoch: drops a last batch too small to give every replica a record
+    (``even``: drops what keeps the last batch from splitting evenly over the replicas)."""
     remainder = count % batch_size
+    if even:
+        return count - remainder % replicas
     return count - remainder if replicas > 1 and 0 < remainder < replicas else count
 
 
