@@ -203,9 +203,9 @@ def train(config: TrainConfig, *, model: keras.Model | None = None,
         watched = [key for key in metrics.keys
                    if key.startswith(f"{splits[0].name}_") and not key.endswith("_macro_f1")]
         all_callbacks.append(cb.EpochLine(config.epochs, watched, best, run.log))
-    starts = phased.starts if phased is not None else [phase.start_epoch for phase in phases]
     with distribution.fit_scope(run.strategy):
         _fit(run, model, all_callbacks)
+        starts = phased.starts if phased is not None else [phase.start_epoch for phase in phases]
         return _finish(run, model, test, best, source, started, starts)
 
 
