@@ -125,3 +125,17 @@ def test_data_parallel_on_two_devices_matches_one_device(ptbxl_built, tmp_path, 
                     "--batch-size", "63", devices=2)
     assert odd.returncode == 2
     assert "--batch-size 63 must be a multiple of the 2 devices" in odd.stderr
+
+
+def test_finetuning_under_jax_full_runs_and_freezing_is_refused(ptbxl_built, tmp_path, reference):
+    checkpoint = str(reference / "best.keras")
+    full = jax_train(ptbxl_built, tmp_path / "full", "--finetune-from", checkpoint,
+                     "--finetune", "full", "--epochs", "1")
+    assert full.returncode == 0, full.stderr[-3000:]
+    assert json.loads((tmp_path / "full" / "metrics.json").read_text())["finetune"] == "full"
+    frozen = jax_train(ptbxl_built, tmp_path / "lpft", "--finetune-from", checkpoint,
+                       "--finetune", "lp-ft")
+    assert frozen.returncode == 2
+    assert ("--finetune lp-ft freezes layers, which training under KERAS_BACKEND=jax does not "
+            "support yet") in frozen.stderr
+    assert not (tmp_path / "lpft").exists()
