@@ -33,8 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tfrecords_builder.errors import HeaderError
+from tfrecords_builder.errors import HeaderError, RecordRejected
 from tfrecords_builder.leads import select_leads
+from tfrecords_builder.matfile import read_val
 from tfrecords_builder.units import UNIT_TO_MV, unit_scale
 
 __all__ = ["HeaderError", "UNIT_TO_MV", "parse_header", "read_header", "read_leads",
@@ -256,8 +257,6 @@ def _read_fast(directory: Path, header: Header, indices: list[int], max_samples:
         path = directory / file_name
         offset = header.signals[members[0]].byte_offset
         if path.suffix == ".mat":  # a MATLAB file says itself what it holds
-            from tfrecords_builder.matfile import read_val
-
             frames = read_val(path, len(members), offset, max_samples)
         else:
             frames = _read_dat16(path, len(members), offset, max_samples)
@@ -371,7 +370,14 @@ def read_leads(header_path: str | os.PathLike, leads, max_seconds: float | None 
         return read_multisegment(header_path, leads, max_seconds, lead_map=lead_map,
                                  assume_units=assume_units)
     header = parse_header(text, str(header_path))
-    indices = select_leads(header.lead_names, leads, lead_map)
+    try:
+        indices = select_leads(header.lead_names, leads, lead_map)
+    except RecordRejected:
+        # a signal line too broken to carry a name may be the missing lead: say what is wrong
+        for i, spec in enumerate(header.signals):
+            if spec.problem and spec.name == f"ch{i + 1}":
+                raise HeaderError(f"{header_path}: {spec.problem}") from None
+        raise
     data = _physical(header_path, header, indices, max_seconds, assume_units)
     ignored = [(spec.name, spec.units) for i, spec in enumerate(header.signals) if i not in indices]
     return data, header.fs, list(leads), ignored
