@@ -94,3 +94,34 @@ def reference(header: Path, channel: str, seconds: float = 10.0) -> np.ndarray:
     record = wfdb.rdrecord(str(header.with_suffix("")))
     column = record.p_signal[:, record.sig_name.index(channel)]
     return resample_poly(column, 100, int(record.fs))[: int(100 * seconds)]
+
+
+def write_edf_with_slow_channel(path: Path, ecg: np.ndarray, names, slow: np.ndarray,
+                                slow_name: str, slow_unit: str) -> None:
+    """An EDF file of ``ecg`` (mV, 500 Hz, 1 s data records) plus one channel at 1 Hz
+    (SpO2-like), written by the EDF specification: 16-bit samples, each signal's own range."""
+    seconds = len(ecg) // FS
+    signals = [ecg[: seconds * FS, i] for i in range(ecg.shape[1])] + [slow[:seconds]]
+    per_record = [FS] * ecg.shape[1] + [1]
+    labels, units = [*names, slow_name], ["mV"] * ecg.shape[1] + [slow_unit]
+    low = [float(np.floor(s.min())) - 1 for s in signals]
+    high = [float(np.ceil(s.max())) + 1 for s in signals]
+    digital = [np.round((s - lo) / (hi - lo) * 65535 - 32768).astype("<i2")
+               for s, lo, hi in zip(signals, low, high)]
+
+    def field(value, width):
+        return str(value)[:width].ljust(width).encode("ascii")
+
+    count = len(signals)
+    header = b"".join([field(0, 8), field("X", 80), field("X", 80), field("01.01.20", 8),
+                       field("00.00.00", 8), field(256 * (count + 1), 8), field("", 44),
+                       field(seconds, 8), field(1, 8), field(count, 4)])
+    columns = [[field(label, 16) for label in labels], [field("", 80)] * count,
+               [field(unit, 8) for unit in units], [field(f"{v:g}", 8) for v in low],
+               [field(f"{v:g}", 8) for v in high], [field(-32768, 8)] * count,
+               [field(32767, 8)] * count, [field("", 80)] * count,
+               [field(n, 8) for n in per_record], [field("", 32)] * count]
+    records = b"".join(
+        b"".join(d[second * n:(second + 1) * n].tobytes() for d, n in zip(digital, per_record))
+        for second in range(seconds))
+    path.write_bytes(header + b"".join(b"".join(c) for c in columns) + records)

@@ -15,8 +15,8 @@ import pytest
 
 from builder_fixtures import examples_by_id, quiet_build
 from real_record_fixtures import (
-    drop_sample_count, long_real_leads, real_leads, reference, write_edf_copy, write_monitoring_record,
-    write_two_segments)
+    drop_sample_count, long_real_leads, real_leads, reference, write_edf_copy,
+    write_edf_with_slow_channel, write_monitoring_record, write_two_segments)
 from test_builder_errors import assert_one_line_error, run_cli
 from tfrecords_builder import BuildError, read_any_record
 from tfrecords_builder.errors import HeaderError, RecordRejected
@@ -155,6 +155,19 @@ def test_edf_unit_of_an_unrequested_channel_is_not_checked(sample_data, tmp_path
     assert [name for name, _ in raw.ignored] == ["ECG V5", "SpO2"]
 
 
+def test_edf_channel_at_another_rate_is_ignored_unless_requested(sample_data, tmp_path):
+    ecg = long_real_leads(sample_data)
+    edf = tmp_path / "spo2.edf"
+    write_edf_with_slow_channel(edf, ecg, ["II", "V5"], np.full(20, 97.0), "SpO2", "%")
+    raw = read_signal_file(edf, ("II", "V5"), None)
+    assert raw.fs == 500 and raw.ignored == (("SpO2", "%"),)
+    step = (np.ceil(ecg.max(axis=0)) - np.floor(ecg.min(axis=0)) + 2) / 65535
+    assert (np.abs(raw.data - ecg) <= step / 2 + 1e-12).all()
+    with pytest.raises(HeaderError, match="different sampling rates"):
+        read_signal_file(edf, ("II", "V5"), None, lead_map={"SpO2": "V5", "V5": "V6"},
+                         assume_units="mV")
+
+
 # ---------------------------------------------------------------- units
 
 def test_unit_table_spellings():
@@ -237,6 +250,11 @@ def test_unmapped_lead_is_one_line_listing_the_channels(sample_data, tmp_path, c
                         "--labels", labels, "--name", "h", "--leads", "MLII")
     assert code != 0
     assert_one_line_error(err, "'MLII'", "--lead-map MLII=II")
+    code, err = run_cli(capsys, "folder", "--source", source, "--out", tmp_path / "out",
+                        "--labels", labels, "--name", "h", "--leads", "II", "--lead-map", "MLII")
+    assert code != 0
+    assert_one_line_error(err, "--lead-map entry 'MLII' is not CHANNEL=LEAD")
+    assert not (tmp_path / "out" / "h" / "manifest.json").exists()
 
 
 # ---------------------------------------------------------------- reasons and case
