@@ -10,11 +10,16 @@ line names the file (``E00001.mat 12 500 5000``) and which ``wfdb`` rejects,
 are read by the fast path. A ``.mat`` file is read by its own format
 (:mod:`tfrecords_builder.matfile`), not trusted to be v4 int16 at the header's offset.
 
-Every header is checked against physical bounds before any sample is read:
-sampling rate finite and within ``MIN_FS``-``MAX_FS``, 1-``MAX_SIGNALS`` signals,
-a non-negative sample count, a known storage format, a finite non-zero gain (no
-WFDB default of 200 is assumed), a baseline within the format's range and a known
-unit. A violation is a :class:`HeaderError` naming the file, the field and its value.
+Every header is checked against physical bounds before any sample is read: the
+record line (sampling rate finite and within ``MIN_FS``-``MAX_FS``, 1-``MAX_SIGNALS``
+signals, a non-negative sample count; a header without one is legal and read), and
+the signal lines of the requested leads only (:func:`read_leads`): a known storage
+format, a finite non-zero gain (no WFDB default of 200 is assumed), a baseline within
+the format's range and a voltage unit (:mod:`tfrecords_builder.units`). Other channels
+are neither checked nor read. A violation is a :class:`HeaderError` naming the file,
+the field and its value. A data file must exist under the exact name the header gives
+(:func:`require_data_file`). Multi-segment records are read by
+:mod:`tfrecords_builder.multisegment`.
 
 Example:
 >>> header = parse_header("00001_lr 1 100 2\\n00001_lr.dat 16 1000.0(0)/mV 16 0 0 0 0 I\\n")
