@@ -61,15 +61,18 @@ def test_ecg_beside_blood_pressure_builds_lead_ii_equal_to_wfdb(sample_data, tmp
     assert on_disk["ignored_channels"] == manifest["ignored_channels"]
 
 
-def test_unrequested_channel_problems_never_drop_a_record(sample_data, tmp_path):
-    """ABP in a data file of its own that is missing, with an unusable gain: lead II reads."""
+@pytest.mark.parametrize("fmt, abp_fmt", [("16", "212"), ("212", "16")])
+def test_unrequested_channel_problems_never_drop_a_record(fmt, abp_fmt, sample_data, tmp_path):
+    """ABP in a data file of its own that is missing, with an unusable gain: lead II reads
+    (on the fast path and through wfdb)."""
     header = write_monitoring_record(tmp_path, "r", real_leads(sample_data), ("II", "V"),
-                                     abp_fmt="212")
+                                     fmt=fmt, abp_fmt=abp_fmt)
     lines = header.read_text().splitlines()
     abp_file = lines[3].split()[0]
     assert abp_file != lines[1].split()[0]
     (tmp_path / abp_file).unlink()
-    lines[3] = lines[3].replace("10(0)/mmHg", "0(0)/mmHg")
+    lines[3] = lines[3].replace("10.0(0)/mmHg", "0(0)/mmHg")
+    assert "0(0)/mmHg" in lines[3] and "10.0" not in lines[3]
     header.write_text("\n".join(lines) + "\n")
     signal = read_any_record(header, leads=("II",))
     np.testing.assert_allclose(signal[:, 0], reference_after(header, "II"), **CLOSE)
