@@ -89,6 +89,19 @@ def reference_after(header, channel):
     return resample_poly(record.p_signal[:, 0], 100, int(record.fs))[:1000]
 
 
+def test_a_record_beside_abp_is_dropped_for_its_own_reason(sample_data, tmp_path):
+    """NaN in lead II, or lead V5 missing, is the reason given; never ABP's unit."""
+    ecg = real_leads(sample_data)
+    ecg[100:104, 0] = np.nan
+    header = write_monitoring_record(tmp_path, "gap", ecg, ("II", "V4"))
+    with pytest.raises(RecordRejected, match="4 non-finite sample") as nan:
+        read_any_record(header, leads=("II",))
+    with pytest.raises(RecordRejected, match="missing lead V5; record has II, V4, ABP") as missing:
+        read_any_record(header, leads=("V5",))
+    assert "mmHg" not in str(nan.value) + str(missing.value)
+    assert read_any_record(header, leads=("II",), nan_policy="interpolate").shape == (1000, 1)
+
+
 @pytest.mark.parametrize("fmt", ["16", "212"])
 def test_header_without_sample_count_reads_as_wfdb_does(fmt, sample_data, tmp_path):
     header = write_monitoring_record(tmp_path, "nolen", real_leads(sample_data),
