@@ -307,6 +307,17 @@ def test_data_file_in_another_case_is_named(sample_data, tmp_path):
         read_any_record(source / f"{GEORGIA[3]}.hea", leads=("II",))
 
 
+def test_header_in_another_case_is_named(sample_data, tmp_path, capsys):
+    source, labels = monitoring_folder(tmp_path, sample_data, ecg_names=("II", "V5"))
+    header = source / f"{GEORGIA[1]}.hea"
+    header.rename(header.with_name(f"{GEORGIA[1]}.HEA"))
+    code, err = run_cli(capsys, "folder", "--source", source, "--out", tmp_path / "out",
+                        "--labels", labels, "--name", "c", "--leads", "II")
+    assert code != 0
+    assert_one_line_error(err, "line 3", f"record '{GEORGIA[1]}' not found",
+                          f"found {GEORGIA[1]}.HEA")
+
+
 def test_a_test_split_emptied_by_drops_is_a_warning(sample_data, tmp_path):
     """A test split emptied by dropped records does not pass silently: the build warns."""
     from tfrecords_builder import build_dataset

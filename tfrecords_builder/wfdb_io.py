@@ -390,6 +390,21 @@ def _listing(directory: str, modified_ns: int) -> frozenset[str]:
     return frozenset(os.listdir(directory))
 
 
+def names_in(directory: Path) -> frozenset[str]:
+    """The exact file names in ``directory`` (cached while its modification time stays).
+
+    Raises:
+        OSError: the folder cannot be listed.
+    """
+    return _listing(str(directory), directory.stat().st_mtime_ns)
+
+
+def other_case(names: frozenset[str], wanted: str) -> str | None:
+    """The name in ``names`` that differs from ``wanted`` only in case, or None."""
+    matches = sorted(name for name in names if name.lower() == wanted.lower() and name != wanted)
+    return matches[0] if matches else None
+
+
 def require_data_file(directory: Path, file_name: str, header_name: str) -> None:
     """A data file the header names must exist under exactly that name, on every platform.
 
@@ -399,13 +414,13 @@ def require_data_file(directory: Path, file_name: str, header_name: str) -> None
     """
     path = directory / file_name
     try:
-        names = _listing(str(path.parent), path.parent.stat().st_mtime_ns)
+        names = names_in(path.parent)
+        if path.name not in names:  # the listing may be older than the file: look again
+            names = frozenset(os.listdir(path.parent))
     except OSError as error:
         raise HeaderError(f"{path}: cannot read its folder ({error.strerror})") from None
-    if path.name not in names:  # the listing may be older than the file: look again
-        names = frozenset(os.listdir(path.parent))
     if path.name in names:
         return
-    other_case = sorted(name for name in names if name.lower() == path.name.lower())
-    found = f"found {other_case[0]}; expected {path.name}" if other_case else "no such file"
+    found = other_case(names, path.name)
+    found = f"found {found}; expected {path.name}" if found else "no such file"
     raise HeaderError(f"{path}: data file named by {header_name} not found ({found})")
