@@ -187,8 +187,9 @@ def parse_header(text: str, source: str = "<header>") -> Header:
     record = body[0].split()
     try:
         if "/" in record[0]:
-            raise HeaderError(f"{source}: a multi-segment record's header (read its samples "
-                              f"with read_leads)")
+            raise HeaderError(f"{source}: a multi-segment record; this parser reads "
+                              f"single-segment headers (read_leads reads multi-segment records "
+                              f"through wfdb)")
         n_signals = int(record[1])
         fs = float(record[2].split("/")[0].split("(")[0]) if len(record) > 2 else 250.0
         n_samples = int(record[3]) if len(record) > 3 else None
