@@ -26,12 +26,12 @@ def test_the_builder_writes_the_current_format_with_every_documented_key(ptbxl_b
 
 def test_unknown_keys_survive_a_round_trip(tmp_path, ptbxl_built):
     values = {**json.loads((ptbxl_built / "manifest.json").read_text()),
-              "lead_map": {"ch1": "I"}, "ignored_channels": [["RESP", "ohm"]]}
+              "future_key": {"ch1": "I"}, "user_note": [["RESP", "ohm"]]}
     written = write_manifest(tmp_path, values)
     assert written == values
     manifest = Manifest.read(tmp_path)
-    assert manifest.extra == {"lead_map": {"ch1": "I"}, "ignored_channels": [["RESP", "ohm"]]}
-    assert manifest["lead_map"] == {"ch1": "I"} and manifest.get("nope") is None
+    assert manifest.extra == {"future_key": {"ch1": "I"}, "user_note": [["RESP", "ohm"]]}
+    assert manifest["future_key"] == {"ch1": "I"} and manifest.get("nope") is None
     assert Manifest.from_dict(manifest.to_dict()) == manifest
 
 

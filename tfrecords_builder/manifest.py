@@ -68,6 +68,10 @@ class Manifest(Mapping):
     fs: float | None = _key("sampling rate of the stored signals, Hz (100)")
     samples: int = _key("samples per record (1000)", required=True)
     leads: list = _key("lead names, in the order of each signal's columns", required=True)
+    lead_map: dict = _key("the `--lead-map` of a `folder` build (`{}` otherwise)", {})
+    assume_units: str | None = _key("`--assume-units` of the build, or null")
+    ignored_channels: list = _key("channels present but not requested: `name`, `unit`, `count`",
+                                  [])
     unit: str | None = _key("unit of the stored signals (`mV`)")
     signal_dtype: str | None = _key("dtype of the stored signals (`float32`)")
     signal_layout: str | None = _key("layout of the stored signals (`samples x leads, "
@@ -75,7 +79,7 @@ class Manifest(Mapping):
     splits: dict = _key(
         "per split (`train`, `test`): `records`, `patients`, `label_counts`, `shards` with each "
         "shard's `file`, `records` and `sha256`", required=True)
-    dropped: list = _key("records left out: `record_id`, `reason`", [])
+    dropped: list = _key("records left out: `record_id`, `reason`, `reason_class`", [])
     flags: list = _key("suspicious-signal flags: `record_id`, `check`, `value`", [])
     unknown_codes: dict = _key("source code -> number of records carrying it, for codes that "
                                "map to no label", {})
