@@ -172,7 +172,7 @@ def _check_config(base_filters, filter_list, m_blocks_list, ratio, groups_width,
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
 
 
-@register_backbone("net1d", family="cnn", marker="P")
+@register_backbone("net1d", family="cnn", marker="h")
 def net1d(input_shape=(5000, 12), base_filters=64, ratio=1.0,
           filter_list=ECGFOUNDER_CONFIG["filter_list"],
           m_blocks_list=ECGFOUNDER_CONFIG["m_blocks_list"], kernel_size=16, stride=2,

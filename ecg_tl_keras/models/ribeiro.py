@@ -74,7 +74,7 @@ def residual_unit(x, y, filters, downsample, *, kernel_size, dropout, name):
     return x, y
 
 
-@register_backbone("ribeiro_resnet", family="cnn", marker="X")
+@register_backbone("ribeiro_resnet", family="cnn", marker="d")
 def ribeiro_resnet(input_shape=(4096, 12), stem_filters=64, unit_filters=UNIT_FILTERS,
                    unit_downsample=UNIT_DOWNSAMPLE, kernel_size=16, dropout=0.2):
     """Builds Ribeiro et al.'s ResNet (defaults: the published configuration).
