@@ -72,6 +72,8 @@ def target_samples(rate: int = TARGET_FS, seconds: float = TARGET_SECONDS,
         >>> target_samples(), target_samples(400, 10, pad_to=4096)
         (1000, 4096)
     """
+    if isinstance(rate, float) and rate.is_integer():  # 500.0 from a JSON file
+        rate = int(rate)
     if isinstance(rate, bool) or not isinstance(rate, int) or rate < 1:
         raise ValueError(f"rate must be a whole number of Hz >= 1, got {rate!r}")
     if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0):
