@@ -183,3 +183,10 @@ def test_without_pytorch_the_ecgfounder_import_says_how_to_install_it(tmp_path, 
         import_ecgfounder(weights, tmp_path / "preset")
     assert str(caught.value) == TORCH_HINT
     assert not (tmp_path / "preset").exists()
+
+
+def test_a_model_without_a_known_rate_needs_metadata(tmp_path):
+    model = build_model("gru", 2, input_shape=(40, 12), units=4)
+    with pytest.raises(ValueError, match="input needs fs \\(Hz\\) > 0.*got fs None"):
+        save_to_preset(model, tmp_path / "p")
+    assert not (tmp_path / "p").exists()

@@ -8,6 +8,7 @@ import pytest
 from scipy.signal import resample_poly
 
 from builder_fixtures import quiet_build
+from folder_fixtures import make_folder_release
 from tfrecords_builder import read_any_record
 from tfrecords_builder.cli import main as builder_main
 from tfrecords_builder.signal import STANDARD_LEADS, RecordRejected, SignalConditioner
@@ -85,3 +86,15 @@ def test_read_any_record_conditions_like_a_native_rate_build(sample_data):
     record = next((sample_data / "georgia").glob("*.hea"))
     signal = read_any_record(record, rate=400, seconds=10, pad_to=4096)
     assert signal.shape == (4096, 12) and not signal[:48].any() and signal[48:-48].any()
+
+
+def test_a_folder_of_own_records_builds_at_500_hz(tmp_path, sample_data):
+    release = make_folder_release(tmp_path / "release", sample_data, ptbxl_count=4,
+                                  fmt212_count=1, edf_count=2)
+    manifest = quiet_build("folder", release.source, tmp_path / "out", labels=release.labels,
+                           name="mine", rate=500, keep_unlabeled=True)
+    kept = sum(split["records"] for split in manifest["splits"].values())
+    georgia = int(release.rows["record"].str.startswith(("georgia/", "edf/")).sum())
+    assert (manifest["fs"], manifest["samples"], kept) == (500, 5000, georgia)
+    reasons = {entry["reason_class"] for entry in manifest["dropped"]}
+    assert reasons == {"sampling rate N Hz is below N Hz"}, reasons

@@ -103,9 +103,18 @@ def check_metadata(metadata, where="metadata"):
     if not isinstance(labels, list) or not labels or not all(
             isinstance(label, dict) and {"name", "code"} <= set(label) for label in labels):
         raise ValueError(f"{where}: labels must be a non-empty list of {{name, code}} objects")
-    if len(given["leads"]) == 0 or int(given["samples"]) < 1 or not float(given["fs"]) > 0:
-        raise ValueError(f"{where}: input needs fs > 0, samples >= 1 and at least one lead")
+    if not (_positive_number(given["fs"]) and _positive_number(given["samples"])
+            and isinstance(given["leads"], list) and given["leads"]):
+        raise ValueError(f"{where}: input needs fs (Hz) > 0, samples >= 1 and a list of leads; "
+                         f"got fs {given['fs']!r}, samples {given['samples']!r}, "
+                         f"leads {given['leads']!r}")
+    if not isinstance(metadata["source"], dict):
+        raise ValueError(f"{where}: source must be an object (name, where the weights came from)")
     return metadata
+
+
+def _positive_number(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and value > 0
 
 
 def load_preset_metadata(path) -> dict:
