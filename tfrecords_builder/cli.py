@@ -54,8 +54,8 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tfrecords_builder",
-        description="Convert a public 12-lead ECG release into sharded TFRecords (100 Hz, 10 s, mV by default) "
-                    "plus manifest.json.")
+        description="Convert a public 12-lead ECG release into sharded TFRecords (100 Hz, 10 s, "
+                    "mV by default) plus manifest.json.")
     parser.add_argument("--import", dest="modules", action="append", default=[],
                         metavar="MODULE",
                         help="import MODULE (a dotted name or a .py file) first: a module that "

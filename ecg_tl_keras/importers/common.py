@@ -49,7 +49,7 @@ def check_shape(where, name, actual, expected):
         >>> check_shape("w.pth", "dense.bias", (5,), (150,))
         Traceback (most recent call last):
             ...
-        ValueError: w.pth does not match the architecture: dense.bias has shape (5,), expected (150,)
+        ValueError: w.pth does not match the architecture: dense.bias has shape (5,), ...
     """
     if tuple(actual) != tuple(expected):
         raise ValueError(f"{where} does not match the architecture: {name} has shape "
