@@ -23,6 +23,7 @@ from ecg_tl_keras.models import (  # noqa: E402
 )
 from ecg_tl_keras.testing import (  # noqa: E402
     BackboneTestCase,
+    SMALL_ARCHITECTURES,
     check_backbone,
     predict_batch,
     same_weights,
@@ -70,7 +71,8 @@ def _layer_weights(model, name):
 
 
 class TestBuiltinBackbones(BackboneTestCase):
-    """Every built-in backbone passes the test case a user's backbone runs (one test each).
+    """Every built-in backbone passes the test case a user's backbone runs (one test each;
+    the foundation models at the small sizes of ``SMALL_ARCHITECTURES``).
 
     The JAX leg runs in ``tests/test_extensions.py`` (a user's backbone, in a child process)
     and ``tests/test_backends.py`` (``check_backbone`` of every backbone under JAX and
@@ -78,11 +80,12 @@ class TestBuiltinBackbones(BackboneTestCase):
     """
 
     def check(self, name):
+        small = SMALL_ARCHITECTURES.get(name, {})
         summary = self.run_backbone_test(name, input_shape=SHORT_SHAPE, n_labels=N_LABELS,
-                                         batch_size=2, backends=())
+                                         batch_size=2, init_kwargs=small, backends=())
         self.assertEqual(summary["family"], get_backbone_spec(name).family)
         self.assertEqual(summary["params"], build_model(
-            name, N_LABELS, input_shape=SHORT_SHAPE).count_params())
+            name, N_LABELS, input_shape=SHORT_SHAPE, **small).count_params())
         self.assertEqual(set(summary["policies"]), {"float32", "mixed_float16"})
 
 
@@ -91,9 +94,10 @@ for _name in available_backbones():
             lambda self, name=_name: self.check(name))
 
 
-def test_available_backbones_are_the_studys_six_and_transformer1d():
+def test_available_backbones_are_the_studys_six_transformer1d_and_the_foundation_models():
     assert available_backbones() == [
-        "resnet1d18", "resnet1d50", "resnet1d101", "lstm", "bilstm", "gru", "transformer1d"]
+        "resnet1d18", "resnet1d50", "resnet1d101", "lstm", "bilstm", "gru", "transformer1d",
+        "net1d", "ribeiro_resnet"]
 
 
 def test_contract_harness_catches_a_broken_backbone(registered):

@@ -36,9 +36,14 @@ MANIFEST_VERSION = 2
 BUILD_HINT = "python -m tfrecords_builder DATASET --source DIR --out OUT"
 
 
-def _key(doc: str, default: Any = None, *, required: bool = False) -> Any:
-    """A manifest field: its README text, and the value a manifest lacking it gets."""
-    metadata = {"doc": doc, "required": required}
+def _key(doc: str, default: Any = None, *, required: bool = False,
+         only_if_set: bool = False) -> Any:
+    """A manifest field: its README text, and the value a manifest lacking it gets.
+
+    ``only_if_set``: written only when it differs from ``default`` (a default build's
+    manifest then stays as it was before the key existed).
+    """
+    metadata = {"doc": doc, "required": required, "only_if_set": only_if_set}
     if isinstance(default, (dict, list)):
         return dataclasses.field(default_factory=lambda: type(default)(default),
                                  metadata=metadata)
@@ -67,6 +72,10 @@ class Manifest(Mapping):
     label_codes: dict = _key("label -> the source codes mapped to it", {})
     fs: float | None = _key("sampling rate of the stored signals, Hz (100)")
     samples: int = _key("samples per record (1000)", required=True)
+    seconds: float | None = _key("seconds per record, when a build asked for other than 10 "
+                                 "(`--seconds`; absent: 10)", only_if_set=True)
+    pad_to: int | None = _key("samples each record was padded to (`--pad-to`; absent: none)",
+                              only_if_set=True)
     leads: list = _key("lead names, in the order of each signal's columns", required=True)
     lead_map: dict = _key("the `--lead-map` of a `folder` build (`{}` otherwise)", {})
     assume_units: str | None = _key("`--assume-units` of the build, or null")
@@ -95,7 +104,8 @@ class Manifest(Mapping):
         "sha256 of the input files' paths, sizes and modification times (files named like a "
         "build's own output are left out, so a build may be written inside its source)")
     extra: dict = dataclasses.field(default_factory=dict, repr=False,
-                                    metadata={"doc": None, "required": False})
+                                    metadata={"doc": None, "required": False,
+                                              "only_if_set": False})
 
     @classmethod
     def from_dict(cls, values: Mapping, where: str | os.PathLike = MANIFEST) -> "Manifest":
@@ -139,7 +149,9 @@ class Manifest(Mapping):
 
     def to_dict(self) -> dict:
         """The JSON object: the known keys in field order, then the unknown ones."""
-        values = {field.name: getattr(self, field.name) for field in _keys()}
+        values = {field.name: getattr(self, field.name) for field in _keys()
+                  if not (field.metadata["only_if_set"]
+                          and getattr(self, field.name) == field.default)}
         return {**values, **self.extra}
 
     @property

@@ -430,6 +430,8 @@ def _finish(run: _Run, model, test: EvalSplit, best: cb.BestWeights, source, sta
         "input_shape": list(run.shape),
         "dataset": manifest.dataset,
         "fs": manifest.fs,
+        "seconds": manifest.seconds,
+        "pad_to": manifest.pad_to,
         "unit": manifest.unit,
         "leads": manifest.leads,
         "resample": manifest.resample,
