@@ -1,7 +1,14 @@
 """A checkpoint meets data: predict conditions records as its training data was built;
-evaluate and fine-tuning refuse data whose leads differ, even at an equal shape."""
+evaluate and fine-tuning refuse data whose leads differ, even at an equal shape. Training
+stores per-label decision thresholds chosen on the selection split; predict writes a
+probability, the threshold and a decision per label, and survives bad records."""
 
 from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,3 +69,223 @@ def test_evaluate_and_finetune_refuse_data_of_other_leads(ptbxl_built, tmp_path)
         evaluate_checkpoint(str(checkpoint), ptbxl_built, verify=False)
     with pytest.raises(ValueError, match=r"cannot read the dataset's signals: leads .*V2,V1"):
         transferred_model(str(checkpoint), "gru", manifest, ["A", "B"], None)
+
+
+# --- decision thresholds ----------------------------------------------------------------------
+
+
+def _brute_force_best_f1(truth, prob):
+    """The best F1 of any threshold, trying every probability and the midpoints between them."""
+    from ecg_tl_keras.metrics import per_label_f1
+
+    values = np.unique(np.concatenate([prob, [0.0, 1.0]]))
+    candidates = np.concatenate([values, (values[1:] + values[:-1]) / 2])
+    return max(per_label_f1(truth[:, None], prob[:, None], t)[0] for t in candidates)
+
+
+def test_thresholds_maximise_each_labels_f1_and_keep_half_without_positives():
+    from ecg_tl_keras.metrics import per_label_f1
+    from ecg_tl_keras.training.thresholds import max_f1_thresholds
+
+    rng = np.random.default_rng(3)
+    y_true = (rng.random((60, 3)) < [0.2, 0.5, 0.0]).astype(int)
+    y_prob = np.clip(0.35 * y_true + rng.random((60, 3)) * 0.6, 0, 1)
+    entry = max_f1_thresholds(y_true, y_prob, ["A", "B", "C"], split="val (fold 8)")
+    assert entry["rule"] == "max F1 per label on the selection split"
+    assert entry["split"] == "val (fold 8)" and entry["records"] == 60
+    for column in (0, 1):
+        chosen = per_label_f1(y_true[:, [column]], y_prob[:, [column]],
+                              entry["values"][column])[0]
+        assert chosen == pytest.approx(_brute_force_best_f1(y_true[:, column],
+                                                            y_prob[:, column]))
+        assert entry["selection_f1"][column] == pytest.approx(chosen, abs=1e-6)
+        assert chosen >= entry["f1_at_0.5"][column] - 1e-6
+    assert entry["values"][2] == 0.5 and "no positive record" in entry["notes"]["C"]
+    assert entry["positives"] == [int(n) for n in y_true.sum(axis=0)]
+    assert entry["values"][0] != 0.5  # the data make 0.5 a poor threshold for A
+
+
+# --- predict: a checkpoint trained on the built sample ----------------------------------------
+
+MAX_F1 = "max F1 per label on the selection split"
+
+
+def _tiny_model():
+    import keras
+
+    return keras.Sequential([keras.Input((1000, 12)), keras.layers.GlobalAveragePooling1D(),
+                             keras.layers.Dense(5, activation="sigmoid")])
+
+
+@pytest.fixture(scope="module")
+def trained(ptbxl_built, tmp_path_factory):
+    """A small model trained one epoch on the built PTB-XL sample (selects on val fold 8)."""
+    from ecg_tl_keras.training import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("runs") / "pooling"
+    train(TrainConfig(data=str(ptbxl_built), out=str(out), model="pooling", epochs=1,
+                      batch_size=64, verbose=0, lr=0.05), model=_tiny_model())
+    return out / "best.keras"
+
+
+def test_training_stores_thresholds_chosen_on_the_selection_split(trained, ptbxl_built):
+    from ecg_tl_keras.training.checkpoints import load_checkpoint
+    from ecg_tl_keras.training.evaluation import Predictor, load_eval_split
+    from ecg_tl_keras.training.thresholds import max_f1_thresholds
+
+    model, metadata = load_checkpoint(trained)
+    stored = metadata["thresholds"]
+    assert stored["rule"] == MAX_F1 and stored["split"].startswith("val (train fold 8")
+    selection = load_eval_split(ptbxl_built, "train", name="val", folds=[8])
+    expected = max_f1_thresholds(selection.y_true, Predictor(model)(selection.signals),
+                                 metadata["labels"], split=stored["split"])
+    assert stored["values"] == pytest.approx(expected["values"], abs=1e-6)
+    assert stored["records"] == len(selection.y_true)
+    assert metadata["label_code_system"].startswith("SCP-ECG")
+    assert metadata["label_codes"]["NORM"] == ["NORM"] and "IMI" in metadata["label_codes"]["MI"]
+    assert (metadata["fs"], metadata["samples"], metadata["unit"]) == (100, 1000, "mV")
+    assert metadata["resample"] == "poly" and metadata["nan_policy"] == "drop"
+
+
+def test_a_run_selected_on_test_chooses_no_threshold(ptbxl_built, tmp_path):
+    from ecg_tl_keras.training import TrainConfig, train
+    from ecg_tl_keras.training.checkpoints import read_metadata
+
+    train(TrainConfig(data=str(ptbxl_built), out=str(tmp_path / "run"), model="pooling",
+                      epochs=1, batch_size=64, verbose=0, select_on="test"), model=_tiny_model())
+    stored = read_metadata(tmp_path / "run" / "best.keras")["thresholds"]
+    assert stored["values"] == [0.5] * 5 and stored["split"] is None
+    assert "never chosen on the test split" in stored["notes"]["all"]
+
+
+def _folder_with_a_corrupt_record(sample_data, tmp_path):
+    folder = tmp_path / "records"
+    (folder / "sub").mkdir(parents=True)
+    source = sample_data / "ptbxl" / "records100" / "00000"
+    for name, where in (("00001_lr", folder), ("00002_lr", folder), ("00003_lr", folder / "sub")):
+        for extension in (".hea", ".dat"):
+            shutil.copy(source / f"{name}{extension}", where / f"{name}{extension}")
+    (folder / "broken.hea").write_text("broken 12 100 1000\nthis is not a signal line\n")
+    (folder / "notes.txt").write_text("not a record")
+    return folder
+
+
+def _read_csv(path_or_text):
+    text = path_or_text.read_text() if isinstance(path_or_text, Path) else path_or_text
+    comments = [line[2:] for line in text.splitlines() if line.startswith("# ")]
+    rows = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+    return comments, rows
+
+
+def test_predict_writes_every_readable_record_and_exits_1_for_a_corrupt_one(
+        trained, sample_data, tmp_path, capsys):
+    from ecg_tl_keras import cli
+    from ecg_tl_keras.training.checkpoints import read_metadata
+
+    folder = _folder_with_a_corrupt_record(sample_data, tmp_path)
+    out = tmp_path / "out" / "preds.csv"
+    assert cli.main(["predict", "--checkpoint", str(trained), str(folder), "--out", str(out)]) == 1
+    assert "1 record(s) failed" in capsys.readouterr().err
+    comments, rows = _read_csv(out)
+    assert [Path(row["record"]).name for row in rows] == [
+        "00001_lr.hea", "00002_lr.hea", "broken.hea", "00003_lr.hea"]
+    assert [row["status"] for row in rows] == ["ok", "ok", "failed", "ok"]
+    failed = rows[2]
+    assert "broken" in failed["reason"] and failed["NORM_probability"] == ""
+    metadata = read_metadata(trained)
+    labels, thresholds = metadata["labels"], metadata["thresholds"]["values"]
+    for row in (rows[0], rows[1], rows[3]):
+        assert row["reason"] == ""
+        for label, threshold in zip(labels, thresholds):
+            probability = float(row[f"{label}_probability"])
+            assert float(row[f"{label}_threshold"]) == pytest.approx(threshold)
+            assert row[f"{label}_decision"] == ("yes" if probability > threshold else "no")
+    assert any("independent (multi-label)" in line for line in comments)
+    assert any(line.startswith(f"thresholds: the checkpoint: {MAX_F1} (val") for line in comments)
+    assert [path.name for path in out.parent.iterdir()] == ["preds.csv"]  # no partial file left
+
+
+def test_predict_probabilities_are_the_models(trained, sample_data, tmp_path, capsys):
+    from ecg_tl_keras import cli
+    from ecg_tl_keras.training.checkpoints import load_checkpoint
+
+    record = sample_data / "ptbxl" / "records100" / "00000" / "00001_lr.hea"
+    assert cli.main(["predict", "--checkpoint", str(trained), str(record)]) == 0
+    _, rows = _read_csv(capsys.readouterr().out)
+    model, metadata = load_checkpoint(trained)
+    expected = model.predict(read_any_record(record)[None], verbose=0)[0]
+    got = [float(rows[0][f"{label}_probability"]) for label in metadata["labels"]]
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("flags, value, source", [
+    (["--threshold", "0.2"], 0.2, "--threshold 0.2 (one for all labels)"),
+    (["--thresholds", "0.5"], 0.5, "--thresholds 0.5 (fixed)"),
+])
+def test_threshold_flags_override_the_checkpoints(trained, sample_data, tmp_path, capsys,
+                                                  flags, value, source):
+    from ecg_tl_keras import cli
+
+    record = sample_data / "ptbxl" / "records100" / "00000" / "00002_lr.hea"
+    out = tmp_path / "preds.json"
+    assert cli.main(["predict", "--checkpoint", str(trained), str(record), "--out", str(out),
+                     *flags]) == 0
+    document = json.loads(out.read_text())
+    assert document["multi_label"] is True and document["thresholds"]["source"] == source
+    (entry,) = document["records"]
+    assert entry["status"] == "ok" and entry["reason"] is None
+    for label, decided in entry["labels"].items():
+        assert decided["threshold"] == value
+        assert decided["decision"] == ("yes" if decided["probability"] > value else "no")
+    assert document["summary"] == {"records": 1, "ok": 1, "failed": 0}
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--threshold", "1.5"], "--threshold must be a probability in [0, 1]"),
+    (["--out", "preds.txt"], "expected a .csv or .json file name"),
+])
+def test_bad_flags_exit_2_with_nothing_written(trained, sample_data, tmp_path, capsys,
+                                               flags, message, monkeypatch):
+    from ecg_tl_keras import cli
+
+    monkeypatch.chdir(tmp_path)
+    record = sample_data / "ptbxl" / "records100" / "00000" / "00002_lr.hea"
+    assert cli.main(["predict", "--checkpoint", str(trained), str(record), *flags]) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(SystemExit) as exit_:  # one or the other, not both
+        cli.main(["predict", "--checkpoint", str(trained), str(record), "--threshold", "0.2",
+                  "--thresholds", "val"])
+    assert exit_.value.code == 2
+
+
+def test_a_checkpoint_without_thresholds_decides_at_half_and_says_so(sample_data, tmp_path,
+                                                                      capsys):
+    from ecg_tl_keras import cli
+
+    checkpoint = tmp_path / "old.keras"
+    save_checkpoint(build_model("gru", 2, input_shape=(1000, 12)), checkpoint,
+                    {"labels": ["A", "B"]})
+    record = sample_data / "ptbxl" / "records100" / "00000" / "00001_lr.hea"
+    assert cli.main(["predict", "--checkpoint", str(checkpoint), str(record),
+                     "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["thresholds"]["values"] == {"A": 0.5, "B": 0.5}
+    assert "stores no decision thresholds" in document["thresholds"]["source"]
+    assert cli.main(["predict", "--checkpoint", str(tmp_path / "missing.keras"),
+                     str(record)]) == 2
+
+
+def test_folders_list_headers_edf_and_lone_mat_but_not_segments(tmp_path):
+    from ecg_tl_keras.training.record_files import find_records
+
+    (tmp_path / "multi.hea").write_text("multi/2 1 100 2000\nmulti_1 1000\n~ 0\nmulti_2 1000\n")
+    for name in ("multi_1.hea", "multi_2.hea", "multi_1.dat", "multi_2.dat", "cinc.hea",
+                 "cinc.mat", "cpsc.mat", "holter.EDF", "RECORDS"):
+        (tmp_path / name).write_text("")
+    assert [Path(path).name for path in find_records([tmp_path])] == [
+        "cinc.hea", "cpsc.mat", "holter.EDF", "multi.hea"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="no records found"):
+        find_records([empty])

@@ -1,8 +1,11 @@
 """``.keras`` checkpoints that carry their label names.
 
 A checkpoint is a standard Keras 3 ``.keras`` archive with one extra member,
-``ecg_tl_keras.json``, holding the label names (in output order), the backbone
-name, the head type, the input shape and the dataset it was trained on.
+``ecg_tl_keras.json``, holding the label names (in output order) with their source
+codes, the backbone name, the head type, the input the model expects (rate, length,
+leads, unit, resampling, and the build's lead map and assumed unit when it had them),
+the dataset it was trained on and the per-label decision thresholds chosen on the
+selection split (:mod:`ecg_tl_keras.training.thresholds`).
 Keras ignores the extra member, so the file still loads with
 ``keras.saving.load_model``; :func:`load_checkpoint` returns the metadata too.
 
@@ -23,6 +26,18 @@ from pathlib import Path
 import keras
 
 METADATA_MEMBER = "ecg_tl_keras.json"
+#: The code system of each built-in dataset's ``label_codes`` (the manifest lists the codes).
+LABEL_CODE_SYSTEMS = {
+    "ptbxl": "SCP-ECG statements (PTB-XL scp_codes)",
+    "georgia": "SNOMED CT",
+    "cpsc2018": "SNOMED CT",
+    "ptb": "PTB 'Reason for admission' text",
+    "ribeiro": "CODE-test gold_standard.csv columns",
+}
+#: The manifest entries that say how a record becomes the model's input, copied as they are
+#: (``lead_map`` and ``assume_units`` only in builds that had them).
+INPUT_KEYS = ("fs", "samples", "leads", "unit", "resample", "nan_policy", "lead_map",
+              "assume_units")
 
 
 def save_checkpoint(model: keras.Model, path: str | os.PathLike, metadata: dict) -> None:
@@ -47,6 +62,27 @@ def save_checkpoint(model: keras.Model, path: str | os.PathLike, metadata: dict)
     with zipfile.ZipFile(partial, "a") as archive:
         archive.writestr(METADATA_MEMBER, json.dumps(metadata, indent=2))
     os.replace(partial, path)
+
+
+def data_metadata(manifest: dict) -> dict:
+    """What a checkpoint records of its training data: label codes and the input it expects.
+
+    Example:
+        >>> manifest = {"dataset": "georgia", "labels": ["AF"], "label_codes": {"AF": ["164889003"]},
+        ...             "fs": 100, "samples": 1000, "leads": ["II"], "unit": "mV"}
+        >>> data_metadata(manifest)["label_code_system"], data_metadata(manifest)["leads"]
+        ('SNOMED CT', ['II'])
+    """
+    system = LABEL_CODE_SYSTEMS.get(manifest.get("dataset"))
+    if system is None and manifest.get("release_format") == "folder":
+        system = "label names of labels.csv"
+    return {
+        "label_codes": {label: list(codes)
+                        for label, codes in (manifest.get("label_codes") or {}).items()},
+        "label_code_system": system,
+        **{key: manifest[key] for key in INPUT_KEYS if manifest.get(key) is not None},
+        "resample": manifest.get("resample", "poly"),
+    }
 
 
 def read_metadata(path: str | os.PathLike) -> dict:

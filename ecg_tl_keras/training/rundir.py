@@ -118,10 +118,7 @@ class RunDir:
 
 
 def write_json_atomic(path: str | os.PathLike, content) -> None:
-    """Writes JSON to a temporary file in the same folder, then renames it into place.
-
-    The temporary name is unique, so concurrent writers (study shards) never share one; it
-    is removed when writing fails. Missing parent folders are created.
+    """Writes JSON atomically (:func:`write_text_atomic`).
 
     Example:
         >>> import tempfile
@@ -130,13 +127,29 @@ def write_json_atomic(path: str | os.PathLike, content) -> None:
         >>> json.loads(target.read_text())
         {'a': 1}
     """
+    write_text_atomic(path, json.dumps(content, indent=2) + "\n")
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Writes text to a temporary file in the same folder, then renames it into place.
+
+    The temporary name is unique, so concurrent writers (study shards) never share one; it
+    is removed when writing fails. Missing parent folders are created.
+
+    Example:
+        >>> import tempfile
+        >>> target = Path(tempfile.mkdtemp()) / "preds.csv"
+        >>> write_text_atomic(target, "record,status\\n")
+        >>> target.read_text()
+        'record,status\\n'
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Not mkstemp: its files are private (0600); this one gets the umask's permissions.
     partial = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with open(partial, "x") as stream:
-            stream.write(json.dumps(content, indent=2) + "\n")
+        with open(partial, "x", encoding="utf-8", newline="") as stream:
+            stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(partial, path)
