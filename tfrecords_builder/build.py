@@ -32,7 +32,7 @@ from tfrecords_builder.signal import (
 from tfrecords_builder.layout import MANIFEST, is_build_output, remove_partial_output
 from tfrecords_builder.split import TEST_SIZE, assign_splits, check_patient_disjoint
 from tfrecords_builder.tfrecord import frame, serialize_example
-from tfrecords_builder.wfdb_io import HeaderError
+from tfrecords_builder.errors import HeaderError
 from tfrecords_builder.writer import ShardedWriter
 
 BUILDER_VERSION = "0.2.0"
