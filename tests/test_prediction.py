@@ -289,3 +289,96 @@ def test_folders_list_headers_edf_and_lone_mat_but_not_segments(tmp_path):
     empty.mkdir()
     with pytest.raises(ValueError, match="no records found"):
         find_records([empty])
+
+
+# --- records from other tools: EDF, and a monitoring record with a lead map -------------------
+
+
+def test_an_edf_record_is_predicted_as_its_wfdb_original(trained, sample_data, tmp_path, capsys):
+    import wfdb.io.convert.edf as edf
+
+    from ecg_tl_keras import cli
+
+    original = sample_data / "ptbxl" / "records100" / "00000" / "00001_lr"
+    edf_path = tmp_path / "00001_lr.edf"
+    edf.wfdb_to_edf(str(original), output_filename=str(edf_path))
+    capsys.readouterr()  # wfdb says what it converted
+    assert cli.main(["predict", "--checkpoint", str(trained), str(edf_path),
+                     f"{original}.hea", "--format", "json"]) == 0
+    from_edf, from_wfdb = json.loads(capsys.readouterr().out)["records"]
+    assert from_edf["record"] == str(edf_path) and from_edf["status"] == "ok"
+    for label, decided in from_edf["labels"].items():
+        assert decided["probability"] == pytest.approx(
+            from_wfdb["labels"][label]["probability"], abs=1e-3)
+
+
+def _monitoring_records(sample_data, folder, count):
+    """PTB-XL sample records rewritten as a bedside monitor writes them: lead II named MLII,
+    V5 named V, and a blood-pressure channel (mmHg) beside them; labels NORM/ABN."""
+    import ast
+
+    import pandas as pd
+    import wfdb
+
+    table = pd.read_csv(sample_data / "ptbxl" / "ptbxl_database.csv").sort_values("ecg_id")
+    rows = []
+    folder.mkdir(parents=True)
+    for row in table.head(count).itertuples():
+        signal, fields = wfdb.rdsamp(str(sample_data / "ptbxl" / row.filename_lr))
+        leads = [fields["sig_name"].index(name) for name in ("II", "V5")]
+        pressure = 90 + 30 * np.sin(np.arange(len(signal)) / 15.0)
+        name = f"m{row.ecg_id:05d}"
+        wfdb.wrsamp(name, fs=fields["fs"], units=["mV", "mV", "mmHg"],
+                    sig_name=["MLII", "V", "ABP"],
+                    p_signal=np.column_stack([signal[:, leads], pressure]),
+                    fmt=["16"] * 3, adc_gain=[1000.0, 1000.0, 10.0], baseline=[0] * 3,
+                    write_dir=str(folder))
+        normal = "NORM" in ast.literal_eval(row.scp_codes)
+        rows.append({"record": name, "patient": f"p{int(row.patient_id)}",
+                     "NORM": int(normal), "ABN": int(not normal)})
+    labels = folder.parent / "labels.csv"
+    pd.DataFrame(rows).to_csv(labels, index=False)
+    return labels
+
+
+def test_a_lead_mapped_build_predicts_a_monitoring_record_end_to_end(sample_data, tmp_path,
+                                                                     capsys):
+    import keras
+
+    from builder_fixtures import quiet_build
+    from ecg_tl_keras import cli
+    from ecg_tl_keras.training import TrainConfig, train
+    from ecg_tl_keras.training.checkpoints import load_checkpoint
+
+    source = tmp_path / "monitor"
+    labels = _monitoring_records(sample_data, source, 60)
+    quiet_build("folder", source, tmp_path / "out", labels=labels, name="monitor", leads="II",
+                lead_map="MLII=II")
+    model = keras.Sequential([keras.Input((1000, 1)), keras.layers.GlobalAveragePooling1D(),
+                              keras.layers.Dense(2, activation="sigmoid")])
+    train(TrainConfig(data=str(tmp_path / "out" / "monitor"), out=str(tmp_path / "run"),
+                      model="pooling", epochs=1, batch_size=16, verbose=0), model=model)
+    checkpoint = tmp_path / "run" / "best.keras"
+    model, metadata = load_checkpoint(checkpoint)
+    assert metadata["leads"] == ["II"] and metadata["lead_map"] == {"MLII": "II"}
+    assert metadata["thresholds"]["rule"].startswith("max F1")
+    record = next(iter(sorted(source.glob("*.hea"))))
+    (source / "other.hea").write_text("other 1 100 1000\nother.dat 16 1000 16 0 0 0 0 ECG\n")
+    capsys.readouterr()  # what training printed
+
+    assert cli.main(["predict", "--checkpoint", str(checkpoint), "--lead-map", "MLII=II",
+                     str(record), str(source / "other.hea"), "--format", "json"]) == 1
+    mapped, other = json.loads(capsys.readouterr().out)["records"]
+    expected = model.predict(read_any_record(record, leads=("II",), lead_map="MLII=II")[None],
+                             verbose=0)[0]
+    assert [mapped["labels"][label]["probability"] for label in metadata["labels"]] == \
+        pytest.approx(expected.tolist(), abs=1e-6)
+    assert other["status"] == "failed" and "missing lead II" in other["reason"]
+    assert "ECG" in other["reason"]  # the reason lists the record's channels
+
+    # without --lead-map, the checkpoint's (its training data's) lead map reads the record
+    assert cli.main(["predict", "--checkpoint", str(checkpoint), str(record),
+                     "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["reading"]["lead_map"] == "MLII=II"
+    assert document["records"][0]["labels"] == mapped["labels"]

@@ -34,8 +34,8 @@ LABEL_CODE_SYSTEMS = {
     "ptb": "PTB 'Reason for admission' text",
     "ribeiro": "CODE-test gold_standard.csv columns",
 }
-#: The manifest entries that say how a record becomes the model's input, copied as they are
-#: (``lead_map`` and ``assume_units`` only in builds that had them).
+#: The manifest entries that say how a record becomes the model's input (``lead_map`` and
+#: ``assume_units`` only in builds that had them; ``lead_map`` stored as ``{channel: lead}``).
 INPUT_KEYS = ("fs", "samples", "leads", "unit", "resample", "nan_policy", "lead_map",
               "assume_units")
 
@@ -73,16 +73,27 @@ def data_metadata(manifest: dict) -> dict:
         >>> data_metadata(manifest)["label_code_system"], data_metadata(manifest)["leads"]
         ('SNOMED CT', ['II'])
     """
+    from tfrecords_builder.leads import parse_lead_map
+
     system = LABEL_CODE_SYSTEMS.get(manifest.get("dataset"))
     if system is None and manifest.get("release_format") == "folder":
         system = "label names of labels.csv"
+    settings = {key: _build_setting(manifest, key) for key in INPUT_KEYS}
+    settings["resample"] = settings["resample"] or "poly"
+    settings["lead_map"] = parse_lead_map(settings["lead_map"]) or None
     return {
         "label_codes": {label: list(codes)
                         for label, codes in (manifest.get("label_codes") or {}).items()},
         "label_code_system": system,
-        **{key: manifest[key] for key in INPUT_KEYS if manifest.get(key) is not None},
-        "resample": manifest.get("resample", "poly"),
+        **{key: value for key, value in settings.items() if value is not None},
     }
+
+
+def _build_setting(manifest: dict, key: str):
+    """A manifest entry, or the build's reader option of that name (``lead_map``, ...)."""
+    if manifest.get(key) is not None:
+        return manifest[key]
+    return ((manifest.get("build_options") or {}).get("reader_options") or {}).get(key)
 
 
 def read_metadata(path: str | os.PathLike) -> dict:

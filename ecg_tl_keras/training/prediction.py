@@ -128,17 +128,22 @@ def reading_options(metadata: dict, *, lead_map: dict | None = None,
     policy and lead map (a build's defaults where its metadata does not say), with the
     given lead map and unit assumption instead when given.
 
+    Raises:
+        ValueError: a malformed lead map or unit (before any record is read).
+
     Example:
         >>> reading_options({"leads": ["II"], "lead_map": {"MLII": "II"}})["lead_map"]
         {'MLII': 'II'}
     """
-    from tfrecords_builder.signal import STANDARD_LEADS
+    from tfrecords_builder.leads import STANDARD_LEADS, parse_lead_map
+    from tfrecords_builder.units import check_assume_units
 
+    lead_map = lead_map if lead_map is not None else metadata.get("lead_map")
     return {"leads": tuple(metadata.get("leads") or STANDARD_LEADS),
             "resample": metadata.get("resample") or "poly",
             "nan_policy": metadata.get("nan_policy") or "drop",
-            "lead_map": lead_map if lead_map is not None else metadata.get("lead_map"),
-            "assume_units": assume_units}
+            "lead_map": parse_lead_map(lead_map) or None,
+            "assume_units": check_assume_units(assume_units)}
 
 
 def _predict_chunk(model, shape, records: Sequence[str], reading: dict) -> list[RecordPrediction]:
