@@ -243,16 +243,21 @@ def test_threshold_flags_override_the_checkpoints(trained, sample_data, tmp_path
 @pytest.mark.parametrize("flags, message", [
     (["--threshold", "1.5"], "--threshold must be a probability in [0, 1]"),
     (["--out", "preds.txt"], "expected a .csv or .json file name"),
+    (["--lead-map", "MLII"], "is not CHANNEL=LEAD"),
+    (["--assume-units", "NU"], "--assume-units must be a voltage unit"),
+    (["empty_folder"], "no records found"),
 ])
 def test_bad_flags_exit_2_with_nothing_written(trained, sample_data, tmp_path, capsys,
                                                flags, message, monkeypatch):
     from ecg_tl_keras import cli
 
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty_folder").mkdir()
     record = sample_data / "ptbxl" / "records100" / "00000" / "00002_lr.hea"
-    assert cli.main(["predict", "--checkpoint", str(trained), str(record), *flags]) == 2
+    out = [] if "--out" in flags else ["--out", "preds.csv"]
+    assert cli.main(["predict", "--checkpoint", str(trained), str(record), *flags, *out]) == 2
     assert message in capsys.readouterr().err
-    assert list(tmp_path.iterdir()) == []
+    assert [path.name for path in tmp_path.iterdir()] == ["empty_folder"]
     with pytest.raises(SystemExit) as exit_:  # one or the other, not both
         cli.main(["predict", "--checkpoint", str(trained), str(record), "--threshold", "0.2",
                   "--thresholds", "val"])

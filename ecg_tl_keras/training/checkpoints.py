@@ -68,8 +68,9 @@ def data_metadata(manifest: dict) -> dict:
     """What a checkpoint records of its training data: label codes and the input it expects.
 
     Example:
-        >>> manifest = {"dataset": "georgia", "labels": ["AF"], "label_codes": {"AF": ["164889003"]},
-        ...             "fs": 100, "samples": 1000, "leads": ["II"], "unit": "mV"}
+        >>> manifest = {"dataset": "georgia", "labels": ["AF"],
+        ...             "label_codes": {"AF": ["164889003"]}, "fs": 100, "samples": 1000,
+        ...             "leads": ["II"], "unit": "mV"}
         >>> data_metadata(manifest)["label_code_system"], data_metadata(manifest)["leads"]
         ('SNOMED CT', ['II'])
     """

@@ -9,8 +9,9 @@ record). JSON: the same as fields (``multi_label``, ``thresholds``, ``labels``,
 
 Example:
     >>> from ecg_tl_keras.training.thresholds import Thresholds
-    >>> result = Predictions("best.keras", ["AF"], {}, None, Thresholds((0.3,), "--threshold 0.3", {}),
-    ...                      {}, [RecordPrediction("r1.hea", "ok", None, np.array([0.42]))])
+    >>> thresholds = Thresholds((0.3,), "--threshold 0.3", {})
+    >>> result = Predictions("best.keras", ["AF"], {}, None, thresholds, {},
+    ...                      [RecordPrediction("r1.hea", "ok", None, np.array([0.42]))])
     >>> print(to_csv(result).splitlines()[-2:])
     ['record,status,reason,AF_probability,AF_threshold,AF_decision', 'r1.hea,ok,,0.420000,0.3,yes']
 """
@@ -89,12 +90,12 @@ def to_csv(predictions: Predictions) -> str:
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(["record", "status", "reason",
                      *(f"{label}_{column}" for label in predictions.labels for column in COLUMNS)])
-    thresholds = predictions.thresholds.values
+    thresholds = predictions.thresholds
     for row in predictions.rows:
         cells = [row.record, row.status, row.reason or ""]
         if row.status == STATUS_OK:
-            for probability, threshold, yes in zip(row.probabilities, thresholds,
-                                                   predictions.thresholds.decide(row.probabilities)):
+            for probability, threshold, yes in zip(row.probabilities, thresholds.values,
+                                                   thresholds.decide(row.probabilities)):
                 cells += [f"{probability:.6f}", f"{threshold:g}", _yes_no(yes)]
         else:
             cells += [""] * (len(COLUMNS) * len(predictions.labels))
