@@ -21,7 +21,12 @@ from ecg_tl_keras.training.prediction_output import FORMATS
 from ecg_tl_keras.training.thresholds import CHOICES
 
 
+EXIT_STATUS = ("exit status: 0 every record predicted; 1 some record failed (its row says why, the "
+               "others are written); 2 bad checkpoint or arguments (nothing written)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EXIT_STATUS
     parser.add_argument("--checkpoint", "--model", dest="checkpoint", required=True,
                         metavar="CKPT.keras", help="checkpoint to use (--model: old name)")
     parser.add_argument(
