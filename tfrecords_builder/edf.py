@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from tfrecords_builder.errors import HeaderError
-from tfrecords_builder.leads import select_leads
+from tfrecords_builder.leads import select_leads, unread_channels
 from tfrecords_builder.units import unit_scale
 
 #: The per-signal header fields, in file order, with their widths in bytes.
@@ -158,6 +158,5 @@ def read_edf_leads(path: str | os.PathLike, leads, max_seconds: float | None = N
             (header.digital_max[i] - header.digital_min[i])
         columns.append((digital - header.digital_min[i]) * step + header.physical_min[i])
     data = np.stack(columns, axis=1) * scale if columns else np.zeros((0, 0))
-    ignored = [(label, unit) for i, (label, unit) in enumerate(zip(header.labels, header.units))
-               if i not in indices]
-    return data, header.rate(indices[0]), list(leads), ignored
+    return (data, header.rate(indices[0]), list(leads),
+            unread_channels(header.labels, header.units, indices))

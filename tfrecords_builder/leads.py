@@ -134,3 +134,10 @@ def select_leads(channel_names: Sequence[str], leads: Sequence[str] = STANDARD_L
         raise RecordRejected(f"missing lead{'s' if len(missing) > 1 else ''} "
                              f"{', '.join(missing)}; record has {', '.join(shown) or 'no signals'}")
     return [position[canonical_lead(lead)] for lead in leads]
+
+
+def unread_channels(names: Sequence[str], units: Sequence[str],
+                    indices: Sequence[int]) -> list[tuple[str, str]]:
+    """``(name, unit)`` of every channel not at ``indices`` (those a read leaves out)."""
+    read = set(indices)
+    return [(name, unit) for i, (name, unit) in enumerate(zip(names, units)) if i not in read]

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from tfrecords_builder.errors import HeaderError
-from tfrecords_builder.leads import select_leads
+from tfrecords_builder.leads import select_leads, unread_channels
 from tfrecords_builder.units import unit_scale
 
 
@@ -48,6 +48,4 @@ def read_multisegment(header_path: Path, leads, max_seconds: float | None = None
         except ValueError as error:
             raise HeaderError(f"{header_path}: signal {i + 1} ({names[i]}): {error}") from None
     data = np.asarray(record.p_signal, dtype=np.float64)[:, indices] * np.array(scale)
-    ignored = [(name, unit) for i, (name, unit) in enumerate(zip(names, units))
-               if i not in indices]
-    return data, float(record.fs), list(leads), ignored
+    return data, float(record.fs), list(leads), unread_channels(names, units, indices)

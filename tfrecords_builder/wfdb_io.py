@@ -33,8 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tfrecords_builder.errors import HeaderError
-from tfrecords_builder.leads import select_leads
+from tfrecords_builder.errors import HeaderError, RecordRejected
+from tfrecords_builder.leads import select_leads, unread_channels
+from tfrecords_builder.matfile import read_val
 from tfrecords_builder.units import UNIT_TO_MV, unit_scale
 
 __all__ = ["HeaderError", "UNIT_TO_MV", "parse_header", "read_header", "read_leads",
@@ -98,34 +99,31 @@ def _parse_signal_line(line: str, index: int) -> SignalSpec:
     only when the signal is requested (an unrequested channel never drops a record)."""
     fields = line.split(maxsplit=8)
     name = fields[8].strip() if len(fields) > 8 else f"ch{index + 1}"
-    spec = SignalSpec(file_name=fields[0], fmt=16, samples_per_frame=1, skew=0, byte_offset=0,
-                      gain=math.nan, baseline=0, units="mV", name=name)
+    where = f"signal line {index + 1}"
     match = _FORMAT_FIELD.match(fields[1]) if len(fields) > 1 else None
+    gain_match = _GAIN_FIELD.match(fields[2]) if match and len(fields) > 2 else None
+    problem = None
     if len(fields) < 2:
-        return dataclasses.replace(spec, problem=f"signal line {index + 1} has no storage format: "
-                                                 f"{line!r}")
-    if not match:
-        return dataclasses.replace(spec, problem=f"signal line {index + 1} has an unreadable "
-                                                 f"format field {fields[1]!r}")
-    spec = dataclasses.replace(spec, fmt=int(match["fmt"]),
-                               samples_per_frame=int(match["spf"] or 1),
-                               skew=int(match["skew"] or 0),
-                               byte_offset=int(match["offset"] or 0))
-    if len(fields) < 3:
+        problem = f"{where} has no storage format: {line!r}"
+    elif not match:
+        problem = f"{where} has an unreadable format field {fields[1]!r}"
+    elif len(fields) < 3:
         # WFDB would assume 200 units/mV; a guessed scale is a silently wrong signal.
-        return dataclasses.replace(spec, problem=f"signal line {index + 1} has no gain field; "
-                                                 f"expected e.g. 1000.0(0)/mV")
-    gain_match = _GAIN_FIELD.match(fields[2])
-    if not gain_match:
-        return dataclasses.replace(spec, problem=f"signal line {index + 1} has an unreadable "
-                                                 f"gain {fields[2]!r}")
+        problem = f"{where} has no gain field; expected e.g. 1000.0(0)/mV"
+    elif not gain_match:
+        problem = f"{where} has an unreadable gain {fields[2]!r}"
+    if problem:
+        return SignalSpec(fields[0], 16, 1, 0, 0, math.nan, 0, "mV", name, problem)
     baseline = int(gain_match["baseline"]) if gain_match["baseline"] else None
     adc_zero = int(fields[4]) if len(fields) > 4 else 0
     # No unit field: WFDB's default, millivolts; an empty one ("200/") names no unit.
     units = gain_match["units"] if gain_match["units"] is not None else (
         "" if fields[2].endswith("/") else "mV")
-    return dataclasses.replace(spec, gain=float(gain_match["gain"]),
-                               baseline=adc_zero if baseline is None else baseline, units=units)
+    return SignalSpec(
+        file_name=fields[0], fmt=int(match["fmt"]), samples_per_frame=int(match["spf"] or 1),
+        skew=int(match["skew"] or 0), byte_offset=int(match["offset"] or 0),
+        gain=float(gain_match["gain"]), baseline=adc_zero if baseline is None else baseline,
+        units=units, name=name)
 
 
 def _check_signal(spec: SignalSpec, index: int, assume_units: str | None = None) -> float:
@@ -256,8 +254,6 @@ def _read_fast(directory: Path, header: Header, indices: list[int], max_samples:
         path = directory / file_name
         offset = header.signals[members[0]].byte_offset
         if path.suffix == ".mat":  # a MATLAB file says itself what it holds
-            from tfrecords_builder.matfile import read_val
-
             frames = read_val(path, len(members), offset, max_samples)
         else:
             frames = _read_dat16(path, len(members), offset, max_samples)
@@ -371,10 +367,17 @@ def read_leads(header_path: str | os.PathLike, leads, max_seconds: float | None 
         return read_multisegment(header_path, leads, max_seconds, lead_map=lead_map,
                                  assume_units=assume_units)
     header = parse_header(text, str(header_path))
-    indices = select_leads(header.lead_names, leads, lead_map)
+    try:
+        indices = select_leads(header.lead_names, leads, lead_map)
+    except RecordRejected:
+        # a signal line too broken to carry a name may be the missing lead: say what is wrong
+        for i, spec in enumerate(header.signals):
+            if spec.problem and spec.name == f"ch{i + 1}":
+                raise HeaderError(f"{header_path}: {spec.problem}") from None
+        raise
     data = _physical(header_path, header, indices, max_seconds, assume_units)
-    ignored = [(spec.name, spec.units) for i, spec in enumerate(header.signals) if i not in indices]
-    return data, header.fs, list(leads), ignored
+    units = [spec.units for spec in header.signals]
+    return data, header.fs, list(leads), unread_channels(header.lead_names, units, indices)
 
 
 @functools.lru_cache(maxsize=256)
