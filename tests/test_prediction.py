@@ -381,9 +381,19 @@ def test_a_lead_mapped_build_predicts_a_monitoring_record_end_to_end(sample_data
     assert other["status"] == "failed" and "missing lead II" in other["reason"]
     assert "ECG" in other["reason"]  # the reason lists the record's channels
 
-    # without --lead-map, the checkpoint's (its training data's) lead map reads the record
-    assert cli.main(["predict", "--checkpoint", str(checkpoint), str(record),
+    # without --lead-map, the checkpoint's (its training data's) lead map reads the record,
+    # also as EDF (wfdb's writer), blood pressure channel included
+    import wfdb.io.convert.edf as edf
+
+    edf_path = tmp_path / "bedside.edf"
+    edf.wfdb_to_edf(str(record.with_suffix("")), output_filename=str(edf_path))
+    capsys.readouterr()
+    assert cli.main(["predict", "--checkpoint", str(checkpoint), str(record), str(edf_path),
                      "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["reading"]["lead_map"] == "MLII=II"
-    assert document["records"][0]["labels"] == mapped["labels"]
+    from_wfdb, from_edf = document["records"]
+    assert from_wfdb["labels"] == mapped["labels"]
+    for label, decided in from_edf["labels"].items():
+        assert decided["probability"] == pytest.approx(
+            mapped["labels"][label]["probability"], abs=1e-3)
