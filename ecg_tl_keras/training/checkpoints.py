@@ -79,7 +79,7 @@ def data_metadata(manifest: dict) -> dict:
     system = LABEL_CODE_SYSTEMS.get(manifest.get("dataset"))
     if system is None and manifest.get("release_format") == "folder":
         system = "label names of labels.csv"
-    settings = {key: _build_setting(manifest, key) for key in INPUT_KEYS}
+    settings = {key: manifest.get(key) for key in INPUT_KEYS}
     settings["resample"] = settings["resample"] or "poly"
     settings["lead_map"] = parse_lead_map(settings["lead_map"]) or None
     return {
@@ -88,13 +88,6 @@ def data_metadata(manifest: dict) -> dict:
         "label_code_system": system,
         **{key: value for key, value in settings.items() if value is not None},
     }
-
-
-def _build_setting(manifest: dict, key: str):
-    """A manifest entry, or the build's reader option of that name (``lead_map``, ...)."""
-    if manifest.get(key) is not None:
-        return manifest[key]
-    return ((manifest.get("build_options") or {}).get("reader_options") or {}).get(key)
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
