@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     fmt = output_format(args.out, args.format)
     predictions = predict_batch(
         args.checkpoint, find_records(args.records), thresholds=args.thresholds or "val",
-        threshold=args.threshold, lead_map=_lead_map(args.lead_map),
+        threshold=args.threshold, lead_map=args.lead_map,
         assume_units=args.assume_units)
     text = render(predictions, fmt)
     if args.out:
@@ -80,10 +80,3 @@ def run(args: argparse.Namespace) -> int:
         return 1
     return 0
 
-
-def _lead_map(text: str | None) -> dict | None:
-    if text is None:
-        return None
-    from tfrecords_builder.leads import parse_lead_map
-
-    return parse_lead_map(text)

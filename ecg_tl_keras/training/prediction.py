@@ -69,7 +69,7 @@ class Predictions:
 
 
 def predict_batch(checkpoint: str, records: Sequence[str], *, thresholds: str = "val",
-                  threshold: float | None = None, lead_map: dict | None = None,
+                  threshold: float | None = None, lead_map: str | dict | None = None,
                   assume_units: str | None = None) -> Predictions:
     """Probabilities and decisions of a checkpoint for record files; bad records become rows.
 
@@ -78,13 +78,14 @@ def predict_batch(checkpoint: str, records: Sequence[str], *, thresholds: str = 
         records: record files (see :func:`ecg_tl_keras.training.record_files.find_records`).
         thresholds: ``"val"`` (the checkpoint's stored thresholds) or ``"0.5"``.
         threshold: one threshold for every label (overrides ``thresholds``).
-        lead_map: record channel name -> standard lead (default: the checkpoint's, when
-            its training data had one).
+        lead_map: record channel name -> standard lead, or its text ``MLII=II,V=V5``
+            (default: the checkpoint's, when its training data had one).
         assume_units: the unit of requested leads whose header gives none or a non-ECG one.
 
     Raises:
         FileNotFoundError: missing checkpoint.
-        ValueError: unloadable checkpoint, bad threshold arguments.
+        ValueError: unloadable checkpoint, bad threshold arguments, a malformed lead map or
+            unit (all before any record is read).
 
     Example:
         >>> result = predict_batch("runs/a/best.keras", ["00001_lr.hea"])  # doctest: +SKIP
@@ -122,7 +123,7 @@ def predict_records(checkpoint: str, records: list[str]) -> tuple[list[str], np.
     return result.labels, np.stack([row.probabilities for row in result.rows])
 
 
-def reading_options(metadata: dict, *, lead_map: dict | None = None,
+def reading_options(metadata: dict, *, lead_map: str | dict | None = None,
                     assume_units: str | None = None) -> dict:
     """How to read records for a checkpoint: its training data's leads, resampling, NaN
     policy and lead map (a build's defaults where its metadata does not say), with the
