@@ -397,3 +397,22 @@ def test_a_lead_mapped_build_predicts_a_monitoring_record_end_to_end(sample_data
     for label, decided in from_edf["labels"].items():
         assert decided["probability"] == pytest.approx(
             mapped["labels"][label]["probability"], abs=1e-3)
+
+
+def test_a_record_of_another_shape_than_the_models_input_is_a_failed_row(sample_data, tmp_path):
+    import keras
+
+    from ecg_tl_keras.training.prediction import predict_batch
+
+    checkpoint = tmp_path / "three_leads.keras"  # a plain Keras model: no metadata, no leads
+    keras.Sequential([keras.Input((1000, 3)), keras.layers.GlobalAveragePooling1D(),
+                      keras.layers.Dense(1, activation="sigmoid")]).save(checkpoint)
+    record = sample_data / "ptbxl" / "records100" / "00000" / "00001_lr.hea"
+    result = predict_batch(str(checkpoint), [str(record)])
+    (row,) = result.rows
+    assert row.status == "failed" and row.probabilities is None
+    assert row.reason == f"{record} reads as (1000, 12), the model takes (1000, 3)"
+    assert result.labels == ["label_0"] and "stores no decision thresholds" in \
+        result.thresholds.source
+    with pytest.raises(ValueError, match="reads as"):
+        predict_records(str(checkpoint), [str(record)])
