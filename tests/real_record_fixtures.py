@@ -51,7 +51,8 @@ def write_monitoring_record(directory: Path, name: str, ecg: np.ndarray,
     signal = np.column_stack([ecg, blood_pressure(len(ecg))])
     count = signal.shape[1]
     wfdb.wrsamp(name, fs=FS, units=[*ecg_units, "mmHg"], sig_name=[*ecg_names, "ABP"],
-                p_signal=signal, fmt=[fmt] * (count - 1) + [abp_fmt or fmt], adc_gain=[gain] * (count - 1) + [10.0],
+                p_signal=signal, fmt=[fmt] * (count - 1) + [abp_fmt or fmt],
+                adc_gain=[gain] * (count - 1) + [10.0],
                 baseline=[0] * count, write_dir=str(directory))
     return directory / f"{name}.hea"
 

@@ -61,15 +61,18 @@ def test_ecg_beside_blood_pressure_builds_lead_ii_equal_to_wfdb(sample_data, tmp
     assert on_disk["ignored_channels"] == manifest["ignored_channels"]
 
 
-def test_unrequested_channel_problems_never_drop_a_record(sample_data, tmp_path):
-    """ABP in a data file of its own that is missing, with an unusable gain: lead II reads."""
+@pytest.mark.parametrize("fmt, abp_fmt", [("16", "212"), ("212", "16")])
+def test_unrequested_channel_problems_never_drop_a_record(fmt, abp_fmt, sample_data, tmp_path):
+    """ABP in a data file of its own that is missing, with an unusable gain: lead II reads
+    (on the fast path and through wfdb)."""
     header = write_monitoring_record(tmp_path, "r", real_leads(sample_data), ("II", "V"),
-                                     abp_fmt="212")
+                                     fmt=fmt, abp_fmt=abp_fmt)
     lines = header.read_text().splitlines()
     abp_file = lines[3].split()[0]
     assert abp_file != lines[1].split()[0]
     (tmp_path / abp_file).unlink()
-    lines[3] = lines[3].replace("10(0)/mmHg", "0(0)/mmHg")
+    lines[3] = lines[3].replace("10.0(0)/mmHg", "0(0)/mmHg")
+    assert "0(0)/mmHg" in lines[3] and "10.0" not in lines[3]
     header.write_text("\n".join(lines) + "\n")
     signal = read_any_record(header, leads=("II",))
     np.testing.assert_allclose(signal[:, 0], reference_after(header, "II"), **CLOSE)
@@ -84,6 +87,19 @@ def reference_after(header, channel):
 
     record = wfdb.rdrecord(str(header.with_suffix("")), channel_names=[channel])
     return resample_poly(record.p_signal[:, 0], 100, int(record.fs))[:1000]
+
+
+def test_a_record_beside_abp_is_dropped_for_its_own_reason(sample_data, tmp_path):
+    """NaN in lead II, or lead V5 missing, is the reason given; never ABP's unit."""
+    ecg = real_leads(sample_data)
+    ecg[100:104, 0] = np.nan
+    header = write_monitoring_record(tmp_path, "gap", ecg, ("II", "V4"))
+    with pytest.raises(RecordRejected, match="4 non-finite sample") as nan:
+        read_any_record(header, leads=("II",))
+    with pytest.raises(RecordRejected, match="missing lead V5; record has II, V4, ABP") as missing:
+        read_any_record(header, leads=("V5",))
+    assert "mmHg" not in str(nan.value) + str(missing.value)
+    assert read_any_record(header, leads=("II",), nan_policy="interpolate").shape == (1000, 1)
 
 
 @pytest.mark.parametrize("fmt", ["16", "212"])
@@ -289,6 +305,17 @@ def test_data_file_in_another_case_is_named(sample_data, tmp_path):
     assert f"found {GEORGIA[3]}.DAT; expected {GEORGIA[3]}.dat" in reasons[GEORGIA[3]]
     with pytest.raises(HeaderError, match=f"found {GEORGIA[3]}.DAT"):
         read_any_record(source / f"{GEORGIA[3]}.hea", leads=("II",))
+
+
+def test_header_in_another_case_is_named(sample_data, tmp_path, capsys):
+    source, labels = monitoring_folder(tmp_path, sample_data, ecg_names=("II", "V5"))
+    header = source / f"{GEORGIA[1]}.hea"
+    header.rename(header.with_name(f"{GEORGIA[1]}.HEA"))
+    code, err = run_cli(capsys, "folder", "--source", source, "--out", tmp_path / "out",
+                        "--labels", labels, "--name", "c", "--leads", "II")
+    assert code != 0
+    assert_one_line_error(err, "line 3", f"record '{GEORGIA[1]}' not found",
+                          f"found {GEORGIA[1]}.HEA")
 
 
 def test_a_test_split_emptied_by_drops_is_a_warning(sample_data, tmp_path):

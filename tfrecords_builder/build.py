@@ -315,8 +315,8 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
     remove_partial_output(out_dir)
     try:
         workers = (os.cpu_count() or 1) if workers is None else workers
-        splits, flags, ignored = _write_shards(reader, refs, assignment, out_dir, options, strict, dropped,
-                                      workers, progress)
+        splits, flags, ignored = _write_shards(reader, refs, assignment, out_dir, options, strict,
+                                               dropped, workers, progress)
         if not any(split["records"] for split in splits.values()):
             raise BuildError(f"{source}: every record was dropped ({_reason_summary(dropped)}); "
                              f"nothing written")

@@ -15,17 +15,30 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import numpy as np
+
 from tfrecords_builder.edf import read_edf_leads
 from tfrecords_builder.leads import STANDARD_LEADS
-from tfrecords_builder.readers.base import RawSignal
 from tfrecords_builder.wfdb_io import read_leads
 
 EDF_SUFFIXES = (".edf", ".EDF")
 WFDB_SUFFIXES = (".hea", ".dat", ".mat", "")
+
+
+@dataclasses.dataclass(frozen=True)
+class RawSignal:
+    """A record's signal as read: (samples, leads) in mV, its rate and lead names, and the
+    channels not read (``(name, unit)``; the manifest's ``ignored_channels`` counts them)."""
+
+    data: np.ndarray
+    fs: float
+    lead_names: Sequence[str]
+    ignored: tuple[tuple[str, str], ...] = ()
 
 
 def wfdb_header_path(path: str | os.PathLike) -> Path:

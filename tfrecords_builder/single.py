@@ -17,7 +17,8 @@ import numpy as np
 from tfrecords_builder.build import READ_SECONDS
 from tfrecords_builder.checks import signal_flags
 from tfrecords_builder.leads import parse_lead_map
-from tfrecords_builder.reading import EDF_SUFFIXES, WFDB_SUFFIXES, read_signal_file, wfdb_header_path
+from tfrecords_builder.reading import (
+    EDF_SUFFIXES, WFDB_SUFFIXES, read_signal_file, wfdb_header_path)
 from tfrecords_builder.readers.base import RawSignal
 from tfrecords_builder.readers.cpsc2018 import read_original_mat
 from tfrecords_builder.signal import STANDARD_LEADS, RecordRejected, SignalConditioner

@@ -10,10 +10,10 @@ Example:
 (0.001, 0.001, 1000.0)
 >>> unit_scale("NU", assume_units="mV")
 1.0
->>> unit_scale("NU")
+>>> unit_scale("NU")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-ValueError: unit 'NU' is not an ECG voltage unit; expected mV, uV, µV or V (or --assume-units mV when it is millivolts)
+ValueError: unit 'NU' is not an ECG voltage unit; expected mV, uV, µV or V (or --assume-units ...)
 """
 
 from __future__ import annotations

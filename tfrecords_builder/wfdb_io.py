@@ -10,11 +10,16 @@ line names the file (``E00001.mat 12 500 5000``) and which ``wfdb`` rejects,
 are read by the fast path. A ``.mat`` file is read by its own format
 (:mod:`tfrecords_builder.matfile`), not trusted to be v4 int16 at the header's offset.
 
-Every header is checked against physical bounds before any sample is read:
-sampling rate finite and within ``MIN_FS``-``MAX_FS``, 1-``MAX_SIGNALS`` signals,
-a non-negative sample count, a known storage format, a finite non-zero gain (no
-WFDB default of 200 is assumed), a baseline within the format's range and a known
-unit. A violation is a :class:`HeaderError` naming the file, the field and its value.
+Every header is checked against physical bounds before any sample is read: the
+record line (sampling rate finite and within ``MIN_FS``-``MAX_FS``, 1-``MAX_SIGNALS``
+signals, a non-negative sample count; a header without one is legal and read), and
+the signal lines of the requested leads only (:func:`read_leads`): a known storage
+format, a finite non-zero gain (no WFDB default of 200 is assumed), a baseline within
+the format's range and a voltage unit (:mod:`tfrecords_builder.units`). Other channels
+are neither checked nor read. A violation is a :class:`HeaderError` naming the file,
+the field and its value. A data file must exist under the exact name the header gives
+(:func:`require_data_file`). Multi-segment records are read by
+:mod:`tfrecords_builder.multisegment`.
 
 Example:
 >>> header = parse_header("00001_lr 1 100 2\\n00001_lr.dat 16 1000.0(0)/mV 16 0 0 0 0 I\\n")
@@ -182,8 +187,9 @@ def parse_header(text: str, source: str = "<header>") -> Header:
     record = body[0].split()
     try:
         if "/" in record[0]:
-            raise HeaderError(f"{source}: a multi-segment record's header (read its samples "
-                              f"with read_leads)")
+            raise HeaderError(f"{source}: a multi-segment record; this parser reads "
+                              f"single-segment headers (read_leads reads multi-segment records "
+                              f"through wfdb)")
         n_signals = int(record[1])
         fs = float(record[2].split("/")[0].split("(")[0]) if len(record) > 2 else 250.0
         n_samples = int(record[3]) if len(record) > 3 else None
@@ -385,6 +391,21 @@ def _listing(directory: str, modified_ns: int) -> frozenset[str]:
     return frozenset(os.listdir(directory))
 
 
+def names_in(directory: Path) -> frozenset[str]:
+    """The exact file names in ``directory`` (cached while its modification time stays).
+
+    Raises:
+        OSError: the folder cannot be listed.
+    """
+    return _listing(str(directory), directory.stat().st_mtime_ns)
+
+
+def other_case(names: frozenset[str], wanted: str) -> str | None:
+    """The name in ``names`` that differs from ``wanted`` only in case, or None."""
+    matches = sorted(name for name in names if name.lower() == wanted.lower() and name != wanted)
+    return matches[0] if matches else None
+
+
 def require_data_file(directory: Path, file_name: str, header_name: str) -> None:
     """A data file the header names must exist under exactly that name, on every platform.
 
@@ -394,13 +415,13 @@ def require_data_file(directory: Path, file_name: str, header_name: str) -> None
     """
     path = directory / file_name
     try:
-        names = _listing(str(path.parent), path.parent.stat().st_mtime_ns)
+        names = names_in(path.parent)
+        if path.name not in names:  # the listing may be older than the file: look again
+            names = frozenset(os.listdir(path.parent))
     except OSError as error:
         raise HeaderError(f"{path}: cannot read its folder ({error.strerror})") from None
-    if path.name not in names:  # the listing may be older than the file: look again
-        names = frozenset(os.listdir(path.parent))
     if path.name in names:
         return
-    other_case = sorted(name for name in names if name.lower() == path.name.lower())
-    found = f"found {other_case[0]}; expected {path.name}" if other_case else "no such file"
+    found = other_case(names, path.name)
+    found = f"found {found}; expected {path.name}" if found else "no such file"
     raise HeaderError(f"{path}: data file named by {header_name} not found ({found})")

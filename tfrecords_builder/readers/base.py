@@ -12,12 +12,14 @@ import abc
 import collections
 import dataclasses
 from pathlib import Path
-from typing import ClassVar, Sequence
+from typing import ClassVar
 
-import numpy as np
 import pandas as pd
 
+from tfrecords_builder.reading import RawSignal, read_signal_file
 from tfrecords_builder.signal import STANDARD_LEADS
+
+__all__ = ["RawSignal", "Reader", "RecordRef", "SourceError"]
 
 
 class SourceError(ValueError):
@@ -43,17 +45,6 @@ class RecordRef:
     location: str
     fold: int | None = None
     split: str | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class RawSignal:
-    """A record's signal as read: (samples, leads) in mV, its rate and lead names, and the
-    channels not read (``(name, unit)``; the manifest's ``ignored_channels`` counts them)."""
-
-    data: np.ndarray
-    fs: float
-    lead_names: Sequence[str]
-    ignored: tuple[tuple[str, str], ...] = ()
 
 
 class Reader(abc.ABC):
@@ -92,8 +83,6 @@ class Reader(abc.ABC):
     def read_file(self, path: Path, max_seconds: float) -> RawSignal:
         """The reader's leads of the record file at ``path`` (WFDB or EDF), with the reader's
         lead map and assumed units (see :func:`tfrecords_builder.reading.read_signal_file`)."""
-        from tfrecords_builder.reading import read_signal_file
-
         return read_signal_file(path, self.leads, max_seconds, lead_map=self.lead_map,
                                 assume_units=self.assume_units)
 

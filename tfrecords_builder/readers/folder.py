@@ -40,6 +40,7 @@ import pandas as pd
 from tfrecords_builder.readers.base import RawSignal, Reader, RecordRef, SourceError
 from tfrecords_builder.leads import STANDARD_LEADS, parse_lead_map, standard_lead_subset
 from tfrecords_builder.units import check_assume_units
+from tfrecords_builder.wfdb_io import names_in, other_case
 
 RECORD, PATIENT, LABELS, SPLIT = "record", "patient", "labels", "split"
 SPLIT_VALUES = ("train", "test")
@@ -243,12 +244,22 @@ class FolderReader(Reader):
                 "assume_units": args.assume_units}
 
     def _location(self, line: int, record: str) -> str:
-        candidates = [record + WFDB_HEADER] + [record + ext for ext in EDF_EXTENSIONS]
-        for candidate in candidates:
-            if (self.source / candidate).is_file():
-                return candidate
+        """The record's file under its exact name (on every platform, case-insensitive file
+        systems included); a file whose name differs only in case is named in the error."""
+        folder = (self.source / record).parent
+        try:
+            names = names_in(folder)
+        except OSError:
+            names = frozenset()
+        extensions = (WFDB_HEADER, *EDF_EXTENSIONS)
+        candidates = [Path(record).name + extension for extension in extensions]
+        for candidate, extension in zip(candidates, extensions):
+            if candidate in names and (folder / candidate).is_file():
+                return record + extension
+        found = [name for name in (other_case(names, c) for c in candidates) if name]
+        hint = f" (found {found[0]}; names differ in case)" if found else ""
         raise SourceError(f"{self.table.path} line {line}: record {record!r} not found: expected "
-                          f"{self.source / record}.hea (WFDB) or {self.source / record}.edf")
+                          f"{self.source / record}.hea (WFDB) or {self.source / record}.edf{hint}")
 
     def records(self) -> list[RecordRef]:
         return [RecordRef(record_id=record, patient_id=patient, labels=labels,
