@@ -416,3 +416,19 @@ def test_a_record_of_another_shape_than_the_models_input_is_a_failed_row(sample_
         result.thresholds.source
     with pytest.raises(ValueError, match="reads as"):
         predict_records(str(checkpoint), [str(record)])
+
+
+def test_predict_reads_at_the_rate_the_checkpoints_data_was_built_at(sample_data, tmp_path):
+    import keras
+
+    from ecg_tl_keras.training.prediction import predict_batch
+
+    record = sorted((sample_data / "georgia").glob("*.hea"))[0]  # 500 Hz
+    checkpoint = tmp_path / "native.keras"
+    model = keras.Sequential([keras.Input((5000, 12)), keras.layers.GlobalAveragePooling1D(),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    save_checkpoint(model, checkpoint, {"labels": ["A"], "fs": 500, "seconds": 10})
+    (row,) = predict_batch(str(checkpoint), [str(record)]).rows
+    expected = model.predict(read_any_record(record, rate=500, seconds=10)[None], verbose=0)[0]
+    assert row.status == "ok"
+    np.testing.assert_allclose(row.probabilities, expected, atol=1e-6)

@@ -36,8 +36,8 @@ LABEL_CODE_SYSTEMS = {
 }
 #: The manifest entries that say how a record becomes the model's input (``lead_map`` and
 #: ``assume_units`` only in builds that had them; ``lead_map`` stored as ``{channel: lead}``).
-INPUT_KEYS = ("fs", "samples", "leads", "unit", "resample", "nan_policy", "lead_map",
-              "assume_units")
+INPUT_KEYS = ("fs", "seconds", "pad_to", "samples", "leads", "unit", "resample", "nan_policy",
+              "lead_map", "assume_units")
 
 
 def save_checkpoint(model: keras.Model, path: str | os.PathLike, metadata: dict) -> None:

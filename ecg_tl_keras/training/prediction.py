@@ -1,11 +1,13 @@
 """Predicting raw ECG record files with a checkpoint: a probability and a decision per label.
 
 Records are read, checked and conditioned exactly as the dataset builder does
-(header bounds, units, resampled to 100 Hz, cropped to 10 s, mV), with
-``tfrecords_builder.read_any_record``, taking the leads, resampling, NaN policy and
-lead map of the data the checkpoint was trained on (its metadata). A record that
-cannot be read, or reads to another shape than the model's input, becomes a
-``failed`` row with the reason; the other records are predicted all the same.
+(header bounds, units, resampled to the build's rate, 100 Hz by default, cropped to its
+duration, 10 s by default, zero-padded as it was, mV), with
+``tfrecords_builder.read_any_record``, taking the leads, rate, duration, padding,
+resampling, NaN policy and lead map of the data the checkpoint was trained on (its
+metadata). A record that cannot be read, or reads to another shape than the model's
+input, becomes a ``failed`` row with the reason; the other records are predicted all the
+same.
 """
 
 from __future__ import annotations
@@ -125,9 +127,9 @@ def predict_records(checkpoint: str, records: list[str]) -> tuple[list[str], np.
 
 def reading_options(metadata: dict, *, lead_map: str | dict | None = None,
                     assume_units: str | None = None) -> dict:
-    """How to read records for a checkpoint: its training data's leads, resampling, NaN
-    policy and lead map (a build's defaults where its metadata does not say), with the
-    given lead map and unit assumption instead when given.
+    """How to read records for a checkpoint: its training data's leads, rate, duration,
+    padding, resampling, NaN policy and lead map (a build's defaults where its metadata does
+    not say), with the given lead map and unit assumption instead when given.
 
     Raises:
         ValueError: a malformed lead map or unit (before any record is read).
@@ -142,6 +144,8 @@ def reading_options(metadata: dict, *, lead_map: str | dict | None = None,
     lead_map = lead_map if lead_map is not None else metadata.get("lead_map")
     return {"leads": tuple(metadata.get("leads") or STANDARD_LEADS),
             "resample": metadata.get("resample") or "poly",
+            "rate": metadata.get("fs"), "seconds": metadata.get("seconds"),
+            "pad_to": metadata.get("pad_to"),
             "nan_policy": metadata.get("nan_policy") or "drop",
             "lead_map": parse_lead_map(lead_map) or None,
             "assume_units": check_assume_units(assume_units)}
