@@ -129,7 +129,7 @@ def aligned_predictions(first, second):
 
 def _seed_test(key: str, subject: str, gains: list[float], group: Comparison) -> Test:
     interval = seed_gain_interval(gains) if gains else Interval(
-        math.nan, math.nan, math.nan, "no interval: no pair", seeds=0)
+        math.nan, math.nan, math.nan, "no interval: no pair")
     reason = ""
     left_out = len(group.finetune) - len(group.pairs())
     if left_out:
@@ -159,7 +159,7 @@ def _clustered(part: Sequence[Comparison], value, leave_out: str) -> Interval:
             for ft, sc in g.pairs(leave_out)]
     data = [(v, c) for v, c in data if math.isfinite(v)]
     if not data:
-        return Interval(math.nan, math.nan, math.nan, "no interval: no pair", seeds=0)
+        return Interval(math.nan, math.nan, math.nan, "no interval: no pair")
     interval = cluster_interval([v for v, _ in data], [c for _, c in data], what=CLUSTERS)
     return dataclasses.replace(interval, seeds=len({seed for _, (_, seed) in data}))
 
@@ -220,7 +220,7 @@ def convergence_test(full: Sequence[Comparison]) -> Test:
               + "; areas over the epochs both runs have")
     if not values:
         interval = Interval(math.nan, math.nan, math.nan,
-                            "no interval: no pair where both runs learned", seeds=0)
+                            "no interval: no pair where both runs learned")
     else:
         interval = dataclasses.replace(cluster_interval(values, clusters, what=CLUSTERS),
                                        seeds=len({s for _, s in clusters}))
