@@ -135,7 +135,12 @@ def family_verdict(raw: Verdict, estimate: float, p_adjusted: float,
 
 def _finding(test: Test, p_adjusted: float) -> Finding:
     interval = test.interval
-    verdict = family_verdict(interval.verdict, interval.estimate, p_adjusted, test.robust_p)
+    verdict = family_verdict(interval.verdict, interval.estimate, p_adjusted)
+    if verdict.names_winner and test.robust is not None:  # checked only where it matters
+        robust_p, method = test.robust()
+        test.detail = "; ".join(filter(None, [test.detail, f"check without normality: "
+                                              f"{method}, p {robust_p:.4f}"]))
+        verdict = family_verdict(interval.verdict, interval.estimate, p_adjusted, robust_p)
     return Finding(test.key, _text(test, verdict, p_adjusted), interval.estimate, interval.low,
                    interval.high, interval.method, interval.p_value, p_adjusted, verdict)
 

@@ -45,7 +45,8 @@ class Test:
         interval: the unadjusted interval and p-value.
         words: a phrase per verdict that names a winner or none (positive, negative, unclear).
         detail: more words for the text (counts, sensitivity).
-        robust_p: the p-value of a check without normality (NaN: no check).
+        robust: computes ``(p-value, method)`` of a check without normality, run only for a
+            test that names a winner (None: no check).
         reason: why there is no verdict (with verdict ``none``).
     """
 
@@ -54,7 +55,7 @@ class Test:
     interval: Interval
     words: dict
     detail: str = ""
-    robust_p: float = math.nan
+    robust: Callable[[], tuple[float, str]] | None = None
     reason: str = ""
 
 
@@ -102,8 +103,7 @@ def comparison_test(group: Comparison) -> Test:
     if len(gains) == 1:
         test.interval = single_seed_interval(group)
     if len(gains) >= MIN_SEEDS_ROBUST and math.isfinite(test.interval.p_value):
-        test.robust_p, method = robust_p_value(gains)
-        test.detail = f"check without normality: {method}, p {test.robust_p:.4f}"
+        test.robust = lambda: robust_p_value(gains)
     return test
 
 
