@@ -98,7 +98,7 @@ def draw_all(rows: Sequence[dict], gains: pd.DataFrame, folder: Path, *,
     """Draw the figures that the results allow and save each as PNG and SVG.
 
     Args:
-        rows: the report's cell rows (``report.cell_rows``).
+        rows: the report's cell rows (``comparisons.read_cells``).
         gains: the fine-tune minus scratch table (``tables.gain_table``).
         folder: where to write.
         labels: the per-diagnosis gains (``tables.diagnosis_table``) for Fig 6.
@@ -113,6 +113,22 @@ def draw_all(rows: Sequence[dict], gains: pd.DataFrame, folder: Path, *,
         ValueError: a Fig 5 model without fine-tune cells on full train splits.
     """
     folder.mkdir(parents=True, exist_ok=True)
+    drawn = []
+    for name, figure, caption in figures_of(rows, gains, labels=labels, fig5_models=fig5_models,
+                                            marker=marker):
+        paths = tuple(folder / f"{name}{suffix}" for suffix in (".png", ".svg"))
+        for path in paths:
+            figure.savefig(path, dpi=150, bbox_inches="tight")
+        drawn.append(Drawn(paths, caption))
+    return drawn
+
+
+def figures_of(rows: Sequence[dict], gains: pd.DataFrame, *,
+               labels: pd.DataFrame | None = None, fig5_models: Sequence[str] | None = None,
+               marker: Callable[[str], str | None] = lambda model: None
+               ) -> list[tuple[str, Figure, str]]:
+    """The figures the results allow, unsaved: ``(file stem, figure, caption)`` each (the
+    arguments as for :func:`draw_all`)."""
     full = [r for r in rows if r["train_size"] is None]
     seeds = _seeds_text(gains)
     families = {r["model"]: r["family"] for r in rows}
@@ -157,15 +173,7 @@ def draw_all(rows: Sequence[dict], gains: pd.DataFrame, folder: Path, *,
             f"dataset, pooled over upstreams and models, each over {seeds}; bars: unadjusted 95% "
             f"t-intervals over model x seed clusters (verdicts after the report's family "
             f"adjustment are in the per-label table)."))
-    drawn = []
-    for name, figure, caption in drawings:
-        if figure is None:
-            continue
-        paths = tuple(folder / f"{name}{suffix}" for suffix in (".png", ".svg"))
-        for path in paths:
-            figure.savefig(path, dpi=150, bbox_inches="tight")
-        drawn.append(Drawn(paths, caption))
-    return drawn
+    return [(name, figure, caption) for name, figure, caption in drawings if figure is not None]
 
 
 def _seeds_text(gains: pd.DataFrame) -> str:
@@ -354,7 +362,9 @@ def fig5_curves(rows: Sequence[dict], model: str):
             axis.tick_params(labelsize=7)
             axis.xaxis.set_major_locator(MaxNLocator(integer=True))
             axis.set_xlabel("epoch", fontsize=8)
-        axes_row[0].set_ylabel(f"pre-trained on {upstream}\ntest weighted F1", fontsize=8)
+        first = next((axis for axis in axes_row if axis.axison), axes_row[0])
+        first.yaxis.set_tick_params(labelleft=True)  # the row's first drawn panel
+        first.set_ylabel(f"pre-trained on {upstream}\ntest weighted F1", fontsize=8)
     figure.suptitle(f"{model}: test weighted F1 per epoch")
     figure.legend([Line2D([], [], color=SCRATCH_COLOR, linestyle="--"),
                    Line2D([], [], color=FINETUNE_COLOR), Line2D([], [], **CONSTANT_STYLE)],
