@@ -146,9 +146,10 @@ def figures_of(rows: Sequence[dict], gains: pd.DataFrame, *,
          f"each the mean over {seeds}; above the dashed line fine-tuning scored higher; dotted "
          "lines: each downstream dataset's best constant predictor. No intervals drawn (see the "
          "gain table)."),
-        ("fig4_gain_vs_train_size", fig4_size_sweep(sweep, style),
-         f"Fig 4. Fine-tuned minus from-scratch test weighted F1 vs downstream train records, "
-         f"mean over {_seeds_text(sweep)}. Error bars: 95% {_methods_text(sweep)}; points "
+        ("fig4_gain_vs_train_size", fig4_size_sweep(sweep_series(sweep, full_gains), style),
+         f"Fig 4. Fine-tuned minus from-scratch test weighted F1 vs downstream train records "
+         f"(the sweep's subsets and, where the grid has it, the full train split), mean over "
+         f"{_seeds_text(sweep)}. Error bars: unadjusted 95% {_methods_text(sweep)}; points "
          "without an interval have no bar."),
     ]
     finetunes = [r for r in full if r["kind"] == "finetune"]
@@ -309,6 +310,17 @@ def fig3_scatter(gains: pd.DataFrame, style: ModelStyle):
     return figure
 
 
+def sweep_series(sweep: pd.DataFrame, full: pd.DataFrame) -> pd.DataFrame:
+    """The size sweep's comparisons plus, per series, the full-train-split comparison of the
+    same upstream, downstream and model (its largest size)."""
+    if sweep.empty:
+        return sweep
+    series = set(zip(sweep["upstream"], sweep["downstream"], sweep["model"]))
+    largest = full[[key in series for key in zip(full["upstream"], full["downstream"],
+                                                  full["model"])]]
+    return pd.concat([sweep, largest], ignore_index=True)
+
+
 def fig4_size_sweep(gains: pd.DataFrame, style: ModelStyle):
     """Fig 4 (None without size-sweep comparisons); bars only where there is an interval."""
     if gains.empty:
@@ -316,8 +328,8 @@ def fig4_size_sweep(gains: pd.DataFrame, style: ModelStyle):
     figure, axis = _subplots(figsize=(6.0, 4.0))
     axis.axhline(0.0, color="black", linewidth=0.8)
     for (upstream, downstream, model), part in gains.groupby(["upstream", "downstream", "model"]):
-        part = part.sort_values("train_size")
-        sizes = part["train_size"].astype(float).to_numpy()
+        part = part.sort_values("train_records")
+        sizes = part["train_records"].astype(float).to_numpy()
         gain = part["gain"].to_numpy(dtype=float)
         low, high = (part[c].to_numpy(dtype=float) for c in ("ci_low", "ci_high"))
         line = axis.plot(sizes, gain, label=f"{model} ({upstream} -> {downstream})",
