@@ -191,3 +191,21 @@ def test_a_skewed_winner_is_not_robust():
     finding = by_key(copy.deepcopy(kept))["comparison:georgia>ptb:gru"]
     assert finding.p_adjusted < 0.05
     assert finding.verdict == Verdict.NOT_ROBUST and "sign-flip" in finding.text
+
+
+def test_old_result_files_judge_learning_from_the_history_with_a_stated_stand_in():
+    from ecg_tl_keras.study.comparisons import BASIS_STAND_IN, learning_of
+
+    old = {"metrics": {"best_epoch": 2},
+           "history": [{"val_weighted_f1": 0.3, "val_macro_auc": 0.5},
+                       {"val_weighted_f1": 0.45, "val_macro_auc": 0.52}],
+           "baselines": {"constant": 0.5}}
+    assert learning_of(old) == (False, BASIS_STAND_IN)  # below the constant, AUC at chance
+    old["history"][1]["val_macro_auc"] = 0.9  # ranks well, badly thresholded: it learned
+    assert learning_of(old) == (True, BASIS_STAND_IN)
+    assert learning_of({"metrics": {}, "history": []})[0] is None
+    results = small_study()
+    for result in results:
+        del result["selection"]
+    found = findings(results)
+    assert found and all(f.verdict.value in VERDICTS for f in found)

@@ -25,7 +25,7 @@ from typing import Sequence
 
 from ecg_tl_keras.study.comparisons import Comparison, Incomplete, comparisons, read_cells
 from ecg_tl_keras.study.cost import cost_of, machine_note
-from ecg_tl_keras.study.inference import Test, collect_tests
+from ecg_tl_keras.study.inference import Hypothesis, collect_tests
 from ecg_tl_keras.study.stats import CONFIDENCE, Verdict, holm
 
 ALPHA = 1 - CONFIDENCE
@@ -106,7 +106,7 @@ def analyse(results: Sequence[dict], study: str | Path | None = None) -> Analysi
     return Analysis(rows, incomplete, groups, tested + described)
 
 
-def adjust(tests: Sequence[Test]) -> list[Finding]:
+def adjust(tests: Sequence[Hypothesis]) -> list[Finding]:
     """The family's verdicts: Holm over every finite p-value, then the robustness check."""
     adjusted = holm([test.interval.p_value for test in tests])
     return [_finding(test, p_adjusted) for test, p_adjusted in zip(tests, adjusted)]
@@ -133,7 +133,7 @@ def family_verdict(raw: Verdict, estimate: float, p_adjusted: float,
     return Verdict.POSITIVE if estimate > 0 else Verdict.NEGATIVE
 
 
-def _finding(test: Test, p_adjusted: float) -> Finding:
+def _finding(test: Hypothesis, p_adjusted: float) -> Finding:
     interval = test.interval
     verdict = family_verdict(interval.verdict, interval.estimate, p_adjusted)
     if verdict.names_winner and test.robust is not None:  # checked only where it matters
@@ -145,7 +145,7 @@ def _finding(test: Test, p_adjusted: float) -> Finding:
                    interval.high, interval.method, interval.p_value, p_adjusted, verdict)
 
 
-def _text(test: Test, verdict: Verdict, p_adjusted: float) -> str:
+def _text(test: Hypothesis, verdict: Verdict, p_adjusted: float) -> str:
     interval = test.interval
     if verdict == Verdict.SINGLE_SEED:
         phrase = "1 seed: no verdict"

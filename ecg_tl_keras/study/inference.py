@@ -1,6 +1,6 @@
 """Every test the report makes, before the family's multiplicity adjustment.
 
-Each :class:`Test` is one interval with its p-value and the words of each verdict. The units
+Each :class:`Hypothesis` is one test: an interval with its p-value and the words of each verdict. The units
 resampled follow the study's design: the seeds of a comparison; for pooled gains (per
 downstream, per upstream, per diagnosis, convergence, CNNs vs RNNs) the cluster of runs that
 share a training run, i.e. a model and seed (its pre-train and its scratch run); for the size
@@ -36,7 +36,7 @@ GAIN_WORDS = {Verdict.POSITIVE: "fine-tuning beats training from scratch",
 
 
 @dataclasses.dataclass
-class Test:
+class Hypothesis:
     """One interval of the report's family, with how to word it.
 
     Attributes:
@@ -59,7 +59,7 @@ class Test:
     reason: str = ""
 
 
-def collect_tests(groups: Sequence[Comparison]) -> list[Test]:
+def collect_tests(groups: Sequence[Comparison]) -> list[Hypothesis]:
     """The pooled tests, then per comparison, then per diagnosis and per comparison label."""
     full = [g for g in groups if g.train_size is None]
     sweep = [g for g in groups if g.train_size is not None]
@@ -93,7 +93,7 @@ def collect_tests(groups: Sequence[Comparison]) -> list[Test]:
     return tests
 
 
-def comparison_test(group: Comparison) -> Test:
+def comparison_test(group: Comparison) -> Hypothesis:
     """One comparison's gain over its seeds (test records with one seed), with the check
     without normality from 5 seeds."""
     size = "" if group.train_size is None else f", {group.train_size} train records"
@@ -127,7 +127,7 @@ def aligned_predictions(first, second):
         return align_predictions(dict(a), dict(b))
 
 
-def _seed_test(key: str, subject: str, gains: list[float], group: Comparison) -> Test:
+def _seed_test(key: str, subject: str, gains: list[float], group: Comparison) -> Hypothesis:
     interval = seed_gain_interval(gains) if gains else Interval(
         math.nan, math.nan, math.nan, "no interval: no pair")
     reason = ""
@@ -136,11 +136,11 @@ def _seed_test(key: str, subject: str, gains: list[float], group: Comparison) ->
         reason = f"both runs did not learn in {left_out} of {len(group.finetune)} seeds"
     if interval.verdict == Verdict.NONE:
         reason = reason or interval.method.removeprefix("no interval: ")
-    return Test(key, subject, interval, GAIN_WORDS, reason=reason)
+    return Hypothesis(key, subject, interval, GAIN_WORDS, reason=reason)
 
 
 def pooled_test(key: str, subject: str, part: Sequence[Comparison],
-                value: Callable[[dict, dict], float] | None = None) -> Test:
+                value: Callable[[dict, dict], float] | None = None) -> Hypothesis:
     """Mean of per-pair values over model x seed clusters; says when leaving out the pairs
     with a run that did not learn changes the verdict."""
     value = value or (lambda ft, sc: ft["weighted_f1"] - sc["weighted_f1"])
@@ -150,7 +150,7 @@ def pooled_test(key: str, subject: str, part: Sequence[Comparison],
     if learned_only.verdict != interval.verdict:
         detail += (f"; without the pairs with a run that did not learn: "
                    f"{learned_only.verdict.value} ({_short(learned_only)})")
-    return Test(key, subject, interval, GAIN_WORDS, detail=detail,
+    return Hypothesis(key, subject, interval, GAIN_WORDS, detail=detail,
                 reason=_no_verdict_reason(interval))
 
 
@@ -164,7 +164,7 @@ def _clustered(part: Sequence[Comparison], value, leave_out: str) -> Interval:
     return dataclasses.replace(interval, seeds=len({seed for _, (_, seed) in data}))
 
 
-def size_trend_test(series: tuple[str, str], part: Sequence[Comparison]) -> Test:
+def size_trend_test(series: tuple[str, str], part: Sequence[Comparison]) -> Hypothesis:
     """Spearman rho of gain vs train size per model and seed, averaged per seed (the seed's
     subsample is shared by every model), t-interval over seeds."""
     up, down = series
@@ -177,7 +177,7 @@ def size_trend_test(series: tuple[str, str], part: Sequence[Comparison]) -> Test
                        for size in sizes)
     detail = f"mean gain by train size {points}"
     if len(sizes) < 3:
-        return Test(f"size-trend:{up}>{down}", subject, Interval(
+        return Hypothesis(f"size-trend:{up}>{down}", subject, Interval(
             math.nan, math.nan, math.nan, f"no interval: only {len(sizes)} train sizes"),
             words, detail=detail, reason=f"only {len(sizes)} train sizes: too few for a trend")
     per_seed: dict[int, list[float]] = {}
@@ -193,11 +193,11 @@ def size_trend_test(series: tuple[str, str], part: Sequence[Comparison]) -> Test
     interval = dataclasses.replace(
         t_interval(means, what=f"{len(means)} seeds (mean Spearman rho over models per seed)"),
         seeds=len(means))
-    return Test(f"size-trend:{up}>{down}", subject, interval, words, detail=detail,
+    return Hypothesis(f"size-trend:{up}>{down}", subject, interval, words, detail=detail,
                 reason=_no_verdict_reason(interval))
 
 
-def convergence_test(full: Sequence[Comparison]) -> Test:
+def convergence_test(full: Sequence[Comparison]) -> Hypothesis:
     """Fine-tune minus scratch area under the selection curve per epoch, over the epochs both
     runs have, for the pairs in which both learned and both have a curve; model x seed
     clusters."""
@@ -224,11 +224,11 @@ def convergence_test(full: Sequence[Comparison]) -> Test:
     else:
         interval = dataclasses.replace(cluster_interval(values, clusters, what=CLUSTERS),
                                        seeds=len({s for _, s in clusters}))
-    return Test("convergence", "convergence speed", interval, words, detail=detail,
+    return Hypothesis("convergence", "convergence speed", interval, words, detail=detail,
                 reason=_no_verdict_reason(interval))
 
 
-def family_test(full: Sequence[Comparison]) -> Test:
+def family_test(full: Sequence[Comparison]) -> Hypothesis:
     """CNN minus RNN gain on the upstream/downstream pairs both families have: Welch over
     model x seed clusters (about these models), with a model-level random-effects check."""
     pairs = {f: {(g.upstream, g.downstream) for g in full if g.finetune[0]["family"] == f}
@@ -244,7 +244,7 @@ def family_test(full: Sequence[Comparison]) -> Test:
     if not common:
         present = [f.upper() for f, found in pairs.items() if found] or ["no"]
         reason = f"only {' and '.join(present)} models on the upstream/downstream pairs"
-        return Test("families:cnn-rnn", "CNNs vs RNNs", Interval(
+        return Hypothesis("families:cnn-rnn", "CNNs vs RNNs", Interval(
             math.nan, math.nan, math.nan, "no interval: nothing to compare"), {}, reason=reason)
     models = {f: list(dict.fromkeys(m for m, _ in c)) for f, c in clusters.items()}
     named = {f: f"these {len(models[f])} {f.upper()}s ({', '.join(models[f])})"
@@ -266,7 +266,7 @@ def family_test(full: Sequence[Comparison]) -> Test:
               f"model-level (random-effects) interval, which treats the models as drawn from "
               f"their families, {agrees}: {_short(random_effects)}, "
               f"{random_effects.verdict.value}")
-    return Test("families:cnn-rnn", "CNNs vs RNNs", interval, words, detail=detail,
+    return Hypothesis("families:cnn-rnn", "CNNs vs RNNs", interval, words, detail=detail,
                 reason=_no_verdict_reason(interval))
 
 
