@@ -11,13 +11,13 @@ both from the raw files with the TFRecords builder:
   one third test).
 
 It then runs the study machinery (:func:`ecg_tl_keras.study.run_study`) on the plan
-:func:`demo_plan`: ResNet1d18 trained from scratch on ``ptbxl`` (the pre-train), from
-scratch on ``ptbxl_small``, and fine-tuned from the pre-train onto ``ptbxl_small``, with
-three seeds, plus a size sweep (fine-tune vs scratch on ``SWEEP_SIZES`` train records of
-``ptbxl_small``: Fig 4 shows the gain there and on the full train split), and writes the report (:func:`ecg_tl_keras.study.make_report`),
-whose first lines say what was run, the no-skill baseline of each test split, whether
-fine-tuning helped (with the interval over seeds), which diagnoses gained and what the
-pre-train cost. ``--quick`` runs the same steps with one seed and
+:func:`demo_plan`: ResNet1d18 trained from scratch on ``ptbxl`` (the pre-train), from scratch
+on ``ptbxl_small``, and fine-tuned from the pre-train onto ``ptbxl_small``, with three seeds,
+plus a size sweep (fine-tune vs scratch on ``SWEEP_SIZES`` train records of ``ptbxl_small``:
+Fig 4 shows the gain there and on the full train split), and writes the report
+(:func:`ecg_tl_keras.study.make_report`), whose first lines say what was run, the no-skill
+baseline of each test split, whether fine-tuning helped (with the interval over seeds), which
+diagnoses gained and what the pre-train cost. ``--quick`` runs the same steps with one seed and
 one epoch as a smoke test. Running the demo again resumes where it stopped.
 
 Example:

@@ -2,11 +2,11 @@
 give a verdict without evidence (zero spread, missing metrics, no selection column, runs of
 unequal length).
 
-The calibration and power claims run on 2,000 (power: 1,000) simulated studies per seed count with the real
-grid's sharing, computed on arrays (``study_simulation.family_p_values``); that these arrays
-are the statistics ``findings()`` computes is checked on 20 simulated studies run through
-``findings()`` itself (p-value for p-value), because 3,000 studies through the full pipeline
-would take minutes.
+The calibration and power claims run on 2,000 (power: 1,000) simulated studies per seed count
+with the real grid's sharing, computed on arrays (``study_simulation.family_p_values``); that
+these arrays are the statistics ``findings()`` computes is checked on 20 simulated studies run
+through ``findings()`` itself (p-value for p-value), because 3,000 studies through the full
+pipeline would take minutes.
 """
 
 from __future__ import annotations

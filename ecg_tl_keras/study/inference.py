@@ -1,10 +1,10 @@
 """Every test the report makes, before the family's multiplicity adjustment.
 
-Each :class:`Hypothesis` is one test: an interval with its p-value and the words of each verdict. The units
-resampled follow the study's design: the seeds of a comparison; for pooled gains (per
-downstream, per upstream, per diagnosis, convergence, CNNs vs RNNs) the cluster of runs that
-share a training run, i.e. a model and seed (its pre-train and its scratch run); for the size
-sweep the seed alone (every model trains on the same subsample of a seed).
+Each :class:`Hypothesis` is one test: an interval with its p-value and the words of each
+verdict. The units resampled follow the study's design: the seeds of a comparison; for pooled
+gains (per downstream, per upstream, per diagnosis, convergence, CNNs vs RNNs) the cluster of
+runs that share a training run, i.e. a model and seed (its pre-train and its scratch run); for
+the size sweep the seed alone (every model trains on the same subsample of a seed).
 
 Example:
     >>> tests = collect_tests([])
@@ -173,8 +173,9 @@ def size_trend_test(series: tuple[str, str], part: Sequence[Comparison]) -> Hypo
     words = {Verdict.POSITIVE: "the gain grows with the train set",
              Verdict.NEGATIVE: "the gain shrinks as the train set grows",
              Verdict.UNCLEAR: "no clear trend with train size"}
-    points = ", ".join(f"{size}: {np.mean([x for g in part if g.train_size == size for x in g.gains()] or [math.nan]):+.4f}"
-                       for size in sizes)
+    means = {size: [x for g in part if g.train_size == size for x in g.gains()] for size in sizes}
+    points = ", ".join(f"{size}: {np.mean(gains) if gains else math.nan:+.4f}"
+                       for size, gains in means.items())
     detail = f"mean gain by train size {points}"
     if len(sizes) < 3:
         return Hypothesis(f"size-trend:{up}>{down}", subject, Interval(

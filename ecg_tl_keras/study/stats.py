@@ -207,8 +207,8 @@ def robust_p_value(gains: Sequence[float], seed: int = 0) -> tuple[float, str]:
 
     * from ``MIN_SEEDS_SIGN_FLIP`` (6) seeds: the exact sign-flip permutation test (it
       assumes that under no effect a gain is as likely +g as -g, which holds when the
-      fine-tune and scratch runs of a seed are exchangeable, but not normality; every sign pattern is enumerated up to 16 seeds,
-      65,536 random ones above), statistic ``|mean|``;
+      fine-tune and scratch runs of a seed are exchangeable, but not normality; every sign
+      pattern is enumerated up to 16 seeds, 65,536 random ones above), statistic ``|mean|``;
     * at 5 seeds (where the smallest sign-flip p-value, 2/32, cannot go below 0.05): a
       symmetric bootstrap-t (9,999 resamples of the seeds, studentized);
     * below 5 seeds, or with no variation: NaN (no check).

@@ -155,8 +155,10 @@ def convergence_table(groups: Sequence[Comparison]) -> pd.DataFrame:
             records.append(dict(
                 upstream=group.upstream, downstream=group.downstream, model=group.model,
                 train_size=group.train_size, seed=ft["seed"],
-                finetune_reaches_scratch_best=first_epoch_reaching(curves[0], best_score(curves[1])),
-                scratch_reaches_finetune_best=first_epoch_reaching(curves[1], best_score(curves[0])),
+                finetune_reaches_scratch_best=first_epoch_reaching(curves[0],
+                                                                   best_score(curves[1])),
+                scratch_reaches_finetune_best=first_epoch_reaching(curves[1],
+                                                                   best_score(curves[0])),
                 finetune_area=areas[0], scratch_area=areas[1],
                 common_epochs=min(len(ft["curve"]), len(sc["curve"])),
                 did_not_learn=Comparison(group.upstream, group.downstream, group.label,
