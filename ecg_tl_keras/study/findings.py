@@ -218,8 +218,7 @@ def cost_findings(rows: Sequence[dict], groups: Sequence[Comparison]) -> list[Fi
                 f"{cost['scratch_s']:.0f} s (train_time_s, mean over seeds); the fine-tune "
                 f"reached the scratch run's best selection score at epoch "
                 f"{cost['finetune_epoch_reaching_scratch_best']} ({cost['seeds_reaching']} "
-                f"seeds); break-even after {tasks} downstream task"
-                f"{'' if tasks == 1 else 's'} ({note}).")
+                f"seeds); {_break_even_text(tasks)} ({note}).")
         found.append(Finding(f"cost:{group.key}", text,
                              float(tasks) if isinstance(tasks, int) else math.nan, math.nan,
                              math.nan, "break-even: downstream tasks one pre-train must serve",
@@ -227,9 +226,11 @@ def cost_findings(rows: Sequence[dict], groups: Sequence[Comparison]) -> list[Fi
     return found
 
 
-def winners(found: Sequence[Finding]) -> list[Finding]:
-    """The findings that name a winner."""
-    return [f for f in found if f.verdict.names_winner]
+def _break_even_text(tasks: int | str) -> str:
+    if isinstance(tasks, int):
+        return f"break-even after {tasks} downstream task{'' if tasks == 1 else 's'}"
+    return ("no break-even: the fine-tune saves no training time to the scratch run's best "
+            "score")
 
 
 def seeds_of(groups: Sequence[Comparison]) -> list[int]:

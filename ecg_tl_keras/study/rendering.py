@@ -143,7 +143,7 @@ def _diagnosis_summary(part: Sequence[Finding]) -> list[Finding]:
     downstreams = dict.fromkeys(f.key.split(":")[1] for f in part)
     return [Finding(f"diagnosis:{name}", f"**{name}**: no diagnosis gains or loses clearly "
                     f"({sum(f.key.split(':')[1] == name for f in part)} labels tested; see "
-                    "the per-label table)", math.nan, math.nan, math.nan, "", math.nan,
+                    "the per-label table).", math.nan, math.nan, math.nan, "", math.nan,
                     math.nan, Verdict.NONE) for name in downstreams]
 
 
