@@ -45,7 +45,7 @@ from ecg_tl_keras.study.cells import CellLabel
 from ecg_tl_keras.study.comparisons import model_rank
 
 SCRATCH_COLOR = "#8c8c8c"
-CONSTANT_STYLE = dict(color="#d62728", linestyle=":", linewidth=1.2)
+CONSTANT_STYLE = dict(color="#d62728", linestyle=":", linewidth=1.2, zorder=3)
 FINETUNE_COLOR = "#1f77b4"
 #: Fig 5 is drawn for this model unless others are asked for (the paper's choice).
 DEFAULT_FIG5_MODEL = "resnet1d18"
