@@ -46,7 +46,7 @@ from ecg_tl_keras.study import make_report, run_study
 from ecg_tl_keras.study.findings import findings
 from ecg_tl_keras.study.plan import Plan, SizeSweep
 from ecg_tl_keras.study.results import load_results
-from ecg_tl_keras.study.stats import Verdict, seed_gain_interval
+from ecg_tl_keras.study.stats import Verdict
 
 DEFAULT_OUT = "ecg_tl_demo"
 UPSTREAM, DOWNSTREAM = "ptbxl", "ptbxl_small"
@@ -121,7 +121,9 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, quick: bool = False,
     run_study(plan, out / "data", out / f"study{suffix}", train_fn=train_fn, log=log)
     log("[demo 3/3] writing the report")
     report_file = make_report(out / f"study{suffix}", out / f"report{suffix}", log=log)["report"]
-    lines = summary_lines(out / f"study{suffix}", plan) + finding_lines(out / f"study{suffix}")
+    found = {f.key: f for f in findings(load_results(out / f"study{suffix}"),
+                                        study=out / f"study{suffix}")}
+    lines = summary_lines(out / f"study{suffix}", plan, found) + finding_lines(found)
     prepend_to_report(report_file, lines)
     for line in lines:
         log(line)
@@ -199,23 +201,24 @@ def write_labels_csv(release: Path) -> Path:
     return path
 
 
-#: How each verdict of :func:`seed_gain_interval` is worded in the demo's summary.
+#: How each verdict of the report's comparison finding is worded in the demo's summary.
 VERDICT_TEXT = {
-    Verdict.POSITIVE: "fine-tuning helped at this size (the interval excludes 0)",
+    Verdict.POSITIVE: "fine-tuning helped at this size (the adjusted p-value is below 0.05)",
     Verdict.NEGATIVE: "fine-tuning did worse than training from scratch at this size "
-                      "(the interval excludes 0)",
-    Verdict.UNCLEAR: "no clear difference at this size (the interval includes 0)",
+                      "(the adjusted p-value is below 0.05)",
+    Verdict.UNCLEAR: "no clear difference at this size once every finding of the report is "
+                     "controlled together",
+    Verdict.NOT_ROBUST: "not robust: the t-interval and a check without normality disagree",
     Verdict.SINGLE_SEED: "one seed only: no evidence either way about a training effect "
                          "(the full demo runs 3 seeds)",
-    Verdict.NONE: "no verdict: the gain did not vary across seeds",
+    Verdict.NONE: "no verdict (see the report's findings for the reason)",
 }
 
 
-def finding_lines(study: Path) -> list[str]:
-    """Two more summary lines, from the report's findings: which diagnoses gained (per-label
-    verdicts, controlled with every other finding of the report) and what the pre-train
-    cost (seconds and break-even)."""
-    found = {f.key: f for f in findings(load_results(study), study=study)}
+def finding_lines(found: dict) -> list[str]:
+    """Two more summary lines, from the report's findings (by key): which diagnoses gained
+    (per-label verdicts, controlled with every other finding of the report) and what the
+    pre-train cost (seconds and break-even)."""
     prefix = f"label:{UPSTREAM}>{DOWNSTREAM}:{MODEL}:"  # the full train split, not the sweep
     labels = [f for key, f in found.items()
               if key.startswith(prefix) and ":" not in key[len(prefix):]]
@@ -231,9 +234,10 @@ def finding_lines(study: Path) -> list[str]:
     return [per_label, cost_line, ""]
 
 
-def summary_lines(study: Path, plan: Plan) -> list[str]:
+def summary_lines(study: Path, plan: Plan, found: dict) -> list[str]:
     """The report's first lines: what ran, the no-skill baselines, the pre-train's score and
-    the fine-tune minus scratch gain over seeds, from the result files only."""
+    the fine-tune minus scratch gain over seeds with the report's verdict on it (``found``:
+    the report's findings by key), from the result files only."""
     results = [r for r in load_results(study)
                if r["cell"]["model"] == MODEL and r["cell"]["train_size"] is None]
     scores = {(r["cell"]["kind"], r["cell"]["dataset"], r["cell"]["seed"]):
@@ -242,11 +246,11 @@ def summary_lines(study: Path, plan: Plan) -> list[str]:
     counts = {name: _split_records(results, name) for name in (UPSTREAM, DOWNSTREAM)}
     seeds = list(plan.seeds)
     pretrain = [scores[("scratch", UPSTREAM, seed)] for seed in seeds]
-    gains = [scores[("finetune", DOWNSTREAM, seed)] - scores[("scratch", DOWNSTREAM, seed)]
-             for seed in seeds]
-    interval = seed_gain_interval(gains)
-    bounds = ("" if np.isnan(interval.low) else
-              f", 95% interval [{interval.low:+.3f}, {interval.high:+.3f}] ({interval.method})")
+    gain = found[f"comparison:{UPSTREAM}>{DOWNSTREAM}:{MODEL}"]
+    adjusted = ("" if np.isnan(gain.p_adjusted) else
+                f"; adjusted with the report's other findings: p {gain.p_adjusted:.3f}")
+    bounds = ("" if np.isnan(gain.low) else
+              f", 95% interval [{gain.low:+.3f}, {gain.high:+.3f}] ({gain.method}{adjusted})")
     lines = [
         "## The demo in seven lines", "",
         f"- **Ran**: {MODEL} pre-trained from scratch on `{UPSTREAM}` (PTB-XL patients of "
@@ -268,7 +272,7 @@ def summary_lines(study: Path, plan: Plan) -> list[str]:
         f"{np.mean([scores[('scratch', DOWNSTREAM, s)] for s in seeds]):.3f}; **fine-tuned**: "
         f"{np.mean([scores[('finetune', DOWNSTREAM, s)] for s in seeds]):.3f} (means over seeds).",
         f"- **Did fine-tuning help?** Fine-tuned minus scratch, paired by seed: "
-        f"{interval.estimate:+.3f} test weighted F1{bounds}: {VERDICT_TEXT[interval.verdict]}.",
+        f"{gain.estimate:+.3f} test weighted F1{bounds}: {VERDICT_TEXT[gain.verdict]}.",
     ]
     return lines
 

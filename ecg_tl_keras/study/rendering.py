@@ -91,7 +91,7 @@ def report_text(study: Path, analysis: Analysis, tables: Mapping[str, pd.DataFra
         f"scratch run; the epoch at which the fine-tune reached the scratch run's best "
         f"selection score (median over the seeds that did); break-even: downstream tasks one "
         f"pre-train must serve before it costs less than training each from scratch to the "
-        f"same score. {machine_note(rows).capitalize()}.*", "",
+        f"same score. {_sentence(machine_note(rows))}.*", "",
         markdown_table(tables["cost"])])
     lines += section("Convergence", [
         "*Per pair (one seed): the first epoch at which each run reaches the other's best "
@@ -145,6 +145,10 @@ def _diagnosis_summary(part: Sequence[Finding]) -> list[Finding]:
                     f"({sum(f.key.split(':')[1] == name for f in part)} labels tested; see "
                     "the per-label table).", math.nan, math.nan, math.nan, "", math.nan,
                     math.nan, Verdict.NONE) for name in downstreams]
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _line(finding: Finding) -> str:
