@@ -100,6 +100,9 @@ def comparison_test(group: Comparison) -> Hypothesis:
     test = _seed_test(f"comparison:{group.key}", f"{group.model}, {group.upstream} -> "
                       f"{group.downstream}{size}", group.gains(), group)
     gains = group.gains()
+    if not gains:  # both runs of every pair did not learn: the gain, described, no interval
+        test.interval = dataclasses.replace(
+            test.interval, estimate=float(np.mean(group.gains(leave_out="none"))))
     if len(gains) == 1:
         test.interval = single_seed_interval(group)
     if len(gains) >= MIN_SEEDS_ROBUST and math.isfinite(test.interval.p_value):
