@@ -12,7 +12,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.legend import Legend
 from matplotlib.text import Text
 
-from ecg_tl_keras.study.comparisons import comparisons, read_cells
 from ecg_tl_keras.study.figures import CONSTANT_STYLE, figures_of
 from ecg_tl_keras.study.findings import analyse
 from ecg_tl_keras.study.tables import diagnosis_table, gain_table
