@@ -27,6 +27,7 @@ COMMANDS = {
     "study": "ecg_tl_keras.study.cli",
     "demo": "ecg_tl_keras.demo",
     "advise": "ecg_tl_keras.advise.cli",
+    "import": "ecg_tl_keras.importers.cli",
 }
 
 #: Commands that read TFRecords with tf.data (``study`` checks when it trains a cell).
@@ -41,6 +42,7 @@ COMMAND_HELP = {
     "study": "run the study's experiment grid (study run) and report on it (study report)",
     "demo": "build the bundled sample, pre-train, fine-tune and report, end to end",
     "advise": "rank candidate checkpoints on your dataset and measure whether pre-training helps",
+    "import": "convert a published foundation model (ECGFounder, Ribeiro et al.) into a preset",
 }
 
 

@@ -29,9 +29,16 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["check_backbone", "check_reader"]
+__all__ = ["SMALL_ARCHITECTURES", "check_backbone", "check_reader"]
 
 _HARNESS_SHAPE = (64, 12)
+#: Architecture arguments that shrink the foundation models' backbones (30 M and 6 M
+#: parameters by default) for contract checks that run in seconds.
+SMALL_ARCHITECTURES = {
+    "net1d": {"base_filters": 8, "filter_list": (16, 32), "m_blocks_list": (1, 2),
+              "groups_width": 8},
+    "ribeiro_resnet": {"stem_filters": 8, "unit_filters": (8, 16), "unit_downsample": (4, 4)},
+}
 
 
 def _expect(condition, message):

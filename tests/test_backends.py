@@ -106,11 +106,12 @@ _CONTRACTS = """
 import json
 from ecg_tl_keras.backends import keras_backend
 from ecg_tl_keras.models import available_backbones
-from ecg_tl_keras.testing import check_backbone
+from ecg_tl_keras.testing import SMALL_ARCHITECTURES, check_backbone
 summaries = {}
 for name in available_backbones():
     try:
-        summaries[name] = check_backbone(name, input_shape=%r)
+        summaries[name] = check_backbone(name, input_shape=%r,
+                                         **SMALL_ARCHITECTURES.get(name, {}))
     except Exception as error:  # reported per backbone by the test
         summaries[name] = {"error": f"{type(error).__name__}: {error}"}
 print(json.dumps({"backend": keras_backend(), "summaries": summaries}))

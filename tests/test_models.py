@@ -22,7 +22,12 @@ from ecg_tl_keras.models import (  # noqa: E402
     unregister_backbone,
 )
 from ecg_tl_keras.testing import _equal as _all_equal  # noqa: E402  (the harness's helpers)
-from ecg_tl_keras.testing import _predict, _train_step, check_backbone  # noqa: E402
+from ecg_tl_keras.testing import (  # noqa: E402
+    SMALL_ARCHITECTURES,
+    _predict,
+    _train_step,
+    check_backbone,
+)
 
 SHORT_SHAPE = (64, 12)
 N_LABELS = 5
@@ -66,14 +71,17 @@ def _layer_weights(model, name):
 
 @pytest.mark.parametrize("name", available_backbones())
 def test_backbone_contract(name):
-    summary = check_backbone(name, input_shape=SHORT_SHAPE, n_labels=N_LABELS)
+    small = SMALL_ARCHITECTURES.get(name, {})
+    summary = check_backbone(name, input_shape=SHORT_SHAPE, n_labels=N_LABELS, **small)
     assert summary["family"] == get_backbone_spec(name).family
-    assert summary["params"] == build_model(name, N_LABELS, input_shape=SHORT_SHAPE).count_params()
+    assert summary["params"] == build_model(name, N_LABELS, input_shape=SHORT_SHAPE,
+                                            **small).count_params()
 
 
-def test_available_backbones_are_the_studys_six_and_transformer1d():
+def test_available_backbones_are_the_studys_six_transformer1d_and_the_foundation_models():
     assert available_backbones() == [
-        "resnet1d18", "resnet1d50", "resnet1d101", "lstm", "bilstm", "gru", "transformer1d"]
+        "resnet1d18", "resnet1d50", "resnet1d101", "lstm", "bilstm", "gru", "transformer1d",
+        "net1d", "ribeiro_resnet"]
 
 
 def test_contract_harness_catches_a_broken_backbone(registered):

@@ -28,7 +28,7 @@ from tfrecords_builder.pool import WorkerDied, imap_ordered
 from tfrecords_builder.readers import RecordRef, SourceError, get_reader
 from tfrecords_builder.signal import (
     NAN_POLICIES, RESAMPLERS, STANDARD_LEADS, TARGET_FS, TARGET_SAMPLES, TARGET_SECONDS, UNIT,
-    RecordRejected, SignalConditioner)
+    RecordRejected, SignalConditioner, target_samples)
 from tfrecords_builder.layout import MANIFEST, is_build_output, remove_partial_output
 from tfrecords_builder.split import TEST_SIZE, assign_splits, check_patient_disjoint
 from tfrecords_builder.tfrecord import frame, serialize_example
@@ -38,8 +38,9 @@ from tfrecords_builder.writer import ShardedWriter
 BUILDER_VERSION = "0.2.0"
 SPLITS = ("train", "test")
 DEFAULT_SHARD_SIZE = 2048
-#: Seconds read from each record: 10 s plus room for the resampling filter's tail.
-READ_SECONDS = TARGET_SECONDS + 0.5
+#: Seconds read from each record beyond the example's: room for the resampling filter's tail.
+READ_MARGIN_SECONDS = 0.5
+READ_SECONDS = TARGET_SECONDS + READ_MARGIN_SECONDS
 #: Below this many records a build runs in-process (starting workers costs more).
 MIN_RECORDS_FOR_WORKERS = 400
 
@@ -62,6 +63,23 @@ class BuildOptions:
     reader_options: dict
     resample: str = "poly"
     drop_flagged: bool = False
+    rate: int = TARGET_FS
+    seconds: float = TARGET_SECONDS
+    pad_to: int | None = None
+
+    @property
+    def samples(self) -> int:
+        """Samples of each example (``rate x seconds``, or ``pad_to``)."""
+        return target_samples(self.rate, self.seconds, self.pad_to)
+
+    def recorded(self) -> dict:
+        """The options as the manifest stores and a re-run compares them; ``rate``, ``seconds``
+        and ``pad_to`` only when not the defaults, so a default build's manifest is as before."""
+        options = dataclasses.asdict(self)
+        for name in ("rate", "seconds", "pad_to"):
+            if options[name] == _DEFAULT_SHAPE[name]:
+                del options[name]
+        return json.loads(json.dumps(options))
 
 
 # ---------------------------------------------------------------- per-record work
@@ -88,6 +106,7 @@ class Converted:
     ignored: tuple = ()
 
 
+_DEFAULT_SHAPE = {"rate": TARGET_FS, "seconds": TARGET_SECONDS, "pad_to": None}
 _WORKER: dict = {}
 
 
@@ -103,12 +122,13 @@ def _convert(index: int):
     """
     job: Job = _WORKER["jobs"][index]
     try:
-        raw = _WORKER["reader"].read_signal(job.ref, READ_SECONDS)
+        options = _WORKER["options"]
+        raw = _WORKER["reader"].read_signal(job.ref, options.seconds + READ_MARGIN_SECONDS)
         conditioners = _WORKER["conditioners"]
         if raw.fs not in conditioners:
-            options = _WORKER["options"]
-            conditioners[raw.fs] = SignalConditioner(raw.fs, options.nan_policy,
-                                                     _WORKER["reader"].leads, options.resample)
+            conditioners[raw.fs] = SignalConditioner(
+                raw.fs, options.nan_policy, _WORKER["reader"].leads, options.resample,
+                rate=options.rate, seconds=options.seconds, pad_to=options.pad_to)
         signal = conditioners[raw.fs](raw.data, raw.lead_names)
         flags = signal_flags(signal, _WORKER["reader"].leads)
     except (HeaderError, OSError) as error:  # their messages start with the file
@@ -149,8 +169,9 @@ def _converted_records(reader, jobs, options, workers):
 class SplitStats:
     """Counts of a split, and per-lead sums for the normalization statistics."""
 
-    def __init__(self, label_names, n_leads=len(STANDARD_LEADS)):
+    def __init__(self, label_names, n_leads=len(STANDARD_LEADS), samples=TARGET_SAMPLES):
         self.label_names = label_names
+        self.samples = samples
         self.records = 0
         self.patients: set[str] = set()
         self.label_counts = np.zeros(len(label_names), dtype=np.int64)
@@ -165,7 +186,7 @@ class SplitStats:
         self.lead_sum_sq += converted.lead_sum_sq
 
     def normalization(self) -> dict:
-        count = max(self.records * TARGET_SAMPLES, 1)
+        count = max(self.records * self.samples, 1)
         mean = self.lead_sum / count
         std = np.sqrt(np.maximum(self.lead_sum_sq / count - np.square(mean), 0.0))
         return {"mean": mean.tolist(), "std": std.tolist()}
@@ -192,7 +213,7 @@ def _existing_build(out_dir: Path, options: BuildOptions, fingerprint: str) -> d
     except json.JSONDecodeError:
         raise BuildError(
             f"{manifest_path}: unreadable manifest; rebuild with --overwrite") from None
-    if manifest.get("build_options") != json.loads(json.dumps(dataclasses.asdict(options))):
+    if manifest.get("build_options") != options.recorded():
         raise BuildError(f"{out_dir} already holds a build with other options; "
                          f"use --overwrite to rebuild it")
     # Builds written before the fingerprint existed have none: they are taken as they are.
@@ -246,7 +267,8 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
                   shard_size: int = DEFAULT_SHARD_SIZE, nan_policy: str = "drop",
                   keep_unlabeled: bool = False, drop_flagged: bool = False, progress: bool = True,
                   log: Callable[[str], None] = print, resample: str = "poly",
-                  **reader_options) -> dict:
+                  rate: int = TARGET_FS, seconds: float = TARGET_SECONDS,
+                  pad_to: int | None = None, **reader_options) -> dict:
     """Convert one public release into ``out/<dataset>/`` shards plus ``manifest.json``.
 
     Args:
@@ -269,7 +291,11 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
         progress: show a progress bar.
         log: where the summary lines go.
         resample: ``poly`` (scipy's anti-aliasing ``resample_poly``) or ``decimate``
-            (every q-th sample, no filter: the study's code; rates must be q x 100 Hz).
+            (every q-th sample, no filter: the study's code; rates must be q x ``rate``).
+        rate: the examples' sampling rate, Hz (records are resampled to it, never up).
+        seconds: the examples' duration (records shorter are dropped, longer cropped).
+        pad_to: zero-pad each example to this many samples, equally before and after
+            (Ribeiro et al.'s 4,096 at 400 Hz); None: ``rate x seconds`` samples.
         **reader_options: the dataset reader's own options.
 
     Returns:
@@ -282,6 +308,7 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
         raise ValueError(f"resample must be one of {RESAMPLERS}, got {resample!r}")
     if shard_size < 1:
         raise ValueError(f"shard_size must be >= 1, got {shard_size}")
+    target_samples(rate, seconds, pad_to)  # a ValueError naming a bad rate, duration or pad
     try:
         resolved = Path(source).resolve()
     except (OSError, RuntimeError) as error:  # RuntimeError: a symlink loop (Python < 3.13)
@@ -290,7 +317,7 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
     reader = reader_class(source, **complete_options)
     options = BuildOptions(dataset, str(resolved), split or reader.default_split,
                            seed, shard_size, nan_policy, keep_unlabeled, complete_options,
-                           resample, drop_flagged)
+                           resample, drop_flagged, rate, seconds, pad_to)
     out_dir = Path(out) / reader.dataset_name
     fingerprint = source_fingerprint(reader.input_paths(), skip=is_build_output)
     if not overwrite:
@@ -435,7 +462,8 @@ def _write_shards(reader, refs, assignment, out_dir, options, strict, dropped, w
     jobs = [Job(ref, multi_hot(ref.labels, reader.label_names),
                 assignment[ref.record_id][1]) for ref in refs]
     writers = {name: ShardedWriter(out_dir, name, options.shard_size) for name in SPLITS}
-    stats = {name: SplitStats(reader.label_names, len(reader.leads)) for name in SPLITS}
+    stats = {name: SplitStats(reader.label_names, len(reader.leads), options.samples)
+             for name in SPLITS}
     flags = []
     ignored: collections.Counter = collections.Counter()
     converted_records = _converted_records(reader, jobs, options, workers)
@@ -477,8 +505,11 @@ def _manifest(reader, options: BuildOptions, splits: dict, dropped: list[dict],
         "release_format": reader.release_format,
         "labels": list(reader.label_names),
         "label_codes": {label: list(reader.label_codes[label]) for label in reader.label_names},
-        "fs": TARGET_FS,
-        "samples": TARGET_SAMPLES,
+        "fs": options.rate,
+        "samples": options.samples,
+        **{name: value for name, value in (("seconds", options.seconds),
+                                           ("pad_to", options.pad_to))
+           if value != _DEFAULT_SHAPE[name]},
         "leads": list(reader.leads),
         "lead_map": dict(reader.lead_map or {}),
         "assume_units": reader.assume_units,
@@ -498,6 +529,6 @@ def _manifest(reader, options: BuildOptions, splits: dict, dropped: list[dict],
         "normalization": normalization,
         "nan_policy": options.nan_policy,
         "resample": options.resample,
-        "build_options": dataclasses.asdict(options),
+        "build_options": options.recorded(),
         "source_fingerprint": fingerprint,
     }

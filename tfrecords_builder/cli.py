@@ -8,7 +8,7 @@ import sys
 from tfrecords_builder.build import DEFAULT_SHARD_SIZE, BuildError, build_dataset
 from tfrecords_builder.extensions import import_modules, split_imports
 from tfrecords_builder.readers import READERS, SourceError
-from tfrecords_builder.signal import NAN_POLICIES, RESAMPLERS
+from tfrecords_builder.signal import NAN_POLICIES, RESAMPLERS, TARGET_FS, TARGET_SECONDS
 from tfrecords_builder.split import SPLIT_POLICIES
 from tfrecords_builder.errors import HeaderError
 
@@ -41,13 +41,21 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
                              "beyond +-20 mV, identical leads) instead of only listing them")
     parser.add_argument("--no-progress", dest="progress", action="store_false",
                         help="hide the progress bar")
+    parser.add_argument("--rate", type=int, default=TARGET_FS, metavar="HZ",
+                        help=f"sampling rate of the examples (default {TARGET_FS}; e.g. 500 for "
+                             "ECGFounder, 400 for Ribeiro et al.); records are never upsampled")
+    parser.add_argument("--seconds", type=float, default=TARGET_SECONDS, metavar="S",
+                        help=f"duration of the examples (default {TARGET_SECONDS})")
+    parser.add_argument("--pad-to", type=int, default=None, metavar="N",
+                        help="zero-pad each example to N samples, equally before and after "
+                             "(Ribeiro et al.: --rate 400 --pad-to 4096)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tfrecords_builder",
-        description="Convert a public 12-lead ECG release into sharded TFRecords (100 Hz, 10 s, mV) "
-                    "plus manifest.json.")
+        description="Convert a public 12-lead ECG release into sharded TFRecords (100 Hz, 10 s, "
+                    "mV by default) plus manifest.json.")
     parser.add_argument("--import", dest="modules", action="append", default=[],
                         metavar="MODULE",
                         help="import MODULE (a dotted name or a .py file) first: a module that "
@@ -76,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
                       overwrite=args.overwrite, strict=args.strict, workers=args.workers,
                       shard_size=args.shard_size, nan_policy=args.nan_policy,
                       keep_unlabeled=args.keep_unlabeled, drop_flagged=args.drop_flagged,
-                      progress=args.progress, resample=args.resample, **reader_options)
+                      progress=args.progress, resample=args.resample, rate=args.rate,
+                      seconds=args.seconds, pad_to=args.pad_to, **reader_options)
     except (BuildError, SourceError, HeaderError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

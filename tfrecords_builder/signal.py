@@ -60,8 +60,40 @@ def repair_non_finite(signal: np.ndarray, policy: str) -> np.ndarray:
     return repaired
 
 
+def target_samples(rate: int = TARGET_FS, seconds: float = TARGET_SECONDS,
+                   pad_to: int | None = None) -> int:
+    """Samples of a built example: ``rate x seconds``, or ``pad_to`` when padded.
+
+    Raises:
+        ValueError: a rate or duration that is not positive, a length below one sample, or a
+            ``pad_to`` shorter than ``rate x seconds``.
+
+    Example:
+        >>> target_samples(), target_samples(400, 10, pad_to=4096)
+        (1000, 4096)
+    """
+    if isinstance(rate, float) and rate.is_integer():  # 500.0 from a JSON file
+        rate = int(rate)
+    if isinstance(rate, bool) or not isinstance(rate, int) or rate < 1:
+        raise ValueError(f"rate must be a whole number of Hz >= 1, got {rate!r}")
+    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"seconds must be a positive number, got {seconds!r}")
+    samples = round(rate * seconds)
+    if samples < 1:
+        raise ValueError(f"{seconds:g} s at {rate} Hz is less than one sample")
+    if pad_to is None:
+        return samples
+    if isinstance(pad_to, bool) or not isinstance(pad_to, int) or pad_to < samples:
+        raise ValueError(f"pad_to must be a whole number of samples >= {samples} "
+                         f"({seconds:g} s at {rate} Hz), got {pad_to!r}")
+    return pad_to
+
+
 class SignalConditioner:
     """Resample to 100 Hz with scipy's polyphase anti-aliasing filter and crop to 10 s.
+
+    (Or to ``rate`` Hz and ``seconds`` s, zero-padded to ``pad_to`` samples when given:
+    the padding is split equally before and after the signal, as Ribeiro et al. padded.)
 
     The FIR filter is designed once per input rate, exactly as
     ``scipy.signal.resample_poly`` designs it, so the output equals
@@ -84,17 +116,21 @@ class SignalConditioner:
     """
 
     def __init__(self, fs_in: float, nan_policy: str = "drop",
-                 leads: Sequence[str] = STANDARD_LEADS, resample: str = "poly"):
+                 leads: Sequence[str] = STANDARD_LEADS, resample: str = "poly", *,
+                 rate: int = TARGET_FS, seconds: float = TARGET_SECONDS,
+                 pad_to: int | None = None):
         if not (math.isfinite(fs_in) and fs_in > 0):
             raise ValueError(f"fs_in must be a finite positive rate, got {fs_in}")
-        if fs_in < TARGET_FS:
-            raise RecordRejected(f"sampling rate {fs_in:g} Hz is below {TARGET_FS} Hz")
+        self.samples = target_samples(rate, seconds, pad_to)
+        self.rate, self.seconds, self.cropped = rate, seconds, round(rate * seconds)
+        if fs_in < rate:
+            raise RecordRejected(f"sampling rate {fs_in:g} Hz is below {rate} Hz")
         if nan_policy not in NAN_POLICIES:
             raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
         if resample not in RESAMPLERS:
             raise ValueError(f"resample must be one of {RESAMPLERS}, got {resample!r}")
         self.leads = tuple(leads)
-        ratio = Fraction(TARGET_FS) / Fraction(fs_in).limit_denominator(1000)
+        ratio = Fraction(rate) / Fraction(fs_in).limit_denominator(1000)
         self.fs_in = fs_in
         self.nan_policy = nan_policy
         self.resample = resample
@@ -102,25 +138,26 @@ class SignalConditioner:
         if resample == "decimate" and self.up != 1:
             raise RecordRejected(
                 f"--resample decimate keeps every q-th sample, so it needs a rate that is a whole "
-                f"multiple of {TARGET_FS} Hz; this record is at {fs_in:g} Hz (use --resample poly)")
+                f"multiple of {rate} Hz; this record is at {fs_in:g} Hz (use --resample poly)")
         self._fir = None
         half_len = 0
         if (self.up, self.down) != (1, 1) and resample == "poly":
             max_rate = max(self.up, self.down)
             half_len = 10 * max_rate
             self._fir = firwin(2 * half_len + 1, 1.0 / max_rate, window=("kaiser", 5.0))
-        self.min_input_samples = math.ceil(TARGET_SAMPLES * self.down / self.up)
+        self.min_input_samples = math.ceil(self.cropped * self.down / self.up)
         self.input_samples_needed = self.min_input_samples + math.ceil(half_len / self.up)
 
     def __call__(self, signal: np.ndarray, lead_names: Sequence[str]) -> np.ndarray:
-        """Return the (1000, len(leads)) float32 mV example for a (samples, leads) mV signal."""
+        """Return the (samples, len(leads)) float32 mV example for a (samples, leads) mV signal
+        (1000 samples by default)."""
         if signal.ndim != 2 or signal.shape[1] != len(lead_names):
             raise RecordRejected(
                 f"signal shape {signal.shape} does not match {len(lead_names)} lead names")
         length = signal.shape[0]
         if length < self.min_input_samples:
             raise RecordRejected(
-                f"too short: {length / self.fs_in:.2f} s < {TARGET_SECONDS} s")
+                f"too short: {length / self.fs_in:.2f} s < {self.seconds:g} s")
         leads = signal[: self.input_samples_needed, select_leads(lead_names, self.leads)]
         leads = repair_non_finite(leads, self.nan_policy)
         if self.resample == "decimate":
@@ -128,4 +165,8 @@ class SignalConditioner:
         elif self._fir is not None:
             leads = resample_poly(leads.astype(np.float64), self.up, self.down, axis=0,
                                   window=self._fir)
-        return np.ascontiguousarray(leads[:TARGET_SAMPLES], dtype=np.float32)
+        leads = leads[:self.cropped]
+        if self.samples > self.cropped:
+            before = (self.samples - self.cropped) // 2
+            leads = np.pad(leads, ((before, self.samples - self.cropped - before), (0, 0)))
+        return np.ascontiguousarray(leads, dtype=np.float32)

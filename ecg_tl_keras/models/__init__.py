@@ -1,9 +1,12 @@
 """Backbones, heads and fine-tuning helpers.
 
-Seven backbones (`available_backbones()`): the study's six, `resnet1d18`,
+Nine backbones (`available_backbones()`): the study's six, `resnet1d18`,
 `resnet1d50`, `resnet1d101` (torchvision's ResNets in 1-D) and `lstm`,
-`bilstm`, `gru` (one recurrent layer of 100 units), and `transformer1d` (a
-small 1-D transformer encoder). Each is registered with a `BackboneSpec`
+`bilstm`, `gru` (one recurrent layer of 100 units), `transformer1d` (a
+small 1-D transformer encoder), and the architectures of two published
+foundation models, `net1d` (ECGFounder) and `ribeiro_resnet` (Ribeiro et al.),
+whose weights `ecg-tl-keras import` turns into presets (`from_preset`,
+`save_to_preset`). Each is registered with a `BackboneSpec`
 (`get_backbone_spec(name)`: family, stages, default arguments, measured CPU
 rate); `register_backbone` adds your own. `build_model` puts the per-lead input
 normalization in front and a sigmoid head on top; `replace_head`,
@@ -21,6 +24,8 @@ Example:
 from ecg_tl_keras.models import resnet1d  # noqa: F401  isort: skip
 from ecg_tl_keras.models import recurrent  # noqa: F401  isort: skip
 from ecg_tl_keras.models import transformer1d  # noqa: F401  isort: skip
+from ecg_tl_keras.models import net1d  # noqa: F401  isort: skip
+from ecg_tl_keras.models import ribeiro  # noqa: F401  isort: skip
 from ecg_tl_keras.choices import HEADS, INPUT_SCALINGS, READOUTS
 from ecg_tl_keras.models.builder import build_model
 from ecg_tl_keras.models.families import known_families, known_models, model_family_of
@@ -32,6 +37,7 @@ from ecg_tl_keras.models.finetune import (
     unfreeze_stages,
 )
 from ecg_tl_keras.models.normalization import MinMaxScaling
+from ecg_tl_keras.models.presets import from_preset, load_preset, save_to_preset
 from ecg_tl_keras.models.registry import (
     BackboneSpec,
     available_backbones,
@@ -51,13 +57,16 @@ __all__ = [
     "backbone_stages",
     "build_model",
     "freeze_backbone",
+    "from_preset",
     "get_backbone",
     "get_backbone_spec",
     "known_families",
     "known_models",
+    "load_preset",
     "model_family_of",
     "register_backbone",
     "replace_head",
+    "save_to_preset",
     "unfreeze_backbone",
     "unfreeze_stages",
     "unregister_backbone",

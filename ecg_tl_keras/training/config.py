@@ -50,7 +50,8 @@ class TrainConfig:
         data: built dataset directory (holds ``manifest.json``), e.g. ``OUT/ptbxl``.
         model: backbone name (``ecg_tl_keras.models.available_backbones()``).
         out: run directory.
-        finetune_from: ``.keras`` checkpoint to fine-tune (its head is replaced).
+        finetune_from: ``.keras`` checkpoint or preset folder to fine-tune (its head is
+            replaced; a preset's input convention stays the model's first layer).
         epochs: number of epochs.
         batch_size: global batch size (split over replicas when distributed).
         lr: learning rate (of the optimizer, unless ``optimizer`` sets its own).
@@ -107,7 +108,8 @@ class TrainConfig:
     model: str = _option(help="backbone name (see ecg_tl_keras.models.available_backbones())")
     out: str = _option(help="run directory (rerun the same command to resume)")
     finetune_from: str | None = _option(
-        None, "pre-trained checkpoint to fine-tune", metavar="CKPT.keras")
+        None, "pre-trained checkpoint to fine-tune: a .keras file or a preset folder "
+        "(ecg-tl-keras import)", metavar="CKPT.keras|PRESET")
     epochs: int = _option(100, "number of epochs")
     batch_size: int = _option(256, "global batch size")
     lr: float = _option(0.01, "learning rate (unless --optimizer sets its own)")

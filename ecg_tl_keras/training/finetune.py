@@ -21,7 +21,8 @@ from ecg_tl_keras.models import (
     unfreeze_stages,
 )
 from ecg_tl_keras.models.normalization import layer_input_scaling
-from ecg_tl_keras.training.checkpoints import input_mismatch, label_names, load_checkpoint
+from ecg_tl_keras.models.presets import load_pretrained
+from ecg_tl_keras.training.checkpoints import input_mismatch, label_names
 from ecg_tl_keras.training.strategies import Phase, finetune_phases, phase_starts
 
 
@@ -79,7 +80,7 @@ def transferred_model(
         ValueError: unloadable checkpoint, inputs differing from the data's (rate, length,
             leads by name), backbone or head type differing from the requested one.
     """
-    source_model, metadata = load_checkpoint(checkpoint)
+    source_model, metadata = load_pretrained(checkpoint)  # a .keras file or a preset folder
     problem = input_mismatch(metadata, source_model.input_shape[1:], manifest)
     if problem:
         raise ValueError(f"checkpoint {checkpoint} cannot read the dataset's signals: {problem}")

@@ -1,7 +1,8 @@
 """Predicting raw ECG record files with a checkpoint.
 
 Records are read, checked and conditioned exactly as the dataset builder does
-(header bounds, ``.mat`` format, resampled to 100 Hz, cropped to 10 s, mV), with
+(header bounds, ``.mat`` format, resampled to the build's rate, 100 Hz by default, cropped
+to its duration, 10 s by default, zero-padded as it was, mV), with
 ``tfrecords_builder.read_any_record``, taking the leads and the resampling of the data
 the checkpoint was trained on (its metadata); a bad record is a one-line error naming it.
 """
@@ -60,4 +61,6 @@ def _build_conditioning(checkpoint: str) -> dict:
     except (OSError, ValueError, zipfile.BadZipFile):
         metadata = {}
     return {"leads": tuple(metadata.get("leads") or STANDARD_LEADS),
-            "resample": metadata.get("resample") or "poly"}
+            "resample": metadata.get("resample") or "poly",
+            "rate": metadata.get("fs"), "seconds": metadata.get("seconds"),
+            "pad_to": metadata.get("pad_to")}

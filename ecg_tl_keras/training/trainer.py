@@ -430,6 +430,8 @@ def _finish(run: _Run, model, test: EvalSplit, best: cb.BestWeights, source, sta
         "input_shape": list(run.shape),
         "dataset": manifest.get("dataset"),
         "fs": manifest.get("fs"),
+        "seconds": manifest.get("seconds"),
+        "pad_to": manifest.get("pad_to"),
         "unit": manifest.get("unit"),
         "leads": manifest["leads"],
         "resample": manifest.get("resample", "poly"),
