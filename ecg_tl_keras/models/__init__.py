@@ -23,6 +23,7 @@ from ecg_tl_keras.models import recurrent  # noqa: F401  isort: skip
 from ecg_tl_keras.models import transformer1d  # noqa: F401  isort: skip
 from ecg_tl_keras.choices import HEADS, INPUT_SCALINGS, READOUTS
 from ecg_tl_keras.models.builder import build_model
+from ecg_tl_keras.models.families import known_families, known_models, model_family_of
 from ecg_tl_keras.models.finetune import (
     backbone_stages,
     freeze_backbone,
@@ -52,6 +53,9 @@ __all__ = [
     "freeze_backbone",
     "get_backbone",
     "get_backbone_spec",
+    "known_families",
+    "known_models",
+    "model_family_of",
     "register_backbone",
     "replace_head",
     "unfreeze_backbone",
