@@ -29,18 +29,23 @@ from __future__ import annotations
 from ecg_tl_keras.advise.budget import MIN_STEPS_PER_EPOCH, MIN_TOTAL_STEPS, Budget, fit_budget
 from ecg_tl_keras.advise.report import gain_text
 from ecg_tl_keras.study.learning import AUC_MARGIN
+from ecg_tl_keras.study.stats import Verdict
 
-#: The recommendation for each verdict of the gain's interval: ``{best}`` is the candidate,
-#: ``{gain}`` the gain with its interval.
+#: The recommendation for each verdict of the gain (:class:`~ecg_tl_keras.study.stats.Verdict`,
+#: the study report's vocabulary): ``{best}`` is the candidate, ``{gain}`` the gain with its
+#: interval, ``{wording}`` the verdict's wording.
 VERDICT_TEXT = {
-    "positive": "Start from {best}: {gain}.",
-    "negative": "Pre-training hurts here: {best} {gain}. Train from scratch.",
-    "single-seed": "{best} measured {gain}: one seed gives no interval, so this is no "
-                   "evidence either way; rerun with --seeds 3 or more.",
-    "unclear": "No evidence that pre-training helps here ({best}: {gain}); train from scratch.",
+    Verdict.POSITIVE: "Start from {best}: {gain}.",
+    Verdict.NEGATIVE: "Pre-training hurts here: {best} {gain}. Train from scratch.",
+    Verdict.UNCLEAR: "No evidence that pre-training helps here ({best}: {gain}); train from "
+                     "scratch.",
+    Verdict.SINGLE_SEED: "{best} measured {gain}: one seed gives no interval, so this is no "
+                         "evidence either way; rerun with --seeds 3 or more.",
+    Verdict.NOT_ROBUST: "{best} measured {gain}: {wording}, so no winner is named; rerun with "
+                        "more seeds.",
+    Verdict.NONE: "{best} measured {gain}: {wording} (the gain did not vary across seeds, so "
+                  "its uncertainty is unmeasured); rerun with more seeds.",
 }
-#: For a verdict without its own text (no winner named).
-OTHER_VERDICT_TEXT = "{best} measured {gain}: verdict {verdict}, no winner is named."
 
 
 def _mean(values) -> float:
@@ -159,10 +164,10 @@ def _comparison(advice: dict) -> str:
     if compared:
         best = max(compared, key=lambda name: learned_mean(compared[name], "finetune"))
         result = compared[best]
-        verdict = result["interval"]["verdict"]
-        text = VERDICT_TEXT.get(verdict, OTHER_VERDICT_TEXT).format(
+        verdict = Verdict(result["interval"]["verdict"])
+        text = VERDICT_TEXT[verdict].format(
             best=best, gain=gain_text(result["interval"], len(result["compared_seeds"])),
-            verdict=verdict)
+            wording=verdict.wording)
         left_out = [seed for seed in result["seeds"] if seed not in result["compared_seeds"]]
         if left_out:
             text += (f" Seed{'s' * (len(left_out) > 1)} {', '.join(map(str, left_out))} left "

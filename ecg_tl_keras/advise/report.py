@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from ecg_tl_keras.advise.budget import Budget
+from ecg_tl_keras.study.stats import Verdict
 
 ADVICE_MD, ADVICE_JSON, ADVICE_FIGURE = "advice.md", "advice.json", "advice.png"
 
@@ -35,8 +36,8 @@ def _number(value: float) -> str:
 
 
 def interval_text(interval: dict) -> str:
-    """``+0.040 [+0.010, +0.070]`` (the estimate alone with a single seed)."""
-    if interval["verdict"] == "single-seed":
+    """``+0.040 [+0.010, +0.070]`` (the estimate alone without an interval)."""
+    if interval["low"] is None or not math.isfinite(interval["low"]):
         return _number(interval["estimate"])
     return f"{_number(interval['estimate'])} [{_number(interval['low'])}, " \
            f"{_number(interval['high'])}]"
@@ -90,14 +91,14 @@ def _finetune_table(advice: dict) -> list[str]:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, result in advice["finetune"].items():
         interval = result["interval"]
-        gain, verdict = ("no run pair learned", "none") if interval is None else (
-            interval_text(interval), interval["verdict"])
+        gain, verdict = ("no run pair learned", Verdict.NONE) if interval is None else (
+            interval_text(interval), Verdict(interval["verdict"]))
         lines.append(
             f"| {name} | {len(result['seeds'])} | {_learned_count(result['finetune_learned'])}, "
             f"{_learned_count(result['scratch_learned'])} | "
             f"{_mean(result['finetune_val_f1']):.4f} | {_mean(result['scratch_val_f1']):.4f} | "
             f"{_mean(result['finetune_test_f1']):.4f} | {_mean(result['scratch_test_f1']):.4f} | "
-            f"{gain} | {len(result['compared_seeds'])} | {verdict} |")
+            f"{gain} | {len(result['compared_seeds'])} | {verdict.wording} |")
     return lines
 
 
