@@ -96,7 +96,7 @@ class Budget:
 
     def _batch_rule(self) -> str:
         return (f"the study's {STUDY_BATCH_SIZE} or less, for at least {MIN_STEPS_PER_EPOCH} "
-                f"steps per epoch and {MIN_TOTAL_STEPS} in all, at least {MIN_BATCH_SIZE}")
+                f"steps per epoch and {MIN_TOTAL_STEPS} in all; never below {MIN_BATCH_SIZE}")
 
     def _lr_rule(self) -> str:
         return (f"the study's {STUDY_LR:g} x sqrt(batch / {STUDY_BATCH_SIZE}), square-root "

@@ -130,10 +130,11 @@ def _budget(advice: dict) -> Budget:
 def _neither(advice: dict) -> str:
     constant = advice["baselines"]["constant_val_f1"]
     names = " and ".join(label for label, _, _ in _paths(advice))
-    return (f"Neither run learned with these settings ({_budget(advice).short()}): {names} stay at "
-            f"or below the best constant predictor on the selection split (weighted F1 "
-            f"{constant:.3f}) without ranking better than chance (macro AUC above "
-            f"{0.5 + AUC_MARGIN:.2f}). Nothing is recommended from them. {changes(_budget(advice))}")
+    budget = _budget(advice)
+    return (f"Neither run learned with these settings ({budget.short()}): {names} stay at or "
+            f"below the best constant predictor on the selection split (weighted F1 "
+            f"{constant:.3f}) without a macro AUC above {0.5 + AUC_MARGIN:.2f}. Nothing is "
+            f"recommended from them. {changes(budget)}")
 
 
 def _only_some_paths(advice: dict) -> str:
