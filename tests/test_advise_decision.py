@@ -57,7 +57,7 @@ def test_values_the_user_gives_are_kept_and_named_in_the_text():
     assert set(budget.given) == {"batch_size", "epochs", "lr"}
     text = budget.text()
     assert "batch 256 (--batch-size)" in text and "5 epochs (--epochs)" in text
-    assert "1 optimizer steps per epoch, 5 in all" in text and "(--lr)" in text
+    assert "1 optimizer step per epoch, 5 in all" in text and "(--lr)" in text
     only_lr = fit_budget(130, lr=0.001)
     assert only_lr.lr == 0.001 and only_lr.batch_size == 16
     assert "the study's 256 or less" in only_lr.text() and "the study default" in only_lr.text()
@@ -148,7 +148,9 @@ def runs(finetune_f1, scratch_f1, learned_ft, learned_sc, interval=None, model="
     return {"seeds": seeds, "finetune_val_f1": finetune_f1, "finetune_val_auc": [0.5] * len(seeds),
             "finetune_learned": learned_ft, "scratch_val_f1": scratch_f1,
             "scratch_val_auc": [0.5] * len(seeds), "scratch_learned": learned_sc,
-            "scratch_model": model, "compared_seeds": compared, "interval": interval}
+            "scratch_model": model, "compared_seeds": compared, "interval": interval,
+            "finetune_test_f1": [f1 - 0.1 for f1 in finetune_f1],
+            "scratch_test_f1": [f1 - 0.1 for f1 in scratch_f1]}
 
 
 def advice_of(finetune_runs: dict, probes: dict | None = None, given=("epochs",),
@@ -177,7 +179,7 @@ def test_when_neither_run_learned_nothing_is_recommended_and_the_fix_is_named():
     assert "fine-tuning A and training gru from scratch" in text
     assert "Start from" not in text and "train from scratch" not in text.lower().split(
         "to change")[0]
-    assert "leave out --batch-size 256 (the budget rule takes 8 here" in text
+    assert "leave out --batch-size 256 (the budget rule takes batch 8 here" in text
     assert "--epochs 10" in text
     assert len(decision.not_learned(advice)) == 4
 
@@ -251,3 +253,26 @@ def test_runs_that_learned_on_different_seeds_give_no_gain():
     assert text.startswith("No seed has a fine-tune and a scratch run that both learned")
     assert "Fine-tuning A learned best (selection-split weighted F1 0.700" in text
     assert "Start from" not in text and len(decision.not_learned(advice)) == 2
+
+
+def test_advice_files_name_the_runs_that_did_not_learn_and_the_budget(tmp_path):
+    import warnings
+
+    from ecg_tl_keras.advise import report
+
+    advice = advice_of({"A": runs([0.40, 0.41], [0.09, 0.09], [False, False], [False, False])},
+                       given=("batch_size", "epochs"), batch_size=256)
+    advice["candidates"][0].update(upstream="ptbxl", reason=None)
+    advice.update(data={"path": "OUT/mine", "train_records": 130}, stage="finetune",
+                  stages_done=["score", "finetune"], caveats=[], learning_rule="RULE",
+                  recommendation=decision.recommendation(advice),
+                  not_learned=decision.not_learned(advice))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the figure of no measured gain draws without warnings
+        report.write(advice, tmp_path)
+    text = (tmp_path / "advice.md").read_text()
+    assert "Training budget: 130 training records, batch 256 (--batch-size)" in text
+    assert "| A | 2 | 0/2, 0/2 |" in text and "| no run pair learned | 0 | no verdict |" in text
+    assert "Best constant predictor (every label present): weighted F1 0.5400" in text
+    assert "- training gru from scratch, seed 1: weighted F1 0.090, macro AUC 0.500" in text
+    assert (tmp_path / "advice.png").stat().st_size > 1000

@@ -80,15 +80,16 @@ class Budget:
 
     def short(self) -> str:
         """``batch 16, 5 epochs, 45 optimizer steps, learning rate 0.0025``."""
-        return (f"batch {self.batch_size}, {self.epochs} epochs, {self.total_steps} optimizer "
-                f"steps, learning rate {self.lr:.3g}")
+        return (f"batch {self.batch_size}, {_count(self.epochs, 'epoch')}, "
+                f"{_count(self.total_steps, 'optimizer step')}, learning rate {self.lr:.3g}")
 
     def text(self) -> str:
         """The budget and where each value comes from, in one sentence for ``advice.md``."""
         return (f"{self.train_records} training records, batch {self.batch_size} "
                 f"({self._origin('batch_size', self._batch_rule())}), {self.epochs} epochs "
-                f"({self._origin('epochs', 'the study default')}): {self.steps_per_epoch} "
-                f"optimizer steps per epoch, {self.total_steps} in all; learning rate "
+                f"({self._origin('epochs', 'the study default')}): "
+                f"{_count(self.steps_per_epoch, 'optimizer step')} per epoch, "
+                f"{self.total_steps} in all; learning rate "
                 f"{self.lr:.3g} ({self._origin('lr', self._lr_rule())})")
 
     def _origin(self, name: str, rule: str) -> str:
@@ -101,6 +102,10 @@ class Budget:
     def _lr_rule(self) -> str:
         return (f"the study's {STUDY_LR:g} x sqrt(batch / {STUDY_BATCH_SIZE}), square-root "
                 f"scaling for Adam")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def fit_budget(train_records: int, *, batch_size: int | None = None, epochs: int | None = None,
@@ -117,8 +122,8 @@ def fit_budget(train_records: int, *, batch_size: int | None = None, epochs: int
     Example:
         >>> fit_budget(130).batch_size  # 100 epochs: 8 steps per epoch suffice
         16
-        >>> fit_budget(130, batch_size=256).text().split(": ")[1][:29]
-        '1 optimizer steps per epoch, '
+        >>> fit_budget(130, batch_size=256).text().split(": ")[1][:28]
+        '1 optimizer step per epoch, '
     """
     if not isinstance(train_records, int) or train_records < 1:
         raise ValueError(f"the training budget needs at least 1 training record, "

@@ -116,7 +116,7 @@ def changes(budget: Budget) -> str:
                                          or budget.total_steps < MIN_TOTAL_STEPS):
         fitted = fit_budget(budget.train_records, epochs=budget.epochs)
         texts.append(f"leave out --batch-size {budget.batch_size} (the budget rule takes "
-                     f"{fitted.batch_size} here: {fitted.steps_per_epoch} steps per epoch "
+                     f"batch {fitted.batch_size} here: {fitted.steps_per_epoch} steps per epoch "
                      f"instead of {budget.steps_per_epoch})")
     texts.append(f"give more optimizer steps (--epochs {2 * budget.epochs})")
     texts.append(f"try a smaller learning rate (--lr {budget.lr / 10:.2g})")

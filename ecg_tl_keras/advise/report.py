@@ -179,7 +179,11 @@ def figure(advice: dict, path: Path) -> None:
                       capsize=3)
         axis.axvline(0, color="grey", lw=0.8)
         axis.set_yticks(range(len(tuned)), tuned)
-        axis.set_ylim(len(tuned) - 0.5, -0.5)
+        if tuned:
+            axis.set_ylim(len(tuned) - 0.5, -0.5)
+        else:
+            axis.text(0.5, 0.5, "no gain measured:\nno seed's two runs\nboth learned",
+                      ha="center", va="center", transform=axis.transAxes, fontsize=9)
         axis.set_title("gain over scratch (test wF1, 95% CI;\nseeds whose runs learned)",
                        fontsize=9)
     fig.tight_layout()
