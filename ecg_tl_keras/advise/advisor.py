@@ -147,7 +147,9 @@ def _caveats(advice: dict, target, config: AdviseConfig) -> list[str]:
                      f"paired gain over the seeds whose two runs both learned (fine-tune minus "
                      f"scratch, same seed)" + ("; one seed gives no interval" if seeds == 1
                                                else "") + ".")
-        texts.append(f"Learning is judged on the selection split, never on test: {RULE}.")
+        texts.append("Learning is judged on the selection split, never on test (the rule is "
+                     "stated with the measured runs); runs that did not learn are listed there "
+                     "and nothing is recommended from them.")
         texts.append("The recommended checkpoint is the fine-tuned one with the best mean "
                      "validation weighted F1 over runs that learned, not the best test F1.")
     incompatible = [c["name"] for c in advice["candidates"] if not c["compatible"]]
@@ -202,18 +204,8 @@ def advise(config: AdviseConfig, log: Callable[[str], None] = print) -> dict:
     if config.runs_through("probe"):
         for entry in advice["candidates"]:
             if entry["compatible"]:
-                train_x, val_x, test_x = features[entry["name"]]
-                result = linear_probe(train_x, target.train.y, val_x, target.val.y, test_x,
-                                      target.test.y)
-                learned = not did_not_learn(result.val_weighted_f1,
-                                            advice["baselines"]["constant_val_f1"],
-                                            result.val_macro_auc)
-                entry["scores"].update(probe_val_f1=result.val_weighted_f1,
-                                       probe_val_auc=result.val_macro_auc,
-                                       probe_test_f1=result.test_weighted_f1, probe_c=result.c,
-                                       probe_learned=learned)
-                log(f"  {entry['name']}: linear probe val weighted F1 "
-                    f"{result.val_weighted_f1:.4f}{'' if learned else ' (did not learn)'}")
+                _probe(entry, features[entry["name"]], target,
+                       advice["baselines"]["constant_val_f1"], log)
         _finish_stage(advice, "probe", target, config, out)
     if config.runs_through("finetune"):
         settings = RunSettings(budget.epochs, budget.batch_size, budget.lr, config.val_fold)
@@ -231,6 +223,19 @@ def advise(config: AdviseConfig, log: Callable[[str], None] = print) -> dict:
         _finish_stage(advice, "finetune", target, config, out)
     log(f"advice: {out / report.ADVICE_MD}\n{advice['recommendation']}")
     return advice
+
+
+def _probe(entry: dict, features: tuple, target, constant_f1: float, log) -> None:
+    """Fits the linear probe on a candidate's frozen features, judged by the did-not-learn rule
+    on the selection split."""
+    train_x, val_x, test_x = features
+    result = linear_probe(train_x, target.train.y, val_x, target.val.y, test_x, target.test.y)
+    learned = not did_not_learn(result.val_weighted_f1, constant_f1, result.val_macro_auc)
+    entry["scores"].update(probe_val_f1=result.val_weighted_f1, probe_val_auc=result.val_macro_auc,
+                           probe_test_f1=result.test_weighted_f1, probe_c=result.c,
+                           probe_learned=learned)
+    log(f"  {entry['name']}: linear probe val weighted F1 {result.val_weighted_f1:.4f}"
+        f"{'' if learned else ' (did not learn)'}")
 
 
 def _finish_stage(advice: dict, stage: str, target, config: AdviseConfig, out: Path) -> None:

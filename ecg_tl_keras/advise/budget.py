@@ -2,19 +2,21 @@
 
 The study's settings (batch 256, 100 epochs, Adam at lr 0.01) were chosen for tens of
 thousands of records. On a small set they give one optimizer step per epoch: 130 training
-records and ``--epochs 5`` are five steps, too few for the weights, or for BatchNorm's moving
-statistics, to leave their starting point. The budget is therefore counted in optimizer steps:
+records and ``--epochs 5`` are five steps, too few for the weights to move or for BatchNorm's
+moving statistics to follow the data (ResNet1d's momentum 0.9 leaves 0.9^5 = 59% of their
+initial values); on the demo's small set such runs predict alike for every record (macro AUC
+0.5 on the selection split). The budget is therefore counted in optimizer steps:
 
 * **batch size**: the study's 256, or less, so that an epoch has at least
   :data:`MIN_STEPS_PER_EPOCH` steps and the run at least :data:`MIN_TOTAL_STEPS`; never below
   :data:`MIN_BATCH_SIZE` (nor above the number of training records);
 * **epochs**: the study's 100;
 * **learning rate**: the study's 0.01 scaled by the square root of the batch size's share of
-  256, the square-root scaling rule for Adam (Malladi et al., NeurIPS 2022), so a smaller batch
-  takes smaller steps.
+  256 (never above 0.01), the square-root scaling rule for Adam (Malladi et al., NeurIPS 2022),
+  so a smaller batch takes smaller steps.
 
-On a set large enough for the study's batch (at least 8 x 256 training records) this is
-exactly the study's setting. A value the user gives (``--batch-size``, ``--epochs``,
+With the default epochs, on a set large enough for the study's batch (at least 8 x 256
+training records) this is exactly the study's setting. A value the user gives (``--batch-size``, ``--epochs``,
 ``--lr``) is kept as given; the others are fitted around it.
 
 Example:
