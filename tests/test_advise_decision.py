@@ -276,3 +276,18 @@ def test_advice_files_name_the_runs_that_did_not_learn_and_the_budget(tmp_path):
     assert "Best constant predictor (every label present): weighted F1 0.5400" in text
     assert "- training gru from scratch, seed 1: weighted F1 0.090, macro AUC 0.500" in text
     assert (tmp_path / "advice.png").stat().st_size > 1000
+
+
+def test_an_advice_folder_of_other_settings_is_refused_before_anything_is_written(tmp_path):
+    from ecg_tl_keras.training import TrainConfig
+    from ecg_tl_keras.training.rundir import write_json_atomic
+
+    folder = finetune.run_dir(tmp_path, "A", 0)
+    folder.mkdir(parents=True)
+    old = TrainConfig(data="d", model="gru", out=str(folder), epochs=100, batch_size=256,
+                      lr=0.01, val_fold=8)
+    write_json_atomic(folder / "config.json", {"config": old.to_dict()})
+    finetune.check_earlier_runs(tmp_path, finetune.RunSettings(100, 256, 0.01, 8))
+    with pytest.raises(ValueError, match=r"seed0 holds a run with other settings \(batch_size, "
+                                         r"lr\) from an earlier advise: give advise another --out"):
+        finetune.check_earlier_runs(tmp_path, finetune.RunSettings(100, 16, 0.0025, 8))

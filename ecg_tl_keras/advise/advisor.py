@@ -32,7 +32,7 @@ from ecg_tl_keras.advise import report
 from ecg_tl_keras.advise.budget import Budget, fit_budget
 from ecg_tl_keras.advise.decision import not_learned, recommendation
 from ecg_tl_keras.advise.features import frozen_outputs, load_target
-from ecg_tl_keras.advise.finetune import RunSettings, measure
+from ecg_tl_keras.advise.finetune import RunSettings, check_earlier_runs, measure
 from ecg_tl_keras.advise.leep import melep
 from ecg_tl_keras.advise.logme import logme
 from ecg_tl_keras.advise.probe import linear_probe
@@ -175,6 +175,9 @@ def advise(config: AdviseConfig, log: Callable[[str], None] = print) -> dict:
     log(f"{config.data}: {len(target.train)} training, {len(target.val)} validation, "
         f"{len(target.test)} test records; {len(found)} candidate(s)")
     budget = config.budget(len(target.train))
+    settings = RunSettings(budget.epochs, budget.batch_size, budget.lr, config.val_fold)
+    if config.runs_through("finetune"):
+        check_earlier_runs(out, settings)
     advice = {"data": {"path": str(config.data), "train_records": len(target.train),
                        "val_records": len(target.val), "test_records": len(target.test),
                        "labels": target.labels},
@@ -208,7 +211,6 @@ def advise(config: AdviseConfig, log: Callable[[str], None] = print) -> dict:
                        advice["baselines"]["constant_val_f1"], log)
         _finish_stage(advice, "probe", target, config, out)
     if config.runs_through("finetune"):
-        settings = RunSettings(budget.epochs, budget.batch_size, budget.lr, config.val_fold)
         log(f"training budget: {budget.text()}")
         chosen = [c for c in found if c.compatible and c.model is not None]
         for candidate in found:

@@ -53,6 +53,23 @@ def _trained(config: TrainConfig, log: Callable[[str], None]) -> dict:
     return train(config)
 
 
+def check_earlier_runs(out, settings: RunSettings) -> None:
+    """Refuses an advice folder whose runs were trained with other settings, before anything
+    is written (an earlier ``advise`` into the same ``--out`` with other flags or budget).
+
+    Raises:
+        ValueError: naming the first such run and the settings that differ.
+    """
+    for config_file in sorted((Path(out) / RUNS_DIR).glob(f"*/seed*/{RunDir.CONFIG}")):
+        stored = RunDir(config_file.parent).stored_config()
+        changed = [name for name, value in dataclasses.asdict(settings).items()
+                   if stored.get(name) != value]
+        if changed:
+            raise ValueError(f"{config_file.parent} holds a run with other settings "
+                             f"({', '.join(changed)}) from an earlier advise: give advise "
+                             f"another --out, or the settings of that run")
+
+
 def trained_metrics(data, out, model: str, name: str, seed: int, settings: RunSettings,
                     finetune_from: str | None = None, log=print) -> dict:
     """The ``metrics.json`` of one run (trained now unless it already finished)."""
