@@ -161,7 +161,7 @@ def advice_of(finetune_runs: dict, probes: dict | None = None, given=("epochs",)
                                                     probes.get(name, ())))}
                   for rank, name in enumerate(finetune_runs, start=1)]
     return {"candidates": candidates, "finetune": finetune_runs, "ranked_by": "probe",
-            "data": {"path": "OUT/mine"},
+            "data": {"path": "OUT/mine", "val_records": 18},
             "baselines": {"constant_val_f1": CONSTANT, "constant_test_f1": CONSTANT},
             "budget": fit_budget(130, epochs=5, batch_size=batch_size if "batch_size" in given
                                  else None).to_json()}
@@ -227,6 +227,7 @@ def test_a_probe_that_beats_both_paths_is_the_first_answer():
     text = decision.recommendation(advice)
     assert text.startswith("A linear probe on A's frozen features beats both fine-tuning and "
                            "training from scratch on the selection split (weighted F1 0.750")
+    assert "training gru from scratch 0.590; 18 records, no interval): train" in text
     assert "--finetune-from A.keras --finetune linear" in text
     assert "Fine-tune vs scratch: Start from A" in text
 

@@ -16,8 +16,8 @@ initial values); on the demo's small set such runs predict alike for every recor
   so a smaller batch takes smaller steps.
 
 With the default epochs, on a set large enough for the study's batch (at least 8 x 256
-training records) this is exactly the study's setting. A value the user gives (``--batch-size``, ``--epochs``,
-``--lr``) is kept as given; the others are fitted around it.
+training records) this is exactly the study's setting. A value the user gives
+(``--batch-size``, ``--epochs``, ``--lr``) is kept as given; the others are fitted around it.
 
 Example:
     >>> budget = fit_budget(130, epochs=5)

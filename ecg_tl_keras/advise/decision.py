@@ -187,10 +187,12 @@ def _probe_text(advice: dict, probe: dict) -> str | None:
     if not all(value > score for score in scores.values()):
         return None
     beaten = ", ".join(f"{label} {score:.3f}" for label, score in scores.items())
+    data = advice["data"]
     return (f"A linear probe on {name}'s frozen features beats both fine-tuning and training "
-            f"from scratch on the selection split (weighted F1 {value:.3f}; {beaten}): train "
-            f"a linear head on {name} (`ecg-tl-keras train --data {advice['data']['path']} --model "
-            f"{probe['model']} --out runs/probe-{name} --finetune-from {probe['path']} "
+            f"from scratch on the selection split (weighted F1 {value:.3f}; {beaten}; "
+            f"{data['val_records']} records, no interval): train a linear head on {name} "
+            f"(`ecg-tl-keras train --data {data['path']} --model {probe['model']} --out "
+            f"runs/probe-{name} --finetune-from {probe['path']} "
             f"--finetune linear`).")
 
 
