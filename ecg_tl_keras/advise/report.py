@@ -177,11 +177,12 @@ def figure(advice: dict, path: Path) -> None:
                    zip(estimates, highs)]]
         axis.errorbar(estimates, range(len(tuned)), xerr=errors, fmt="o", color="tab:red",
                       capsize=3)
-        axis.axvline(0, color="grey", lw=0.8)
         axis.set_yticks(range(len(tuned)), tuned)
         if tuned:
+            axis.axvline(0, color="grey", lw=0.8)
             axis.set_ylim(len(tuned) - 0.5, -0.5)
         else:
+            axis.set_xticks([])
             axis.text(0.5, 0.5, "no gain measured:\nno seed's two runs\nboth learned",
                       ha="center", va="center", transform=axis.transAxes, fontsize=9)
         axis.set_title("gain over scratch (test wF1, 95% CI;\nseeds whose runs learned)",
