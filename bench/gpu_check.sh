@@ -12,6 +12,8 @@
 # the rounds it finished (listed as cut_short).
 # BENCH_ARGS overrides bench_train.py's step counts (the CPU test of this script used
 # BENCH_ARGS="--models gru --batch-size 8 --steps 1 --rounds 1", RUN_SECONDS=300, GPU_JSON=/tmp/x).
+# BACKENDS picks the Keras backends (default "jax torch tensorflow"); none of the JAX runs
+# imports TensorFlow (tests/test_jax_gpu_check.py runs BACKENDS=jax with TensorFlow blocked).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
@@ -20,7 +22,8 @@ BENCH_ARGS=${BENCH_ARGS:-"--steps 5 --warmup 2 --rounds 2"}
 GPU_JSON=${GPU_JSON:-bench/results/gpu.json}  # the CPU test writes elsewhere
 PARTS=$(mktemp -d)
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
-for backend in jax torch tensorflow; do
+BACKENDS=${BACKENDS:-"jax torch tensorflow"}
+for backend in $BACKENDS; do
     if ! python -c "import $backend" 2>/dev/null; then
         echo "$backend is not installed: skipped"
         continue

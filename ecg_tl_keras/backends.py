@@ -2,10 +2,11 @@
 
 `ecg_tl_keras.models` (backbones, heads, normalization, `replace_head`,
 freezing) is plain Keras 3 and runs under every backend: `KERAS_BACKEND=jax`,
-`torch` or `tensorflow`, and importing it does not import TensorFlow. The
-training side (`train`, `evaluate`, `predict`, `study run`, `demo`) reads
-TFRecords with `tf.data` and distributes with `tf.distribute`, so it needs the
-TensorFlow backend and says so in one line under another.
+`torch` or `tensorflow`, and importing it does not import TensorFlow. `train`
+(and `study run`, which trains through it) runs under TensorFlow (`tf.data`,
+`tf.distribute`) and under JAX (the TensorFlow-free shard reader,
+`keras.distribution`); `evaluate`, `predict`, `demo` and `advise` read TFRecords with
+`tf.data`, so they need the TensorFlow backend. Each says so in one line under another.
 
 Example:
     >>> keras_backend() in ("tensorflow", "jax", "torch", "numpy", "openvino")
@@ -43,3 +44,27 @@ def require_tensorflow(what: str) -> None:
             f"KERAS_BACKEND is {backend!r}: run it with KERAS_BACKEND=tensorflow "
             "(ecg_tl_keras.models works under every backend)"
         )
+
+
+#: Backends ``train`` runs under: TensorFlow (``tf.data``, ``tf.distribute``) and JAX
+#: (the TensorFlow-free shard reader, ``keras.distribution``).
+TRAINING_BACKENDS = (TENSORFLOW, "jax")
+
+
+def uses_tf_data() -> bool:
+    """Whether input pipelines are ``tf.data`` (the TensorFlow backend) or the
+    TensorFlow-free shard reader (:mod:`ecg_tl_keras.shards`, every other backend)."""
+    return keras_backend() == TENSORFLOW
+
+
+def require_training_backend(what: str) -> None:
+    """Raises `ValueError` when the Keras backend is not one of `TRAINING_BACKENDS`.
+
+    Example:
+        >>> require_training_backend("ecg-tl-keras train")  # under TensorFlow or JAX
+    """
+    backend = keras_backend()
+    if backend not in TRAINING_BACKENDS:
+        raise ValueError(
+            f"{what} runs under the TensorFlow or JAX Keras backend but KERAS_BACKEND is "
+            f"{backend!r}: run it with KERAS_BACKEND=jax or KERAS_BACKEND=tensorflow")

@@ -30,7 +30,9 @@ COMMANDS = {
 }
 
 #: Commands that read TFRecords with tf.data (``study`` checks when it trains a cell).
-TENSORFLOW_COMMANDS = ("train", "evaluate", "predict", "demo", "advise")
+TENSORFLOW_COMMANDS = ("evaluate", "predict", "demo", "advise")
+#: Commands that also run under the JAX backend (``backends.TRAINING_BACKENDS``).
+TRAINING_COMMANDS = ("train",)
 
 COMMAND_HELP = {
     "train": "train a backbone from scratch or fine-tune it from a .keras checkpoint",
@@ -130,11 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     command = next((arg for arg in rest if not arg.startswith("-")), None)
     command = command if command in COMMANDS else None
     args = build_parser(command).parse_args(argv)
-    if args.command in TENSORFLOW_COMMANDS:
-        from ecg_tl_keras.backends import require_tensorflow
+    if args.command in TENSORFLOW_COMMANDS + TRAINING_COMMANDS:
+        from ecg_tl_keras.backends import require_tensorflow, require_training_backend
 
+        check = require_training_backend if args.command in TRAINING_COMMANDS else (
+            require_tensorflow)
         try:
-            require_tensorflow(f"ecg-tl-keras {args.command}")
+            check(f"ecg-tl-keras {args.command}")
         except ValueError as error:
             return fail(error_line(error))
     module = importlib.import_module(COMMANDS[args.command])

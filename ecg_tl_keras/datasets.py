@@ -26,6 +26,8 @@ import tensorflow as tf
 
 from ecg_tl_keras.built import (  # noqa: F401 - re-exported: this module's API
     BUILD_HINT, READ_BUFFER_BYTES, BuiltDataset, input_shape, load_manifest, shard_paths)
+from ecg_tl_keras.shards import check_folds as _check_folds
+from ecg_tl_keras.shards import epoch_seed
 from tfrecords_builder import schema
 
 # Cache a split in memory only when its decoded signals take at most this
@@ -88,15 +90,6 @@ def _member_of(values: Iterable[str]) -> tf.lookup.StaticHashTable:
         tf.lookup.KeyValueTensorInitializer(keys, tf.ones_like(keys, dtype=tf.int32)),
         default_value=0,
     )
-
-
-def _check_folds(name: str, folds) -> list[int] | None:
-    if folds is None:
-        return None
-    folds = [int(fold) for fold in folds]
-    if not folds or any(not 0 <= fold <= 9 for fold in folds):
-        raise ValueError(f"{name} must be a non-empty list of folds in 0-9, got {folds}")
-    return folds
 
 
 def _record_filter(folds, exclude_folds, record_ids, patient_ids) -> Callable | None:
@@ -203,16 +196,6 @@ def load_records(
     if cache and fits_in_memory(data.manifest, split):
         ds = ds.cache()
     return ds
-
-
-def epoch_seed(seed: int, epoch: int) -> int:
-    """The shuffle seed of one epoch: a function of (seed, epoch) only.
-
-    Example:
-        >>> epoch_seed(0, 3) != epoch_seed(0, 4)
-        True
-    """
-    return seed * 1_000_003 + epoch
 
 
 def shuffled_epochs(

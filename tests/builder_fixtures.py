@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import time
@@ -65,7 +66,7 @@ def _parse(serialized) -> dict:
     return parsed
 
 
-def read_shard(path: Path) -> list[dict]:
+def read_shard(path: Path, n_leads: int = 12) -> list[dict]:
     """Every example of one shard, parsed with the documented schema, as numpy values."""
     import tensorflow as tf
 
@@ -75,9 +76,9 @@ def read_shard(path: Path) -> list[dict]:
         assert keys == EXAMPLE_KEYS, f"{path}: example has features {sorted(keys)}"
         parsed = {key: value.numpy() for key, value in _parse(raw).items()}
         size = parsed["signal"].size
-        assert size == 1000 * 12, f"{path}: signal has {size} values"
+        assert size == 1000 * n_leads, f"{path}: signal has {size} values"
         examples.append({
-            "signal": parsed["signal"].reshape(1000, 12),
+            "signal": parsed["signal"].reshape(1000, n_leads),
             "labels": parsed["labels"],
             "record_id": parsed["record_id"].decode(),
             "patient_id": parsed["patient_id"].decode(),
@@ -92,9 +93,12 @@ def shard_files(dataset_dir: Path, split: str) -> list[Path]:
 
 
 def read_examples(dataset_dir: Path) -> dict[str, list[dict]]:
-    """``{"train": [...], "test": [...]}``: the examples of every shard on disk, in shard order."""
+    """``{"train": [...], "test": [...]}``: the examples of every shard on disk, in shard order
+    (as many leads as the manifest's ``leads``, 12 without a manifest)."""
+    manifest = dataset_dir / "manifest.json"
+    n_leads = len(json.loads(manifest.read_text())["leads"]) if manifest.is_file() else 12
     return {split: [example for path in shard_files(dataset_dir, split)
-                    for example in read_shard(path)]
+                    for example in read_shard(path, n_leads)]
             for split in ("train", "test")}
 
 

@@ -146,15 +146,34 @@ def test_backbone_contract_under_backend(contracts_under, backend, name):
     assert summary["features"] >= 1 and summary["stages"]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_training_commands_need_tensorflow(backend, tmp_path):
+def _refusal(backend: str, command: list, tmp_path) -> list:
     done = run_under(backend, "import sys; from ecg_tl_keras.cli import main; "
-                              f"sys.exit(main(['train', '--data', {str(tmp_path)!r}, "
-                              "'--model', 'gru', '--out', 'x']))")
+                              f"sys.exit(main({command!r}))")
     assert done.returncode == 2, done.stderr
-    lines = done.stderr.strip().splitlines()
+    from ecg_tl_keras.console import is_native_log_line
+
+    # Keras imports TensorFlow where it is installed (to seed it, for instance), whose C++
+    # log lines this in-process main() does not filter.
+    return [line for line in done.stderr.strip().splitlines()
+            if not is_native_log_line(line.encode())]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_commands_name_the_backends_they_need(backend, tmp_path):
+    """``train`` runs under TensorFlow or JAX (tests/test_jax_training.py); ``evaluate``
+    and the other tf.data commands need TensorFlow. Refusals are one line naming both."""
+    lines = _refusal(backend, ["evaluate", "--checkpoint", "x.keras", "--data", str(tmp_path)],
+                     tmp_path)
     assert len(lines) == 1 and "needs the TensorFlow Keras backend" in lines[0]
     assert repr(backend) in lines[0]
+    train = ["train", "--data", str(tmp_path), "--model", "gru", "--out", "x"]
+    if backend == "jax":  # train gets as far as the data
+        lines = _refusal(backend, train, tmp_path)
+        assert len(lines) == 1 and "manifest.json not found" in lines[0]
+        return
+    lines = _refusal(backend, train, tmp_path)
+    assert len(lines) == 1 and "runs under the TensorFlow or JAX Keras backend" in lines[0]
+    assert repr(backend) in lines[0] and "KERAS_BACKEND=jax" in lines[0]
     done = run_under(backend, f"""
 from ecg_tl_keras.training import TrainConfig, train
 try:
@@ -163,3 +182,27 @@ except ValueError as error:
     print(error)
 """)
     assert "KERAS_BACKEND=tensorflow" in done.stdout, done.stderr[-2000:]
+
+
+def test_strategies_belong_to_their_backend():
+    """``data-parallel`` is keras.distribution's (JAX); ``mirrored``/``multiworker`` are
+    tf.distribute's."""
+    from ecg_tl_keras.training.distribution import make_strategy
+
+    with pytest.raises(ValueError, match="--strategy data-parallel is keras.distribution's"):
+        make_strategy("data-parallel")  # this process runs TensorFlow
+    result = run_json("jax", """
+import json
+from ecg_tl_keras.training.distribution import make_strategy
+errors = {}
+for name in ("mirrored", "multiworker", "nope"):
+    try:
+        make_strategy(name)
+    except ValueError as error:
+        errors[name] = str(error)
+print(json.dumps({"default": make_strategy("default").num_replicas_in_sync, "errors": errors}))
+""") if _installed("jax") else pytest.skip("jax is not installed")
+    assert result["default"] == 1
+    assert "needs KERAS_BACKEND=tensorflow" in result["errors"]["mirrored"]
+    assert "needs KERAS_BACKEND=tensorflow" in result["errors"]["multiworker"]
+    assert "unknown strategy 'nope'" in result["errors"]["nope"]

@@ -32,7 +32,7 @@ from tfrecords_builder.signal import (
 from tfrecords_builder.layout import MANIFEST, is_build_output, remove_partial_output
 from tfrecords_builder.split import TEST_SIZE, assign_splits, check_patient_disjoint
 from tfrecords_builder.tfrecord import frame, serialize_example
-from tfrecords_builder.wfdb_io import HeaderError
+from tfrecords_builder.errors import HeaderError
 from tfrecords_builder.writer import ShardedWriter
 
 BUILDER_VERSION = "0.2.0"
@@ -78,12 +78,14 @@ class Job:
 @dataclasses.dataclass(frozen=True)
 class Converted:
     """A converted record: its framed TFRecord, per-lead sums of the signal and its square,
-    and its suspicious-signal flags (``[(check, value), ...]``)."""
+    its suspicious-signal flags (``[(check, value), ...]``) and the channels it did not read
+    (``((name, unit), ...)``)."""
 
     record: bytes
     lead_sum: np.ndarray
     lead_sum_sq: np.ndarray
     flags: list
+    ignored: tuple = ()
 
 
 _WORKER: dict = {}
@@ -119,7 +121,8 @@ def _convert(index: int):
     example = serialize_example(signal, job.labels, job.ref.record_id, job.ref.patient_id, job.fold)
     as_double = signal.astype(np.float64)
     return index, Converted(frame(example), as_double.sum(axis=0),
-                            np.einsum("ij,ij->j", as_double, as_double), flags), None
+                            np.einsum("ij,ij->j", as_double, as_double), flags,
+                            tuple(raw.ignored)), None
 
 
 def _converted_records(reader, jobs, options, workers):
@@ -312,13 +315,14 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
     remove_partial_output(out_dir)
     try:
         workers = (os.cpu_count() or 1) if workers is None else workers
-        splits, flags = _write_shards(reader, refs, assignment, out_dir, options, strict, dropped,
-                                      workers, progress)
+        splits, flags, ignored = _write_shards(reader, refs, assignment, out_dir, options, strict,
+                                               dropped, workers, progress)
         if not any(split["records"] for split in splits.values()):
             raise BuildError(f"{source}: every record was dropped ({_reason_summary(dropped)}); "
                              f"nothing written")
         elapsed = time.perf_counter() - started
-        manifest = _manifest(reader, options, splits, dropped, flags, fingerprint)
+        manifest = _manifest(reader, options, splits, _with_reason_class(dropped), flags,
+                             ignored, fingerprint)
         _write_atomic_json(out_dir / MANIFEST, manifest)
     except BaseException:
         remove_partial_output(out_dir)  # nothing half-written stays behind
@@ -326,12 +330,13 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
     written = sum(entry["records"] for entry in manifest["splits"].values())
     rate = written / max(elapsed, 1e-9)
     log(f"{out_dir}: {_counts_line(manifest)}; {elapsed:.1f} s, {rate:.0f} records/s")
-    kinds = collections.Counter(_reason_kind(d["reason"]) for d in dropped)
-    for reason, count in kinds.most_common():
-        log(f"  dropped {count}: {reason}")
+    for count, example in _reason_groups(dropped):
+        log(f"  dropped {count}: {example}" + (" (and similar)" if count > 1 else ""))
     what = "dropped" if drop_flagged else "kept; --drop-flagged drops them"
     for check, count in collections.Counter(flag["check"] for flag in flags).most_common():
         log(f"  flagged {count}: {check} ({what})")
+    for warning in _emptied_splits(manifest["splits"], assignment, out_dir, dropped):
+        log(warning)
     for label, count in manifest["splits"]["train"]["label_counts"].items():
         if count == 0:
             log(f"warning: label {label} has no positive record in the train split of {out_dir}; "
@@ -363,16 +368,60 @@ def _unique_records(refs: list[RecordRef]) -> tuple[list[RecordRef], list[dict]]
     return unique, dropped
 
 
+def _reason_groups(dropped: list[dict]) -> list[tuple[int, str]]:
+    """``(count, first reason)`` per reason class, most frequent first: the summary quotes a
+    real reason (record ids, lead names and values as they are), never the class."""
+    groups: dict[str, list[str]] = {}
+    for entry in dropped:
+        groups.setdefault(reason_class(entry["reason"]), []).append(entry["reason"])
+    return sorted(((len(reasons), reasons[0]) for reasons in groups.values()),
+                  key=lambda group: -group[0])
+
+
 def _reason_summary(dropped: list[dict]) -> str:
-    kinds = collections.Counter(_reason_kind(d["reason"]) for d in dropped).most_common(3)
-    return ", ".join(f"{count} {kind}" for kind, count in kinds) or "no records found"
+    groups = _reason_groups(dropped)[:3]
+    return "; ".join(f"{count} like {example!r}" for count, example in groups) or \
+        "no records found"
 
 
-def _reason_kind(reason: str) -> str:
-    """A reason without its record-specific paths, values and details, for the summary."""
-    text = reason.split(": ", 1)[-1] if reason.startswith(("/", ".")) else reason
+_PATH_PREFIX = re.compile(r"^[^:;]*[/\\.][^:;]*: ")
+
+
+def reason_class(reason: str) -> str:
+    """The kind of a drop reason, for grouping: the leading file, details in parentheses and
+    after ``;`` removed, numbers replaced by ``N``. Never shown in place of the reason.
+
+    Example:
+    >>> reason_class("data/100-no-len.hea: missing lead V5; record has II, ABP")
+    'missing lead VN'
+    >>> reason_class("too short: 8.00 s < 10 s")
+    'too short: N s < N s'
+    """
+    text = _PATH_PREFIX.sub("", reason, count=1)
     text = re.sub(r"\s*\([^)]*\)", "", text).split(";")[0]
     return re.sub(r"\d+(\.\d+)?(e[-+]?\d+)?|\b(inf|nan)\b", "N", text)
+
+
+def _with_reason_class(dropped: list[dict]) -> list[dict]:
+    return [{**entry, "reason_class": reason_class(entry["reason"])} for entry in dropped]
+
+
+def _emptied_splits(splits: dict, assignment: dict, out_dir: Path,
+                    dropped: list[dict]) -> list[str]:
+    """A warning per split that was given records but holds none once they were dropped (the
+    build is still written, as a build with a label missing from train is)."""
+    warnings = []
+    for name, entry in splits.items():
+        planned = sum(1 for split, _ in assignment.values() if split == name)
+        if planned and not entry["records"]:
+            warnings.append(f"warning: the {name} split of {out_dir} is empty: all {planned} "
+                            f"record(s) assigned to it were dropped ({_reason_summary(dropped)})")
+    return warnings
+
+
+def _ignored_channels(counts: collections.Counter) -> list[dict]:
+    return [{"name": name, "unit": unit, "count": count}
+            for (name, unit), count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
 
 
 def _counts_line(manifest: dict) -> str:
@@ -388,6 +437,7 @@ def _write_shards(reader, refs, assignment, out_dir, options, strict, dropped, w
     writers = {name: ShardedWriter(out_dir, name, options.shard_size) for name in SPLITS}
     stats = {name: SplitStats(reader.label_names, len(reader.leads)) for name in SPLITS}
     flags = []
+    ignored: collections.Counter = collections.Counter()
     converted_records = _converted_records(reader, jobs, options, workers)
     try:
         for index, converted, reason in tqdm(converted_records, total=len(jobs), disable=not progress,
@@ -404,6 +454,7 @@ def _write_shards(reader, refs, assignment, out_dir, options, strict, dropped, w
                 _fail_if_strict(strict, dropped)
                 continue
             split_name = assignment[job.ref.record_id][0]
+            ignored.update(converted.ignored)
             writers[split_name].write(converted.record)
             stats[split_name].add(job, converted)
     finally:
@@ -411,11 +462,12 @@ def _write_shards(reader, refs, assignment, out_dir, options, strict, dropped, w
         for writer in writers.values():
             writer.close()
     return {name: {**stats[name].summary(), "shards": writers[name].finalize(),
-                   "_normalization": stats[name].normalization()} for name in SPLITS}, flags
+                   "_normalization": stats[name].normalization()} for name in SPLITS}, flags, \
+        _ignored_channels(ignored)
 
 
-def _manifest(reader, options: BuildOptions, splits: dict,
-              dropped: list[dict], flags: list[dict], fingerprint: str) -> dict:
+def _manifest(reader, options: BuildOptions, splits: dict, dropped: list[dict],
+              flags: list[dict], ignored: list[dict], fingerprint: str) -> dict:
     normalization = splits["train"].pop("_normalization")
     splits["test"].pop("_normalization")
     return {
@@ -428,6 +480,9 @@ def _manifest(reader, options: BuildOptions, splits: dict,
         "fs": TARGET_FS,
         "samples": TARGET_SAMPLES,
         "leads": list(reader.leads),
+        "lead_map": dict(reader.lead_map or {}),
+        "assume_units": reader.assume_units,
+        "ignored_channels": ignored,
         "unit": UNIT,
         "signal_dtype": "float32",
         "signal_layout": "samples x leads, row-major",

@@ -10,7 +10,7 @@ from tfrecords_builder.extensions import import_modules, split_imports
 from tfrecords_builder.readers import READERS, SourceError
 from tfrecords_builder.signal import NAN_POLICIES, RESAMPLERS
 from tfrecords_builder.split import SPLIT_POLICIES
-from tfrecords_builder.wfdb_io import HeaderError
+from tfrecords_builder.errors import HeaderError
 
 
 def _add_common_options(parser: argparse.ArgumentParser) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfrecords_builder.wfdb_io import HeaderError
+from tfrecords_builder.errors import HeaderError
 
 #: Per-record memory bound: a matrix with more values than this is not loaded.
 MAX_MATRIX_VALUES = 64 * 1024 * 1024

@@ -22,77 +22,19 @@ from typing import Sequence
 import numpy as np
 from scipy.signal import firwin, resample_poly
 
-STANDARD_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF",
-                  "V1", "V2", "V3", "V4", "V5", "V6")
+from tfrecords_builder.errors import RecordRejected
+from tfrecords_builder.leads import (  # noqa: F401 - re-exported: imported from here elsewhere
+    STANDARD_LEADS, canonical_lead, select_leads, standard_lead_subset)
+
 TARGET_FS = 100
 TARGET_SECONDS = 10
 TARGET_SAMPLES = TARGET_FS * TARGET_SECONDS
 UNIT = "mV"
 
-# Names some releases use for the limb leads (CODE: DI, DII, DIII).
-_LEAD_ALIASES = {"di": "i", "dii": "ii", "diii": "iii"}
 NAN_POLICIES = ("drop", "interpolate", "zero")
 #: ``poly``: scipy's polyphase anti-aliasing resampler; ``decimate``: every q-th sample, no
 #: filter, as the study's code did (500 Hz -> every 5th sample).
 RESAMPLERS = ("poly", "decimate")
-
-
-class RecordRejected(Exception):
-    """A record that cannot become a training example; the message is the reason."""
-
-
-def canonical_lead(name: str) -> str:
-    """Lower-case lead name with release-specific aliases folded in."""
-    key = name.strip().lower()
-    return _LEAD_ALIASES.get(key, key)
-
-
-_STANDARD_KEYS = tuple(canonical_lead(lead) for lead in STANDARD_LEADS)
-
-
-def standard_lead_indices(lead_names: Sequence[str],
-                          leads: Sequence[str] = STANDARD_LEADS) -> list[int]:
-    """Column index of each of ``leads`` (default: the 12 standard leads) in ``lead_names``.
-
-    Leads are matched by name (case-insensitive, aliases folded).
-
-    Raises:
-        RecordRejected: a wanted lead is absent, or named twice (which one is meant is unknown).
-    """
-    wanted = {canonical_lead(lead) for lead in leads}
-    position: dict[str, int] = {}
-    for i, name in enumerate(lead_names):
-        key = canonical_lead(name)
-        if key in position and key in wanted:
-            raise RecordRejected(f"lead {name} appears twice (signals {position[key] + 1} and "
-                                 f"{i + 1}); which one is meant is ambiguous")
-        position.setdefault(key, i)
-    missing = [lead for lead in leads if canonical_lead(lead) not in position]
-    if missing:
-        raise RecordRejected(
-            f"missing lead(s) {', '.join(missing)}; record has {', '.join(lead_names)}")
-    return [position[canonical_lead(lead)] for lead in leads]
-
-
-def standard_lead_subset(names: Sequence[str]) -> tuple[str, ...]:
-    """Standard lead names, in the given order, for user-given names (any case, aliases folded).
-
-    Raises:
-        ValueError: a name is not a standard lead, or is given twice.
-
-    Example:
-    >>> standard_lead_subset(["ii", "DI", "V1"])
-    ('II', 'I', 'V1')
-    """
-    by_key = dict(zip(_STANDARD_KEYS, STANDARD_LEADS))
-    unknown = [name for name in names if canonical_lead(name) not in by_key]
-    if unknown or not names:
-        raise ValueError(f"leads must be standard lead names ({', '.join(STANDARD_LEADS)}); "
-                         f"got {', '.join(map(repr, unknown or names)) or 'none'}")
-    subset = tuple(by_key[canonical_lead(name)] for name in names)
-    if len(set(subset)) != len(subset):
-        raise ValueError(f"leads {', '.join(names)} name a lead twice")
-    return subset
 
 
 def repair_non_finite(signal: np.ndarray, policy: str) -> np.ndarray:
@@ -179,7 +121,7 @@ class SignalConditioner:
         if length < self.min_input_samples:
             raise RecordRejected(
                 f"too short: {length / self.fs_in:.2f} s < {TARGET_SECONDS} s")
-        leads = signal[: self.input_samples_needed, standard_lead_indices(lead_names, self.leads)]
+        leads = signal[: self.input_samples_needed, select_leads(lead_names, self.leads)]
         leads = repair_non_finite(leads, self.nan_policy)
         if self.resample == "decimate":
             leads = leads[:: self.down]

@@ -10,11 +10,16 @@ line names the file (``E00001.mat 12 500 5000``) and which ``wfdb`` rejects,
 are read by the fast path. A ``.mat`` file is read by its own format
 (:mod:`tfrecords_builder.matfile`), not trusted to be v4 int16 at the header's offset.
 
-Every header is checked against physical bounds before any sample is read:
-sampling rate finite and within ``MIN_FS``-``MAX_FS``, 1-``MAX_SIGNALS`` signals,
-a non-negative sample count, a known storage format, a finite non-zero gain (no
-WFDB default of 200 is assumed), a baseline within the format's range and a known
-unit. A violation is a :class:`HeaderError` naming the file, the field and its value.
+Every header is checked against physical bounds before any sample is read: the
+record line (sampling rate finite and within ``MIN_FS``-``MAX_FS``, 1-``MAX_SIGNALS``
+signals, a non-negative sample count; a header without one is legal and read), and
+the signal lines of the requested leads only (:func:`read_leads`): a known storage
+format, a finite non-zero gain (no WFDB default of 200 is assumed), a baseline within
+the format's range and a voltage unit (:mod:`tfrecords_builder.units`). Other channels
+are neither checked nor read. A violation is a :class:`HeaderError` naming the file,
+the field and its value. A data file must exist under the exact name the header gives
+(:func:`require_data_file`). Multi-segment records are read by
+:mod:`tfrecords_builder.multisegment`.
 
 Example:
 >>> header = parse_header("00001_lr 1 100 2\\n00001_lr.dat 16 1000.0(0)/mV 16 0 0 0 0 I\\n")
@@ -25,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import re
@@ -32,11 +38,17 @@ from pathlib import Path
 
 import numpy as np
 
+from tfrecords_builder.errors import HeaderError, RecordRejected
+from tfrecords_builder.leads import select_leads, unread_channels
+from tfrecords_builder.matfile import read_val
+from tfrecords_builder.units import UNIT_TO_MV, unit_scale
+
+__all__ = ["HeaderError", "UNIT_TO_MV", "parse_header", "read_header", "read_leads",
+           "read_record"]
+
 # Digital value WFDB reserves for "no sample", per storage format (signal(5); format 8 has none).
 _INVALID_SAMPLE = {80: -128, 160: -32768, 212: -2048, 310: -512, 311: -512, 16: -32768, 61: -32768,
                    24: -(1 << 23), 32: -(1 << 31), 508: -128, 516: -32768, 524: -(1 << 23)}
-#: Unit name (lower case) -> factor to millivolts.
-UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nu": 1.0}
 #: Bits of a digital sample per storage format (signal(5)); a baseline must fit in them.
 _FORMAT_BITS = {8: 8, 80: 8, 16: 16, 61: 16, 160: 16, 212: 12, 310: 10, 311: 10, 24: 24, 32: 32,
                 508: 8, 516: 16, 524: 24}
@@ -46,12 +58,8 @@ MAX_SIGNALS = 64
 _FORMAT_FIELD = re.compile(
     r"^(?P<fmt>\d+)(?:x(?P<spf>\d+))?(?::(?P<skew>\d+))?(?:\+(?P<offset>\d+))?$")
 _GAIN_FIELD = re.compile(
-    r"^(?P<gain>[-+\d.eE]+)(?:\((?P<baseline>[-+\d]+)\))?(?:/(?P<units>\S+))?$")
+    r"^(?P<gain>[-+\d.eE]+)(?:\((?P<baseline>[-+\d]+)\))?(?:/(?P<units>\S*))?$")
 _RECORD_EXTENSIONS = (".mat", ".dat", ".hea")
-
-
-class HeaderError(ValueError):
-    """A WFDB header that cannot be parsed; the message names the file."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +73,8 @@ class SignalSpec:
     baseline: int
     units: str
     name: str
+    #: Why the line cannot be used (raised only when the signal is read), or None.
+    problem: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,37 +100,45 @@ class Header:
 
 
 def _parse_signal_line(line: str, index: int) -> SignalSpec:
+    """One signal line; a field that cannot be used is kept as the spec's ``problem``, raised
+    only when the signal is requested (an unrequested channel never drops a record)."""
     fields = line.split(maxsplit=8)
+    name = fields[8].strip() if len(fields) > 8 else f"ch{index + 1}"
+    where = f"signal line {index + 1}"
+    match = _FORMAT_FIELD.match(fields[1]) if len(fields) > 1 else None
+    gain_match = _GAIN_FIELD.match(fields[2]) if match and len(fields) > 2 else None
+    problem = None
     if len(fields) < 2:
-        raise HeaderError(f"signal line {index + 1} has no storage format: {line!r}")
-    match = _FORMAT_FIELD.match(fields[1])
-    if not match:
-        raise HeaderError(f"signal line {index + 1} has an unreadable format field {fields[1]!r}")
-    if len(fields) < 3:
+        problem = f"{where} has no storage format: {line!r}"
+    elif not match:
+        problem = f"{where} has an unreadable format field {fields[1]!r}"
+    elif len(fields) < 3:
         # WFDB would assume 200 units/mV; a guessed scale is a silently wrong signal.
-        raise HeaderError(f"signal line {index + 1} has no gain field; expected e.g. 1000.0(0)/mV")
-    gain_match = _GAIN_FIELD.match(fields[2])
-    if not gain_match:
-        raise HeaderError(f"signal line {index + 1} has an unreadable gain {fields[2]!r}")
-    gain = float(gain_match["gain"])
+        problem = f"{where} has no gain field; expected e.g. 1000.0(0)/mV"
+    elif not gain_match:
+        problem = f"{where} has an unreadable gain {fields[2]!r}"
+    if problem:
+        return SignalSpec(fields[0], 16, 1, 0, 0, math.nan, 0, "mV", name, problem)
     baseline = int(gain_match["baseline"]) if gain_match["baseline"] else None
-    units = gain_match["units"] or "mV"
     adc_zero = int(fields[4]) if len(fields) > 4 else 0
+    # No unit field: WFDB's default, millivolts; an empty one ("200/") names no unit.
+    units = gain_match["units"] if gain_match["units"] is not None else (
+        "" if fields[2].endswith("/") else "mV")
     return SignalSpec(
-        file_name=fields[0],
-        fmt=int(match["fmt"]),
-        samples_per_frame=int(match["spf"] or 1),
-        skew=int(match["skew"] or 0),
-        byte_offset=int(match["offset"] or 0),
-        gain=gain,
-        baseline=adc_zero if baseline is None else baseline,
-        units=units,
-        name=fields[8].strip() if len(fields) > 8 else f"ch{index + 1}",
-    )
+        file_name=fields[0], fmt=int(match["fmt"]), samples_per_frame=int(match["spf"] or 1),
+        skew=int(match["skew"] or 0), byte_offset=int(match["offset"] or 0),
+        gain=float(gain_match["gain"]), baseline=adc_zero if baseline is None else baseline,
+        units=units, name=name)
 
 
-def _check_signal(spec: SignalSpec, index: int) -> None:
-    """Physical bounds of one signal line (raises HeaderError without the file name)."""
+def _check_signal(spec: SignalSpec, index: int, assume_units: str | None = None) -> float:
+    """Physical bounds of one requested signal line; its scale from digital units to mV.
+
+    Raises:
+        HeaderError: without the file name.
+    """
+    if spec.problem:
+        raise HeaderError(spec.problem)
     where = f"signal {index + 1} ({spec.name})"
     if spec.fmt not in _FORMAT_BITS:
         raise HeaderError(f"{where}: storage format {spec.fmt} is not a WFDB sample format")
@@ -132,8 +150,10 @@ def _check_signal(spec: SignalSpec, index: int) -> None:
     if not -limit <= spec.baseline <= limit:
         raise HeaderError(f"{where}: baseline {spec.baseline} is outside the "
                           f"{_FORMAT_BITS[spec.fmt]}-bit range of format {spec.fmt}")
-    if spec.units.lower() not in UNIT_TO_MV:
-        raise HeaderError(f"{where}: unit {spec.units!r}; expected mV, uV or V")
+    try:
+        return unit_scale(spec.units, assume_units) / spec.gain
+    except ValueError as error:
+        raise HeaderError(f"{where}: {error}") from None
 
 
 def _check_record_line(fs: float, n_signals: int, n_samples: int | None) -> None:
@@ -167,7 +187,9 @@ def parse_header(text: str, source: str = "<header>") -> Header:
     record = body[0].split()
     try:
         if "/" in record[0]:
-            raise HeaderError(f"{source}: multi-segment records are not supported")
+            raise HeaderError(f"{source}: a multi-segment record; this parser reads "
+                              f"single-segment headers (read_leads reads multi-segment records "
+                              f"through wfdb)")
         n_signals = int(record[1])
         fs = float(record[2].split("/")[0].split("(")[0]) if len(record) > 2 else 250.0
         n_samples = int(record[3]) if len(record) > 3 else None
@@ -176,8 +198,6 @@ def parse_header(text: str, source: str = "<header>") -> Header:
             raise HeaderError(
                 f"{source}: header declares {n_signals} signals but has {len(body) - 1} signal lines")
         signals = tuple(_parse_signal_line(line, i) for i, line in enumerate(body[1:1 + n_signals]))
-        for i, spec in enumerate(signals):
-            _check_signal(spec, i)
     except HeaderError as error:
         if str(error).startswith(source):
             raise
@@ -187,19 +207,32 @@ def parse_header(text: str, source: str = "<header>") -> Header:
     return Header(_strip_record_extension(record[0]), fs, n_samples, signals, comments)
 
 
-def read_header(path: str | os.PathLike) -> Header:
-    """Read and parse the ``.hea`` file at ``path``."""
+def _header_text(path: str | os.PathLike) -> str:
     try:
-        text = Path(path).read_text(encoding="latin-1")
+        return Path(path).read_text(encoding="latin-1")
     except OSError as error:
         raise HeaderError(f"{path}: cannot read header ({error.strerror})") from None
-    return parse_header(text, str(path))
 
 
-def _is_fast_path(header: Header) -> bool:
+def read_header(path: str | os.PathLike) -> Header:
+    """Read and parse the ``.hea`` file at ``path``."""
+    return parse_header(_header_text(path), str(path))
+
+
+def is_multisegment(text: str) -> bool:
+    """Whether a header's record line is ``NAME/SEGMENTS ...`` (a multi-segment record)."""
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            return "/" in line.split()[0]
+    return False
+
+
+def _is_fast_path(header: Header, indices: list[int]) -> bool:
     """Format 16 ``.dat`` files, or ``.mat`` files (whatever format the header gives them)."""
     return all(s.samples_per_frame == 1 and s.skew == 0
-               and (s.fmt == 16 or s.file_name.endswith(".mat")) for s in header.signals)
+               and (s.fmt == 16 or s.file_name.endswith(".mat"))
+               for s in (header.signals[i] for i in indices))
 
 
 def _read_dat16(path: Path, n_signals: int, offset: int, max_samples: int | None) -> np.ndarray:
@@ -227,8 +260,6 @@ def _read_fast(directory: Path, header: Header, indices: list[int], max_samples:
         path = directory / file_name
         offset = header.signals[members[0]].byte_offset
         if path.suffix == ".mat":  # a MATLAB file says itself what it holds
-            from tfrecords_builder.matfile import read_val
-
             frames = read_val(path, len(members), offset, max_samples)
         else:
             frames = _read_dat16(path, len(members), offset, max_samples)
@@ -245,12 +276,15 @@ def _read_with_wfdb(directory: Path, header: Header, indices: list[int], max_sam
     import wfdb  # imported lazily: it is slow to import and only needed off the fast path
 
     path = directory / header.record_name
+    # wfdb compares sampto with the header's sample count: without one (legal WFDB) the whole
+    # record is read, then cut.
+    sampto = max_samples if header.n_samples is not None else None
     try:
-        record = wfdb.rdrecord(str(path), channels=indices, sampto=max_samples, physical=False,
+        record = wfdb.rdrecord(str(path), channels=indices, sampto=sampto, physical=False,
                                return_res=64)
     except Exception as error:  # noqa: BLE001 - wfdb raises many types on malformed files
         raise HeaderError(f"{path}: cannot read samples ({type(error).__name__}: {error})") from None
-    return record.d_signal
+    return record.d_signal if max_samples is None else record.d_signal[:max_samples]
 
 
 def _with_nan_gaps(digital: np.ndarray, formats: list[int]) -> np.ndarray:
@@ -262,9 +296,39 @@ def _with_nan_gaps(digital: np.ndarray, formats: list[int]) -> np.ndarray:
     return values
 
 
+def _max_samples(fs: float, max_seconds: float | None, n_samples: int | None) -> int | None:
+    max_samples = None if max_seconds is None else math.ceil(max_seconds * fs)
+    if n_samples is not None and max_samples is not None:
+        max_samples = min(max_samples, n_samples)
+    return max_samples
+
+
+def _physical(header_path: Path, header: Header, indices: list[int], max_seconds: float | None,
+              assume_units: str | None) -> np.ndarray:
+    """The signals at ``indices`` in mV, after checking only those signals' header fields."""
+    try:
+        scale = np.array([_check_signal(header.signals[i], i, assume_units) for i in indices])
+    except HeaderError as error:
+        raise HeaderError(f"{header_path}: {error}") from None
+    for file_name in {header.signals[i].file_name for i in indices}:
+        require_data_file(header_path.parent, file_name, header_path.name)
+    max_samples = _max_samples(header.fs, max_seconds, header.n_samples)
+    reader = _read_fast if _is_fast_path(header, indices) else _read_with_wfdb
+    digital = reader(header_path.parent, header, indices, max_samples)
+    expected = header.n_samples if max_samples is None else max_samples
+    if header.n_samples is not None and digital.shape[0] != expected:
+        raise HeaderError(
+            f"{header_path}: signal length mismatch: expected {expected} samples per signal "
+            f"(header: {header.n_samples}), the sample file holds {digital.shape[0]}")
+    specs = [header.signals[i] for i in indices]
+    digital = _with_nan_gaps(digital, [s.fmt for s in specs])
+    baseline = np.array([s.baseline for s in specs], dtype=np.float64)
+    return (digital - baseline) * scale
+
+
 def read_record(header_path: str | os.PathLike, leads: list[str] | None = None,
                 max_seconds: float | None = None) -> tuple[np.ndarray, float, list[str]]:
-    """Read a WFDB record as physical values in millivolts.
+    """Read a single-segment WFDB record as physical values in millivolts.
 
     Args:
         header_path: the record's ``.hea`` file.
@@ -282,18 +346,82 @@ def read_record(header_path: str | os.PathLike, leads: list[str] | None = None,
     header = read_header(header_path)
     names = header.lead_names
     indices = list(range(len(names))) if leads is None else [names.index(lead) for lead in leads]
-    max_samples = None if max_seconds is None else math.ceil(max_seconds * header.fs)
-    if header.n_samples is not None and max_samples is not None:
-        max_samples = min(max_samples, header.n_samples)
-    reader = _read_fast if _is_fast_path(header) else _read_with_wfdb
-    digital = reader(header_path.parent, header, indices, max_samples)
-    expected = header.n_samples if max_samples is None else max_samples
-    if expected is not None and digital.shape[0] != expected:
-        raise HeaderError(
-            f"{header_path}: signal length mismatch: expected {expected} samples per signal "
-            f"(header: {header.n_samples}), the sample file holds {digital.shape[0]}")
-    specs = [header.signals[i] for i in indices]
-    digital = _with_nan_gaps(digital, [s.fmt for s in specs])
-    baseline = np.array([s.baseline for s in specs], dtype=np.float64)
-    scale = np.array([UNIT_TO_MV[s.units.lower()] / s.gain for s in specs], dtype=np.float64)
-    return (digital - baseline) * scale, header.fs, [names[i] for i in indices]
+    data = _physical(header_path, header, indices, max_seconds, None)
+    return data, header.fs, [names[i] for i in indices]
+
+
+def read_leads(header_path: str | os.PathLike, leads, max_seconds: float | None = None, *,
+               lead_map=None, assume_units: str | None = None):
+    """The requested ``leads`` of a WFDB record (single- or multi-segment) in mV.
+
+    Only the requested leads' header fields are checked and only their sample files read.
+
+    Returns:
+        ``(signal (samples, leads), fs, lead names, ignored)``: ``ignored`` lists the other
+        channels as ``(name, unit)``.
+
+    Raises:
+        HeaderError: unreadable header or sample file, a requested signal's field out of
+            bounds or in a unit that is not a voltage (see :mod:`tfrecords_builder.units`).
+        RecordRejected: a requested lead no channel is, or two are.
+    """
+    header_path = Path(header_path)
+    text = _header_text(header_path)
+    if is_multisegment(text):
+        from tfrecords_builder.multisegment import read_multisegment
+
+        return read_multisegment(header_path, leads, max_seconds, lead_map=lead_map,
+                                 assume_units=assume_units)
+    header = parse_header(text, str(header_path))
+    try:
+        indices = select_leads(header.lead_names, leads, lead_map)
+    except RecordRejected:
+        # a signal line too broken to carry a name may be the missing lead: say what is wrong
+        for i, spec in enumerate(header.signals):
+            if spec.problem and spec.name == f"ch{i + 1}":
+                raise HeaderError(f"{header_path}: {spec.problem}") from None
+        raise
+    data = _physical(header_path, header, indices, max_seconds, assume_units)
+    units = [spec.units for spec in header.signals]
+    return data, header.fs, list(leads), unread_channels(header.lead_names, units, indices)
+
+
+@functools.lru_cache(maxsize=256)
+def _listing(directory: str, modified_ns: int) -> frozenset[str]:
+    return frozenset(os.listdir(directory))
+
+
+def names_in(directory: Path) -> frozenset[str]:
+    """The exact file names in ``directory`` (cached while its modification time stays).
+
+    Raises:
+        OSError: the folder cannot be listed.
+    """
+    return _listing(str(directory), directory.stat().st_mtime_ns)
+
+
+def other_case(names: frozenset[str], wanted: str) -> str | None:
+    """The name in ``names`` that differs from ``wanted`` only in case, or None."""
+    matches = sorted(name for name in names if name.lower() == wanted.lower() and name != wanted)
+    return matches[0] if matches else None
+
+
+def require_data_file(directory: Path, file_name: str, header_name: str) -> None:
+    """A data file the header names must exist under exactly that name, on every platform.
+
+    Raises:
+        HeaderError: not there; when a file of the same name in another case is, the message
+            names it ("found r.DAT; expected r.dat").
+    """
+    path = directory / file_name
+    try:
+        names = names_in(path.parent)
+        if path.name not in names:  # the listing may be older than the file: look again
+            names = frozenset(os.listdir(path.parent))
+    except OSError as error:
+        raise HeaderError(f"{path}: cannot read its folder ({error.strerror})") from None
+    if path.name in names:
+        return
+    found = other_case(names, path.name)
+    found = f"found {found}; expected {path.name}" if found else "no such file"
+    raise HeaderError(f"{path}: data file named by {header_name} not found ({found})")

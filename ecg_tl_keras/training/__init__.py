@@ -14,10 +14,11 @@ from ecg_tl_keras.training.strategies import Convergence, Phase, register_finetu
 
 
 def train(config: TrainConfig, *, model=None, callbacks=()) -> dict:
-    """Runs :func:`ecg_tl_keras.training.trainer.train` (imports TensorFlow on first use)."""
-    from ecg_tl_keras.backends import require_tensorflow
+    """Runs :func:`ecg_tl_keras.training.trainer.train` (under TensorFlow or JAX; imports
+    the trainer on first use)."""
+    from ecg_tl_keras.backends import require_training_backend
 
-    require_tensorflow("ecg_tl_keras.training.train")
+    require_training_backend("ecg_tl_keras.training.train")
     from ecg_tl_keras.training.trainer import train as _train
 
     return _train(config, model=model, callbacks=callbacks)

@@ -22,9 +22,8 @@ from typing import Callable, Mapping, Protocol, Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
-from tensorflow.core.framework import summary_pb2
 
+from ecg_tl_keras.backends import uses_tf_data
 from ecg_tl_keras.metrics import macro_auc, macro_f1, weighted_f1
 from ecg_tl_keras.training import faults
 from ecg_tl_keras.training.evaluation import EvalSplit, Predictor
@@ -102,9 +101,10 @@ class BestWeights(keras.callbacks.Callback):
     """Keeps the weights of the epoch with the best value of a monitored log key.
 
     Strictly better wins (ties keep the earlier epoch; NaN never wins). The best
-    weights are kept on the model's device(s), in variables created under its
-    distribution strategy's scope and updated by assignment when the monitored value
-    improves; at the end of training the model gets them back the same way. They are
+    weights are kept on the model's device(s): under TensorFlow in variables created
+    under its distribution strategy's scope and updated by assignment when the monitored
+    value improves, under another backend as copies of the weights' backend arrays (with
+    their sharding); at the end of training the model gets them back by assignment. They are
     copied to the host only when a backup snapshot needs them. Its state
     (:meth:`state`, :meth:`load_state`) is saved with each :class:`RunBackup`
     snapshot, so a resumed run selects as an uninterrupted one.
@@ -130,23 +130,41 @@ class BestWeights(keras.callbacks.Callback):
         self.monitor, self.mode = monitor, mode
         self.best_value = -np.inf if mode == "max" else np.inf
         self.best_epoch = 0
-        self._on_device: list[tf.Variable] | None = None
+        self._on_device: list | None = None  # tf.Variable copies, or backend arrays
         self._on_host: list[np.ndarray] | None = None  # None: not copied since the last change
 
     @property
     def best_weights(self) -> list[np.ndarray] | None:
         """The best epoch's weights as NumPy arrays (copied from the device when needed)."""
         if self._on_host is None and self._on_device is not None and self.best_epoch:
-            self._on_host = [np.asarray(copy.numpy()) for copy in self._on_device]
+            self._on_host = [np.asarray(keras.ops.convert_to_numpy(copy))
+                             for copy in self._on_device]
         return self._on_host
 
     def on_train_begin(self, logs=None):
-        with self.model.distribute_strategy.scope():
-            self._on_device = [tf.Variable(weight.value, trainable=False)
-                               for weight in self.model.weights]
+        if uses_tf_data():
+            import tensorflow as tf
+
+            with self.model.distribute_strategy.scope():
+                self._on_device = [tf.Variable(weight.value, trainable=False)
+                                   for weight in self.model.weights]
+        else:
+            self._on_device = self._copies(weight.value for weight in self.model.weights)
         if self._on_host is not None:  # a resumed run's best weights
-            for copy, value in zip(self._on_device, self._on_host):
+            self._keep(self._on_host)
+
+    @staticmethod
+    def _copies(values) -> list:
+        """New backend arrays holding ``values`` (weights' arrays or NumPy arrays)."""
+        return [keras.ops.copy(value) for value in values]
+
+    def _keep(self, values) -> None:
+        """Makes ``values`` (the model's current weights, or a backup's) the best ones."""
+        if uses_tf_data():
+            for copy, value in zip(self._on_device, values):
                 copy.assign(value)
+        else:
+            self._on_device = self._copies(values)
 
     def _better(self, value: float) -> bool:
         if math.isnan(value):
@@ -161,8 +179,7 @@ class BestWeights(keras.callbacks.Callback):
         value = _scalar(logs[self.monitor])
         if self._better(value):
             self.best_value, self.best_epoch = value, epoch + 1
-            for copy, weight in zip(self._on_device, self.model.weights):
-                copy.assign(weight.value)
+            self._keep([weight.value for weight in self.model.weights])
             self._on_host = None
 
     def on_train_end(self, logs=None):
@@ -183,8 +200,7 @@ class BestWeights(keras.callbacks.Callback):
         self.best_value = float(stored["best_value"])
         self.best_epoch = int(stored["best_epoch"])
         if self._on_device is not None and self._on_host is not None:
-            for copy, value in zip(self._on_device, self._on_host):
-                copy.assign(value)
+            self._keep(self._on_host)
 
 
 class Stateful(Protocol):
@@ -452,9 +468,10 @@ class EpochReseed(keras.callbacks.Callback):
 class TensorBoardScalars(keras.callbacks.Callback):
     """Writes every epoch log (loss, F1s, AUC, lr, ...) as a TensorBoard scalar ``epoch_<name>``.
 
-    Uses TensorFlow's own summary writer, so it works without the
-    ``tensorboard`` package installed (which is only needed to view the logs:
-    ``tensorboard --logdir RUN/tensorboard``). Steps are 1-based epochs.
+    Under TensorFlow with TensorFlow's own summary writer, under another backend with
+    :class:`~ecg_tl_keras.training.events.EventWriter`; neither needs the
+    ``tensorboard`` package, which is only needed to view the logs
+    (``tensorboard --logdir RUN/tensorboard``). Steps are 1-based epochs.
 
     Example:
         >>> TensorBoardScalars("runs/a/tensorboard")  # doctest: +SKIP
@@ -466,20 +483,30 @@ class TensorBoardScalars(keras.callbacks.Callback):
         self._writer = None
 
     def on_train_begin(self, logs=None):
-        self._writer = tf.summary.create_file_writer(self.log_dir)
+        if uses_tf_data():
+            import tensorflow as tf
+
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        else:
+            from ecg_tl_keras.training.events import EventWriter
+
+            self._writer = EventWriter(self.log_dir)
 
     def on_epoch_end(self, epoch, logs=None):
+        scalars = {f"epoch_{name}": _scalar(value) for name, value in (logs or {}).items()}
+        if not uses_tf_data():
+            self._writer.scalars(epoch + 1, scalars)
+            return
+        import tensorflow as tf
+        from tensorflow.core.framework import summary_pb2
+
         metadata = summary_pb2.SummaryMetadata(
             plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
         )
         with self._writer.as_default():
-            for name, value in (logs or {}).items():
-                tf.summary.write(
-                    f"epoch_{name}",
-                    tf.constant(_scalar(value), tf.float32),
-                    step=epoch + 1,
-                    metadata=metadata,
-                )
+            for name, value in scalars.items():
+                tf.summary.write(name, tf.constant(value, tf.float32), step=epoch + 1,
+                                 metadata=metadata)
         self._writer.flush()
 
     def on_train_end(self, logs=None):

@@ -23,7 +23,7 @@ from ecg_tl_keras.precision import PRECISIONS
 from ecg_tl_keras.training.strategies import strategy_names
 
 SELECT_ON = ("val", "test")
-STRATEGIES = ("auto", "default", "mirrored", "multiworker")
+STRATEGIES = ("auto", "default", "mirrored", "multiworker", "data-parallel")
 #: The fine-tuning strategies built in (``register_finetune_strategy`` adds more).
 FINETUNE = strategy_names()
 _MONITOR = re.compile(r"(?P<split>val|test)_(?P<metric>[A-Za-z0-9_]+)")
@@ -61,7 +61,8 @@ class TrainConfig:
         train_size: train on a seeded patient-wise subsample of this many records.
         finetune: a fine-tuning strategy: ``"full"``, ``"linear"`` (frozen backbone),
             ``"gradual"`` or ``"lp-ft"`` (see ``ecg_tl_keras.training.strategies``).
-        strategy: ``"auto"``, ``"default"``, ``"mirrored"`` or ``"multiworker"``.
+        strategy: ``"auto"``, ``"default"``, ``"mirrored"`` or ``"multiworker"``
+            (TensorFlow), ``"data-parallel"`` (JAX: ``keras.distribution.DataParallel``).
         head: ``"linear"`` or ``"mlp"`` for a new model; None means linear for a
             new model and the checkpoint's own head type when fine-tuning.
         readout: recurrent backbones: ``"last"`` (final state) or ``"flatten"`` (every

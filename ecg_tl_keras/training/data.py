@@ -6,7 +6,8 @@ import dataclasses
 
 import numpy as np
 
-from ecg_tl_keras import datasets
+from ecg_tl_keras.backends import uses_tf_data
+from ecg_tl_keras.built import BuiltDataset
 from ecg_tl_keras.training.config import TrainConfig
 
 
@@ -15,7 +16,8 @@ class DataPlan:
     """The record selection of a run.
 
     Attributes:
-        train_filters: keyword filters for ``datasets.load_records(data, "train", ...)``.
+        train_filters: keyword filters for ``datasets.load_records(data, "train", ...)``
+            (and ``shards.RecordFilter.of``).
         train_records: number of training records.
         train_patients: number of training patients.
         selection_filters: filters of the selection split within train, or None
@@ -68,13 +70,17 @@ def sample_patients(
     return record_ids[np.isin(inverse, chosen)]
 
 
-def plan_data(config: TrainConfig, dataset: datasets.BuiltDataset) -> DataPlan:
+def plan_data(config: TrainConfig, dataset: BuiltDataset) -> DataPlan:
     """Carves the selection fold and the ``train_size`` subsample out of the train split.
 
     Raises:
         ValueError: the validation fold is empty, or ``train_size`` is too large.
     """
-    index = datasets.load_index(dataset, "train")
+    if uses_tf_data():
+        from ecg_tl_keras.datasets import load_index
+    else:
+        from ecg_tl_keras.shards import load_index
+    index = load_index(dataset, "train")
     selecting_on_val = config.select_on == "val"
     # The study trained PTB-XL on strat folds 1-8 although it selected on test.
     skipping_val = not selecting_on_val and config.skip_release_val_fold and (

@@ -7,7 +7,12 @@
 - ``default``: the default strategy;
 - ``mirrored``: ``MirroredStrategy`` over all visible GPUs, or over all
   logical CPU devices when there is no GPU;
-- ``multiworker``: ``MultiWorkerMirroredStrategy`` configured by ``TF_CONFIG``.
+- ``multiworker``: ``MultiWorkerMirroredStrategy`` configured by ``TF_CONFIG``;
+- ``data-parallel``: ``keras.distribution.DataParallel``, under the JAX backend only.
+
+Under a Keras backend other than TensorFlow, :func:`make_strategy` returns a
+:class:`~ecg_tl_keras.training.keras_distribution.KerasDistribution` instead and this
+module does not import TensorFlow.
 
 The global batch size is always the requested one; it is split over replicas.
 
@@ -21,28 +26,47 @@ cross-replica reductions that drives the same Keras callbacks as ``fit``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Union
 
 import keras
-import tensorflow as tf
+
+from ecg_tl_keras.backends import uses_tf_data
+from ecg_tl_keras.training.keras_distribution import (DATA_PARALLEL, KerasDistribution,
+                                                      make_distribution)
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+#: What a run trains under: a ``tf.distribute`` strategy or a Keras distribution.
+Strategy = Union["tf.distribute.Strategy", KerasDistribution]
 
 
-def make_strategy(name: str) -> tf.distribute.Strategy:
-    """The ``tf.distribute`` strategy for ``--strategy name``.
+def make_strategy(name: str) -> Strategy:
+    """The ``tf.distribute`` strategy for ``--strategy name`` (a :class:`KerasDistribution`
+    under another Keras backend).
 
     Create it before any other TensorFlow work (``MultiWorkerMirroredStrategy``
     requires it).
 
     Raises:
-        ValueError: unknown name, or ``multiworker`` without a ``TF_CONFIG``.
+        ValueError: unknown name, ``multiworker`` without a ``TF_CONFIG``, or a strategy
+            the backend does not have.
 
     Example:
         >>> make_strategy("default").num_replicas_in_sync
         1
     """
+    if not uses_tf_data():
+        return make_distribution(name)
+    import tensorflow as tf
+
+    if name == DATA_PARALLEL:
+        raise ValueError(f"--strategy {DATA_PARALLEL} is keras.distribution's, for "
+                         "KERAS_BACKEND=jax; under TensorFlow use --strategy mirrored")
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "auto":
@@ -62,11 +86,28 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     raise ValueError(f"unknown strategy {name!r}; choose auto, default, mirrored or multiworker")
 
 
-def is_multiworker(strategy: tf.distribute.Strategy) -> bool:
+def is_multiworker(strategy: Strategy) -> bool:
+    if isinstance(strategy, KerasDistribution):
+        return False
+    import tensorflow as tf
+
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
-def worker_task(strategy: tf.distribute.Strategy) -> tuple[str, int] | None:
+def needs_even_batches(strategy: Strategy) -> bool:
+    """Whether every batch must split evenly over the replicas (``keras.distribution``)."""
+    return isinstance(strategy, KerasDistribution) and strategy.num_replicas_in_sync > 1
+
+
+def fit_scope(strategy: Strategy):
+    """The context ``fit`` and the final evaluation run in: a Keras distribution's scope (its
+    batches are split over its devices there); nothing for a ``tf.distribute`` strategy (the
+    model remembers it)."""
+    return strategy.scope() if isinstance(strategy, KerasDistribution) else (
+        contextlib.nullcontext())
+
+
+def worker_task(strategy: Strategy) -> tuple[str, int] | None:
     """``(task_type, task_id)`` of this process in a multi-worker cluster, else None."""
     if not is_multiworker(strategy):
         return None
@@ -74,11 +115,11 @@ def worker_task(strategy: tf.distribute.Strategy) -> tuple[str, int] | None:
     return resolver.task_type, int(resolver.task_id)
 
 
-def is_chief(strategy: tf.distribute.Strategy) -> bool:
+def is_chief(strategy: Strategy) -> bool:
     """Whether this process writes the run directory (worker 0 when there is no chief task).
 
     Example:
-        >>> is_chief(tf.distribute.get_strategy())
+        >>> is_chief(make_strategy("default"))
         True
     """
     task = worker_task(strategy)
@@ -89,7 +130,7 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     return task_type == "chief" or (task_type == "worker" and task_id == 0 and not has_chief)
 
 
-def run_directory(out: str | os.PathLike, strategy: tf.distribute.Strategy) -> Path:
+def run_directory(out: str | os.PathLike, strategy: Strategy) -> Path:
     """The chief writes ``out``; another worker writes ``out/workers/<type>-<id>``.
 
     Every worker keeps its own backup there, so each resumes from its own state.
@@ -114,6 +155,8 @@ def pad_and_shard(
     zero-weight records up to ``steps * global_batch`` so every worker runs
     the same number of equal steps, and keeps this worker's share.
     """
+    import tensorflow as tf
+
     padding = steps * global_batch - count
 
     def transform(ds: tf.data.Dataset) -> tf.data.Dataset:
@@ -135,12 +178,16 @@ def per_record_loss(loss, y_true, y_pred):
         >>> per_record_loss(keras.losses.BinaryCrossentropy(), [[1.0]], [[0.5]]).shape
         TensorShape([1])
     """
+    import tensorflow as tf
+
     if isinstance(loss, keras.losses.Loss):
         return loss.call(tf.convert_to_tensor(y_true), tf.convert_to_tensor(y_pred))
     return loss(y_true, y_pred)
 
 
 def _train_step_function(model: keras.Model, strategy: tf.distribute.Strategy) -> Callable:
+    import tensorflow as tf
+
     variables = model.trainable_variables
 
     def replica_step(x, y, weight):

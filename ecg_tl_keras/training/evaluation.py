@@ -6,11 +6,13 @@ import dataclasses
 import os
 import weakref
 
+from typing import Iterable
+
 import keras
 import numpy as np
-import tensorflow as tf
 
-from ecg_tl_keras import datasets
+from ecg_tl_keras.backends import uses_tf_data
+from ecg_tl_keras.built import BuiltDataset
 from ecg_tl_keras.metrics import classification_report
 
 EVAL_BATCH_SIZE = 256
@@ -22,7 +24,8 @@ class EvalSplit:
 
     Attributes:
         name: split name used in logs (``"val"``, ``"test"``).
-        signals: ``tf.data.Dataset`` of batched signals, in the order of ``y_true``.
+        signals: batched signals, in the order of ``y_true``: a ``tf.data.Dataset`` under
+            TensorFlow, else a re-iterable of NumPy batches (``pydata.SignalBatches``).
         y_true: multi-hot targets, ``(records, labels)``.
         record_ids: record ids, ``(records,)``.
 
@@ -34,15 +37,18 @@ class EvalSplit:
     """
 
     name: str
-    signals: tf.data.Dataset
+    signals: Iterable
     y_true: np.ndarray
     record_ids: np.ndarray
 
     @classmethod
     def from_records(
-        cls, name: str, records: tf.data.Dataset, batch_size: int = EVAL_BATCH_SIZE
+        cls, name: str, records, batch_size: int = EVAL_BATCH_SIZE
     ) -> "EvalSplit":
-        """From unbatched ``(signal, labels, record_id)`` records (one pass reads targets)."""
+        """From a ``tf.data.Dataset`` of unbatched ``(signal, labels, record_id)`` records
+        (one pass reads targets)."""
+        import tensorflow as tf
+
         targets = records.map(lambda signal, labels, record_id: (labels, record_id)).batch(4096)
         labels, ids = [], []
         for batch_labels, batch_ids in targets.as_numpy_iterator():
@@ -63,14 +69,19 @@ class EvalSplit:
         cls, name: str, signals, y_true, record_ids, batch_size: int = EVAL_BATCH_SIZE
     ) -> "EvalSplit":
         """From in-memory arrays (tests, small data)."""
-        dataset = tf.data.Dataset.from_tensor_slices(np.asarray(signals, np.float32)).batch(
-            batch_size
-        )
+        signals = np.asarray(signals, np.float32)
+        if uses_tf_data():
+            import tensorflow as tf
+
+            dataset = tf.data.Dataset.from_tensor_slices(signals).batch(batch_size)
+        else:
+            dataset = [signals[start:start + batch_size]
+                       for start in range(0, len(signals), batch_size)]
         return cls(name, dataset, np.asarray(y_true, np.float32), np.asarray(record_ids, dtype=str))
 
 
 def load_eval_split(
-    data_dir: str | os.PathLike | datasets.BuiltDataset,
+    data_dir: str | os.PathLike | BuiltDataset,
     split: str,
     *,
     name: str | None = None,
@@ -82,41 +93,78 @@ def load_eval_split(
     Example:
         >>> test = load_eval_split("OUT/ptbxl", "test")  # doctest: +SKIP
     """
+    if not uses_tf_data():
+        return _eval_split_from_shards(data_dir, split, name or split, batch_size, filters)
+    from ecg_tl_keras import datasets
+
     records = datasets.load_records(data_dir, split, with_ids=True, **filters)
     return EvalSplit.from_records(name or split, records, batch_size)
 
 
+def _eval_split_from_shards(data_dir, split: str, name: str, batch_size: int,
+                            filters: dict) -> EvalSplit:
+    """:func:`load_eval_split` without TensorFlow: targets read once, signals on each pass."""
+    from ecg_tl_keras.shards import RecordFilter, iter_records
+    from ecg_tl_keras.training.pydata import SignalBatches
+
+    data, keep = BuiltDataset.open(data_dir), RecordFilter.of(**filters)
+    records = list(iter_records(data, split, keep=keep, with_signal=False))
+    if not records:
+        raise ValueError(f"the {name} split selects no records")
+    return EvalSplit(name, SignalBatches(data, split, keep, batch_size),
+                     np.stack([record.labels for record in records]),
+                     np.array([record.record_id for record in records], dtype=str))
+
+
 class Predictor:
     """Forward passes of one model in inference mode, traced once per model.
+
+    Under TensorFlow:
 
     The forward function has a fixed input signature (any batch size), so batches
     of different sizes (a split's last batch, another split) never retrace it, and
     every ``Predictor`` of the same model shares it: the per-epoch evaluation, the
     final test and ``evaluate`` trace once in all (no ``tf.function`` retracing
     warnings). Runs in the current (cross-replica) context, so it works the same
-    under every distribution strategy and returns predictions in dataset order.
+    under every distribution strategy and returns predictions in dataset order. Under
+    another backend: ``Model.predict_on_batch`` (compiled by the backend once per shape).
 
     Example:
         >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, "sigmoid")])
-        >>> Predictor(model)(tf.data.Dataset.from_tensors(np.zeros((2, 3), "float32"))).shape
+        >>> Predictor(model)(EvalSplit.from_arrays("x", np.zeros((2, 3)), [[0]] * 2,
+        ...                                        ["a", "b"]).signals).shape
         (2, 1)
     """
 
     def __init__(self, model: keras.Model):
         self.model = model
-        self._forward = _forward_function(model)
+        self._forward = _forward_function(model) if uses_tf_data() else None
 
-    def __call__(self, signals: tf.data.Dataset) -> np.ndarray:
-        outputs = [self._forward(batch).numpy() for batch in signals]
+    def __call__(self, signals: Iterable) -> np.ndarray:
+        if self._forward is None:
+            outputs = [self._predict_on_batch(np.asarray(batch)) for batch in signals]
+        else:
+            outputs = [self._forward(batch).numpy() for batch in signals]
         return np.concatenate(outputs).astype(np.float32)
 
 
-_FORWARD_FUNCTIONS: "weakref.WeakKeyDictionary[keras.Model, tf.types.experimental.GenericFunction]"
-_FORWARD_FUNCTIONS = weakref.WeakKeyDictionary()
+    def _predict_on_batch(self, batch: np.ndarray) -> np.ndarray:
+        """Under a Keras distribution, a batch padded to split evenly over its devices."""
+        from ecg_tl_keras.training.keras_distribution import batch_multiple
+
+        padding = -len(batch) % batch_multiple()
+        if padding:
+            batch = np.concatenate([batch, np.zeros((padding, *batch.shape[1:]), batch.dtype)])
+        return np.asarray(self.model.predict_on_batch(batch))[:len(batch) - padding]
+
+
+_FORWARD_FUNCTIONS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _forward_function(model: keras.Model):
     """The model's inference ``tf.function`` (one per model, traced on first use)."""
+    import tensorflow as tf
+
     if model not in _FORWARD_FUNCTIONS:
         reference = weakref.ref(model)  # the function must not keep the model alive
         signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)]
@@ -166,7 +214,7 @@ def evaluate_checkpoint(checkpoint: str, data, split: str = "test", *, verify: b
     """
     from ecg_tl_keras.training.checkpoints import input_mismatch, label_names, load_checkpoint
 
-    dataset = datasets.BuiltDataset.open(data)
+    dataset = BuiltDataset.open(data)
     if verify:
         dataset.verify([split])
     model, metadata = load_checkpoint(checkpoint)

@@ -16,15 +16,16 @@ import csv
 import dataclasses
 import math
 import platform
+import sys
 import time
 from typing import Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 import ecg_tl_keras
-from ecg_tl_keras import datasets
+from ecg_tl_keras.backends import uses_tf_data
+from ecg_tl_keras.built import BuiltDataset
 from ecg_tl_keras.models import get_backbone_spec
 from ecg_tl_keras.precision import (apply_precision, loss_scaled, model_precision,
                                     resolve_precision)
@@ -55,10 +56,16 @@ from ecg_tl_keras.training.strategies import finetune_phases
 
 
 def versions() -> dict:
-    """Versions of Python, TensorFlow, Keras, NumPy and this package."""
+    """Versions of Python, the Keras backend's package, Keras, NumPy and this package
+    (``tensorflow`` is None when the run did not use TensorFlow)."""
+    backend = keras.backend.backend()
+    tensorflow = sys.modules.get("tensorflow") if uses_tf_data() else None
     return {
         "python": platform.python_version(),
-        "tensorflow": tf.__version__,
+        "tensorflow": getattr(tensorflow, "__version__", None),
+        "keras_backend": backend,
+        **({backend: getattr(sys.modules.get(backend), "__version__", None)}
+           if backend != "tensorflow" else {}),
         "keras": keras.__version__,
         "numpy": np.__version__,
         "ecg_tl_keras": ecg_tl_keras.__version__,
@@ -66,9 +73,12 @@ def versions() -> dict:
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
-    """Seeds Python, NumPy and TensorFlow; optionally enables op determinism."""
+    """Seeds Python, NumPy and the backend; optionally enables TensorFlow's op determinism
+    (the JAX backend's CPU operations are deterministic already)."""
     keras.utils.set_random_seed(seed)
-    if deterministic:
+    if deterministic and uses_tf_data():
+        import tensorflow as tf
+
         tf.config.experimental.enable_op_determinism()
 
 
@@ -86,8 +96,8 @@ class _Run:
     """What the steps of one run share."""
 
     config: TrainConfig
-    strategy: tf.distribute.Strategy
-    dataset: datasets.BuiltDataset
+    strategy: "distribution.Strategy"
+    dataset: BuiltDataset
     run_dir: RunDir
     plan: DataPlan | None  # None for a finished run
     log: _Console
@@ -107,7 +117,8 @@ class _Run:
         records = self.plan.train_records
         if not distribution.is_multiworker(self.strategy):
             records = _records_per_epoch(records, self.config.batch_size,
-                                         self.strategy.num_replicas_in_sync)
+                                         self.strategy.num_replicas_in_sync,
+                                         even=distribution.needs_even_batches(self.strategy))
         return math.ceil(records / self.config.batch_size)
 
 
@@ -157,6 +168,7 @@ def train(config: TrainConfig, *, model: keras.Model | None = None,
             model = apply_precision(model, run.precision)
         phases = (finetune_phases(config.finetune, 0, config.epochs) if user_model
                   else strategy_phases(model, config.finetune, config.epochs))
+        _check_phases_backend(phases, config.finetune)
         loss = make_loss(config.loss)
         optimizer = make_optimizer(config.optimizer, config.lr, phases, run.steps_per_epoch)
         model.compile(optimizer=loss_scaled(optimizer, run.precision), loss=loss)
@@ -192,9 +204,10 @@ def train(config: TrainConfig, *, model: keras.Model | None = None,
         watched = [key for key in metrics.keys
                    if key.startswith(f"{splits[0].name}_") and not key.endswith("_macro_f1")]
         all_callbacks.append(cb.EpochLine(config.epochs, watched, best, run.log))
-    _fit(run, model, all_callbacks)
-    starts = phased.starts if phased is not None else [phase.start_epoch for phase in phases]
-    return _finish(run, model, test, best, source, started, starts)
+    with distribution.fit_scope(run.strategy):
+        _fit(run, model, all_callbacks)
+        starts = phased.starts if phased is not None else [phase.start_epoch for phase in phases]
+        return _finish(run, model, test, best, source, started, starts)
 
 
 def _start(config: TrainConfig, user_model: bool) -> _Run:
@@ -206,7 +219,7 @@ def _start(config: TrainConfig, user_model: bool) -> _Run:
     elif config.finetune_from is not None:
         raise ValueError("train(model=...) and finetune_from exclude each other: pass the "
                          "fine-tuned model itself, or no model")
-    dataset = datasets.BuiltDataset.open(config.data)
+    dataset = BuiltDataset.open(config.data)
     run_dir = RunDir(distribution.run_directory(config.out, strategy))
     log = _Console(distribution.is_chief(strategy))
     if config.overwrite and (run_dir.is_finished() or run_dir.has_resume_state()):
@@ -220,6 +233,15 @@ def _start(config: TrainConfig, user_model: bool) -> _Run:
     if config.verify:
         dataset.verify(("train", "test"), log=log)
     return _Run(config, strategy, dataset, run_dir, plan_data(config, dataset), log)
+
+
+def _check_phases_backend(phases, finetune: str) -> None:
+    """Refuses fine-tuning phases that freeze layers under a backend other than TensorFlow:
+    the JAX optimizer needs the trainable set it was built with (not supported yet)."""
+    if not uses_tf_data() and any(phase.stages is not None for phase in phases):
+        raise ValueError(f"--finetune {finetune} freezes layers, which training under "
+                         f"KERAS_BACKEND={keras.backend.backend()} does not support yet: use "
+                         "--finetune full, or KERAS_BACKEND=tensorflow")
 
 
 def _convergence_monitor(run: _Run) -> str:
@@ -324,6 +346,11 @@ def _fit(run: _Run, model: keras.Model, callbacks: list) -> None:
         finishing.on_train_begin()
         finishing.on_train_end()
         return
+    if not uses_tf_data():
+        _fit_pydata(run, model, callbacks, verbose)
+        return
+    from ecg_tl_keras import datasets
+
     records = datasets.load_records(run.dataset, "train", **run.plan.train_filters)
     epochs = {"first_epoch": run.initial_epoch, "epochs": config.epochs,
               "seed": config.seed, "buffer_size": run.plan.train_records}
@@ -341,11 +368,34 @@ def _fit(run: _Run, model: keras.Model, callbacks: list) -> None:
               verbose=verbose, shuffle=False)
 
 
+def _fit_pydata(run: _Run, model, callbacks: list, verbose) -> None:
+    """``_fit`` without TensorFlow: the shard reader's batches as a ``keras.utils.PyDataset``."""
+    from ecg_tl_keras.shards import RecordFilter
+    from ecg_tl_keras.training.pydata import ShuffledEpochs
+
+    config, count = run.config, run.plan.train_records
+    replicas = run.strategy.num_replicas_in_sync
+    if distribution.needs_even_batches(run.strategy) and config.batch_size % replicas:
+        raise ValueError(f"--batch-size {config.batch_size} must be a multiple of the "
+                         f"{replicas} devices of --strategy {config.strategy}")
+    batches = ShuffledEpochs(
+        run.dataset, "train", keep=RecordFilter.of(**run.plan.train_filters),
+        batch_size=config.batch_size, seed=config.seed, first_epoch=run.initial_epoch,
+        epochs=config.epochs, records=count,
+        records_per_epoch=_records_per_epoch(count, config.batch_size, replicas,
+                                             even=distribution.needs_even_batches(run.strategy)))
+    model.fit(batches, epochs=config.epochs, initial_epoch=run.initial_epoch,
+              steps_per_epoch=run.steps_per_epoch,
+              callbacks=[batches.follower(), *callbacks], verbose=verbose, shuffle=False)
+
+
 def _fit_multiworker(run: _Run, model, callbacks, records, epochs: dict, verbose) -> None:
     batch_size, replicas = run.config.batch_size, run.strategy.num_replicas_in_sync
     if batch_size % replicas:
         raise ValueError(f"--batch-size {batch_size} must be a multiple of the {replicas} "
                          f"replicas of the multi-worker cluster")
+    from ecg_tl_keras import datasets
+
     count = run.plan.train_records
     steps = math.ceil(count / batch_size)
 
@@ -403,9 +453,12 @@ def _finish(run: _Run, model, test: EvalSplit, best: cb.BestWeights, source, sta
     return metrics
 
 
-def _records_per_epoch(count: int, batch_size: int, replicas: int) -> int:
-    """Records used per epoch: drops a last batch too small to give every replica a record."""
+def _records_per_epoch(count: int, batch_size: int, replicas: int, even: bool = False) -> int:
+    """Records used per epoch: drops a last batch too small to give every replica a record
+    (``even``: drops what keeps the last batch from splitting evenly over the replicas)."""
     remainder = count % batch_size
+    if even:
+        return count - remainder % replicas
     return count - remainder if replicas > 1 and 0 < remainder < replicas else count
 
 

@@ -12,12 +12,14 @@ import abc
 import collections
 import dataclasses
 from pathlib import Path
-from typing import ClassVar, Sequence
+from typing import ClassVar
 
-import numpy as np
 import pandas as pd
 
+from tfrecords_builder.reading import RawSignal, read_signal_file
 from tfrecords_builder.signal import STANDARD_LEADS
+
+__all__ = ["RawSignal", "Reader", "RecordRef", "SourceError"]
 
 
 class SourceError(ValueError):
@@ -43,15 +45,6 @@ class RecordRef:
     location: str
     fold: int | None = None
     split: str | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class RawSignal:
-    """A record's signal as read: (samples, leads) in mV, its rate and lead names."""
-
-    data: np.ndarray
-    fs: float
-    lead_names: Sequence[str]
 
 
 class Reader(abc.ABC):
@@ -82,6 +75,16 @@ class Reader(abc.ABC):
     test_size: float | None = None
     #: True when a record without a positive label is a negative example, not an unlabeled one.
     labels_are_complete: ClassVar[bool] = False
+    #: ``{channel name: standard lead}`` applied to every record (None: names as they are).
+    lead_map: dict[str, str] | None = None
+    #: The unit taken for a requested lead whose own unit is not a voltage (None: refused).
+    assume_units: str | None = None
+
+    def read_file(self, path: Path, max_seconds: float) -> RawSignal:
+        """The reader's leads of the record file at ``path`` (WFDB or EDF), with the reader's
+        lead map and assumed units (see :func:`tfrecords_builder.reading.read_signal_file`)."""
+        return read_signal_file(path, self.leads, max_seconds, lead_map=self.lead_map,
+                                assume_units=self.assume_units)
 
     @property
     def dataset_name(self) -> str:

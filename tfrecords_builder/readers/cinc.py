@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tfrecords_builder.readers.base import RawSignal, Reader, RecordRef, SourceError
-from tfrecords_builder.wfdb_io import HeaderError, read_header, read_record
+from tfrecords_builder.wfdb_io import HeaderError, read_header
 
 #: Label -> SNOMED-CT codes (first is the Challenge's code, the rest its equivalents).
 SNOMED = {
@@ -75,5 +75,4 @@ class CincReader(Reader):
         return refs
 
     def read_signal(self, ref: RecordRef, max_seconds: float) -> RawSignal:
-        data, fs, leads = read_record(self.source / ref.location, max_seconds=max_seconds)
-        return RawSignal(data, fs, leads)
+        return self.read_file(self.source / ref.location, max_seconds)

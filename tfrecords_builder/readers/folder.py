@@ -12,9 +12,14 @@
   (otherwise the patient-wise random split with ``--test-size``).
 
 Records are any WFDB record :mod:`wfdb` reads (``.hea`` + ``.dat`` in any
-storage format, CinC ``.hea`` + ``.mat``) or EDF files (``.edf``, read with
-``wfdb.io.convert.edf.read_edf``), at any rate of at least 100 Hz. A row
-without a positive label is a negative example, not an unlabeled one: it is kept.
+storage format, CinC ``.hea`` + ``.mat``, multi-segment records) or EDF files
+(``.edf``), at any rate of at least 100 Hz, read by
+:func:`tfrecords_builder.reading.read_signal_file`: only the requested ``leads``
+are read, other channels are listed in the manifest's ``ignored_channels``.
+``lead_map`` (``--lead-map MLII=II,V=V5``) names the standard lead a channel is;
+``assume_units`` (``--assume-units mV``) is the unit of a requested lead whose own
+unit is not a voltage (``NU``, empty). A row without a positive label is a negative
+example, not an unlabeled one: it is kept.
 
 Example:
 >>> import tempfile, pathlib
@@ -30,12 +35,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from tfrecords_builder.readers.base import RawSignal, Reader, RecordRef, SourceError
-from tfrecords_builder.signal import STANDARD_LEADS, standard_lead_subset
-from tfrecords_builder.wfdb_io import UNIT_TO_MV, HeaderError, read_record
+from tfrecords_builder.leads import STANDARD_LEADS, parse_lead_map, standard_lead_subset
+from tfrecords_builder.units import check_assume_units
+from tfrecords_builder.wfdb_io import names_in, other_case
 
 RECORD, PATIENT, LABELS, SPLIT = "record", "patient", "labels", "split"
 SPLIT_VALUES = ("train", "test")
@@ -167,31 +172,6 @@ def _test_size(test_size) -> float | None:
     return float(test_size)
 
 
-def read_edf(path: Path) -> tuple[np.ndarray, float, list[str]]:
-    """An EDF file's signals in mV: ``(signal (samples, leads), fs, lead_names)``.
-
-    Raises:
-        HeaderError: the file cannot be read as EDF, its signals have different
-            rates, or a unit is not a voltage.
-    """
-    from wfdb.io.convert.edf import read_edf as wfdb_read_edf
-
-    try:
-        record = wfdb_read_edf(str(path))
-    except Exception as error:  # wfdb raises many types on a malformed file
-        raise HeaderError(f"{path}: cannot read EDF ({type(error).__name__}: {error})") from None
-    frames = record.samps_per_frame
-    if frames is not None and len(set(frames)) > 1:
-        raise HeaderError(f"{path}: EDF signals have different sampling rates; expected one rate")
-    scale = []
-    for name, unit in zip(record.sig_name, record.units):
-        factor = UNIT_TO_MV.get(str(unit).strip().lower())
-        if factor is None:
-            raise HeaderError(f"{path}: signal {name} has unit {unit!r}; expected mV, uV or V")
-        scale.append(factor)
-    return record.p_signal * np.array(scale), float(record.fs), list(record.sig_name)
-
-
 class FolderReader(Reader):
     """Your own WFDB/EDF records with a labels.csv (see the module docstring).
 
@@ -201,6 +181,8 @@ class FolderReader(Reader):
         name: the dataset's name: the output goes to ``OUT/NAME``.
         leads: comma-separated standard lead names to keep (default: all 12).
         test_size: share of patients in test under the random split (default 0.33).
+        lead_map: ``"MLII=II,V=V5"`` (or a dict): the standard lead a record's channel is.
+        assume_units: the unit of a requested lead whose own unit is not a voltage.
     """
 
     name = "folder"
@@ -209,7 +191,8 @@ class FolderReader(Reader):
     release_format = "folder"
     labels_are_complete = True
 
-    def __init__(self, source, labels=None, name=None, leads=None, test_size=None):
+    def __init__(self, source, labels=None, name=None, leads=None, test_size=None,
+                 lead_map=None, assume_units=None):
         super().__init__(source)
         if labels is None:
             raise SourceError("the folder reader needs --labels labels.csv")
@@ -219,6 +202,11 @@ class FolderReader(Reader):
         self._name = str(name)
         self.leads = _lead_subset(leads)
         self.test_size = _test_size(test_size)
+        try:
+            self.lead_map = parse_lead_map(lead_map) or None
+            self.assume_units = check_assume_units(assume_units)
+        except ValueError as error:
+            raise SourceError(str(error)) from None
         self.table = LabelTable(labels)
         self.label_names = self.table.label_names
         self.label_codes = {label: (label,) for label in self.label_names}
@@ -242,19 +230,36 @@ class FolderReader(Reader):
                             help="comma-separated leads to keep, e.g. I,II,V1 (default: all 12)")
         parser.add_argument("--test-size", type=float, default=None,
                             help="share of patients in test under the random split (default 0.33)")
+        parser.add_argument("--lead-map", default=None,
+                            help="the standard lead a record's channel is, e.g. "
+                                 "MLII=II,MLIII=III,V=V5 (recorded in the manifest)")
+        parser.add_argument("--assume-units", default=None,
+                            help="unit of a requested lead whose own unit is not a voltage "
+                                 "(NU, none), e.g. mV (recorded in the manifest)")
 
     @classmethod
     def options_from_args(cls, args) -> dict:
         return {"labels": str(Path(args.labels).resolve()), "name": args.name,
-                "leads": args.leads, "test_size": args.test_size}
+                "leads": args.leads, "test_size": args.test_size, "lead_map": args.lead_map,
+                "assume_units": args.assume_units}
 
     def _location(self, line: int, record: str) -> str:
-        candidates = [record + WFDB_HEADER] + [record + ext for ext in EDF_EXTENSIONS]
-        for candidate in candidates:
-            if (self.source / candidate).is_file():
-                return candidate
+        """The record's file under its exact name (on every platform, case-insensitive file
+        systems included); a file whose name differs only in case is named in the error."""
+        folder = (self.source / record).parent
+        try:
+            names = names_in(folder)
+        except OSError:
+            names = frozenset()
+        extensions = (WFDB_HEADER, *EDF_EXTENSIONS)
+        candidates = [Path(record).name + extension for extension in extensions]
+        for candidate, extension in zip(candidates, extensions):
+            if candidate in names and (folder / candidate).is_file():
+                return record + extension
+        found = [name for name in (other_case(names, c) for c in candidates) if name]
+        hint = f" (found {found[0]}; names differ in case)" if found else ""
         raise SourceError(f"{self.table.path} line {line}: record {record!r} not found: expected "
-                          f"{self.source / record}.hea (WFDB) or {self.source / record}.edf")
+                          f"{self.source / record}.hea (WFDB) or {self.source / record}.edf{hint}")
 
     def records(self) -> list[RecordRef]:
         return [RecordRef(record_id=record, patient_id=patient, labels=labels,
@@ -262,9 +267,4 @@ class FolderReader(Reader):
                 for line, record, patient, labels, split in self.table.rows]
 
     def read_signal(self, ref: RecordRef, max_seconds: float) -> RawSignal:
-        path = self.source / ref.location
-        if path.suffix == WFDB_HEADER:
-            data, fs, leads = read_record(path, max_seconds=max_seconds)
-        else:
-            data, fs, leads = read_edf(path)
-        return RawSignal(data, fs, leads)
+        return self.read_file(self.source / ref.location, max_seconds)

@@ -9,12 +9,10 @@ standard leads are picked by name from the 15 channels; the patient is the folde
 from __future__ import annotations
 
 from tfrecords_builder.readers.base import RawSignal, Reader, RecordRef, SourceError
-from tfrecords_builder.signal import STANDARD_LEADS
-from tfrecords_builder.wfdb_io import HeaderError, read_header, read_record
+from tfrecords_builder.wfdb_io import HeaderError, read_header
 
 PTB_LABELS = ("MI", "NORM")
 REASONS = {"MI": ("myocardial infarction",), "NORM": ("healthy control",)}
-_STANDARD_NAMES = {lead.lower() for lead in STANDARD_LEADS}
 
 
 class PtbReader(Reader):
@@ -44,8 +42,4 @@ class PtbReader(Reader):
         return refs
 
     def read_signal(self, ref: RecordRef, max_seconds: float) -> RawSignal:
-        path = self.source / ref.location
-        names = read_header(path).lead_names
-        standard = [name for name in names if name.lower() in _STANDARD_NAMES]
-        data, fs, leads = read_record(path, leads=standard, max_seconds=max_seconds)
-        return RawSignal(data, fs, leads)
+        return self.read_file(self.source / ref.location, max_seconds)

@@ -7,7 +7,6 @@ import ast
 import pandas as pd
 
 from tfrecords_builder.readers.base import RawSignal, Reader, RecordRef, SourceError
-from tfrecords_builder.wfdb_io import read_record
 
 SUPERCLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
 
@@ -127,5 +126,4 @@ class PtbxlReader(Reader):
         )
 
     def read_signal(self, ref: RecordRef, max_seconds: float) -> RawSignal:
-        data, fs, leads = read_record(self.source / f"{ref.location}.hea", max_seconds=max_seconds)
-        return RawSignal(data, fs, leads)
+        return self.read_file(self.source / f"{ref.location}.hea", max_seconds)

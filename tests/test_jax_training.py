@@ -1,0 +1,141 @@
+"""``ecg-tl-keras train`` under ``KERAS_BACKEND=jax`` with TensorFlow unimportable.
+
+Each run is a subprocess with ``bench/no_tensorflow`` on ``PYTHONPATH`` (``import
+tensorflow`` fails there as if it were not installed), so these tests show the JAX path
+never needs TensorFlow even in an environment that has it. The learning check against
+TensorFlow (3 seeds, the bundled sample) is ``bench/bench_jax_parity.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ecg_tl_keras.training import faults
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+NO_TENSORFLOW = PROJECT_ROOT / "bench" / "no_tensorflow"
+EPOCHS = 3
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed"),
+]
+
+
+def jax_train(data, out, *extra, fault: str | None = None,
+              devices: int = 1) -> subprocess.CompletedProcess:
+    """``python -m ecg_tl_keras train`` under JAX without TensorFlow (a small LSTM run), on
+    ``devices`` virtual CPU devices."""
+    env = {**os.environ, "KERAS_BACKEND": "jax",
+           "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}", "JAX_PLATFORMS": "cpu",
+           "CUDA_VISIBLE_DEVICES": "",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(NO_TENSORFLOW), str(PROJECT_ROOT),
+                                                       os.environ.get("PYTHONPATH")]))}
+    env.pop(faults.ENV, None)
+    if fault is not None:
+        env[faults.ENV] = fault
+    command = [sys.executable, "-m", "ecg_tl_keras", "train", "--data", str(data), "--model",
+               "lstm", "--out", str(out), "--epochs", str(EPOCHS), "--batch-size", "64", *extra]
+    return subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                          timeout=900)
+
+
+def _comparable(run_dir: Path):
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    with open(run_dir / "history.csv", newline="") as handle:
+        rows = [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(handle)]
+    return {k: v for k, v in metrics.items() if k not in ("wall_time_s", "train_time_s")}, rows
+
+
+@pytest.fixture(scope="module")
+def reference(ptbxl_built, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("jax_reference") / "run"
+    done = jax_train(ptbxl_built, run_dir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return run_dir
+
+
+def test_train_runs_under_jax_without_tensorflow(reference):
+    metrics, rows = _comparable(reference)
+    assert len(rows) == EPOCHS and 1 <= metrics["best_epoch"] <= EPOCHS
+    assert 0.0 <= metrics["test_weighted_f1"] <= 1.0
+    versions = json.loads((reference / "config.json").read_text())["versions"]
+    assert versions["keras_backend"] == "jax" and versions["tensorflow"] is None
+    assert versions["jax"]
+    for name in ("best.keras", "predictions_test.npz"):
+        assert (reference / name).is_file()
+    assert not (reference / "backup").exists()
+    events = list((reference / "tensorboard").glob("events.out.tfevents.*"))
+    assert len(events) == 1 and events[0].stat().st_size > 0
+
+
+@pytest.mark.parametrize("where", ["epoch_end:2", "backup_weights:2"])
+def test_a_killed_run_resumes_from_its_last_finished_epoch_to_the_same_result(
+        ptbxl_built, tmp_path, reference, where):
+    """Killed after epoch 2 trained but before it was recorded (so epoch 2 is lost and runs
+    again), or in the middle of writing epoch 2's backup."""
+    run_dir = tmp_path / "run"
+    killed = jax_train(ptbxl_built, run_dir, fault=where)
+    assert killed.returncode == faults.EXIT_CODE, killed.stderr[-3000:]
+    assert not (run_dir / "metrics.json").exists()
+    resumed = jax_train(ptbxl_built, run_dir)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"after epoch 1/{EPOCHS}" in resumed.stdout
+    assert _comparable(run_dir) == _comparable(reference)
+
+
+def test_a_damaged_shard_is_one_line_naming_the_file(ptbxl_built, tmp_path):
+    data = tmp_path / "ptbxl"
+    shutil.copytree(ptbxl_built, data)
+    shard = sorted(data.glob("train-*.tfrecord"))[0]
+    content = bytearray(shard.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    shard.write_bytes(bytes(content))
+    done = jax_train(data, tmp_path / "run", "--no-verify")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr[-3000:]
+    assert f"shard {shard} is damaged: record " in lines[0] and "CRC-32C" in lines[0]
+
+
+def test_data_parallel_on_two_devices_matches_one_device(ptbxl_built, tmp_path, reference):
+    """``--strategy data-parallel`` (keras.distribution.DataParallel) over two virtual CPU
+    devices: the same losses and test metrics as one device, within floating-point and
+    one-record tolerance (161 records: the last batch drops one record to split evenly)."""
+    run_dir = tmp_path / "run"
+    done = jax_train(ptbxl_built, run_dir, "--strategy", "data-parallel", devices=2)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2 replica(s)" in done.stdout
+    (two, two_rows), (one, one_rows) = _comparable(run_dir), _comparable(reference)
+    assert json.loads((run_dir / "config.json").read_text())["replicas"] == 2
+    for row_two, row_one in zip(two_rows, one_rows, strict=True):
+        assert float(row_two["loss"]) == pytest.approx(float(row_one["loss"]), abs=0.02)
+        assert float(row_two["val_loss"]) == pytest.approx(float(row_one["val_loss"]), abs=0.02)
+    assert two["test_weighted_f1"] == pytest.approx(one["test_weighted_f1"], abs=0.05)
+    assert two["test_macro_auc"] == pytest.approx(one["test_macro_auc"], abs=0.05)
+    odd = jax_train(ptbxl_built, tmp_path / "odd", "--strategy", "data-parallel",
+                    "--batch-size", "63", devices=2)
+    assert odd.returncode == 2
+    assert "--batch-size 63 must be a multiple of the 2 devices" in odd.stderr
+
+
+def test_finetuning_under_jax_full_runs_and_freezing_is_refused(ptbxl_built, tmp_path, reference):
+    checkpoint = str(reference / "best.keras")
+    full = jax_train(ptbxl_built, tmp_path / "full", "--finetune-from", checkpoint,
+                     "--finetune", "full", "--epochs", "1")
+    assert full.returncode == 0, full.stderr[-3000:]
+    assert json.loads((tmp_path / "full" / "metrics.json").read_text())["finetune"] == "full"
+    frozen = jax_train(ptbxl_built, tmp_path / "lpft", "--finetune-from", checkpoint,
+                       "--finetune", "lp-ft")
+    assert frozen.returncode == 2
+    assert ("--finetune lp-ft freezes layers, which training under KERAS_BACKEND=jax does not "
+            "support yet") in frozen.stderr
+    assert not (tmp_path / "lpft").exists()
