@@ -120,13 +120,20 @@ def _check_gains(gains: pd.DataFrame, study: Path, results: dict) -> None:
                               if k.startswith("finetune__")})
     p_values = []
     for row in gains.itertuples():
-        pairs = _pairs(row, results)
+        every = _pairs(row, results)
+        assert row.seeds == len(every)
+        # Pairs in which both runs did not learn carry no evidence: left out of the interval;
+        # if no pair is left, the table describes the mean gain of all and gives no verdict.
+        pairs = [(ft, sc) for ft, sc in every if learned(ft) or learned(sc)]
         per_seed = [ft["metrics"]["test_weighted_f1"] - sc["metrics"]["test_weighted_f1"]
-                    for ft, sc in pairs]
-        assert row.seeds == len(pairs)
+                    for ft, sc in pairs or every]
         assert row.gain == pytest.approx(np.mean(per_seed))
-        assert row.baseline_constant == pytest.approx(pairs[0][0]["baselines"]["constant"])
-        if len(pairs) >= 2:
+        assert row.baseline_constant == pytest.approx(every[0][0]["baselines"]["constant"])
+        if not pairs:
+            assert row.verdict == "no verdict" and pd.isna(row.ci_low) and pd.isna(row.p_value)
+            assert row.did_not_learn == "both"
+            p_values.append(math.nan)
+        elif len(pairs) >= 2:
             test = scipy_stats.ttest_1samp(per_seed, 0.0)
             low, high = test.confidence_interval(0.95)
             assert (row.ci_low, row.ci_high) == pytest.approx((low, high))

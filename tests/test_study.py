@@ -588,7 +588,10 @@ def test_single_seed_report_never_says_better_and_flags_constant_models(tmp_path
     assert (convergence.did_not_learn == "both").all()
     assert "no pair where both runs learned" in findings
     gains = pd.read_csv(paths["tables"] / "transfer_gain.csv")
-    assert (gains.verdict == "single seed: no verdict").all()
+    # Both runs of every pair did not learn: no verdict, and the reason says why.
+    assert (gains.verdict == "no verdict").all()
+    assert "both runs did not learn in 1 of 1 seeds" in json.dumps(
+        json.loads((tmp_path / "report" / "findings.json").read_text()))
 
 
 def test_pooled_interval_counts_a_shared_scratch_run_once():

@@ -242,7 +242,9 @@ class Comparison:
 
     def pairs(self, leave_out: str = "both") -> list[tuple[dict, dict]]:
         """The (fine-tune, scratch) pairs, without those in which ``"both"`` runs (or, with
-        ``"any"``, a run) did not learn."""
+        ``"any"``, a run) did not learn; ``"none"``: every pair."""
+        if leave_out == "none":
+            return list(zip(self.finetune, self.scratch))
         test = all if leave_out == "both" else any
         return [(ft, sc) for ft, sc in zip(self.finetune, self.scratch)
                 if not test(r["learned"] is False for r in (ft, sc))]

@@ -51,7 +51,7 @@ def cost_of(group: Comparison) -> dict:
     return dict(
         pretrain_s=pretrain, finetune_s=_mean([r["train_time_s"] for r in group.finetune]),
         scratch_s=_mean([r["train_time_s"] for r in group.scratch]),
-        finetune_epoch_reaching_scratch_best=(float(np.median(epochs)) if epochs
+        finetune_epoch_reaching_scratch_best=(f"{np.median(epochs):g}" if epochs
                                               else _first_text(reached)),
         seeds_reaching=f"{len(epochs)} of {len(reached)}",
         saving_s_per_task=saving, break_even_tasks=break_even(pretrain, saving))
@@ -64,7 +64,7 @@ def machine_note(rows: Sequence[dict]) -> str:
     if not machines:
         return f"{MACHINE_UNKNOWN}: compare the times only if every cell ran on one machine type"
     if len(machines) == 1 and not missing:
-        return f"time measured on one machine type ({next(iter(machines))})"
+        return f"time measured on one machine type: {next(iter(machines))}"
     return (f"times measured on {len(machines)} machine types ({'; '.join(sorted(machines))})"
             + (f" and {missing} cells without a record" if missing else "")
             + ": not comparable across cells")

@@ -45,7 +45,7 @@ from ecg_tl_keras.study.cells import CellLabel
 from ecg_tl_keras.study.comparisons import model_rank
 
 SCRATCH_COLOR = "#8c8c8c"
-CONSTANT_STYLE = dict(color="#d62728", linestyle=":", linewidth=1.2)
+CONSTANT_STYLE = dict(color="#d62728", linestyle=":", linewidth=1.2, zorder=3)
 FINETUNE_COLOR = "#1f77b4"
 #: Fig 5 is drawn for this model unless others are asked for (the paper's choice).
 DEFAULT_FIG5_MODEL = "resnet1d18"
@@ -98,7 +98,7 @@ def draw_all(rows: Sequence[dict], gains: pd.DataFrame, folder: Path, *,
     """Draw the figures that the results allow and save each as PNG and SVG.
 
     Args:
-        rows: the report's cell rows (``report.cell_rows``).
+        rows: the report's cell rows (``comparisons.read_cells``).
         gains: the fine-tune minus scratch table (``tables.gain_table``).
         folder: where to write.
         labels: the per-diagnosis gains (``tables.diagnosis_table``) for Fig 6.
@@ -113,6 +113,22 @@ def draw_all(rows: Sequence[dict], gains: pd.DataFrame, folder: Path, *,
         ValueError: a Fig 5 model without fine-tune cells on full train splits.
     """
     folder.mkdir(parents=True, exist_ok=True)
+    drawn = []
+    for name, figure, caption in figures_of(rows, gains, labels=labels, fig5_models=fig5_models,
+                                            marker=marker):
+        paths = tuple(folder / f"{name}{suffix}" for suffix in (".png", ".svg"))
+        for path in paths:
+            figure.savefig(path, dpi=150, bbox_inches="tight")
+        drawn.append(Drawn(paths, caption))
+    return drawn
+
+
+def figures_of(rows: Sequence[dict], gains: pd.DataFrame, *,
+               labels: pd.DataFrame | None = None, fig5_models: Sequence[str] | None = None,
+               marker: Callable[[str], str | None] = lambda model: None
+               ) -> list[tuple[str, Figure, str]]:
+    """The figures the results allow, unsaved: ``(file stem, figure, caption)`` each (the
+    arguments as for :func:`draw_all`)."""
     full = [r for r in rows if r["train_size"] is None]
     seeds = _seeds_text(gains)
     families = {r["model"]: r["family"] for r in rows}
@@ -130,9 +146,10 @@ def draw_all(rows: Sequence[dict], gains: pd.DataFrame, folder: Path, *,
          f"each the mean over {seeds}; above the dashed line fine-tuning scored higher; dotted "
          "lines: each downstream dataset's best constant predictor. No intervals drawn (see the "
          "gain table)."),
-        ("fig4_gain_vs_train_size", fig4_size_sweep(sweep, style),
-         f"Fig 4. Fine-tuned minus from-scratch test weighted F1 vs downstream train records, "
-         f"mean over {_seeds_text(sweep)}. Error bars: 95% {_methods_text(sweep)}; points "
+        ("fig4_gain_vs_train_size", fig4_size_sweep(sweep_series(sweep, full_gains), style),
+         f"Fig 4. Fine-tuned minus from-scratch test weighted F1 vs downstream train records "
+         f"(the sweep's subsets and, where the grid has it, the full train split), mean over "
+         f"{_seeds_text(sweep)}. Error bars: unadjusted 95% {_methods_text(sweep)}; points "
          "without an interval have no bar."),
     ]
     finetunes = [r for r in full if r["kind"] == "finetune"]
@@ -157,15 +174,7 @@ def draw_all(rows: Sequence[dict], gains: pd.DataFrame, folder: Path, *,
             f"dataset, pooled over upstreams and models, each over {seeds}; bars: unadjusted 95% "
             f"t-intervals over model x seed clusters (verdicts after the report's family "
             f"adjustment are in the per-label table)."))
-    drawn = []
-    for name, figure, caption in drawings:
-        if figure is None:
-            continue
-        paths = tuple(folder / f"{name}{suffix}" for suffix in (".png", ".svg"))
-        for path in paths:
-            figure.savefig(path, dpi=150, bbox_inches="tight")
-        drawn.append(Drawn(paths, caption))
-    return drawn
+    return [(name, figure, caption) for name, figure, caption in drawings if figure is not None]
 
 
 def _seeds_text(gains: pd.DataFrame) -> str:
@@ -301,6 +310,17 @@ def fig3_scatter(gains: pd.DataFrame, style: ModelStyle):
     return figure
 
 
+def sweep_series(sweep: pd.DataFrame, full: pd.DataFrame) -> pd.DataFrame:
+    """The size sweep's comparisons plus, per series, the full-train-split comparison of the
+    same upstream, downstream and model (its largest size)."""
+    if sweep.empty:
+        return sweep
+    series = set(zip(sweep["upstream"], sweep["downstream"], sweep["model"]))
+    largest = full[[key in series for key in zip(full["upstream"], full["downstream"],
+                                                  full["model"])]]
+    return pd.concat([sweep, largest], ignore_index=True)
+
+
 def fig4_size_sweep(gains: pd.DataFrame, style: ModelStyle):
     """Fig 4 (None without size-sweep comparisons); bars only where there is an interval."""
     if gains.empty:
@@ -308,8 +328,8 @@ def fig4_size_sweep(gains: pd.DataFrame, style: ModelStyle):
     figure, axis = _subplots(figsize=(6.0, 4.0))
     axis.axhline(0.0, color="black", linewidth=0.8)
     for (upstream, downstream, model), part in gains.groupby(["upstream", "downstream", "model"]):
-        part = part.sort_values("train_size")
-        sizes = part["train_size"].astype(float).to_numpy()
+        part = part.sort_values("train_records")
+        sizes = part["train_records"].astype(float).to_numpy()
         gain = part["gain"].to_numpy(dtype=float)
         low, high = (part[c].to_numpy(dtype=float) for c in ("ci_low", "ci_high"))
         line = axis.plot(sizes, gain, label=f"{model} ({upstream} -> {downstream})",
@@ -354,7 +374,9 @@ def fig5_curves(rows: Sequence[dict], model: str):
             axis.tick_params(labelsize=7)
             axis.xaxis.set_major_locator(MaxNLocator(integer=True))
             axis.set_xlabel("epoch", fontsize=8)
-        axes_row[0].set_ylabel(f"pre-trained on {upstream}\ntest weighted F1", fontsize=8)
+        first = next((axis for axis in axes_row if axis.axison), axes_row[0])
+        first.yaxis.set_tick_params(labelleft=True)  # the row's first drawn panel
+        first.set_ylabel(f"pre-trained on {upstream}\ntest weighted F1", fontsize=8)
     figure.suptitle(f"{model}: test weighted F1 per epoch")
     figure.legend([Line2D([], [], color=SCRATCH_COLOR, linestyle="--"),
                    Line2D([], [], color=FINETUNE_COLOR), Line2D([], [], **CONSTANT_STYLE)],

@@ -25,7 +25,7 @@ from typing import Sequence
 
 from ecg_tl_keras.study.comparisons import Comparison, Incomplete, comparisons, read_cells
 from ecg_tl_keras.study.cost import cost_of, machine_note
-from ecg_tl_keras.study.inference import Test, collect_tests
+from ecg_tl_keras.study.inference import Hypothesis, collect_tests
 from ecg_tl_keras.study.stats import CONFIDENCE, Verdict, holm
 
 ALPHA = 1 - CONFIDENCE
@@ -106,7 +106,7 @@ def analyse(results: Sequence[dict], study: str | Path | None = None) -> Analysi
     return Analysis(rows, incomplete, groups, tested + described)
 
 
-def adjust(tests: Sequence[Test]) -> list[Finding]:
+def adjust(tests: Sequence[Hypothesis]) -> list[Finding]:
     """The family's verdicts: Holm over every finite p-value, then the robustness check."""
     adjusted = holm([test.interval.p_value for test in tests])
     return [_finding(test, p_adjusted) for test, p_adjusted in zip(tests, adjusted)]
@@ -133,14 +133,19 @@ def family_verdict(raw: Verdict, estimate: float, p_adjusted: float,
     return Verdict.POSITIVE if estimate > 0 else Verdict.NEGATIVE
 
 
-def _finding(test: Test, p_adjusted: float) -> Finding:
+def _finding(test: Hypothesis, p_adjusted: float) -> Finding:
     interval = test.interval
-    verdict = family_verdict(interval.verdict, interval.estimate, p_adjusted, test.robust_p)
+    verdict = family_verdict(interval.verdict, interval.estimate, p_adjusted)
+    if verdict.names_winner and test.robust is not None:  # checked only where it matters
+        robust_p, method = test.robust()
+        test.detail = "; ".join(filter(None, [test.detail, f"check without normality: "
+                                              f"{method}, p {robust_p:.4f}"]))
+        verdict = family_verdict(interval.verdict, interval.estimate, p_adjusted, robust_p)
     return Finding(test.key, _text(test, verdict, p_adjusted), interval.estimate, interval.low,
                    interval.high, interval.method, interval.p_value, p_adjusted, verdict)
 
 
-def _text(test: Test, verdict: Verdict, p_adjusted: float) -> str:
+def _text(test: Hypothesis, verdict: Verdict, p_adjusted: float) -> str:
     interval = test.interval
     if verdict == Verdict.SINGLE_SEED:
         phrase = "1 seed: no verdict"
@@ -213,8 +218,7 @@ def cost_findings(rows: Sequence[dict], groups: Sequence[Comparison]) -> list[Fi
                 f"{cost['scratch_s']:.0f} s (train_time_s, mean over seeds); the fine-tune "
                 f"reached the scratch run's best selection score at epoch "
                 f"{cost['finetune_epoch_reaching_scratch_best']} ({cost['seeds_reaching']} "
-                f"seeds); break-even after {tasks} downstream task"
-                f"{'' if tasks == 1 else 's'} ({note}).")
+                f"seeds); {_break_even_text(tasks)} ({note}).")
         found.append(Finding(f"cost:{group.key}", text,
                              float(tasks) if isinstance(tasks, int) else math.nan, math.nan,
                              math.nan, "break-even: downstream tasks one pre-train must serve",
@@ -222,9 +226,11 @@ def cost_findings(rows: Sequence[dict], groups: Sequence[Comparison]) -> list[Fi
     return found
 
 
-def winners(found: Sequence[Finding]) -> list[Finding]:
-    """The findings that name a winner."""
-    return [f for f in found if f.verdict.names_winner]
+def _break_even_text(tasks: int | str) -> str:
+    if isinstance(tasks, int):
+        return f"break-even after {tasks} downstream task{'' if tasks == 1 else 's'}"
+    return ("no break-even: the fine-tune saves no training time to the scratch run's best "
+            "score")
 
 
 def seeds_of(groups: Sequence[Comparison]) -> list[int]:

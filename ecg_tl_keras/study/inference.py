@@ -1,10 +1,10 @@
 """Every test the report makes, before the family's multiplicity adjustment.
 
-Each :class:`Test` is one interval with its p-value and the words of each verdict. The units
-resampled follow the study's design: the seeds of a comparison; for pooled gains (per
-downstream, per upstream, per diagnosis, convergence, CNNs vs RNNs) the cluster of runs that
-share a training run, i.e. a model and seed (its pre-train and its scratch run); for the size
-sweep the seed alone (every model trains on the same subsample of a seed).
+Each :class:`Hypothesis` is one test: an interval with its p-value and the words of each
+verdict. The units resampled follow the study's design: the seeds of a comparison; for pooled
+gains (per downstream, per upstream, per diagnosis, convergence, CNNs vs RNNs) the cluster of
+runs that share a training run, i.e. a model and seed (its pre-train and its scratch run); for
+the size sweep the seed alone (every model trains on the same subsample of a seed).
 
 Example:
     >>> tests = collect_tests([])
@@ -36,7 +36,7 @@ GAIN_WORDS = {Verdict.POSITIVE: "fine-tuning beats training from scratch",
 
 
 @dataclasses.dataclass
-class Test:
+class Hypothesis:
     """One interval of the report's family, with how to word it.
 
     Attributes:
@@ -45,7 +45,8 @@ class Test:
         interval: the unadjusted interval and p-value.
         words: a phrase per verdict that names a winner or none (positive, negative, unclear).
         detail: more words for the text (counts, sensitivity).
-        robust_p: the p-value of a check without normality (NaN: no check).
+        robust: computes ``(p-value, method)`` of a check without normality, run only for a
+            test that names a winner (None: no check).
         reason: why there is no verdict (with verdict ``none``).
     """
 
@@ -54,11 +55,11 @@ class Test:
     interval: Interval
     words: dict
     detail: str = ""
-    robust_p: float = math.nan
+    robust: Callable[[], tuple[float, str]] | None = None
     reason: str = ""
 
 
-def collect_tests(groups: Sequence[Comparison]) -> list[Test]:
+def collect_tests(groups: Sequence[Comparison]) -> list[Hypothesis]:
     """The pooled tests, then per comparison, then per diagnosis and per comparison label."""
     full = [g for g in groups if g.train_size is None]
     sweep = [g for g in groups if g.train_size is not None]
@@ -92,18 +93,20 @@ def collect_tests(groups: Sequence[Comparison]) -> list[Test]:
     return tests
 
 
-def comparison_test(group: Comparison) -> Test:
+def comparison_test(group: Comparison) -> Hypothesis:
     """One comparison's gain over its seeds (test records with one seed), with the check
     without normality from 5 seeds."""
     size = "" if group.train_size is None else f", {group.train_size} train records"
     test = _seed_test(f"comparison:{group.key}", f"{group.model}, {group.upstream} -> "
                       f"{group.downstream}{size}", group.gains(), group)
     gains = group.gains()
+    if not gains:  # both runs of every pair did not learn: the gain, described, no interval
+        test.interval = dataclasses.replace(
+            test.interval, estimate=float(np.mean(group.gains(leave_out="none"))))
     if len(gains) == 1:
         test.interval = single_seed_interval(group)
     if len(gains) >= MIN_SEEDS_ROBUST and math.isfinite(test.interval.p_value):
-        test.robust_p, method = robust_p_value(gains)
-        test.detail = f"check without normality: {method}, p {test.robust_p:.4f}"
+        test.robust = lambda: robust_p_value(gains)
     return test
 
 
@@ -127,20 +130,20 @@ def aligned_predictions(first, second):
         return align_predictions(dict(a), dict(b))
 
 
-def _seed_test(key: str, subject: str, gains: list[float], group: Comparison) -> Test:
+def _seed_test(key: str, subject: str, gains: list[float], group: Comparison) -> Hypothesis:
     interval = seed_gain_interval(gains) if gains else Interval(
-        math.nan, math.nan, math.nan, "no interval: no pair", seeds=0)
+        math.nan, math.nan, math.nan, "no interval: no pair")
     reason = ""
     left_out = len(group.finetune) - len(group.pairs())
     if left_out:
         reason = f"both runs did not learn in {left_out} of {len(group.finetune)} seeds"
     if interval.verdict == Verdict.NONE:
         reason = reason or interval.method.removeprefix("no interval: ")
-    return Test(key, subject, interval, GAIN_WORDS, reason=reason)
+    return Hypothesis(key, subject, interval, GAIN_WORDS, reason=reason)
 
 
 def pooled_test(key: str, subject: str, part: Sequence[Comparison],
-                value: Callable[[dict, dict], float] | None = None) -> Test:
+                value: Callable[[dict, dict], float] | None = None) -> Hypothesis:
     """Mean of per-pair values over model x seed clusters; says when leaving out the pairs
     with a run that did not learn changes the verdict."""
     value = value or (lambda ft, sc: ft["weighted_f1"] - sc["weighted_f1"])
@@ -150,7 +153,7 @@ def pooled_test(key: str, subject: str, part: Sequence[Comparison],
     if learned_only.verdict != interval.verdict:
         detail += (f"; without the pairs with a run that did not learn: "
                    f"{learned_only.verdict.value} ({_short(learned_only)})")
-    return Test(key, subject, interval, GAIN_WORDS, detail=detail,
+    return Hypothesis(key, subject, interval, GAIN_WORDS, detail=detail,
                 reason=_no_verdict_reason(interval))
 
 
@@ -159,12 +162,12 @@ def _clustered(part: Sequence[Comparison], value, leave_out: str) -> Interval:
             for ft, sc in g.pairs(leave_out)]
     data = [(v, c) for v, c in data if math.isfinite(v)]
     if not data:
-        return Interval(math.nan, math.nan, math.nan, "no interval: no pair", seeds=0)
+        return Interval(math.nan, math.nan, math.nan, "no interval: no pair")
     interval = cluster_interval([v for v, _ in data], [c for _, c in data], what=CLUSTERS)
     return dataclasses.replace(interval, seeds=len({seed for _, (_, seed) in data}))
 
 
-def size_trend_test(series: tuple[str, str], part: Sequence[Comparison]) -> Test:
+def size_trend_test(series: tuple[str, str], part: Sequence[Comparison]) -> Hypothesis:
     """Spearman rho of gain vs train size per model and seed, averaged per seed (the seed's
     subsample is shared by every model), t-interval over seeds."""
     up, down = series
@@ -173,11 +176,12 @@ def size_trend_test(series: tuple[str, str], part: Sequence[Comparison]) -> Test
     words = {Verdict.POSITIVE: "the gain grows with the train set",
              Verdict.NEGATIVE: "the gain shrinks as the train set grows",
              Verdict.UNCLEAR: "no clear trend with train size"}
-    points = ", ".join(f"{size}: {np.mean([x for g in part if g.train_size == size for x in g.gains()] or [math.nan]):+.4f}"
-                       for size in sizes)
+    means = {size: [x for g in part if g.train_size == size for x in g.gains()] for size in sizes}
+    points = ", ".join(f"{size}: {np.mean(gains) if gains else math.nan:+.4f}"
+                       for size, gains in means.items())
     detail = f"mean gain by train size {points}"
     if len(sizes) < 3:
-        return Test(f"size-trend:{up}>{down}", subject, Interval(
+        return Hypothesis(f"size-trend:{up}>{down}", subject, Interval(
             math.nan, math.nan, math.nan, f"no interval: only {len(sizes)} train sizes"),
             words, detail=detail, reason=f"only {len(sizes)} train sizes: too few for a trend")
     per_seed: dict[int, list[float]] = {}
@@ -193,11 +197,11 @@ def size_trend_test(series: tuple[str, str], part: Sequence[Comparison]) -> Test
     interval = dataclasses.replace(
         t_interval(means, what=f"{len(means)} seeds (mean Spearman rho over models per seed)"),
         seeds=len(means))
-    return Test(f"size-trend:{up}>{down}", subject, interval, words, detail=detail,
+    return Hypothesis(f"size-trend:{up}>{down}", subject, interval, words, detail=detail,
                 reason=_no_verdict_reason(interval))
 
 
-def convergence_test(full: Sequence[Comparison]) -> Test:
+def convergence_test(full: Sequence[Comparison]) -> Hypothesis:
     """Fine-tune minus scratch area under the selection curve per epoch, over the epochs both
     runs have, for the pairs in which both learned and both have a curve; model x seed
     clusters."""
@@ -220,15 +224,15 @@ def convergence_test(full: Sequence[Comparison]) -> Test:
               + "; areas over the epochs both runs have")
     if not values:
         interval = Interval(math.nan, math.nan, math.nan,
-                            "no interval: no pair where both runs learned", seeds=0)
+                            "no interval: no pair where both runs learned")
     else:
         interval = dataclasses.replace(cluster_interval(values, clusters, what=CLUSTERS),
                                        seeds=len({s for _, s in clusters}))
-    return Test("convergence", "convergence speed", interval, words, detail=detail,
+    return Hypothesis("convergence", "convergence speed", interval, words, detail=detail,
                 reason=_no_verdict_reason(interval))
 
 
-def family_test(full: Sequence[Comparison]) -> Test:
+def family_test(full: Sequence[Comparison]) -> Hypothesis:
     """CNN minus RNN gain on the upstream/downstream pairs both families have: Welch over
     model x seed clusters (about these models), with a model-level random-effects check."""
     pairs = {f: {(g.upstream, g.downstream) for g in full if g.finetune[0]["family"] == f}
@@ -241,6 +245,11 @@ def family_test(full: Sequence[Comparison]) -> Test:
             for ft, sc in g.pairs():
                 clusters[family].setdefault((g.model, ft["seed"]), []).append(
                     ft["weighted_f1"] - sc["weighted_f1"])
+    if not common:
+        present = [f.upper() for f, found in pairs.items() if found] or ["no"]
+        reason = f"only {' and '.join(present)} models on the upstream/downstream pairs"
+        return Hypothesis("families:cnn-rnn", "CNNs vs RNNs", Interval(
+            math.nan, math.nan, math.nan, "no interval: nothing to compare"), {}, reason=reason)
     models = {f: list(dict.fromkeys(m for m, _ in c)) for f, c in clusters.items()}
     named = {f: f"these {len(models[f])} {f.upper()}s ({', '.join(models[f])})"
              for f in clusters}
@@ -261,10 +270,8 @@ def family_test(full: Sequence[Comparison]) -> Test:
               f"model-level (random-effects) interval, which treats the models as drawn from "
               f"their families, {agrees}: {_short(random_effects)}, "
               f"{random_effects.verdict.value}")
-    return Test("families:cnn-rnn", "CNNs vs RNNs", interval, words, detail=detail,
-                reason=_no_verdict_reason(interval) or ("" if common else
-                                                        "no upstream/downstream pair has both "
-                                                        "CNNs and RNNs"))
+    return Hypothesis("families:cnn-rnn", "CNNs vs RNNs", interval, words, detail=detail,
+                reason=_no_verdict_reason(interval))
 
 
 def _label_gain(ft: dict, sc: dict, label: str) -> float:

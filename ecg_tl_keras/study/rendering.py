@@ -91,7 +91,7 @@ def report_text(study: Path, analysis: Analysis, tables: Mapping[str, pd.DataFra
         f"scratch run; the epoch at which the fine-tune reached the scratch run's best "
         f"selection score (median over the seeds that did); break-even: downstream tasks one "
         f"pre-train must serve before it costs less than training each from scratch to the "
-        f"same score. {machine_note(rows).capitalize()}.*", "",
+        f"same score. {_sentence(machine_note(rows))}.*", "",
         markdown_table(tables["cost"])])
     lines += section("Convergence", [
         "*Per pair (one seed): the first epoch at which each run reaches the other's best "
@@ -136,15 +136,22 @@ def how_to_read(analysis: Analysis) -> list[str]:
 
 
 def _diagnosis_summary(part: Sequence[Finding]) -> list[Finding]:
-    """The diagnosis findings that name a winner, else a one-line summary per dataset."""
+    """The diagnosis findings that name a winner, then per dataset the diagnoses that do not."""
     named = [f for f in part if f.verdict.names_winner]
-    if named:
-        return named
-    downstreams = dict.fromkeys(f.key.split(":")[1] for f in part)
-    return [Finding(f"diagnosis:{name}", f"**{name}**: no diagnosis gains or loses clearly "
-                    f"({sum(f.key.split(':')[1] == name for f in part)} labels tested; see "
-                    "the per-label table)", math.nan, math.nan, math.nan, "", math.nan,
-                    math.nan, Verdict.NONE) for name in downstreams]
+    rest = []
+    for name in dict.fromkeys(f.key.split(":")[1] for f in part):
+        labels = [f.key.split(":", 2)[2] for f in part
+                  if f.key.split(":")[1] == name and not f.verdict.names_winner]
+        if labels:
+            rest.append(Finding(
+                f"diagnosis:{name}", f"**{name}**: no clear gain or loss for {len(labels)} "
+                f"diagnoses ({', '.join(labels)}); see the per-label table.", math.nan,
+                math.nan, math.nan, "", math.nan, math.nan, Verdict.NONE))
+    return named + rest
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _line(finding: Finding) -> str:

@@ -162,7 +162,7 @@ def _selection_constant(runs: Path, split: str) -> float | None:
 @functools.lru_cache(maxsize=32)
 def _fold_constant(data: str, fold: int) -> float:
     """The best constant predictor's weighted F1 on one train fold of a built dataset."""
-    from ecg_tl_keras.datasets import load_index
+    from ecg_tl_keras.shards import load_index  # no TensorFlow: any Keras backend
 
     index = load_index(data, "train")
     labels = index["labels"][index["fold"] == fold]

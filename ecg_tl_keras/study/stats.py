@@ -37,115 +37,25 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import enum
 import itertools
 import math
-import warnings
-from typing import Callable, Hashable, Sequence
+from typing import Hashable, Sequence
 
 import numpy as np
 from scipy import stats
 
-from ecg_tl_keras.metrics import DEFAULT_THRESHOLD, weighted_f1, weighted_f1_from_counts
+from ecg_tl_keras.metrics import weighted_f1
+from ecg_tl_keras.study.intervals import (  # noqa: F401  the vocabulary, re-exported
+    CONFIDENCE, MIN_VALUES_FOR_BCA, N_RESAMPLES, SINGLE_SEED_LABEL, ZERO_SPREAD, Interval, Verdict,
+    _check_confidence, _finite)
+from ecg_tl_keras.study.resampling import (  # noqa: F401  re-exported
+    align_predictions, bootstrap_mean_ci, bootstrap_mean_difference_ci,
+    paired_bootstrap_f1_difference, two_level_bootstrap_f1_difference)
 
-CONFIDENCE = 0.95
-N_RESAMPLES = 9999
-#: Below this many values per sample, BCa's jackknife is too crude: use percentile intervals.
-MIN_VALUES_FOR_BCA = 10
-#: What a test-record interval of a single-seed comparison covers.
-SINGLE_SEED_LABEL = "test-sample uncertainty only (1 seed)"
-#: Values whose standard deviation is at most this (times max(1, |mean|)) have no measured
-#: variation: no interval, no verdict.
-ZERO_SPREAD = 1e-9
 #: From this many seeds a comparison gets a check that does not assume normal gains.
 MIN_SEEDS_ROBUST = 5
 #: From this many seeds that check is the exact sign-flip permutation test (below: bootstrap-t).
 MIN_SEEDS_SIGN_FLIP = 6
-
-
-class Verdict(str, enum.Enum):
-    """What an interval says about a gain (fine-tune minus scratch), one vocabulary for the
-    study report and ``advise``; ``wording`` is how a table says it.
-
-    The values are the strings written to ``findings.json`` and ``advice.json``.
-
-    Example:
-        >>> Verdict("not-robust").wording
-        'not robust: the t-interval and a check without normality disagree'
-        >>> Verdict.POSITIVE == "positive", str(Verdict.NONE), {"none": 1}[Verdict.NONE]
-        (True, 'none', 1)
-    """
-
-    POSITIVE = "positive"
-    NEGATIVE = "negative"
-    UNCLEAR = "unclear"
-    SINGLE_SEED = "single-seed"
-    NOT_ROBUST = "not-robust"
-    NONE = "none"
-
-    def __str__(self) -> str:
-        return self.value
-
-    def __hash__(self) -> int:  # equal to its string, so it finds string dict keys too
-        return hash(self.value)
-
-    @property
-    def wording(self) -> str:
-        """The verdict in words, as the report's tables give it."""
-        return _WORDING[self]
-
-    @property
-    def names_winner(self) -> bool:
-        """Whether the verdict names a winner (``positive`` or ``negative``)."""
-        return self in (Verdict.POSITIVE, Verdict.NEGATIVE)
-
-
-_WORDING = {
-    Verdict.POSITIVE: "fine-tune better",
-    Verdict.NEGATIVE: "scratch better",
-    Verdict.UNCLEAR: "no clear difference",
-    Verdict.SINGLE_SEED: "single seed: no verdict",
-    Verdict.NOT_ROBUST: "not robust: the t-interval and a check without normality disagree",
-    Verdict.NONE: "no verdict",
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class Interval:
-    """A point estimate with a confidence interval.
-
-    Attributes:
-        estimate: the statistic on the data.
-        low, high: the interval's bounds (NaN when it cannot be computed).
-        method: how the interval was computed, in words.
-        p_value: two-sided p-value of "no difference" (NaN when not computed).
-        seeds: the number of seeds behind it, when it is about a training effect; with fewer
-            than 2 the verdict is ``single-seed`` whatever the interval.
-
-    Without finite bounds, or with bounds that coincide (no measured variation), the
-    verdict is ``none``: zero spread is not certainty.
-    """
-
-    estimate: float
-    low: float
-    high: float
-    method: str
-    p_value: float = math.nan
-    seeds: int | None = None
-
-    @property
-    def verdict(self) -> Verdict:
-        """``positive``, ``negative`` (interval excludes 0), ``unclear``, ``single-seed``
-        (fewer than 2 seeds: no evidence about a training effect) or ``none`` (no interval)."""
-        if self.seeds is not None and self.seeds < 2:
-            return Verdict.SINGLE_SEED
-        if not (math.isfinite(self.low) and math.isfinite(self.high)) or self.low == self.high:
-            return Verdict.NONE
-        if self.low > 0:
-            return Verdict.POSITIVE
-        if self.high < 0:
-            return Verdict.NEGATIVE
-        return Verdict.UNCLEAR
 
 
 def seed_gain_interval(gains: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
@@ -297,8 +207,8 @@ def robust_p_value(gains: Sequence[float], seed: int = 0) -> tuple[float, str]:
 
     * from ``MIN_SEEDS_SIGN_FLIP`` (6) seeds: the exact sign-flip permutation test (it
       assumes that under no effect a gain is as likely +g as -g, which holds when the
-      fine-tune and scratch runs of a seed are exchangeable, but not normality; every sign pattern is enumerated up to 16 seeds,
-      65,536 random ones above), statistic ``|mean|``;
+      fine-tune and scratch runs of a seed are exchangeable, but not normality; every sign
+      pattern is enumerated up to 16 seeds, 65,536 random ones above), statistic ``|mean|``;
     * at 5 seeds (where the smallest sign-flip p-value, 2/32, cannot go below 0.05): a
       symmetric bootstrap-t (9,999 resamples of the seeds, studentized);
     * below 5 seeds, or with no variation: NaN (no check).
@@ -437,204 +347,6 @@ def no_skill_baselines(y_true: np.ndarray, train_prevalence: Sequence[float] | N
                    out=np.zeros(test.shape), where=(prevalence + test) > 0)
     random = float((f1 * support).sum() / support.sum()) if support.sum() else 0.0
     return {"constant": constant, "random": random}
-
-
-def bootstrap_mean_ci(values: Sequence[float], confidence: float = CONFIDENCE,
-                      n_resamples: int = N_RESAMPLES, seed: int = 0) -> Interval:
-    """The mean of ``values`` with a bootstrap confidence interval.
-
-    Percentile/BCa bootstraps of a handful of values are far too narrow (2 values: their
-    range); for seed gains use :func:`seed_gain_interval`.
-
-    Example:
-        >>> interval = bootstrap_mean_ci([0.02, 0.02, 0.02])
-        >>> interval.low, interval.high, interval.method
-        (0.02, 0.02, 'bootstrap over 3 values (percentile)')
-    """
-    values = np.asarray(values, dtype=float)
-    return _bootstrap((values,), _mean, confidence, n_resamples, seed, f"{len(values)} values")
-
-
-def bootstrap_mean_difference_ci(first: Sequence[float], second: Sequence[float],
-                                 confidence: float = CONFIDENCE, n_resamples: int = N_RESAMPLES,
-                                 seed: int = 0) -> Interval:
-    """mean(first) - mean(second), resampling the two groups independently.
-
-    For a few values per group use :func:`welch_interval`.
-
-    Example:
-        >>> bootstrap_mean_difference_ci([1.0, 1.1, 0.9], [0.0, 0.1, -0.1]).estimate
-        1.0
-    """
-    first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
-    return _bootstrap((first, second), _mean_difference, confidence, n_resamples, seed,
-                      f"{len(first)} and {len(second)} values")
-
-
-def _confusion_counts(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    """Per record and label: stacked (tp, fp, fn) indicators, shape (..., records, 3, labels)."""
-    return np.stack([y_true & y_pred, ~y_true & y_pred, y_true & ~y_pred], axis=-2)
-
-
-def _weighted_f1_from_totals(totals: np.ndarray) -> np.ndarray:
-    """Weighted F1 from summed counts of shape (..., 3, labels)."""
-    return weighted_f1_from_counts(*np.moveaxis(totals, -2, 0))
-
-
-def paired_bootstrap_f1_difference(y_true: np.ndarray, prob_a: np.ndarray, prob_b: np.ndarray,
-                                   threshold: float = DEFAULT_THRESHOLD,
-                                   confidence: float = CONFIDENCE,
-                                   n_resamples: int = N_RESAMPLES, seed: int = 0) -> Interval:
-    """Weighted F1 of ``prob_a`` minus that of ``prob_b`` on the same records, with a paired
-    bootstrap (percentile) interval that resamples the records.
-
-    Args:
-        y_true: (records, labels) multi-hot truth.
-        prob_a, prob_b: (records, labels) probabilities of the two models, same record order.
-        threshold: a label is predicted when its probability is above it.
-
-    Example:
-        >>> y = np.array([[1, 0], [0, 1], [1, 1]])
-        >>> p = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
-        >>> interval = paired_bootstrap_f1_difference(y, p, p)
-        >>> (interval.estimate, interval.low, interval.high)
-        (0.0, 0.0, 0.0)
-    """
-    y_true = np.asarray(y_true).astype(bool)
-    pred_a, pred_b = np.asarray(prob_a) > threshold, np.asarray(prob_b) > threshold
-    if not y_true.shape == pred_a.shape == pred_b.shape:
-        raise ValueError(f"y_true, prob_a and prob_b must have one shape, got "
-                         f"{y_true.shape}, {pred_a.shape}, {pred_b.shape}")
-
-    # Per record: (tp, fp, fn) indicators of model a, then of model b: (records, 6, labels).
-    counts = np.concatenate([_confusion_counts(y_true, pred_a), _confusion_counts(y_true, pred_b)],
-                            axis=-2).astype(np.uint8)
-
-    def difference(index, axis=-1):
-        totals = counts[index].sum(axis=-3)
-        return (_weighted_f1_from_totals(totals[..., :3, :])
-                - _weighted_f1_from_totals(totals[..., 3:, :]))
-
-    indices = np.arange(len(y_true))
-    return _bootstrap((indices,), difference, confidence, n_resamples, seed,
-                      f"{len(indices)} test records", method="percentile")
-
-
-def two_level_bootstrap_f1_difference(pairs: Sequence[tuple], threshold: float = DEFAULT_THRESHOLD,
-                                      confidence: float = CONFIDENCE, n_resamples: int = 1999,
-                                      seed: int = 0) -> Interval:
-    """Mean over seeds of weighted F1 of a minus b, with a two-level bootstrap interval.
-
-    Each resample draws the seeds with replacement, then, within each drawn seed, the test
-    records with replacement (multinomial weights), so the interval holds both training
-    randomness and test-sample noise (percentile). With few seeds the seed level inherits the
-    percentile bootstrap's narrowness: verdicts come from :func:`seed_gain_interval`.
-
-    Args:
-        pairs: per seed ``(y_true, prob_a, prob_b)`` as for :func:`paired_bootstrap_f1_difference`.
-
-    Example:
-        >>> y = np.array([[1, 0], [0, 1], [1, 1]])
-        >>> p = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
-        >>> two_level_bootstrap_f1_difference([(y, p, p), (y, p, p)]).low
-        0.0
-    """
-    if not pairs:
-        raise ValueError("two_level_bootstrap_f1_difference needs at least one seed's predictions")
-    _check_confidence(confidence)
-    rng = np.random.default_rng(seed)
-    counts, estimates = [], []
-    for y_true, prob_a, prob_b in pairs:
-        y_true = np.asarray(y_true).astype(bool)
-        pred_a, pred_b = np.asarray(prob_a) > threshold, np.asarray(prob_b) > threshold
-        both = np.concatenate([_confusion_counts(y_true, pred_a),
-                               _confusion_counts(y_true, pred_b)], axis=-2)
-        counts.append(both.reshape(len(y_true), -1).astype(float))  # (records, 6 * labels)
-        estimates.append(_f1_difference(counts[-1].sum(axis=0)))
-    drawn = rng.integers(len(pairs), size=(n_resamples, len(pairs)))
-    differences = np.zeros(n_resamples)
-    for slot in range(len(pairs)):
-        for index, records in enumerate(counts):
-            chosen = np.flatnonzero(drawn[:, slot] == index)
-            weights = rng.multinomial(len(records), np.full(len(records), 1 / len(records)),
-                                      size=len(chosen))
-            differences[chosen] += _f1_difference(weights @ records)
-    differences /= len(pairs)
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(differences, [alpha, 1 - alpha])
-    return Interval(float(np.mean(estimates)), float(low), float(high),
-                    f"two-level bootstrap over {len(pairs)} seeds, then test records "
-                    "(percentile)", seeds=len(pairs))
-
-
-def _f1_difference(totals: np.ndarray) -> np.ndarray:
-    """Weighted F1 of a minus b from flattened (..., 6 * labels) summed counts."""
-    totals = totals.reshape(*totals.shape[:-1], 6, -1)
-    return (_weighted_f1_from_totals(totals[..., :3, :])
-            - _weighted_f1_from_totals(totals[..., 3:, :]))
-
-
-def align_predictions(first: dict, second: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Match two ``predictions_test.npz`` contents by ``record_id``.
-
-    Returns:
-        ``(y_true, y_prob_first, y_prob_second)`` on the common records, in ``first``'s order.
-
-    Raises:
-        ValueError: no common record, or the two disagree on a record's labels.
-    """
-    ids_second = {str(record): row for row, record in enumerate(second["record_id"])}
-    rows = [(row, ids_second[str(record)]) for row, record in enumerate(first["record_id"])
-            if str(record) in ids_second]
-    if not rows:
-        raise ValueError("the two prediction files share no record_id")
-    index_first, index_second = (np.array(column) for column in zip(*rows))
-    y_true = np.asarray(first["y_true"])[index_first]
-    if not np.array_equal(y_true, np.asarray(second["y_true"])[index_second]):
-        raise ValueError("the two prediction files give different labels for the same records")
-    return (y_true, np.asarray(first["y_prob"])[index_first],
-            np.asarray(second["y_prob"])[index_second])
-
-
-def _mean(values, axis=-1):
-    return np.mean(values, axis=axis)
-
-
-def _mean_difference(first, second, axis=-1):
-    return np.mean(first, axis=axis) - np.mean(second, axis=axis)
-
-
-def _bootstrap(data: tuple, statistic: Callable, confidence: float, n_resamples: int, seed: int,
-               what: str, method: str | None = None) -> Interval:
-    estimate = float(statistic(*data))
-    smallest = min(len(sample) for sample in data)
-    if smallest < 2:
-        return Interval(estimate, math.nan, math.nan, f"no interval: fewer than 2 of {what}")
-    if method is None:
-        method = "BCa" if smallest >= MIN_VALUES_FOR_BCA else "percentile"
-    for attempt in dict.fromkeys((method, "percentile")):  # BCa is undefined for equal values
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = stats.bootstrap(data, statistic, confidence_level=confidence,
-                                     n_resamples=n_resamples, method=attempt, vectorized=True,
-                                     batch=max(1, 2_000_000 // max(1, data[0].size)),
-                                     rng=np.random.default_rng(seed))
-        low, high = (float(bound) for bound in result.confidence_interval)
-        if math.isfinite(low) and math.isfinite(high):
-            return Interval(estimate, low, high, f"bootstrap over {what} ({attempt})")
-    return Interval(estimate, low, high, f"bootstrap over {what}: undefined")
-
-
-def _finite(values, name: str) -> np.ndarray:
-    array = np.asarray(values, dtype=float).ravel()
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} must be finite numbers, got {array.tolist()}")
-    return array
-
-
-def _check_confidence(confidence: float) -> None:
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
 
 
 def _cluster_means(values: Sequence[float], clusters: Sequence[Hashable]) -> dict:

@@ -89,7 +89,8 @@ def gain_table(groups: Sequence[Comparison], found: Mapping[str, Finding],
         first = group.finetune[0]
         record = dict(
             upstream=group.upstream, downstream=group.downstream, model=group.model,
-            family=first["family"], train_size=group.train_size, seeds=len(group.finetune),
+            family=first["family"], train_size=group.train_size,
+            train_records=_mean_records(group.finetune), seeds=len(group.finetune),
             scratch_f1=np.mean([r["weighted_f1"] for r in group.scratch]),
             finetune_f1=np.mean([r["weighted_f1"] for r in group.finetune]),
             baseline_constant=first["baseline_constant"],
@@ -100,7 +101,8 @@ def gain_table(groups: Sequence[Comparison], found: Mapping[str, Finding],
             both = two_level_interval(group)
             record.update(ci2_low=both.low, ci2_high=both.high, ci2_method=both.method)
         records.append(record)
-    columns = (["upstream", "downstream", "model", "family", "train_size", "seeds", "scratch_f1",
+    columns = (["upstream", "downstream", "model", "family", "train_size", "train_records",
+                "seeds", "scratch_f1",
                 "finetune_f1", "baseline_constant", "baseline_random"] + _FINDING_COLUMNS
                + ["did_not_learn"] + (["ci2_low", "ci2_high", "ci2_method"] if two_level else []))
     return _sizes_as_int(pd.DataFrame(records, columns=columns))
@@ -153,8 +155,10 @@ def convergence_table(groups: Sequence[Comparison]) -> pd.DataFrame:
             records.append(dict(
                 upstream=group.upstream, downstream=group.downstream, model=group.model,
                 train_size=group.train_size, seed=ft["seed"],
-                finetune_reaches_scratch_best=first_epoch_reaching(curves[0], best_score(curves[1])),
-                scratch_reaches_finetune_best=first_epoch_reaching(curves[1], best_score(curves[0])),
+                finetune_reaches_scratch_best=first_epoch_reaching(curves[0],
+                                                                   best_score(curves[1])),
+                scratch_reaches_finetune_best=first_epoch_reaching(curves[1],
+                                                                   best_score(curves[0])),
                 finetune_area=areas[0], scratch_area=areas[1],
                 common_epochs=min(len(ft["curve"]), len(sc["curve"])),
                 did_not_learn=Comparison(group.upstream, group.downstream, group.label,
@@ -199,6 +203,14 @@ def _sizes_as_int(table: pd.DataFrame) -> pd.DataFrame:
     """Integer train sizes, blank (not NaN floats) for full train splits."""
     table["train_size"] = table["train_size"].astype("Int64")
     return table
+
+
+def _mean_records(rows: Sequence[dict]) -> float:
+    """The mean train record count of runs (the train size where none was recorded)."""
+    counts = [r["train_records"] if r["train_records"] is not None else r["train_size"]
+              for r in rows]
+    counts = [c for c in counts if c is not None]
+    return float(np.mean(counts)) if counts else math.nan
 
 
 def _float(value) -> float:
