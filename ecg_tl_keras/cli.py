@@ -38,7 +38,7 @@ TRAINING_COMMANDS = ("train",)
 COMMAND_HELP = {
     "train": "train a backbone from scratch or fine-tune it from a .keras checkpoint",
     "evaluate": "evaluate a .keras checkpoint on a split of a built dataset",
-    "predict": "print per-label probabilities for raw ECG record files",
+    "predict": "per-label probabilities, thresholds and yes/no decisions for ECG records or folders",
     "study": "run the study's experiment grid (study run) and report on it (study report)",
     "demo": "build the bundled sample, pre-train, fine-tune and report, end to end",
     "advise": "rank candidate checkpoints on your dataset and measure whether pre-training helps",

@@ -11,11 +11,13 @@ both from the raw files with the TFRecords builder:
   one third test).
 
 It then runs the study machinery (:func:`ecg_tl_keras.study.run_study`) on the plan
-:func:`demo_plan`: ResNet1d18 trained from scratch on ``ptbxl`` (the pre-train), from
-scratch on ``ptbxl_small``, and fine-tuned from the pre-train onto ``ptbxl_small``, with
-three seeds, and writes the report (:func:`ecg_tl_keras.study.make_report`), whose first
-lines say what was run, the no-skill baseline of each test split and whether fine-tuning
-helped, with the interval over seeds. ``--quick`` runs the same steps with one seed and
+:func:`demo_plan`: ResNet1d18 trained from scratch on ``ptbxl`` (the pre-train), from scratch
+on ``ptbxl_small``, and fine-tuned from the pre-train onto ``ptbxl_small``, with three seeds,
+plus a size sweep (fine-tune vs scratch on ``SWEEP_SIZES`` train records of ``ptbxl_small``:
+Fig 4 shows the gain there and on the full train split), and writes the report
+(:func:`ecg_tl_keras.study.make_report`), whose first lines say what was run, the no-skill
+baseline of each test split, whether fine-tuning helped (with the interval over seeds), which
+diagnoses gained and what the pre-train cost. ``--quick`` runs the same steps with one seed and
 one epoch as a smoke test. Running the demo again resumes where it stopped.
 
 Example:
@@ -41,9 +43,10 @@ from tfrecords_builder import build_dataset
 from tfrecords_builder.readers import get_reader
 
 from ecg_tl_keras.study import make_report, run_study
-from ecg_tl_keras.study.plan import Plan
+from ecg_tl_keras.study.findings import findings
+from ecg_tl_keras.study.plan import Plan, SizeSweep
 from ecg_tl_keras.study.results import load_results
-from ecg_tl_keras.study.stats import seed_gain_interval
+from ecg_tl_keras.study.stats import Verdict
 
 DEFAULT_OUT = "ecg_tl_demo"
 UPSTREAM, DOWNSTREAM = "ptbxl", "ptbxl_small"
@@ -56,6 +59,9 @@ MODEL = "resnet1d18"
 #: Training settings of the full demo and of ``--quick``.
 SETTINGS = {"full": dict(seeds=(0, 1, 2), epochs=5), "quick": dict(seeds=(0,), epochs=1)}
 BATCH_SIZE, LR = 32, 0.001
+#: Train-set sizes of the demo's size sweep, out of about 120 train records; with the full
+#: train split, Fig 4 shows the gain at two sizes.
+SWEEP_SIZES = (40,)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,6 +91,7 @@ def demo_plan(quick: bool = False) -> Plan:
                 downstream=(DOWNSTREAM,), models=(MODEL,), seeds=settings["seeds"],
                 epochs=settings["epochs"], finetune="full", select_on="val",
                 batch_size=BATCH_SIZE, lr=LR, train={"val_fold": VAL_FOLD},
+                size_sweep=SizeSweep(UPSTREAM, DOWNSTREAM, (MODEL,), SWEEP_SIZES),
                 description="ResNet1d18 pre-trained on PTB-XL patients, then fine-tuned vs "
                             "trained from scratch on a small set of other PTB-XL patients")
 
@@ -114,7 +121,9 @@ def run_demo(out: str | Path = DEFAULT_OUT, *, quick: bool = False,
     run_study(plan, out / "data", out / f"study{suffix}", train_fn=train_fn, log=log)
     log("[demo 3/3] writing the report")
     report_file = make_report(out / f"study{suffix}", out / f"report{suffix}", log=log)["report"]
-    lines = summary_lines(out / f"study{suffix}", plan)
+    found = {f.key: f for f in findings(load_results(out / f"study{suffix}"),
+                                        study=out / f"study{suffix}")}
+    lines = summary_lines(out / f"study{suffix}", plan, found) + finding_lines(found)
     prepend_to_report(report_file, lines)
     for line in lines:
         log(line)
@@ -192,34 +201,58 @@ def write_labels_csv(release: Path) -> Path:
     return path
 
 
-#: How each verdict of :func:`seed_gain_interval` is worded in the demo's summary.
+#: How each verdict of the report's comparison finding is worded in the demo's summary.
 VERDICT_TEXT = {
-    "positive": "fine-tuning helped at this size (the interval excludes 0)",
-    "negative": "fine-tuning did worse than training from scratch at this size "
-                "(the interval excludes 0)",
-    "unclear": "no clear difference at this size (the interval includes 0)",
-    "single-seed": "one seed only: no evidence either way about a training effect "
-                   "(the full demo runs 3 seeds)",
+    Verdict.POSITIVE: "fine-tuning helped at this size (the adjusted p-value is below 0.05)",
+    Verdict.NEGATIVE: "fine-tuning did worse than training from scratch at this size "
+                      "(the adjusted p-value is below 0.05)",
+    Verdict.UNCLEAR: "no clear difference at this size once every finding of the report is "
+                     "controlled together",
+    Verdict.NOT_ROBUST: "not robust: the t-interval and a check without normality disagree",
+    Verdict.SINGLE_SEED: "one seed only: no evidence either way about a training effect "
+                         "(the full demo runs 3 seeds)",
+    Verdict.NONE: "no verdict (see the report's findings for the reason)",
 }
 
 
-def summary_lines(study: Path, plan: Plan) -> list[str]:
+def finding_lines(found: dict) -> list[str]:
+    """Two more summary lines, from the report's findings (by key): which diagnoses gained
+    (per-label verdicts, controlled with every other finding of the report) and what the
+    pre-train cost (seconds and break-even)."""
+    prefix = f"label:{UPSTREAM}>{DOWNSTREAM}:{MODEL}:"  # the full train split, not the sweep
+    labels = [f for key, f in found.items()
+              if key.startswith(prefix) and ":" not in key[len(prefix):]]
+    named = {verdict: [f.key.rsplit(":", 1)[1] for f in labels if f.verdict == verdict]
+             for verdict in (Verdict.POSITIVE, Verdict.NEGATIVE)}
+    gains = ", ".join(f"{f.key.rsplit(':', 1)[1]} {f.estimate:+.3f}" for f in labels)
+    per_label = (f"- **Per diagnosis** (fine-tuned minus scratch test F1, mean over seeds): "
+                 f"{gains}; gained clearly: {', '.join(named[Verdict.POSITIVE]) or 'none'}, lost "
+                 f"clearly: {', '.join(named[Verdict.NEGATIVE]) or 'none'} (verdicts controlled "
+                 "with every other finding; table and Fig 6 below).")
+    cost = found.get(f"cost:{UPSTREAM}>{DOWNSTREAM}:{MODEL}")
+    cost_line = f"- **Cost**: {cost.text}" if cost is not None else "- **Cost**: not measured."
+    return [per_label, cost_line, ""]
+
+
+def summary_lines(study: Path, plan: Plan, found: dict) -> list[str]:
     """The report's first lines: what ran, the no-skill baselines, the pre-train's score and
-    the fine-tune minus scratch gain over seeds, from the result files only."""
-    results = [r for r in load_results(study) if r["cell"]["model"] == MODEL]
+    the fine-tune minus scratch gain over seeds with the report's verdict on it (``found``:
+    the report's findings by key), from the result files only."""
+    results = [r for r in load_results(study)
+               if r["cell"]["model"] == MODEL and r["cell"]["train_size"] is None]
     scores = {(r["cell"]["kind"], r["cell"]["dataset"], r["cell"]["seed"]):
               r["metrics"]["test_weighted_f1"] for r in results}
     baseline = {name: dataset_baselines(results, name) for name in (UPSTREAM, DOWNSTREAM)}
     counts = {name: _split_records(results, name) for name in (UPSTREAM, DOWNSTREAM)}
     seeds = list(plan.seeds)
     pretrain = [scores[("scratch", UPSTREAM, seed)] for seed in seeds]
-    gains = [scores[("finetune", DOWNSTREAM, seed)] - scores[("scratch", DOWNSTREAM, seed)]
-             for seed in seeds]
-    interval = seed_gain_interval(gains)
-    bounds = ("" if np.isnan(interval.low) else
-              f", 95% interval [{interval.low:+.3f}, {interval.high:+.3f}] ({interval.method})")
+    gain = found[f"comparison:{UPSTREAM}>{DOWNSTREAM}:{MODEL}"]
+    adjusted = ("" if np.isnan(gain.p_adjusted) else
+                f"; adjusted with the report's other findings: p {gain.p_adjusted:.3f}")
+    bounds = ("" if np.isnan(gain.low) else
+              f", 95% interval [{gain.low:+.3f}, {gain.high:+.3f}] ({gain.method}{adjusted})")
     lines = [
-        "## The demo in five lines", "",
+        "## The demo in seven lines", "",
         f"- **Ran**: {MODEL} pre-trained from scratch on `{UPSTREAM}` (PTB-XL patients of "
         f"strat_fold 1-7 and 10: {counts[UPSTREAM]}), then fine-tuned vs trained from scratch on "
         f"`{DOWNSTREAM}` (the other patients, built as your own data: {counts[DOWNSTREAM]}); "
@@ -239,8 +272,7 @@ def summary_lines(study: Path, plan: Plan) -> list[str]:
         f"{np.mean([scores[('scratch', DOWNSTREAM, s)] for s in seeds]):.3f}; **fine-tuned**: "
         f"{np.mean([scores[('finetune', DOWNSTREAM, s)] for s in seeds]):.3f} (means over seeds).",
         f"- **Did fine-tuning help?** Fine-tuned minus scratch, paired by seed: "
-        f"{interval.estimate:+.3f} test weighted F1{bounds}: {VERDICT_TEXT[interval.verdict]}.",
-        "",
+        f"{gain.estimate:+.3f} test weighted F1{bounds}: {VERDICT_TEXT[gain.verdict]}.",
     ]
     return lines
 

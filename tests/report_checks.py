@@ -26,11 +26,6 @@ def check_report_matches_results(report: Path, study: Path, results: dict) -> No
     tables = {name: pd.read_csv(report / "tables" / f"{name}.csv")
               for name in ("cells", "baselines", "per_label_f1", "transfer_gain", "convergence")}
     _check_cells(tables["cells"].set_index("key"), results)
-    for key, result in results.items():  # constant output: never better than "all present"
-        with np.load(study / result["predictions_test"]) as stored:
-            predicted = stored["y_prob"] > 0.5
-        if (predicted == predicted[:1]).all():
-            assert tables["cells"].set_index("key").loc[key, "learned"] == "did not learn"
     _check_baselines(tables["baselines"], study, results)
     labels = tables["per_label_f1"]
     for row in labels.itertuples():
@@ -43,7 +38,7 @@ def check_report_matches_results(report: Path, study: Path, results: dict) -> No
     text = (report / "report.md").read_text()
     assert "selected on the **val** split" in text
     if tables["transfer_gain"]["seeds"].max() < 2:  # one seed: no winner named anywhere
-        assert not re.search(r"better|worse|beats", text)
+        assert not re.search(r"better|worse|beats", text.split("## Findings")[1])
     # The Markdown tables in report.md are the CSV tables, number for number.
     gains_md = text.split("## Fine-tune minus scratch")[1].split("## Convergence")[0]
     for row in tables["transfer_gain"].itertuples():
@@ -67,10 +62,20 @@ def _check_cells(cells: pd.DataFrame, results: dict) -> None:
         assert row["best_epoch"] == metrics["best_epoch"]
         assert row["baseline_constant"] == pytest.approx(baselines["constant"])
         assert row["baseline_random"] == pytest.approx(baselines["random"])
-        assert row["learned"] == ("yes" if metrics["test_weighted_f1"] > baselines["constant"]
-                                  + 1e-9 else "did not learn")
-        curve = [h[_selection_column(result)] for h in result["history"]]
-        assert row["selection_area"] == pytest.approx(np.mean(curve))
+        assert row["learned"] == ("yes" if learned(result) else "did not learn")
+        assert row["train_time_s"] == pytest.approx(metrics.get("train_time_s", np.nan),
+                                                    nan_ok=True)
+
+
+def learned(result: dict) -> bool:
+    """The selection-split rule, recomputed: the selected epoch beats the split's constant
+    predictor (the test one where the result file has none) or its macro AUC exceeds 0.55."""
+    selection = result["selection"]
+    constant = selection.get("constant_weighted_f1")
+    if constant is None:
+        constant = result["baselines"]["constant"]
+    auc = selection.get("macro_auc")
+    return bool(selection["weighted_f1"] > constant or (auc is not None and auc > 0.55))
 
 
 def _check_baselines(table: pd.DataFrame, study: Path, results: dict) -> None:
@@ -80,7 +85,9 @@ def _check_baselines(table: pd.DataFrame, study: Path, results: dict) -> None:
             y_true, labels = stored["y_true"].astype(bool), list(stored["labels"])
         assert result["baselines"]["constant"] == pytest.approx(
             weighted_f1(y_true, np.ones(y_true.shape)))
-        manifest = json.loads(Path(result["baselines"]["train_prevalence_from"]).read_text())
+        relative = Path(result["baselines"]["train_prevalence_from"])
+        assert not relative.is_absolute()  # portable: relative to the study folder
+        manifest = json.loads((study / relative).read_text())
         train = manifest["splits"]["train"]
         p = np.array([train["label_counts"][label] / train["records"] for label in labels])
         q, support = y_true.mean(axis=0), y_true.sum(axis=0)
@@ -113,13 +120,20 @@ def _check_gains(gains: pd.DataFrame, study: Path, results: dict) -> None:
                               if k.startswith("finetune__")})
     p_values = []
     for row in gains.itertuples():
-        pairs = _pairs(row, results)
+        every = _pairs(row, results)
+        assert row.seeds == len(every)
+        # Pairs in which both runs did not learn carry no evidence: left out of the interval;
+        # if no pair is left, the table describes the mean gain of all and gives no verdict.
+        pairs = [(ft, sc) for ft, sc in every if learned(ft) or learned(sc)]
         per_seed = [ft["metrics"]["test_weighted_f1"] - sc["metrics"]["test_weighted_f1"]
-                    for ft, sc in pairs]
-        assert row.seeds == len(pairs)
+                    for ft, sc in pairs or every]
         assert row.gain == pytest.approx(np.mean(per_seed))
-        assert row.baseline_constant == pytest.approx(pairs[0][0]["baselines"]["constant"])
-        if len(pairs) >= 2:
+        assert row.baseline_constant == pytest.approx(every[0][0]["baselines"]["constant"])
+        if not pairs:
+            assert row.verdict == "no verdict" and pd.isna(row.ci_low) and pd.isna(row.p_value)
+            assert row.did_not_learn == "both"
+            p_values.append(math.nan)
+        elif len(pairs) >= 2:
             test = scipy_stats.ttest_1samp(per_seed, 0.0)
             low, high = test.confidence_interval(0.95)
             assert (row.ci_low, row.ci_high) == pytest.approx((low, high))
@@ -138,13 +152,15 @@ def _check_gains(gains: pd.DataFrame, study: Path, results: dict) -> None:
             assert row.ci_method.startswith(SINGLE_SEED_LABEL)
             assert row.verdict == "single seed: no verdict" and pd.isna(row.p_value)
             p_values.append(math.nan)
+    # The family is larger than this table (pooled and per-label tests too): Holm over the
+    # table alone is a lower bound of each adjusted p-value.
     adjusted = holm(p_values)
     for row, p_holm in zip(gains.itertuples(), adjusted):
         if math.isnan(p_holm):
             assert pd.isna(row.p_holm)
             continue
-        assert row.p_holm == pytest.approx(p_holm)
-        expected = ("no clear difference" if not p_holm < 0.05
+        assert row.p_holm >= p_holm - 1e-12
+        expected = ("no clear difference" if not row.p_holm < 0.05
                     else "fine-tune better" if row.gain > 0 else "scratch better")
         assert row.verdict == expected
 
@@ -159,8 +175,10 @@ def _check_convergence(table: pd.DataFrame, results: dict) -> None:
                                      (curves[1], curves[0], "scratch_reaches_finetune_best")):
             reached = [epoch for epoch, score in enumerate(curve, 1) if score >= max(other)]
             assert str(getattr(row, column)) == (str(reached[0]) if reached else "never")
-        assert row.finetune_area == pytest.approx(np.mean(curves[0]))
-        assert row.scratch_area == pytest.approx(np.mean(curves[1]))
+        common = min(map(len, curves))  # areas over the epochs both runs have
+        assert row.common_epochs == common
+        assert row.finetune_area == pytest.approx(np.mean(curves[0][:common]))
+        assert row.scratch_area == pytest.approx(np.mean(curves[1][:common]))
 
 
 def _check_pooled_findings(text: str, results: dict) -> None:
@@ -173,6 +191,8 @@ def _check_pooled_findings(text: str, results: dict) -> None:
         if cell["kind"] == "finetune" and cell["train_size"] is None:
             model_part = cell["key"].split("__")[2]  # the model and its variant
             scratch = results[f"scratch__{cell['dataset']}__{model_part}__seed{cell['seed']}"]
+            if not learned(result) and not learned(scratch):
+                continue  # both runs did not learn: no gain to pool
             full.append((cell, result["metrics"]["test_weighted_f1"]
                          - scratch["metrics"]["test_weighted_f1"]))
     for by in ("dataset", "upstream"):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from ecg_tl_keras.advise import advisor, candidates, report
+from ecg_tl_keras.advise import advisor, candidates, decision, report
 from ecg_tl_keras.training.checkpoints import input_mismatch
 from ecg_tl_keras.advise.leep import melep, pairwise_leep
 from ecg_tl_keras.advise.logme import logme
@@ -151,14 +151,22 @@ def test_a_study_folder_gives_its_pretrains(tmp_path):
 # ---------------------------------------------------------------- advice text
 
 def advice_with(intervals: dict) -> dict:
+    """Advice whose fine-tune and scratch runs all learned (val wF1 above the constant's)."""
     entries = [{"name": name, "compatible": True, "rank": i + 1, "scores": {"logme": -i},
                 "model": "gru", "upstream": "ptbxl", "path": name, "reason": None}
                for i, name in enumerate(intervals)]
     finetune = {name: {"seeds": list(range(seeds)), "finetune_val_f1": [val] * seeds,
+                       "finetune_val_auc": [0.8] * seeds, "finetune_learned": [True] * seeds,
+                       "scratch_val_f1": [0.45] * seeds, "scratch_val_auc": [0.8] * seeds,
+                       "scratch_learned": [True] * seeds, "scratch_model": "gru",
                        "finetune_test_f1": [0.5] * seeds, "scratch_test_f1": [0.4] * seeds,
-                       "interval": interval}
+                       "compared_seeds": list(range(seeds)), "interval": interval}
                 for name, (interval, seeds, val) in intervals.items()}
-    return {"candidates": entries, "finetune": finetune, "ranked_by": "LogME"}
+    return {"candidates": entries, "finetune": finetune, "ranked_by": "LogME",
+            "baselines": {"constant_val_f1": 0.3, "constant_test_f1": 0.3},
+            "budget": {"train_records": 130, "batch_size": 16, "epochs": 5, "lr": 0.0025,
+                       "given": ["epochs"]},
+            "learning_rule": "the rule", "not_learned": []}
 
 
 def interval(estimate, low, high, verdict):
@@ -168,20 +176,20 @@ def interval(estimate, low, high, verdict):
 def test_recommendation_follows_the_verdict_of_the_candidate_best_on_val():
     advice = advice_with({"A": (interval(0.04, 0.01, 0.07, "positive"), 3, 0.6),
                           "B": (interval(0.09, 0.05, 0.12, "positive"), 3, 0.5)})
-    assert advisor._recommendation(advice) == (
+    assert decision.recommendation(advice) == (
         "Start from A: +0.040 weighted F1 [+0.010, +0.070] over scratch, 3 seeds.")
     advice = advice_with({"A": (interval(0.01, -0.02, 0.04, "unclear"), 3, 0.6)})
-    text = advisor._recommendation(advice)
+    text = decision.recommendation(advice)
     assert text.startswith("No evidence that pre-training helps here")
     assert "train from scratch" in text
     advice = advice_with({"A": (interval(0.02, math.nan, math.nan, "single-seed"), 1, 0.6)})
-    text = advisor._recommendation(advice)
+    text = decision.recommendation(advice)
     assert "one seed" in text and "[" not in text
     advice = advice_with({"A": (interval(-0.05, -0.08, -0.02, "negative"), 3, 0.6)})
-    assert "Train from scratch" in advisor._recommendation(advice)
+    assert "Train from scratch" in decision.recommendation(advice)
     advice = advice_with({"A": (None, 1, 0.6)})
     advice["finetune"] = {}
-    assert "not a measured gain" in advisor._recommendation(advice)
+    assert "not a measured gain" in decision.recommendation(advice)
 
 
 def test_report_files_are_written_without_nan(tmp_path):

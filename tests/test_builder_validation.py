@@ -512,7 +512,12 @@ def test_ctrl_c_ends_a_build_with_one_line_and_nothing_written(shared_data, tmp_
 # ---------------------------------------------------------------- predict reads as the builder
 
 @pytest.mark.parametrize("case", ["fs inf", "empty mat", "text mat"])
-def test_predict_gives_the_builders_reason_for_a_bad_record(case, georgia_pair, capsys):
+def test_predict_gives_the_builders_reason_for_a_bad_record(case, georgia_pair, tmp_path, capsys):
+    """The bad record's row gives the builder's reason; the good one is predicted; exit 1."""
+    import csv
+
+    import keras
+
     from ecg_tl_keras import cli
 
     header = georgia_pair / f"{BAD}.hea"
@@ -523,6 +528,13 @@ def test_predict_gives_the_builders_reason_for_a_bad_record(case, georgia_pair, 
         mat = georgia_pair / f"{BAD}.mat"
         mat.write_bytes(b"" if case == "empty mat" else b"text " * 100)
         words = (str(mat), "empty file" if case == "empty mat" else "not a MATLAB file")
+    checkpoint = tmp_path / "tiny.keras"
+    keras.Sequential([keras.Input((1000, 12)), keras.layers.GlobalAveragePooling1D(),
+                      keras.layers.Dense(1, activation="sigmoid")]).save(checkpoint)
+    good = georgia_pair / f"{GOOD}.hea"
     capsys.readouterr()
-    assert cli.main(["predict", "--model", "unused.keras", str(header)]) == 2
-    one_line_error(capsys.readouterr().err, *words)
+    assert cli.main(["predict", "--model", str(checkpoint), str(header), str(good)]) == 1
+    table = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]
+    rows = {row["record"]: row for row in csv.DictReader(table)}
+    assert rows[str(good)]["status"] == "ok" and rows[str(header)]["status"] == "failed"
+    assert all(word in rows[str(header)]["reason"] for word in words), rows[str(header)]

@@ -26,7 +26,9 @@ def test_every_command_reports_a_missing_file_in_one_line(tmp_path, capsys):
     missing = str(tmp_path / "missing.keras")
     assert "manifest.json not found" in _one_line_error(
         capsys, ["evaluate", "--checkpoint", missing, "--data", str(tmp_path)])
-    assert "r.hea" in _one_line_error(capsys, ["predict", "--model", missing, "r.hea"])
+    # predict: the checkpoint is checked first; a missing record is a failed row (exit 1)
+    assert "missing.keras not found" in _one_line_error(
+        capsys, ["predict", "--model", missing, "r.hea"])
     assert "manifest.json not found" in _one_line_error(
         capsys, ["train", "--data", str(tmp_path), "--model", "lstm", "--out", str(tmp_path)])
     assert "no result files" in _one_line_error(

@@ -48,7 +48,11 @@ def test_labels_csv_holds_the_ptbxl_readers_superclasses(tmp_path):
 def test_quick_demo_plan_is_one_seed_of_the_full_one():
     full, quick = demo.demo_plan(), demo.demo_plan(quick=True)
     assert len(full.seeds) >= 3 and quick.seeds == (0,)
-    assert [c.kind for c in expand_cells(full)].count("finetune") == len(full.seeds)
+    full_size = [c.kind for c in expand_cells(full) if c.train_size is None]
+    assert full_size.count("finetune") == len(full.seeds)
+    # Fig 4: fine-tune vs scratch at two or more sizes of the small set.
+    # (the sweep's sizes and the full train split).
+    assert full.size_sweep.downstream == demo.DOWNSTREAM and len(full.size_sweep.train_sizes) >= 1
     assert (full.upstream, full.downstream) == (quick.upstream, quick.downstream)
 
 
@@ -74,6 +78,12 @@ def test_quick_demo_end_to_end_with_a_quiet_console(tmp_path):
     head = text.split("## Findings")[0]
     assert "No-skill baseline" in head and "Did fine-tuning help?" in head
     assert "one seed only" in head  # the quick demo's single seed is no evidence either way
+    assert "**Per diagnosis**" in head and "**Cost**" in head and "break-even" in head
+    assert "## Per-label gains" in text and "## Cost" in text
+    assert "fig6_gain_per_label.png" in text and "fig4_gain_vs_train_size.png" in text
+    assert "time measured on one machine type" in text
+    gains = pd.read_csv(out / "report-quick" / "tables" / "transfer_gain.csv")
+    assert gains.train_records.nunique() >= 2  # Fig 4: the sweep's size and the full split
 
     # The baseline in the summary is the one computed from a run's saved test labels.
     results = load_results(out / "study-quick")

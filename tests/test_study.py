@@ -503,7 +503,7 @@ def test_two_seeds_of_a_clear_gain_are_a_finding_and_one_seed_never_is(fake_stud
     text = paths["report"].read_text()
     findings = text.split("## Findings")[1].split("## Figures")[0]
     # georgia -> ptbxl has 2 seeds per model; the ptbxl upstream only 1: no verdict from it.
-    assert "**ptbxl**: 1 seed: no verdict" in findings.split("Per upstream")[1]
+    assert "**ptbxl** (upstream): 1 seed: no verdict" in findings.split("Per upstream")[1]
 
 
 def single_seed_constant_study(tmp_path, data_root):
@@ -520,13 +520,18 @@ def single_seed_constant_study(tmp_path, data_root):
         result = json.loads(result_path(out, cell.key).read_text())
         score = weighted_f1(content["y_true"], content["y_prob"])
         result["metrics"]["test_weighted_f1"] = score
-        result["history"] = [dict(row, test_weighted_f1=score) for row in result["history"]]
+        # The same constant output on the selection split: no skill there either.
+        result["history"] = [dict(row, test_weighted_f1=score, selection_val_weighted_f1=score)
+                             for row in result["history"]]
+        result["selection"] = dict(result["selection"], weighted_f1=score, macro_auc=0.5,
+                                   constant_weighted_f1=score)
         result_path(out, cell.key).write_text(json.dumps(result))
     return out
 
 
 def test_every_model_gets_one_marker_from_its_spec_or_a_spare_one():
     from ecg_tl_keras.models import register_backbone, unregister_backbone
+    from ecg_tl_keras.study.cells import CellLabel
     from ecg_tl_keras.study.figures import model_markers
     from ecg_tl_keras.study.report import marker_of
 
@@ -534,8 +539,9 @@ def test_every_model_gets_one_marker_from_its_spec_or_a_spare_one():
     register_backbone("tinycnn", family="cnn")(builder)
     register_backbone("dotcnn", family="cnn", marker=".")(builder)
     try:
-        labels = ["tinycnn", "dotcnn", "gru", "gru[flatten]", "transformer1d", "resnet1d18",
-                  "unregistered"]
+        labels = [CellLabel("tinycnn"), CellLabel("dotcnn"), CellLabel("gru"),
+                  CellLabel("gru", ("flatten",)), CellLabel("transformer1d"),
+                  CellLabel("resnet1d18"), CellLabel("unregistered")]
         markers = model_markers(labels, marker_of)
         assert markers == model_markers(reversed(labels), marker_of)  # deterministic
         assert (markers["gru"], markers["resnet1d18"], markers["dotcnn"]) == ("P", "o", ".")
@@ -569,8 +575,10 @@ def test_single_seed_report_never_says_better_and_flags_constant_models(tmp_path
     paths = report_module.make_report(out, tmp_path / "report", log=quiet)
     text = paths["report"].read_text()
     findings = text.split("## Findings")[1].split("## Figures")[0]
+    # No winner anywhere: neither in the findings nor in any table (the rule of "did not
+    # learn", quoted in the text, says "beats the best constant predictor").
     for word in ("better", "beats", "worse"):
-        assert word not in text
+        assert word not in findings and word not in text.split("## Figures")[1]
     assert "1 seed: no verdict" in findings
     assert "1 seed per cell" in text and "seeds (--seeds N)" in text
     cells = pd.read_csv(paths["tables"] / "cells.csv")
@@ -580,22 +588,28 @@ def test_single_seed_report_never_says_better_and_flags_constant_models(tmp_path
     assert (convergence.did_not_learn == "both").all()
     assert "no pair where both runs learned" in findings
     gains = pd.read_csv(paths["tables"] / "transfer_gain.csv")
-    assert (gains.verdict == "single seed: no verdict").all()
+    # Both runs of every pair did not learn: no verdict, and the reason says why.
+    assert (gains.verdict == "no verdict").all()
+    assert "both runs did not learn in 1 of 1 seeds" in json.dumps(
+        json.loads((tmp_path / "report" / "findings.json").read_text()))
 
 
 def test_pooled_interval_counts_a_shared_scratch_run_once():
     # Two upstreams fine-tuned onto one downstream share its scratch runs: per model and seed
     # one cluster. Four clusters (2 models x 2 seeds), not eight gains.
+    from ecg_tl_keras.study.cells import CellLabel
+    from ecg_tl_keras.study.inference import pooled_test
+
     def row(kind, model, seed, f1, upstream=None):
-        return dict(kind=kind, dataset="d", model=model, seed=seed, train_size=None,
-                    upstream=upstream, weighted_f1=f1, learned=True)
+        return dict(kind=kind, dataset="d", model=model, label=CellLabel(model), seed=seed,
+                    train_size=None, upstream=upstream, weighted_f1=f1, learned=True)
 
     rows = [row("scratch", m, s, 0.5) for m in ("a", "b") for s in (0, 1)]
     rows += [row("finetune", m, s, 0.5 + gain, up) for (m, s), gain in
              {("a", 0): 0.1, ("a", 1): 0.2, ("b", 0): 0.3, ("b", 1): 0.0}.items()
              for up in ("u1", "u2")]
     groups = report_module.comparisons(rows)
-    pooled = report_module._pooled(groups, lambda g: g.gains)
+    pooled = pooled_test("downstream:d", "d", groups).interval
     assert pooled.method == "t-interval over 4 model x seed clusters"
     assert pooled.estimate == pytest.approx(0.15)
     expected = scipy_stats.ttest_1samp([0.1, 0.2, 0.3, 0.0], 0.0).confidence_interval()

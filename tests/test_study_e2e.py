@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from ecg_tl_keras import cli
+from ecg_tl_keras.datasets import load_index
+from ecg_tl_keras.metrics import weighted_f1
 from ecg_tl_keras.study import runner
 from ecg_tl_keras.study.cells import expand_cells, shard_cells
 from ecg_tl_keras.study.plan import load_plan
@@ -90,8 +95,19 @@ def test_sharded_study_with_an_interrupted_cell(tmp_path, data_root, spy, monkey
     resumed = results[keys[2]]
     assert [row["epoch"] for row in resumed["history"]] == [1, 2]
     assert resumed["metrics"]["finetune_from"].endswith(f"{keys[0]}/best.keras")
+    assert not Path(resumed["metrics"]["finetune_from"]).is_absolute()  # portable
     for result in results.values():
         assert result["metrics"]["epochs"] == 2 and (study / result["predictions_test"]).is_file()
+        # What "did not learn" is judged on: the selected epoch on the selection split (train
+        # fold 0) beside that fold's best constant predictor, recomputed from the fold's labels.
+        index = load_index(data_root / result["cell"]["dataset"], "train")
+        labels = index["labels"][index["fold"] == 0]
+        selection, best = result["selection"], result["metrics"]["best_epoch"]
+        assert selection["constant_weighted_f1"] == pytest.approx(
+            weighted_f1(labels, np.ones(labels.shape)))
+        assert selection["weighted_f1"] == pytest.approx(
+            result["history"][best - 1]["val_weighted_f1"])
+        assert result["machine"]
 
     assert cli.main(["study", "report", str(study), "--out", str(tmp_path / "report")]) == 0
     check_report_matches_results(tmp_path / "report", study, results)

@@ -3,6 +3,8 @@ baselines and the test-record intervals."""
 
 from __future__ import annotations
 
+import itertools
+import json
 import math
 
 import numpy as np
@@ -11,9 +13,9 @@ from scipy import stats as scipy_stats
 
 from ecg_tl_keras.metrics import weighted_f1
 from ecg_tl_keras.study.stats import (
-    SINGLE_SEED_LABEL, Interval, bootstrap_mean_ci, bootstrap_mean_difference_ci,
-    cluster_interval, holm, no_skill_baselines, paired_bootstrap_f1_difference,
-    seed_gain_interval, seeds_needed, single_seed_note, t_interval,
+    SINGLE_SEED_LABEL, Interval, Verdict, bootstrap_mean_ci, bootstrap_mean_difference_ci,
+    cluster_interval, holm, no_skill_baselines, paired_bootstrap_f1_difference, robust_p_value,
+    seed_gain_interval, seeds_needed, single_seed_note, t_interval, t_p_values,
     two_level_bootstrap_f1_difference, welch_interval)
 
 SIMULATIONS = 2000
@@ -73,9 +75,14 @@ def test_one_seed_has_no_training_verdict():
 
 
 def test_degenerate_and_bad_input():
-    assert seed_gain_interval([0.0, 0.0]).verdict == "unclear"
-    equal = t_interval([0.02, 0.02, 0.02])
-    assert (equal.low, equal.high, equal.p_value) == (0.02, 0.02, 0.0)
+    # No measured variation is not certainty: no interval, no p-value, no winner.
+    assert seed_gain_interval([0.0, 0.0]).verdict == "none"
+    equal = seed_gain_interval([0.4123 - 0.0, 0.4123 - 0.0])
+    assert equal.verdict == Verdict.NONE and math.isnan(equal.p_value)
+    assert "no variation" in equal.method
+    nearly = t_interval([0.02, 0.02 + 1e-15, 0.02])
+    assert math.isnan(nearly.low) and math.isnan(nearly.p_value)
+    assert welch_interval([0.3, 0.3], [0.1, 0.1]).verdict == "none"
     with pytest.raises(ValueError, match="finite"):
         seed_gain_interval([0.1, float("nan")])
     with pytest.raises(ValueError, match="confidence"):
@@ -148,9 +155,9 @@ def test_bootstrap_mean_ci_covers_a_known_mean_with_the_right_width():
 def test_bootstrap_difference_and_degenerate_cases():
     interval = bootstrap_mean_difference_ci(np.full(5, 0.3), np.full(4, 0.1))
     assert (interval.low, interval.high) == pytest.approx((0.2, 0.2))
-    assert interval.verdict == "positive"
+    assert interval.verdict == "none"  # a zero-width interval: no measured variation
     lone = bootstrap_mean_ci([0.4])
-    assert np.isnan(lone.low) and lone.verdict == "unclear"
+    assert np.isnan(lone.low) and lone.verdict == "none"
 
 
 def test_paired_bootstrap_identical_predictions_is_zero():
@@ -188,3 +195,44 @@ def test_two_level_bootstrap_is_wider_than_either_level():
     assert both.seeds == 3 and "seeds, then test records" in both.method
     with pytest.raises(ValueError, match="at least one"):
         two_level_bootstrap_f1_difference([])
+
+
+def test_verdict_vocabulary():
+    assert [v.value for v in Verdict] == ["positive", "negative", "unclear", "single-seed",
+                                          "not-robust", "none"]
+    assert all(v.wording for v in Verdict) and len({v.wording for v in Verdict}) == 6
+    assert json.dumps({"v": Verdict.POSITIVE}) == '{"v": "positive"}'
+    assert [v for v in Verdict if v.names_winner] == [Verdict.POSITIVE, Verdict.NEGATIVE]
+
+
+def test_t_p_values_match_scipy_row_by_row():
+    rng = np.random.default_rng(3)
+    values = rng.normal(0.01, 0.02, size=(50, 4))
+    values[0, 2] = np.nan
+    values[1] = 0.5
+    mean, error, p = t_p_values(values)
+    for row, p_row in zip(values[2:], p[2:]):
+        assert p_row == pytest.approx(scipy_stats.ttest_1samp(row, 0.0).pvalue)
+    assert p[0] == pytest.approx(scipy_stats.ttest_1samp(values[0, [0, 1, 3]], 0.0).pvalue)
+    assert np.isnan(p[1]) and np.isnan(error[1]) and mean[1] == 0.5
+
+
+def test_sign_flip_p_is_exact():
+    gains = np.array([0.03, -0.01, 0.02, 0.05, 0.01, 0.04, -0.02])
+    signs = np.array(list(itertools.product((1, -1), repeat=len(gains))))
+    expected = np.mean(np.abs(signs @ gains) >= abs(gains.sum()) - 1e-12)
+    p, method = robust_p_value(gains)
+    assert p == pytest.approx(expected) and method.startswith("exact sign-flip")
+    # All gains of one sign: the smallest p-value 2 / 2^n.
+    assert robust_p_value(np.arange(1, 7) / 100)[0] == pytest.approx(2 / 64)
+    p5, method5 = robust_p_value([0.02, 0.03, 0.01, 0.04, 0.025])
+    assert "bootstrap-t" in method5 and 0 < p5 < 0.05
+    assert math.isnan(robust_p_value([0.1, 0.2, 0.3, 0.4])[0])
+
+
+def test_robust_check_can_disagree_with_the_t_test():
+    """Five clear gains and one small loss: the t-test calls it, the sign-flip test cannot
+    (4 of 64 sign patterns are as extreme)."""
+    gains = [0.10, 0.11, 0.09, 0.10, 0.12, -0.01]
+    assert seed_gain_interval(gains).p_value < 0.05
+    assert robust_p_value(gains)[0] == pytest.approx(4 / 64)

@@ -387,10 +387,10 @@ def test_evaluate_and_predict_commands(pretrained, ptbxl_built, sample_data, tmp
     record = sample_data / "ptbxl" / "records100" / "00000" / "00001_lr.hea"
     capsys.readouterr()
     assert cli.main(["predict", "--checkpoint", str(run_dir / "best.keras"), str(record)]) == 0
-    header, row = capsys.readouterr().out.strip().splitlines()
-    assert header.split()[1:] == LABELS
-    probabilities = [float(value) for value in row.split()[1:]]
-    assert len(probabilities) == 5 and all(0 <= p <= 1 for p in probabilities)
+    lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]
+    (row,) = csv.DictReader(lines)
+    probabilities = [float(row[f"{label}_probability"]) for label in LABELS]
+    assert row["status"] == "ok" and all(0 <= p <= 1 for p in probabilities)
 
 
 def test_finetune_linear_on_other_labels_keeps_the_backbone(pretrained, georgia_built, tmp_path):

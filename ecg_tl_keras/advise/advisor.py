@@ -6,7 +6,11 @@ Stages of rising cost, each written to ``ADVICE/`` as soon as it is done:
    (:mod:`.logme`) on its frozen features, over the training records;
 2. ``probe``: a linear probe per checkpoint (:mod:`.probe`), chosen on the validation fold;
 3. ``finetune``: the ``top`` best-ranked checkpoints fine-tuned, and their
-   backbones trained from scratch, with ``seeds`` seeds (:mod:`.finetune`).
+   backbones trained from scratch, with ``seeds`` seeds (:mod:`.finetune`), under a
+   training budget fitted to the number of training records (:mod:`.budget`).
+
+Every run and probe is judged on the selection split by the study's did-not-learn rule, and
+the recommendation (:mod:`.decision`) rests only on runs that learned.
 
 Checkpoints that cannot read the data (rate, length, leads) or cannot be
 loaded are listed with the reason and skipped.
@@ -25,13 +29,17 @@ from typing import Callable
 
 from ecg_tl_keras.advise import candidates as candidates_module
 from ecg_tl_keras.advise import report
+from ecg_tl_keras.advise.budget import Budget, fit_budget
+from ecg_tl_keras.advise.decision import not_learned, recommendation
 from ecg_tl_keras.advise.features import frozen_outputs, load_target
-from ecg_tl_keras.advise.finetune import RunSettings, measure
+from ecg_tl_keras.advise.finetune import RunSettings, check_earlier_runs, measure
 from ecg_tl_keras.advise.leep import melep
 from ecg_tl_keras.advise.logme import logme
 from ecg_tl_keras.advise.probe import linear_probe
 from ecg_tl_keras.choices import check_choice
 from ecg_tl_keras.models.heads import HEAD_NAME
+from ecg_tl_keras.study.learning import RULE, did_not_learn
+from ecg_tl_keras.study.stats import no_skill_baselines
 from ecg_tl_keras.training.config import TrainConfig
 
 STAGES = ("score", "probe", "finetune")
@@ -49,7 +57,9 @@ class AdviseConfig:
         stage: the last stage to run: ``score``, ``probe`` or ``finetune``.
         seeds: seeds per fine-tune and per from-scratch run.
         top: how many of the best-ranked checkpoints are fine-tuned.
-        epochs, batch_size, lr, val_fold: training settings (the study's by default).
+        epochs, batch_size, lr: training settings; None: fitted to the data
+            (:func:`ecg_tl_keras.advise.budget.fit_budget`).
+        val_fold: the train fold held out for selection (the study's by default).
     """
 
     data: str
@@ -58,9 +68,9 @@ class AdviseConfig:
     stage: str = "finetune"
     seeds: int = 3
     top: int = 2
-    epochs: int = TRAIN_DEFAULTS.epochs
-    batch_size: int = TRAIN_DEFAULTS.batch_size
-    lr: float = TRAIN_DEFAULTS.lr
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
     val_fold: int = TRAIN_DEFAULTS.val_fold
 
     def __post_init__(self):
@@ -73,9 +83,15 @@ class AdviseConfig:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         if not self.checkpoints:
             raise ValueError("give at least one --checkpoint (a .keras file or a study folder)")
-        # the training settings are checked by TrainConfig itself
-        TrainConfig(data=self.data, model="-", out=self.out, epochs=self.epochs,
-                    batch_size=self.batch_size, lr=self.lr, val_fold=self.val_fold)
+        # the training settings given are checked by TrainConfig itself
+        given = {name: getattr(self, name) for name in ("epochs", "batch_size", "lr")
+                 if getattr(self, name) is not None}
+        TrainConfig(data=self.data, model="-", out=self.out, val_fold=self.val_fold, **given)
+
+    def budget(self, train_records: int) -> Budget:
+        """The training budget of the fine-tune and scratch runs on ``train_records``."""
+        return fit_budget(train_records, batch_size=self.batch_size, epochs=self.epochs,
+                          lr=self.lr)
 
     def runs_through(self, stage: str) -> bool:
         return STAGES.index(stage) <= STAGES.index(self.stage)
@@ -128,37 +144,19 @@ def _caveats(advice: dict, target, config: AdviseConfig) -> list[str]:
     if advice["finetune"]:
         seeds = config.seeds
         texts.append(f"Seeds: {seeds} per run; intervals are Student-t intervals of the mean "
-                     f"paired gain over seeds (fine-tune minus scratch, same seed)"
-                     + ("; one seed gives no interval" if seeds == 1 else "") + ".")
+                     f"paired gain over the seeds whose two runs both learned (fine-tune minus "
+                     f"scratch, same seed)" + ("; one seed gives no interval" if seeds == 1
+                                               else "") + ".")
+        texts.append("Learning is judged on the selection split, never on test (the rule is "
+                     "stated with the measured runs); runs that did not learn are listed there "
+                     "and nothing is recommended from them.")
         texts.append("The recommended checkpoint is the fine-tuned one with the best mean "
-                     "validation weighted F1, not the best test F1.")
+                     "validation weighted F1 over runs that learned, not the best test F1.")
     incompatible = [c["name"] for c in advice["candidates"] if not c["compatible"]]
     if incompatible:
         texts.append(f"{len(incompatible)} candidate(s) could not be used: "
                      f"{', '.join(incompatible)} (see the list above).")
     return texts
-
-
-def _recommendation(advice: dict) -> str:
-    ranked = sorted((c for c in advice["candidates"] if c["compatible"]), key=lambda c: c["rank"])
-    if not ranked:
-        return "No candidate checkpoint can read this data (see the list of incompatible ones)."
-    if not advice["finetune"]:
-        return (f"{ranked[0]['name']} ranks first by {advice['ranked_by']}. This is a ranking, "
-                f"not a measured gain: run `--stage finetune` to learn whether starting from it "
-                f"beats training from scratch.")
-    results = advice["finetune"]
-    best = max(results, key=lambda name: report._mean(results[name]["finetune_val_f1"]))
-    interval, seeds = results[best]["interval"], len(results[best]["seeds"])
-    gain = report.gain_text(interval, seeds)
-    if interval["verdict"] == "positive":
-        return f"Start from {best}: {gain}."
-    if interval["verdict"] == "single-seed":
-        return (f"{best} measured {gain}: one seed gives no interval, so this is no evidence "
-                f"either way; rerun with --seeds 3 or more.")
-    if interval["verdict"] == "negative":
-        return f"Pre-training hurts here: {best} {gain}. Train from scratch."
-    return f"No evidence that pre-training helps here ({best}: {gain}); train from scratch."
 
 
 def advise(config: AdviseConfig, log: Callable[[str], None] = print) -> dict:
@@ -176,11 +174,19 @@ def advise(config: AdviseConfig, log: Callable[[str], None] = print) -> dict:
     target = load_target(config.data, config.val_fold)
     log(f"{config.data}: {len(target.train)} training, {len(target.val)} validation, "
         f"{len(target.test)} test records; {len(found)} candidate(s)")
+    budget = config.budget(len(target.train))
+    settings = RunSettings(budget.epochs, budget.batch_size, budget.lr, config.val_fold)
+    if config.runs_through("finetune"):
+        check_earlier_runs(out, settings)
     advice = {"data": {"path": str(config.data), "train_records": len(target.train),
                        "val_records": len(target.val), "test_records": len(target.test),
                        "labels": target.labels},
               "stage": config.stage, "stages_done": [], "val_fold": config.val_fold,
-              "candidates": [], "finetune": {}, "settings": dataclasses.asdict(config)}
+              "candidates": [], "finetune": {}, "settings": dataclasses.asdict(config),
+              "budget": budget.to_json(), "learning_rule": RULE,
+              "baselines": {"constant_val_f1": no_skill_baselines(target.val.y, None)["constant"],
+                            "constant_test_f1": no_skill_baselines(target.test.y,
+                                                                   None)["constant"]}}
     features = {}
     for candidate in found:
         model, _ = _load_candidate(candidate, target.manifest)
@@ -201,15 +207,11 @@ def advise(config: AdviseConfig, log: Callable[[str], None] = print) -> dict:
     if config.runs_through("probe"):
         for entry in advice["candidates"]:
             if entry["compatible"]:
-                train_x, val_x, test_x = features[entry["name"]]
-                result = linear_probe(train_x, target.train.y, val_x, target.val.y, test_x,
-                                      target.test.y)
-                entry["scores"].update(probe_val_f1=result.val_weighted_f1,
-                                       probe_test_f1=result.test_weighted_f1, probe_c=result.c)
-                log(f"  {entry['name']}: linear probe val weighted F1 {result.val_weighted_f1:.4f}")
+                _probe(entry, features[entry["name"]], target,
+                       advice["baselines"]["constant_val_f1"], log)
         _finish_stage(advice, "probe", target, config, out)
     if config.runs_through("finetune"):
-        settings = RunSettings(config.epochs, config.batch_size, config.lr, config.val_fold)
+        log(f"training budget: {budget.text()}")
         chosen = [c for c in found if c.compatible and c.model is not None]
         for candidate in found:
             if candidate.compatible and candidate.model is None:
@@ -217,11 +219,25 @@ def advise(config: AdviseConfig, log: Callable[[str], None] = print) -> dict:
         ranks = {entry["name"]: entry["rank"] for entry in advice["candidates"]}
         for candidate in sorted(chosen, key=lambda c: ranks[c.name])[:config.top]:
             advice["finetune"][candidate.name] = measure(
-                candidate, config.data, out, list(range(config.seeds)), settings, log=log)
+                candidate, config.data, out, list(range(config.seeds)), settings,
+                advice["baselines"]["constant_val_f1"], log=log)
             _refresh(advice, target, config, out)  # partial results survive a long run's end
         _finish_stage(advice, "finetune", target, config, out)
     log(f"advice: {out / report.ADVICE_MD}\n{advice['recommendation']}")
     return advice
+
+
+def _probe(entry: dict, features: tuple, target, constant_f1: float, log) -> None:
+    """Fits the linear probe on a candidate's frozen features, judged by the did-not-learn rule
+    on the selection split."""
+    train_x, val_x, test_x = features
+    result = linear_probe(train_x, target.train.y, val_x, target.val.y, test_x, target.test.y)
+    learned = not did_not_learn(result.val_weighted_f1, constant_f1, result.val_macro_auc)
+    entry["scores"].update(probe_val_f1=result.val_weighted_f1, probe_val_auc=result.val_macro_auc,
+                           probe_test_f1=result.test_weighted_f1, probe_c=result.c,
+                           probe_learned=learned)
+    log(f"  {entry['name']}: linear probe val weighted F1 {result.val_weighted_f1:.4f}"
+        f"{'' if learned else ' (did not learn)'}")
 
 
 def _finish_stage(advice: dict, stage: str, target, config: AdviseConfig, out: Path) -> None:
@@ -231,6 +247,7 @@ def _finish_stage(advice: dict, stage: str, target, config: AdviseConfig, out: P
 
 def _refresh(advice: dict, target, config: AdviseConfig, out: Path) -> None:
     _rank(advice)
-    advice["recommendation"] = _recommendation(advice)
+    advice["recommendation"] = recommendation(advice)
+    advice["not_learned"] = not_learned(advice)
     advice["caveats"] = _caveats(advice, target, config)
     report.write(advice, out)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from ecg_tl_keras.advise import budget
 from ecg_tl_keras.advise.advisor import STAGES, AdviseConfig
 from ecg_tl_keras.training import cli_train
 
-#: The fine-tune stage's settings: ``ecg-tl-keras train`` flags, with its defaults (the study's).
-TRAIN_FLAGS = ("epochs", "batch_size", "lr", "val_fold")
+#: The fine-tune stage's settings fitted to the data unless given (``advise.budget``).
+BUDGET_FLAGS = ("epochs", "batch_size", "lr")
+#: The fine-tune stage's settings taken as ``ecg-tl-keras train`` defines them.
+TRAIN_FLAGS = ("val_fold",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=3, help="seeds per run (default 3)")
     parser.add_argument("--top", type=int, default=2,
                         help="best-ranked checkpoints to fine-tune (default 2)")
+    parser.add_argument("--epochs", type=int, help=f"epochs of every fine-tune and scratch run "
+                        f"(default: the study's {budget.STUDY_EPOCHS})")
+    parser.add_argument("--batch-size", type=int, dest="batch_size",
+                        help=f"batch size (default: fitted to the training records, at most the "
+                             f"study's {budget.STUDY_BATCH_SIZE}; see advice.md)")
+    parser.add_argument("--lr", type=float, help=f"learning rate (default: the study's "
+                        f"{budget.STUDY_LR:g} scaled to the batch size; see advice.md)")
     cli_train.add_arguments(parser, TRAIN_FLAGS)
 
 
@@ -33,6 +43,6 @@ def run(args: argparse.Namespace) -> int:
 
     config = AdviseConfig(data=args.data, checkpoints=args.checkpoints, out=args.out,
                           stage=args.stage, seeds=args.seeds, top=args.top,
-                          **{name: getattr(args, name) for name in TRAIN_FLAGS})
+                          **{name: getattr(args, name) for name in BUDGET_FLAGS + TRAIN_FLAGS})
     advise(config)
     return 0

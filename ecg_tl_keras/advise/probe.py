@@ -12,16 +12,17 @@ Example:
 >>> y = rng.integers(0, 2, size=(120, 2))
 >>> x = y + 0.3 * rng.normal(size=(120, 2))
 >>> result = linear_probe(x[:80], y[:80], x[80:100], y[80:100], x[100:], y[100:])
->>> result.val_weighted_f1 > 0.8
-True
+>>> result.val_weighted_f1 > 0.8, result.val_macro_auc > 0.9
+(True, True)
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 
-from ecg_tl_keras.metrics import weighted_f1
+from ecg_tl_keras.metrics import macro_auc, weighted_f1
 
 C_GRID = (0.001, 0.01, 0.1, 1.0, 10.0)
 
@@ -34,11 +35,15 @@ class ProbeResult:
         val_weighted_f1: weighted F1 on the validation fold at the chosen ``c``.
         test_weighted_f1: weighted F1 on the test split at the chosen ``c`` (reported only).
         c: the chosen inverse regularization strength.
+        val_macro_auc: macro ROC AUC on the validation fold at the chosen ``c`` (NaN when no
+            label has both classes there): with ``val_weighted_f1``, what tells whether the
+            probe learned (:func:`ecg_tl_keras.study.learning.did_not_learn`).
     """
 
     val_weighted_f1: float
     test_weighted_f1: float
     c: float
+    val_macro_auc: float = math.nan
 
 
 def _fit_predict(c: float, x_train, y_train, x_eval: list) -> list:
@@ -74,5 +79,7 @@ def linear_probe(x_train, y_train, x_val, y_val, x_test, y_test, c_grid=C_GRID) 
         val_prob, test_prob = _fit_predict(c, x_train, y_train, [x_val, x_test])
         score = weighted_f1(y_val, val_prob)
         if best is None or score > best.val_weighted_f1:
-            best = ProbeResult(score, weighted_f1(y_test, test_prob), c)
+            auc = macro_auc(y_val, val_prob)["macro_auc"]
+            best = ProbeResult(score, weighted_f1(y_test, test_prob), c,
+                               math.nan if auc is None else auc)
     return best

@@ -16,6 +16,9 @@ import math
 import os
 from pathlib import Path
 
+from ecg_tl_keras.advise.budget import Budget
+from ecg_tl_keras.study.stats import Verdict
+
 ADVICE_MD, ADVICE_JSON, ADVICE_FIGURE = "advice.md", "advice.json", "advice.png"
 
 #: score key -> (column title, higher is better)
@@ -33,8 +36,8 @@ def _number(value: float) -> str:
 
 
 def interval_text(interval: dict) -> str:
-    """``+0.040 [+0.010, +0.070]`` (the estimate alone with a single seed)."""
-    if interval["verdict"] == "single-seed":
+    """``+0.040 [+0.010, +0.070]`` (the estimate alone without an interval)."""
+    if interval["low"] is None or not math.isfinite(interval["low"]):
         return _number(interval["estimate"])
     return f"{_number(interval['estimate'])} [{_number(interval['low'])}, " \
            f"{_number(interval['high'])}]"
@@ -77,16 +80,40 @@ def _scores_table(advice: dict) -> list[str]:
     return lines
 
 
+def _learned_count(flags) -> str:
+    return f"{sum(map(bool, flags))}/{len(flags)}"
+
+
 def _finetune_table(advice: dict) -> list[str]:
-    lines = ["| candidate | seeds | fine-tune test wF1 (mean) | scratch test wF1 (mean) | "
-             "gain [95% interval] | verdict | fine-tune val wF1 (mean) |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| candidate | seeds | learned (fine-tune, scratch) | fine-tune val wF1 (mean) | "
+             "scratch val wF1 (mean) | fine-tune test wF1 (mean) | scratch test wF1 (mean) | "
+             "gain [95% interval] | seeds compared | verdict |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, result in advice["finetune"].items():
         interval = result["interval"]
+        gain, verdict = ("no run pair learned", Verdict.NONE) if interval is None else (
+            interval_text(interval), Verdict(interval["verdict"]))
         lines.append(
-            f"| {name} | {len(result['seeds'])} | {_mean(result['finetune_test_f1']):.4f} | "
-            f"{_mean(result['scratch_test_f1']):.4f} | {interval_text(interval)} | "
-            f"{interval['verdict']} | {_mean(result['finetune_val_f1']):.4f} |")
+            f"| {name} | {len(result['seeds'])} | {_learned_count(result['finetune_learned'])}, "
+            f"{_learned_count(result['scratch_learned'])} | "
+            f"{_mean(result['finetune_val_f1']):.4f} | {_mean(result['scratch_val_f1']):.4f} | "
+            f"{_mean(result['finetune_test_f1']):.4f} | {_mean(result['scratch_test_f1']):.4f} | "
+            f"{gain} | {len(result['compared_seeds'])} | {verdict.wording} |")
+    return lines
+
+
+def _finetune_section(advice: dict) -> list[str]:
+    baselines = advice["baselines"]
+    lines = ["## Measured: fine-tune vs from scratch", "",
+             f"Training budget: {Budget.from_json(advice['budget']).text()}.", "",
+             f"Best constant predictor (every label present): weighted F1 "
+             f"{baselines['constant_val_f1']:.4f} on the selection split, "
+             f"{baselines['constant_test_f1']:.4f} on test. Whether a run learned: "
+             f"{advice['learning_rule']}.", "", *_finetune_table(advice), ""]
+    failed = advice["not_learned"]
+    if failed:
+        lines += ["Runs that did not learn (selection split; nothing is recommended from them):",
+                  "", *(f"- {line}" for line in failed), ""]
     return lines
 
 
@@ -104,13 +131,18 @@ def markdown(advice: dict) -> str:
              f"Ranked by {advice['ranked_by']}. Scores are computed on the "
              f"{data['train_records']} training records outside the validation fold.", "",
              *_scores_table(advice), ""]
+    unlearned_probes = [c["name"] for c in advice["candidates"]
+                        if c["scores"].get("probe_learned") is False]
+    if unlearned_probes:
+        lines += [f"Linear probes that did not learn (selection split): "
+                  f"{', '.join(unlearned_probes)}.", ""]
     incompatible = [c for c in advice["candidates"] if not c["compatible"]]
     if incompatible:
         lines += ["Not usable on this data:", ""]
         lines += [f"- {c['name']} ({c['path']}): {c['reason']}" for c in incompatible]
         lines.append("")
     if advice["finetune"]:
-        lines += ["## Measured: fine-tune vs from scratch", "", *_finetune_table(advice), ""]
+        lines += _finetune_section(advice)
     lines += ["## Caveats", "", *(f"- {text}" for text in advice["caveats"]), "",
               f"![advice]({ADVICE_FIGURE})", ""]
     return "\n".join(lines)
@@ -135,7 +167,7 @@ def figure(advice: dict, path: Path) -> None:
         axis.set_title(SCORES[key][0], fontsize=9)
     if advice["finetune"]:
         axis = axes[0][len(panels)]
-        tuned = list(advice["finetune"])
+        tuned = [name for name, result in advice["finetune"].items() if result["interval"]]
         estimates = [advice["finetune"][n]["interval"]["estimate"] for n in tuned]
         lows = [advice["finetune"][n]["interval"]["low"] for n in tuned]
         highs = [advice["finetune"][n]["interval"]["high"] for n in tuned]
@@ -145,10 +177,16 @@ def figure(advice: dict, path: Path) -> None:
                    zip(estimates, highs)]]
         axis.errorbar(estimates, range(len(tuned)), xerr=errors, fmt="o", color="tab:red",
                       capsize=3)
-        axis.axvline(0, color="grey", lw=0.8)
         axis.set_yticks(range(len(tuned)), tuned)
-        axis.set_ylim(len(tuned) - 0.5, -0.5)
-        axis.set_title("gain over scratch (test wF1, 95% CI)", fontsize=9)
+        if tuned:
+            axis.axvline(0, color="grey", lw=0.8)
+            axis.set_ylim(len(tuned) - 0.5, -0.5)
+        else:
+            axis.set_xticks([])
+            axis.text(0.5, 0.5, "no gain measured:\nno seed's two runs\nboth learned",
+                      ha="center", va="center", transform=axis.transAxes, fontsize=9)
+        axis.set_title("gain over scratch (test wF1, 95% CI;\nseeds whose runs learned)",
+                       fontsize=9)
     fig.tight_layout()
     _replace(path, lambda partial: fig.savefig(partial, dpi=110, format="png"))
 

@@ -28,6 +28,7 @@ from ecg_tl_keras.models import net1d  # noqa: F401  isort: skip
 from ecg_tl_keras.models import ribeiro  # noqa: F401  isort: skip
 from ecg_tl_keras.choices import HEADS, INPUT_SCALINGS, READOUTS
 from ecg_tl_keras.models.builder import build_model
+from ecg_tl_keras.models.families import known_families, known_models, model_family_of
 from ecg_tl_keras.models.finetune import (
     backbone_stages,
     freeze_backbone,
@@ -59,7 +60,10 @@ __all__ = [
     "from_preset",
     "get_backbone",
     "get_backbone_spec",
+    "known_families",
+    "known_models",
     "load_preset",
+    "model_family_of",
     "register_backbone",
     "replace_head",
     "save_to_preset",

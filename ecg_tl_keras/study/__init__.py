@@ -11,13 +11,14 @@ Example:
 
 from ecg_tl_keras.study.cells import Cell, expand_cells, parse_shard, shard_cells
 from ecg_tl_keras.study.plan import Plan, SizeSweep, load_plan
+from ecg_tl_keras.study.findings import Finding, findings
 from ecg_tl_keras.study.report import make_report
 from ecg_tl_keras.study.runner import Summary, run_study
 from ecg_tl_keras.study.stats import (
-    Interval, bootstrap_mean_ci, bootstrap_mean_difference_ci, paired_bootstrap_f1_difference,
-    seed_gain_interval)
+    Interval, Verdict, bootstrap_mean_ci, bootstrap_mean_difference_ci,
+    paired_bootstrap_f1_difference, seed_gain_interval)
 
-__all__ = ["Cell", "Interval", "Plan", "SizeSweep", "Summary", "bootstrap_mean_ci",
-           "bootstrap_mean_difference_ci", "expand_cells", "load_plan", "make_report",
-           "paired_bootstrap_f1_difference", "parse_shard", "run_study", "seed_gain_interval",
-           "shard_cells"]
+__all__ = ["Cell", "Finding", "Interval", "Plan", "SizeSweep", "Summary", "Verdict",
+           "bootstrap_mean_ci", "bootstrap_mean_difference_ci", "expand_cells", "findings",
+           "load_plan", "make_report", "paired_bootstrap_f1_difference", "parse_shard",
+           "run_study", "seed_gain_interval", "shard_cells"]

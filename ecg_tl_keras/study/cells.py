@@ -243,6 +243,32 @@ def select_stage(cells: Iterable[Cell], stage: str) -> list[Cell]:
     return [cell for cell in cells if stage in ("all", cell.stage)]
 
 
+@dataclasses.dataclass(frozen=True, order=True)
+class CellLabel:
+    """The model of a cell as tables and figures name it: the backbone and its variant.
+
+    Attributes:
+        model: the backbone name.
+        variant: the values of the cell's ``[grid]`` variant (and readout), as strings.
+
+    Example:
+        >>> label = CellLabel.of_spec({"model": "gru", "variant": {"readout": "flatten"}})
+        >>> str(label), label.model
+        ('gru[flatten]', 'gru')
+    """
+
+    model: str
+    variant: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.model}[{','.join(self.variant)}]" if self.variant else self.model
+
+    @classmethod
+    def of_spec(cls, spec: dict) -> "CellLabel":
+        """The label of a cell spec as a result file stores it (``Cell.spec()``)."""
+        return cls(spec["model"], tuple(str(v) for v in (spec.get("variant") or {}).values()))
+
+
 def model_label(model: str, variant: Iterable[tuple[str, Any]] = ()) -> str:
     """``model``, or ``model[v1,v2]`` with the values of a cell's variant.
 
@@ -250,8 +276,7 @@ def model_label(model: str, variant: Iterable[tuple[str, Any]] = ()) -> str:
         >>> model_label("lstm", {"readout": "flatten"}.items())
         'lstm[flatten]'
     """
-    values = [str(value) for _, value in variant]
-    return f"{model}[{','.join(values)}]" if values else model
+    return str(CellLabel(model, tuple(str(value) for _, value in variant)))
 
 
 def _unique(items: Iterable) -> list:

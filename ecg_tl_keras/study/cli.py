@@ -51,7 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run_parser.add_argument("--dry-run", action="store_true",
                             help="print the cells, their status and the estimated compute")
     report_parser = commands.add_parser(
-        "report", help="figures, tables and findings from a study folder's result files")
+        "report", help="findings (findings.json), tables, figures and report.md from a study "
+                       "folder's result files",
+        description="Every verdict of the report is controlled as one family (Holm over all "
+                    "of its tests): the chance of naming any wrong winner is at most 5%.")
     report_parser.add_argument("study", help="the --out folder of `study run`")
     report_parser.add_argument("--out", required=True, help="report folder to write")
     report_parser.add_argument("--fig5-model", action="append", metavar="MODEL",

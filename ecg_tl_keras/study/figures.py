@@ -9,6 +9,11 @@
 * Fig 5: test weighted F1 per epoch, scratch vs fine-tune, for one model (default ResNet1d18)
   as the paper lays it out: one row per upstream, one panel per downstream, shared y-axis
   within a row. Other models on request (``fig5_models``).
+* Fig 6: per diagnosis (label) and downstream dataset, the fine-tune minus scratch test F1 of
+  that label pooled over upstreams and models, with its unadjusted 95% interval.
+
+Wherever scores are plotted (Figs 2, 3, 5) the best constant predictor (every label present)
+is drawn as a dotted reference line: a run below it has no skill.
 
 Every figure comes with a caption that states the seed count and the interval method. Each
 model keeps one marker in every figure: the one its backbone spec names
@@ -36,7 +41,11 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
+from ecg_tl_keras.study.cells import CellLabel
+from ecg_tl_keras.study.comparisons import model_rank
+
 SCRATCH_COLOR = "#8c8c8c"
+CONSTANT_STYLE = dict(color="#d62728", linestyle=":", linewidth=1.2, zorder=3)
 FINETUNE_COLOR = "#1f77b4"
 #: Fig 5 is drawn for this model unless others are asked for (the paper's choice).
 DEFAULT_FIG5_MODEL = "resnet1d18"
@@ -58,10 +67,16 @@ class ModelStyle:
     Attributes:
         markers: model (or cell label) -> matplotlib marker, see :func:`model_markers`.
         family: a model's family; ``"cnn"`` markers are filled, the others hollow.
+        ranks: a model's sort key (registration order, variants after their model).
     """
 
     markers: Mapping[str, str]
     family: Callable[[str], str]
+    ranks: Mapping[str, tuple] = dataclasses.field(default_factory=dict)
+
+    def ordered(self, models: Iterable[str]) -> list[str]:
+        """The distinct ``models`` in drawing order."""
+        return sorted(set(models), key=lambda m: self.ranks.get(m, (len(self.ranks), m)))
 
     def __call__(self, model: str) -> dict:
         """The ``plot`` keywords of a model's marker."""
@@ -78,18 +93,17 @@ class Drawn:
 
 
 def draw_all(rows: Sequence[dict], gains: pd.DataFrame, folder: Path, *,
-             fig5_models: Sequence[str] | None = None,
-             family: Callable[[str], str] = lambda model: "unknown",
+             labels: pd.DataFrame | None = None, fig5_models: Sequence[str] | None = None,
              marker: Callable[[str], str | None] = lambda model: None) -> list[Drawn]:
     """Draw the figures that the results allow and save each as PNG and SVG.
 
     Args:
-        rows: the report's cell rows (``report.cell_rows``).
-        gains: the fine-tune minus scratch table (``report.gain_table``).
+        rows: the report's cell rows (``comparisons.read_cells``).
+        gains: the fine-tune minus scratch table (``tables.gain_table``).
         folder: where to write.
+        labels: the per-diagnosis gains (``tables.diagnosis_table``) for Fig 6.
         fig5_models: models to draw Fig 5 for (default: ResNet1d18, else the first model);
             the first is saved as ``fig5_f1_per_epoch``, others as ``fig5_f1_per_epoch_<model>``.
-        family: a model's family (``"cnn"`` markers are filled).
         marker: the marker a model's backbone spec names, or None.
 
     Returns:
@@ -99,25 +113,47 @@ def draw_all(rows: Sequence[dict], gains: pd.DataFrame, folder: Path, *,
         ValueError: a Fig 5 model without fine-tune cells on full train splits.
     """
     folder.mkdir(parents=True, exist_ok=True)
+    drawn = []
+    for name, figure, caption in figures_of(rows, gains, labels=labels, fig5_models=fig5_models,
+                                            marker=marker):
+        paths = tuple(folder / f"{name}{suffix}" for suffix in (".png", ".svg"))
+        for path in paths:
+            figure.savefig(path, dpi=150, bbox_inches="tight")
+        drawn.append(Drawn(paths, caption))
+    return drawn
+
+
+def figures_of(rows: Sequence[dict], gains: pd.DataFrame, *,
+               labels: pd.DataFrame | None = None, fig5_models: Sequence[str] | None = None,
+               marker: Callable[[str], str | None] = lambda model: None
+               ) -> list[tuple[str, Figure, str]]:
+    """The figures the results allow, unsaved: ``(file stem, figure, caption)`` each (the
+    arguments as for :func:`draw_all`)."""
     full = [r for r in rows if r["train_size"] is None]
     seeds = _seeds_text(gains)
-    style = ModelStyle(model_markers((r["model"] for r in rows), marker), family)
+    families = {r["model"]: r["family"] for r in rows}
+    style = ModelStyle(model_markers((r["label"] for r in rows), marker),
+                       lambda model: families.get(model, "unknown"),
+                       {r["model"]: model_rank(r["label"]) for r in rows})
     full_gains, sweep = gains[gains["train_size"].isna()], gains[gains["train_size"].notna()]
     drawings = [
         ("fig2_finetune_vs_scratch_by_upstream", fig2_bars(full, style),
          f"Fig 2. Test weighted F1 from scratch and fine-tuned, mean over models (bars) and per "
-         f"model (points), each the mean over {seeds}; no intervals drawn (see the gain table)."),
+         f"model (points), each the mean over {seeds}; dotted: the best constant predictor "
+         f"(no skill); no intervals drawn (see the gain table)."),
         ("fig3_finetune_vs_scratch_scatter", fig3_scatter(full_gains, style),
          f"Fig 3. Fine-tuned vs from-scratch test weighted F1 per model and downstream dataset, "
-         f"each the mean over {seeds}; above the dashed line fine-tuning scored higher. No "
-         "intervals drawn (see the gain table)."),
-        ("fig4_gain_vs_train_size", fig4_size_sweep(sweep, style),
-         f"Fig 4. Fine-tuned minus from-scratch test weighted F1 vs downstream train records, "
-         f"mean over {_seeds_text(sweep)}. Error bars: 95% {_methods_text(sweep)}; points "
+         f"each the mean over {seeds}; above the dashed line fine-tuning scored higher; dotted "
+         "lines: each downstream dataset's best constant predictor. No intervals drawn (see the "
+         "gain table)."),
+        ("fig4_gain_vs_train_size", fig4_size_sweep(sweep_series(sweep, full_gains), style),
+         f"Fig 4. Fine-tuned minus from-scratch test weighted F1 vs downstream train records "
+         f"(the sweep's subsets and, where the grid has it, the full train split), mean over "
+         f"{_seeds_text(sweep)}. Error bars: unadjusted 95% {_methods_text(sweep)}; points "
          "without an interval have no bar."),
     ]
     finetunes = [r for r in full if r["kind"] == "finetune"]
-    available = _ordered_models(r["model"] for r in finetunes)
+    available = style.ordered(r["model"] for r in finetunes)
     wanted = list(fig5_models or ([DEFAULT_FIG5_MODEL] if DEFAULT_FIG5_MODEL in available
                                   else available[:1]))
     for index, model in enumerate(wanted):
@@ -129,17 +165,16 @@ def draw_all(rows: Sequence[dict], gains: pd.DataFrame, folder: Path, *,
             "fig5_f1_per_epoch" + ("" if index == 0 else f"_{model}"), fig5_curves(full, model),
             f"Fig 5. Test weighted F1 per epoch of {model}, from scratch (dashed) and "
             f"fine-tuned (solid): one row per upstream dataset, one panel per downstream "
-            f"dataset, y-axis shared within a row; mean over {count} seed"
-            f"{'s' if count != 1 else ''}, no intervals drawn."))
-    drawn = []
-    for name, figure, caption in drawings:
-        if figure is None:
-            continue
-        paths = tuple(folder / f"{name}{suffix}" for suffix in (".png", ".svg"))
-        for path in paths:
-            figure.savefig(path, dpi=150, bbox_inches="tight")
-        drawn.append(Drawn(paths, caption))
-    return drawn
+            f"dataset, y-axis shared within a row; dotted: the best constant predictor; mean over "
+            f"{count} seed{'s' if count != 1 else ''}, no intervals drawn."))
+    if labels is not None and not labels.empty:
+        drawings.append((
+            "fig6_gain_per_label", fig6_labels(labels),
+            f"Fig 6. Fine-tuned minus from-scratch test F1 per diagnosis (label) and downstream "
+            f"dataset, pooled over upstreams and models, each over {seeds}; bars: unadjusted 95% "
+            f"t-intervals over model x seed clusters (verdicts after the report's family "
+            f"adjustment are in the per-label table)."))
+    return [(name, figure, caption) for name, figure, caption in drawings if figure is not None]
 
 
 def _seeds_text(gains: pd.DataFrame) -> str:
@@ -156,39 +191,36 @@ def _methods_text(gains: pd.DataFrame) -> str:
     return "; ".join(methods) or "none"
 
 
-def model_markers(models: Iterable[str], marker: Callable[[str], str | None]) -> dict[str, str]:
+def model_markers(labels: Iterable[CellLabel], marker: Callable[[str], str | None]
+                  ) -> dict[str, str]:
     """One marker per model: the one its spec names, else the first spare one no model here uses.
 
     A variant (``gru[flatten]``) is drawn apart from its model, so it takes a spare one too.
-    The result depends only on the models given and their specs.
+    The result depends only on the labels given and their specs.
 
     Args:
-        models: model names or cell labels.
+        labels: the cells' labels (model and variant).
         marker: the marker a registered backbone's spec names, or None.
 
+    Returns:
+        ``{str(label): marker}`` in registration order.
+
     Example:
-        >>> model_markers(["tinycnn", "gru[flatten]", "gru"], {"gru": "P"}.get)
+        >>> model_markers([CellLabel("tinycnn"), CellLabel("gru", ("flatten",)),
+        ...                CellLabel("gru")], {"gru": "P"}.get)
         {'gru': 'P', 'gru[flatten]': 'X', 'tinycnn': 'h'}
     """
-    ordered = _ordered_models(models)
-    own = {model: None if "[" in model else marker(model) for model in ordered}
+    ordered = sorted(set(labels), key=model_rank)
+    own = {label: None if label.variant else marker(label.model) for label in ordered}
     spare = [choice for choice in SPARE_MARKERS if choice not in own.values()]
     spares = itertools.cycle(spare or SPARE_MARKERS)
-    return {model: own[model] or next(spares) for model in ordered}
+    return {str(label): own[label] or next(spares) for label in ordered}
 
 
-def model_rank(model: str) -> tuple[int, str]:
-    """Sort key of model names and labels: registration order (the paper's: ResNets by depth,
-    LSTM, BiLSTM, GRU), a variant right after its model, unregistered models last."""
-    from ecg_tl_keras.models import available_backbones
-
-    order = available_backbones()
-    base = model.split("[")[0]
-    return (order.index(base) if base in order else len(order), model)
-
-
-def _ordered_models(models) -> list[str]:
-    return sorted(set(models), key=model_rank)
+def _constant(rows: Sequence[dict], dataset: str) -> float:
+    """The test weighted F1 of the dataset's best constant predictor (NaN: unknown)."""
+    return next((r["baseline_constant"] for r in rows if r["dataset"] == dataset
+                 and np.isfinite(r["baseline_constant"])), np.nan)
 
 
 def _seed_mean(rows: Sequence[dict], **match) -> float:
@@ -202,7 +234,7 @@ def fig2_bars(rows: Sequence[dict], style: ModelStyle):
     upstreams = list(dict.fromkeys(r["upstream"] for r in finetunes))
     if not upstreams:
         return None
-    models = _ordered_models(r["model"] for r in finetunes)
+    models = style.ordered(r["model"] for r in finetunes)
     figure, axes = _subplots(1, len(upstreams), figsize=(4.2 * len(upstreams), 3.6),
                              sharey=True, squeeze=False)
     for axis, upstream in zip(axes[0], upstreams):
@@ -219,15 +251,20 @@ def fig2_bars(rows: Sequence[dict], style: ModelStyle):
             for column, model in enumerate(models):
                 axis.plot(x, per_model[:, column], linestyle="none", color="black",
                           markersize=5, **style(model))
+        for position, downstream in enumerate(downstreams):
+            axis.hlines(_constant(rows, downstream), position - 0.45, position + 0.45,
+                        **CONSTANT_STYLE)
         axis.set_xticks(np.arange(len(downstreams)), downstreams)
         axis.set_title(f"pre-trained on {upstream}")
         axis.set_xlabel("downstream dataset")
     axes[0][0].set_ylabel("test weighted F1 (mean over models)")
     handles = [Rectangle((0, 0), 1, 1, color=SCRATCH_COLOR, alpha=0.6),
-               Rectangle((0, 0), 1, 1, color=FINETUNE_COLOR, alpha=0.6)]
+               Rectangle((0, 0), 1, 1, color=FINETUNE_COLOR, alpha=0.6),
+               Line2D([], [], **CONSTANT_STYLE)]
     handles += [Line2D([], [], linestyle="none", color="black", **style(m))
                 for m in models]
-    figure.legend(handles, ["from scratch", "fine-tuned"] + models, loc="center left",
+    figure.legend(handles, ["from scratch", "fine-tuned", "best constant predictor"] + models,
+                  loc="center left",
                   bbox_to_anchor=(1.0, 0.5), frameon=False)
     figure.suptitle("Fine-tuning vs training from scratch, per upstream dataset")
     figure.tight_layout()
@@ -243,18 +280,25 @@ def fig3_scatter(gains: pd.DataFrame, style: ModelStyle):
     colors = dict(zip(downstreams, matplotlib.colormaps["tab10"].colors))
     figure, axes = _subplots(1, len(upstreams), figsize=(4.0 * len(upstreams), 4.0),
                              squeeze=False)
-    low = min(gains["scratch_f1"].min(), gains["finetune_f1"].min())
-    high = max(gains["scratch_f1"].max(), gains["finetune_f1"].max())
+    low = np.nanmin([gains["scratch_f1"].min(), gains["finetune_f1"].min(),
+                     gains["baseline_constant"].min()])
+    high = np.nanmax([gains["scratch_f1"].max(), gains["finetune_f1"].max(),
+                      gains["baseline_constant"].max()])
     margin = 0.05 * max(high - low, 0.1)
     limits = (low - margin, high + margin)
     for axis, upstream in zip(axes[0], upstreams):
         axis.plot(limits, limits, color="black", linewidth=0.8, linestyle="--")
-        for row in gains[gains["upstream"] == upstream].itertuples():
+        part = gains[gains["upstream"] == upstream]
+        for downstream, constant in part.groupby("downstream")["baseline_constant"].first().items():
+            if np.isfinite(constant):
+                axis.axvline(constant, **{**CONSTANT_STYLE, "color": colors[downstream]})
+                axis.axhline(constant, **{**CONSTANT_STYLE, "color": colors[downstream]})
+        for row in part.itertuples():
             axis.plot(row.scratch_f1, row.finetune_f1, linestyle="none", markersize=7,
                       color=colors[row.downstream], **style(row.model))
         axis.set(xlim=limits, ylim=limits, aspect="equal", title=f"pre-trained on {upstream}",
                  xlabel="from scratch: test weighted F1", ylabel="fine-tuned: test weighted F1")
-    models = _ordered_models(gains["model"])
+    models = style.ordered(gains["model"])
     handles = [Line2D([], [], color=colors[d], linewidth=6) for d in downstreams]
     handles += [Line2D([], [], linestyle="none", color="black", **style(m))
                 for m in models]
@@ -266,6 +310,17 @@ def fig3_scatter(gains: pd.DataFrame, style: ModelStyle):
     return figure
 
 
+def sweep_series(sweep: pd.DataFrame, full: pd.DataFrame) -> pd.DataFrame:
+    """The size sweep's comparisons plus, per series, the full-train-split comparison of the
+    same upstream, downstream and model (its largest size)."""
+    if sweep.empty:
+        return sweep
+    series = set(zip(sweep["upstream"], sweep["downstream"], sweep["model"]))
+    largest = full[[key in series for key in zip(full["upstream"], full["downstream"],
+                                                  full["model"])]]
+    return pd.concat([sweep, largest], ignore_index=True)
+
+
 def fig4_size_sweep(gains: pd.DataFrame, style: ModelStyle):
     """Fig 4 (None without size-sweep comparisons); bars only where there is an interval."""
     if gains.empty:
@@ -273,8 +328,8 @@ def fig4_size_sweep(gains: pd.DataFrame, style: ModelStyle):
     figure, axis = _subplots(figsize=(6.0, 4.0))
     axis.axhline(0.0, color="black", linewidth=0.8)
     for (upstream, downstream, model), part in gains.groupby(["upstream", "downstream", "model"]):
-        part = part.sort_values("train_size")
-        sizes = part["train_size"].astype(float).to_numpy()
+        part = part.sort_values("train_records")
+        sizes = part["train_records"].astype(float).to_numpy()
         gain = part["gain"].to_numpy(dtype=float)
         low, high = (part[c].to_numpy(dtype=float) for c in ("ci_low", "ci_high"))
         line = axis.plot(sizes, gain, label=f"{model} ({upstream} -> {downstream})",
@@ -314,16 +369,49 @@ def fig5_curves(rows: Sequence[dict], model: str):
                 if curves:
                     mean = _mean_curve(curves)
                     axis.plot(np.arange(1, len(mean) + 1), mean, **style)
+            axis.axhline(_constant(rows, downstream), **CONSTANT_STYLE)
             axis.set_title(f"{upstream} -> {downstream}", fontsize=8)
             axis.tick_params(labelsize=7)
             axis.xaxis.set_major_locator(MaxNLocator(integer=True))
             axis.set_xlabel("epoch", fontsize=8)
-        axes_row[0].set_ylabel(f"pre-trained on {upstream}\ntest weighted F1", fontsize=8)
+        first = next((axis for axis in axes_row if axis.axison), axes_row[0])
+        first.yaxis.set_tick_params(labelleft=True)  # the row's first drawn panel
+        first.set_ylabel(f"pre-trained on {upstream}\ntest weighted F1", fontsize=8)
+    figure.suptitle(f"{model}: test weighted F1 per epoch")
     figure.legend([Line2D([], [], color=SCRATCH_COLOR, linestyle="--"),
-                   Line2D([], [], color=FINETUNE_COLOR)],
-                  ["from scratch", "fine-tuned"], loc="lower center", ncol=2,
-                  bbox_to_anchor=(0.5, 1.0), frameon=False)
-    figure.suptitle(f"{model}: test weighted F1 per epoch", y=1.06)
+                   Line2D([], [], color=FINETUNE_COLOR), Line2D([], [], **CONSTANT_STYLE)],
+                  ["from scratch", "fine-tuned", "best constant predictor"],
+                  loc="lower center", ncol=3, bbox_to_anchor=(0.5, 0.0), frameon=False,
+                  fontsize=8)
+    # The legend sits below the panels, the title above them: neither covers the other.
+    figure.tight_layout(rect=(0, 0.08, 1, 1))
+    return figure
+
+
+def fig6_labels(labels: pd.DataFrame):
+    """Fig 6: one panel per downstream dataset, one row per label: gain and interval."""
+    downstreams = list(dict.fromkeys(labels["downstream"]))
+    names = sorted(dict.fromkeys(labels["label"]))
+    figure, axes = _subplots(1, len(downstreams), sharey=True, squeeze=False,
+                             figsize=(2.6 * len(downstreams) + 1.2, 0.35 * len(names) + 1.6))
+    for axis, downstream in zip(axes[0], downstreams):
+        part = labels[labels["downstream"] == downstream].set_index("label")
+        y = np.arange(len(names))
+        gain = np.array([part["gain"].get(n, np.nan) for n in names], dtype=float)
+        low = np.array([part["ci_low"].get(n, np.nan) for n in names], dtype=float)
+        high = np.array([part["ci_high"].get(n, np.nan) for n in names], dtype=float)
+        axis.axvline(0.0, color="black", linewidth=0.8)
+        bounded = np.isfinite(low) & np.isfinite(high)
+        axis.errorbar(gain[bounded], y[bounded], capsize=2, linestyle="none", marker="o",
+                      color=FINETUNE_COLOR, xerr=np.vstack([gain - low, high - gain])[:, bounded])
+        axis.plot(gain[~bounded], y[~bounded], linestyle="none", marker="o",
+                  markerfacecolor="white", color=FINETUNE_COLOR)
+        axis.set_title(downstream, fontsize=9)
+        axis.tick_params(labelsize=7)
+        axis.xaxis.set_major_locator(MaxNLocator(nbins=3))
+        axis.set_xlabel("F1 gain", fontsize=8)
+    axes[0][0].set_yticks(np.arange(len(names)), names)
+    figure.suptitle("Fine-tuned minus from scratch, per diagnosis")
     figure.tight_layout()
     return figure
 

@@ -118,7 +118,7 @@ class Plan:
             >>> plan.train_for("lstm")["head"], plan.train_for("resnet1d18")["head"]
             ('linear', 'mlp')
         """
-        return _for_key(self.train, model_family_of(model))
+        return _for_key(self.train, _model_facts().model_family_of(model))
 
     def train_settings(self) -> dict:
         """The plan's top-level TrainConfig values (``TRAIN_KEYS``).
@@ -281,11 +281,23 @@ def known_datasets(data_root: str | Path | None = None) -> tuple[str, ...]:
     return public + tuple(name for name in built if name not in public)
 
 
-def known_models() -> tuple[str, ...]:
-    """The backbone names ecg_tl_keras.models can build."""
-    from ecg_tl_keras.models import available_backbones
+#: Model facts now live in ``ecg_tl_keras.models.families``; these names stay importable from
+#: here, loaded on first use (importing a plan imports no TensorFlow).
+_MODEL_FACTS = ("known_families", "known_models", "model_family_of")
 
-    return tuple(available_backbones())
+
+def __getattr__(name: str):
+    if name in _MODEL_FACTS:
+        from ecg_tl_keras.models import families
+
+        return getattr(families, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _model_facts():
+    from ecg_tl_keras.models import families
+
+    return families
 
 
 def _parse_toml(text: str, where: str) -> dict:
@@ -349,7 +361,7 @@ def _usable_name(name: str) -> bool:
 
 
 def _models(value: Any, key: str) -> tuple[str, ...]:
-    return _known_names(value, key, known_models(), "model")
+    return _known_names(value, key, _model_facts().known_models(), "model")
 
 
 def _seeds(value: Any, key: str) -> tuple[int, ...]:
@@ -411,18 +423,6 @@ def _train_fields(names, where: str) -> None:
                          f"expected some of {', '.join(sorted(fields - _cell_fields()))}")
 
 
-def model_family_of(model: str) -> str:
-    """The family a registered backbone was registered with (``cnn``, ``rnn``, ...)."""
-    from ecg_tl_keras.models import get_backbone_spec
-
-    return get_backbone_spec(model).family
-
-
-def known_families() -> tuple[str, ...]:
-    """The families of the registered backbones."""
-    return tuple(dict.fromkeys(model_family_of(model) for model in known_models()))
-
-
 def _for_key(options: Mapping[str, Any], key: str) -> dict:
     """``options`` with each table value replaced by its entry for ``key`` (dropped if none)."""
     resolved = {}
@@ -454,7 +454,7 @@ def _train_options(value: Any) -> dict:
     if not isinstance(value, Mapping):
         raise ValueError(f"[train] must be a table of TrainConfig fields, got {value!r}")
     _train_fields(value, "[train]")
-    _keyed_tables(value, known_families(), "model family", "[train]")
+    _keyed_tables(value, _model_facts().known_families(), "model family", "[train]")
     return dict(value)
 
 

@@ -1,8 +1,11 @@
 """``.keras`` checkpoints that carry their label names.
 
 A checkpoint is a standard Keras 3 ``.keras`` archive with one extra member,
-``ecg_tl_keras.json``, holding the label names (in output order), the backbone
-name, the head type, the input shape and the dataset it was trained on.
+``ecg_tl_keras.json``, holding the label names (in output order) with their source
+codes, the backbone name, the head type, the input the model expects (rate, length,
+leads, unit, resampling, and the build's lead map and assumed unit when it had them),
+the dataset it was trained on and the per-label decision thresholds chosen on the
+selection split (:mod:`ecg_tl_keras.training.thresholds`).
 Keras ignores the extra member, so the file still loads with
 ``keras.saving.load_model``; :func:`load_checkpoint` returns the metadata too.
 
@@ -27,6 +30,18 @@ from ecg_tl_keras.built import input_shape as input_shape_of
 from tfrecords_builder.files import write_atomic
 
 METADATA_MEMBER = "ecg_tl_keras.json"
+#: The code system of each built-in dataset's ``label_codes`` (the manifest lists the codes).
+LABEL_CODE_SYSTEMS = {
+    "ptbxl": "SCP-ECG statements (PTB-XL scp_codes)",
+    "georgia": "SNOMED CT",
+    "cpsc2018": "SNOMED CT",
+    "ptb": "PTB 'Reason for admission' text",
+    "ribeiro": "CODE-test gold_standard.csv columns",
+}
+#: The manifest entries that say how a record becomes the model's input (``lead_map`` and
+#: ``assume_units`` only in builds that had them; ``lead_map`` stored as ``{channel: lead}``).
+INPUT_KEYS = ("fs", "seconds", "pad_to", "samples", "leads", "unit", "resample", "nan_policy",
+              "lead_map", "assume_units")
 
 
 def save_checkpoint(model: keras.Model, path: str | os.PathLike, metadata: dict) -> None:
@@ -53,6 +68,32 @@ def _save_with_metadata(model: keras.Model, path: Path, metadata: dict) -> None:
     model.save(path)
     with zipfile.ZipFile(path, "a") as archive:
         archive.writestr(METADATA_MEMBER, json.dumps(metadata, indent=2))
+
+
+def data_metadata(manifest: dict) -> dict:
+    """What a checkpoint records of its training data: label codes and the input it expects.
+
+    Example:
+        >>> manifest = {"dataset": "georgia", "labels": ["AF"],
+        ...             "label_codes": {"AF": ["164889003"]}, "fs": 100, "samples": 1000,
+        ...             "leads": ["II"], "unit": "mV"}
+        >>> data_metadata(manifest)["label_code_system"], data_metadata(manifest)["leads"]
+        ('SNOMED CT', ['II'])
+    """
+    from tfrecords_builder.leads import parse_lead_map
+
+    system = LABEL_CODE_SYSTEMS.get(manifest.get("dataset"))
+    if system is None and manifest.get("release_format") == "folder":
+        system = "label names of labels.csv"
+    settings = {key: manifest.get(key) for key in INPUT_KEYS}
+    settings["resample"] = settings["resample"] or "poly"
+    settings["lead_map"] = parse_lead_map(settings["lead_map"]) or None
+    return {
+        "label_codes": {label: list(codes)
+                        for label, codes in (manifest.get("label_codes") or {}).items()},
+        "label_code_system": system,
+        **{key: value for key, value in settings.items() if value is not None},
+    }
 
 
 def read_metadata(path: str | os.PathLike) -> dict:

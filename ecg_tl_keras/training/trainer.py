@@ -31,7 +31,7 @@ from ecg_tl_keras.precision import (apply_precision, loss_scaled, model_precisio
                                     resolve_precision)
 from ecg_tl_keras.training import callbacks as cb
 from ecg_tl_keras.training import distribution, faults
-from ecg_tl_keras.training.checkpoints import save_checkpoint
+from ecg_tl_keras.training.checkpoints import data_metadata, save_checkpoint
 from ecg_tl_keras.training.config import TrainConfig
 from ecg_tl_keras.training.data import DataPlan, plan_data
 from ecg_tl_keras.training.evaluation import (
@@ -53,6 +53,7 @@ from ecg_tl_keras.training.finetune import (
 )
 from ecg_tl_keras.training.rundir import RunDir, write_json_atomic
 from ecg_tl_keras.training.strategies import finetune_phases
+from ecg_tl_keras.training.thresholds import fixed_thresholds, max_f1_thresholds
 
 
 def versions() -> dict:
@@ -204,10 +205,11 @@ def train(config: TrainConfig, *, model: keras.Model | None = None,
         watched = [key for key in metrics.keys
                    if key.startswith(f"{splits[0].name}_") and not key.endswith("_macro_f1")]
         all_callbacks.append(cb.EpochLine(config.epochs, watched, best, run.log))
+    selection = splits[0] if run.plan.selection_filters is not None else None
     with distribution.fit_scope(run.strategy):
         _fit(run, model, all_callbacks)
         starts = phased.starts if phased is not None else [phase.start_epoch for phase in phases]
-        return _finish(run, model, test, best, source, started, starts)
+        return _finish(run, model, test, best, source, started, starts, selection)
 
 
 def _start(config: TrainConfig, user_model: bool) -> _Run:
@@ -413,10 +415,12 @@ def _fit_multiworker(run: _Run, model, callbacks, records, epochs: dict, verbose
 
 
 def _finish(run: _Run, model, test: EvalSplit, best: cb.BestWeights, source, started,
-            phase_starts: list[int]) -> dict:
+            phase_starts: list[int], selection: EvalSplit | None = None) -> dict:
     """Scores the best weights on the test split and writes the run's result files.
 
-    ``phase_starts`` holds the 0-based first epoch of each fine-tuning phase as run.
+    ``phase_starts`` holds the 0-based first epoch of each fine-tuning phase as run;
+    ``selection`` is the selection split the decision thresholds are chosen on (None
+    when the run selects on the test split: then no threshold is chosen).
 
     ``metrics.json`` is written last and the resume state removed after it, so a
     run is finished (:meth:`RunDir.is_finished`) only when every file is in place.
@@ -429,12 +433,8 @@ def _finish(run: _Run, model, test: EvalSplit, best: cb.BestWeights, source, sta
         "head": head_type(model),
         "input_shape": list(run.shape),
         "dataset": manifest.dataset,
-        "fs": manifest.fs,
-        "seconds": manifest.seconds,
-        "pad_to": manifest.pad_to,
-        "unit": manifest.unit,
-        "leads": manifest.leads,
-        "resample": manifest.resample,
+        **data_metadata(manifest),
+        "thresholds": _decision_thresholds(run, model, selection),
         "best_epoch": best.best_epoch,
         "selection_split": config.selection_split,
         "monitor": config.monitor,
@@ -453,6 +453,15 @@ def _finish(run: _Run, model, test: EvalSplit, best: cb.BestWeights, source, sta
         f"-> {run.run_dir.path}"
     )
     return metrics
+
+
+def _decision_thresholds(run: _Run, model, selection: EvalSplit | None) -> dict:
+    """Per-label thresholds maximising F1 on the selection split, from the best weights."""
+    if selection is None:
+        return fixed_thresholds(run.labels, "the best epoch was selected on the test split; "
+                                            "thresholds are never chosen on the test split")
+    return max_f1_thresholds(selection.y_true, Predictor(model)(selection.signals), run.labels,
+                             split=run.config.selection_split)
 
 
 def _records_per_epoch(count: int, batch_size: int, replicas: int, even: bool = False) -> int:

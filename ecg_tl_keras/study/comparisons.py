@@ -1,0 +1,295 @@
+"""The report's data: one row per complete result file, and fine-tune vs scratch comparisons.
+
+A result file without a test score is *incomplete*: it is listed (cell named) and left out.
+Whether a run learned is judged on its **selection split** (never on test) by the shared
+rule :func:`ecg_tl_keras.study.learning.did_not_learn`; a result file written before the
+selection split's constant predictor was recorded uses the test split's constant predictor as
+a stand-in (a property of the labels, not of any run's test score), and says so.
+
+Example:
+    >>> rows, incomplete = read_cells([], None)
+    >>> rows, incomplete
+    ([], [])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ecg_tl_keras.study.cells import CellLabel
+from ecg_tl_keras.study.learning import did_not_learn
+
+#: history.csv column with the test split's weighted F1 after each epoch.
+HISTORY_TEST_F1 = "test_weighted_f1"
+#: history.csv columns of the selection split's score start with this (older result files).
+HISTORY_SELECTION_PREFIX = "selection_"
+NEVER = "never"
+#: A run whose history has no selection column has no curve to reach anything on.
+NO_CURVE = "no curve"
+#: How learning was judged, per kind of result file.
+BASIS_SELECTION = "selection split"
+BASIS_STAND_IN = "selection split, test constant predictor as stand-in"
+
+
+@dataclasses.dataclass(frozen=True)
+class Incomplete:
+    """A result file left out of the report, and why."""
+
+    key: str
+    reason: str
+
+
+def read_cells(results: Sequence[dict], study: Path | None) -> tuple[list[dict], list[Incomplete]]:
+    """One flat dict per complete result file, and the incomplete ones.
+
+    Args:
+        results: result-file dicts (``STUDY/results/*.json``).
+        study: the study folder, against which the result files' paths are relative.
+    """
+    rows, incomplete = [], []
+    for result in results:
+        cell = result.get("cell") or {}
+        key = cell.get("key", "?")
+        metrics = result.get("metrics") or {}
+        weighted = _float(metrics.get("test_weighted_f1"))
+        if not math.isfinite(weighted):
+            incomplete.append(Incomplete(key, "no test_weighted_f1 in the result file"))
+            continue
+        rows.append(_row(result, cell, metrics, weighted, study))
+    return rows, incomplete
+
+
+def _row(result: dict, cell: dict, metrics: dict, weighted: float, study: Path | None) -> dict:
+    history = result.get("history") or []
+    baselines = result.get("baselines") or {}
+    label = CellLabel.of_spec(cell)
+    learned, basis = learning_of(result)
+    predictions = result.get("predictions_test")
+    return dict(
+        key=cell["key"], kind=cell["kind"], roles="+".join(cell["roles"]),
+        upstream=cell["upstream"], dataset=cell["dataset"], label=label, model=str(label),
+        family=family_of(label.model), seed=cell["seed"], train_size=cell["train_size"],
+        train_records=(metrics.get("records") or {}).get("train"),
+        select_on=cell.get("select_on"), weighted_f1=weighted,
+        macro_f1=_float(metrics.get("test_macro_f1")),
+        macro_auc=_float(metrics.get("test_macro_auc")),
+        baseline_constant=_float(baselines.get("constant")),
+        baseline_random=_float(baselines.get("random")),
+        learned=learned, learned_basis=basis, best_epoch=metrics.get("best_epoch"),
+        epochs_trained=len(history), curve=[r.get(HISTORY_TEST_F1, math.nan) for r in history],
+        selection_curve=oriented_selection_curve(result),
+        per_label_f1=dict(metrics.get("per_label_f1") or {}),
+        per_label_constant=dict(baselines.get("constant_per_label") or {}),
+        train_time_s=_float(metrics.get("train_time_s")), machine=result.get("machine"),
+        predictions=None if predictions is None else Path(study or ".") / predictions)
+
+
+def family_of(model: str) -> str:
+    """A backbone's family from its registered spec (``"unknown"`` when not registered here).
+
+    Example:
+        >>> family_of("resnet1d50"), family_of("gru"), family_of("mystery")
+        ('cnn', 'rnn', 'unknown')
+    """
+    from ecg_tl_keras.models.families import model_family_of
+
+    try:
+        return model_family_of(model)
+    except ValueError:
+        return "unknown"
+
+
+def learning_of(result: dict) -> tuple[bool | None, str]:
+    """Whether a run learned (None: unknown) and on what basis, from its result file.
+
+    Example:
+        >>> learning_of({"selection": {"weighted_f1": 0.41, "macro_auc": 0.52,
+        ...              "constant_weighted_f1": 0.54}})
+        (False, 'selection split')
+    """
+    selection = result.get("selection") or {}
+    score = _float(selection.get("weighted_f1"))
+    auc = _float(selection.get("macro_auc"))
+    if not selection:
+        score, auc = _selection_at_best_epoch(result)
+    constant, basis = _float(selection.get("constant_weighted_f1")), BASIS_SELECTION
+    if not math.isfinite(constant):
+        constant = _float((result.get("baselines") or {}).get("constant"))
+        basis = BASIS_STAND_IN
+    if not (math.isfinite(score) and math.isfinite(constant)):
+        return None, "unknown: no selection-split score or no constant predictor"
+    return not did_not_learn(score, constant, auc), basis
+
+
+def _selection_at_best_epoch(result: dict) -> tuple[float, float]:
+    """Selection weighted F1 and macro AUC of the best epoch from the history alone."""
+    history = result.get("history") or []
+    epoch = (result.get("metrics") or {}).get("best_epoch")
+    if not history or not epoch or epoch > len(history):
+        return math.nan, math.nan
+    row = history[epoch - 1]
+    f1 = next((v for c, v in row.items() if c.endswith("weighted_f1")
+               and not c.startswith("test_")), None)
+    if f1 is None:  # selected on test
+        f1 = row.get(HISTORY_TEST_F1)
+    auc = next((v for c, v in row.items() if c.endswith("macro_auc")
+                and not c.startswith("test_")), row.get("test_macro_auc"))
+    return _float(f1), _float(auc)
+
+
+def oriented_selection_curve(result: dict) -> list[float] | None:
+    """The run's per-epoch selection-split score, oriented so that higher is better (a
+    monitored loss is negated); None when the history has no selection column.
+
+    Example:
+        >>> oriented_selection_curve({"metrics": {"selection_metric": "val_loss"},
+        ...                           "history": [{"val_loss": 0.9}, {"val_loss": 0.5}]})
+        [-0.9, -0.5]
+    """
+    from ecg_tl_keras.training.config import monitor_mode
+
+    history = result.get("history") or []
+    columns = history[0].keys() if history else ()
+    named = (result.get("metrics") or {}).get("selection_metric")
+    column = named if named in columns else next(
+        (c for c in columns if c.startswith(HISTORY_SELECTION_PREFIX)), None)
+    if column is None:
+        return None
+    sign = -1.0 if monitor_mode(column) == "min" else 1.0
+    return [sign * row.get(column, math.nan) for row in history]
+
+
+def first_epoch_reaching(curve: Sequence[float] | None, target: float) -> int | str:
+    """The first epoch (1-based) at which ``curve`` reaches ``target``, else ``"never"``;
+    ``"no curve"`` without a curve.
+
+    Example:
+        >>> first_epoch_reaching([0.2, 0.5, 0.8], 0.5), first_epoch_reaching([0.3] * 9, 0.5)
+        (2, 'never')
+        >>> first_epoch_reaching(None, 0.5)
+        'no curve'
+    """
+    if curve is None or not math.isfinite(target):
+        return NO_CURVE
+    reached = np.flatnonzero(np.asarray(curve, dtype=float) >= target)
+    return int(reached[0]) + 1 if len(reached) else NEVER
+
+
+def best_score(curve: Sequence[float] | None) -> float:
+    """The best (highest) finite value of an oriented curve; NaN without one.
+
+    Example:
+        >>> best_score([0.2, float("nan"), 0.5]), best_score(None)
+        (0.5, nan)
+    """
+    if curve is None:
+        return math.nan
+    values = np.asarray(curve, dtype=float)
+    return float(np.nanmax(values)) if np.isfinite(values).any() else math.nan
+
+
+def common_area(first: Sequence[float], second: Sequence[float]) -> tuple[float, float]:
+    """Mean per epoch of two curves over the epochs both have a score for.
+
+    Example:
+        >>> common_area([0.2, 0.4, 0.6], [0.1, 0.3])
+        (0.3, 0.2)
+    """
+    length = min(len(first), len(second))
+    a, b = (np.asarray(c[:length], dtype=float) for c in (first, second))
+    both = np.isfinite(a) & np.isfinite(b)
+    if not both.any():
+        return math.nan, math.nan
+    return round(float(a[both].mean()), 12), round(float(b[both].mean()), 12)
+
+
+@dataclasses.dataclass
+class Comparison:
+    """Fine-tune vs scratch for one (upstream, downstream, model, train size), paired by seed.
+
+    ``pretrain`` holds, per pair, the scratch run on the upstream dataset the fine-tune
+    started from (None when its result file is missing).
+    """
+
+    upstream: str
+    downstream: str
+    label: CellLabel
+    train_size: int | None
+    finetune: list[dict]
+    scratch: list[dict]
+    pretrain: list[dict | None]
+
+    @property
+    def model(self) -> str:
+        """The model as tables name it (``gru`` or ``gru[flatten]``)."""
+        return str(self.label)
+
+    @property
+    def key(self) -> str:
+        """A stable name: ``georgia>ptbxl:resnet1d18`` (``:n500`` for a size-sweep size)."""
+        size = "" if self.train_size is None else f":n{self.train_size}"
+        return f"{self.upstream}>{self.downstream}:{self.model}{size}"
+
+    @property
+    def seeds(self) -> list[int]:
+        """The seeds of the pairs."""
+        return [ft["seed"] for ft in self.finetune]
+
+    def pairs(self, leave_out: str = "both") -> list[tuple[dict, dict]]:
+        """The (fine-tune, scratch) pairs, without those in which ``"both"`` runs (or, with
+        ``"any"``, a run) did not learn; ``"none"``: every pair."""
+        if leave_out == "none":
+            return list(zip(self.finetune, self.scratch))
+        test = all if leave_out == "both" else any
+        return [(ft, sc) for ft, sc in zip(self.finetune, self.scratch)
+                if not test(r["learned"] is False for r in (ft, sc))]
+
+    def gains(self, leave_out: str = "both") -> list[float]:
+        """Fine-tune minus scratch test weighted F1 per kept pair."""
+        return [ft["weighted_f1"] - sc["weighted_f1"] for ft, sc in self.pairs(leave_out)]
+
+    def did_not_learn(self) -> str:
+        """Which side has a run that did not learn (on the selection split)."""
+        finetune = any(r["learned"] is False for r in self.finetune)
+        scratch = any(r["learned"] is False for r in self.scratch)
+        return {(True, True): "both", (True, False): "fine-tune",
+                (False, True): "scratch"}.get((finetune, scratch), "")
+
+
+def comparisons(rows: Sequence[dict]) -> list[Comparison]:
+    """Pair each fine-tune cell with the scratch cell on the same data, model, size and seed."""
+    scratch = {(r["dataset"], r["model"], r["train_size"], r["seed"]): r
+               for r in rows if r["kind"] == "scratch"}
+    groups: dict[tuple, Comparison] = {}
+    for row in sorted(rows, key=lambda r: r["seed"]):
+        match = scratch.get((row["dataset"], row["model"], row["train_size"], row["seed"]))
+        if row["kind"] != "finetune" or match is None:
+            continue
+        key = (row["upstream"], row["dataset"], row["label"], row["train_size"])
+        group = groups.setdefault(key, Comparison(*key, finetune=[], scratch=[], pretrain=[]))
+        group.finetune.append(row)
+        group.scratch.append(match)
+        group.pretrain.append(scratch.get((row["upstream"], row["model"], None, row["seed"])))
+    return sorted(groups.values(), key=lambda g: (g.upstream, g.downstream, g.train_size or 0,
+                                                  model_rank(g.label)))
+
+
+def model_rank(label: CellLabel) -> tuple[int, str]:
+    """Sort key of cell labels: registration order (the paper's: ResNets by depth, LSTM,
+    BiLSTM, GRU), a variant right after its model, unregistered models last."""
+    from ecg_tl_keras.models.families import known_models
+
+    order = known_models()
+    return (order.index(label.model) if label.model in order else len(order), str(label))
+
+
+def _float(value) -> float:
+    try:
+        return math.nan if value is None else float(value)
+    except (TypeError, ValueError):
+        return math.nan
