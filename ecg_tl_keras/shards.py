@@ -30,6 +30,7 @@ import numpy as np
 from ecg_tl_keras.built import BUILD_HINT, READ_BUFFER_BYTES, BuiltDataset, shard_paths
 from tfrecords_builder import schema
 from tfrecords_builder.tfrecord import masked_crc32c
+from tfrecords_builder.split import N_FOLDS
 
 _HEADER = struct.Struct("<QI")  # length, masked CRC-32C of the length's 8 bytes
 _FOOTER = struct.Struct("<I")  # masked CRC-32C of the data
@@ -225,7 +226,7 @@ def check_folds(name: str, folds) -> list[int] | None:
     if folds is None:
         return None
     folds = [int(fold) for fold in folds]
-    if not folds or any(not 0 <= fold <= 9 for fold in folds):
+    if not folds or any(not 0 <= fold < N_FOLDS for fold in folds):
         raise ValueError(f"{name} must be a non-empty list of folds in 0-9, got {folds}")
     return folds
 

@@ -8,7 +8,8 @@ import sys
 from tfrecords_builder.build import DEFAULT_SHARD_SIZE, BuildError, build_dataset
 from tfrecords_builder.extensions import import_modules, split_imports
 from tfrecords_builder.readers import READERS, SourceError
-from tfrecords_builder.signal import NAN_POLICIES, RESAMPLERS, TARGET_FS, TARGET_SECONDS
+from tfrecords_builder.signal import (DEFAULT_RESAMPLE, NAN_POLICIES, RESAMPLERS, TARGET_FS,
+                                      TARGET_SECONDS)
 from tfrecords_builder.split import SPLIT_POLICIES
 from tfrecords_builder.errors import HeaderError
 
@@ -33,7 +34,7 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-unlabeled", "--keep-other", dest="keep_unlabeled", action="store_true",
                         help="keep records with none of the study's labels (ptb: other diagnoses) "
                              "with all-zero labels")
-    parser.add_argument("--resample", choices=RESAMPLERS, default="poly",
+    parser.add_argument("--resample", choices=RESAMPLERS, default=DEFAULT_RESAMPLE,
                         help="poly: scipy's anti-aliasing resample_poly (default); decimate: every "
                              "q-th sample of a q x 100 Hz record, no filter (the study's code)")
     parser.add_argument("--drop-flagged", action="store_true",

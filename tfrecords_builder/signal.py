@@ -118,7 +118,7 @@ class SignalConditioner:
     """
 
     def __init__(self, fs_in: float, nan_policy: str = "drop",
-                 leads: Sequence[str] = STANDARD_LEADS, resample: str = "poly", *,
+                 leads: Sequence[str] = STANDARD_LEADS, resample: str = DEFAULT_RESAMPLE, *,
                  rate: int = TARGET_FS, seconds: float = TARGET_SECONDS,
                  pad_to: int | None = None):
         if not (math.isfinite(fs_in) and fs_in > 0):

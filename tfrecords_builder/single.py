@@ -21,7 +21,8 @@ from tfrecords_builder.reading import (
     EDF_SUFFIXES, WFDB_SUFFIXES, read_signal_file, wfdb_header_path)
 from tfrecords_builder.readers.base import RawSignal
 from tfrecords_builder.readers.cpsc2018 import read_original_mat
-from tfrecords_builder.signal import STANDARD_LEADS, RecordRejected, SignalConditioner
+from tfrecords_builder.signal import (DEFAULT_RESAMPLE, STANDARD_LEADS, RecordRejected,
+                                      SignalConditioner)
 from tfrecords_builder.units import check_assume_units
 
 
@@ -54,7 +55,7 @@ def read_raw(path: str | os.PathLike, leads: Sequence[str] = STANDARD_LEADS, *,
 
 
 def read_any_record(path: str | os.PathLike, nan_policy: str = "drop",
-                    leads: Sequence[str] = STANDARD_LEADS, resample: str = "poly", *,
+                    leads: Sequence[str] = STANDARD_LEADS, resample: str = DEFAULT_RESAMPLE, *,
                     lead_map: Mapping[str, str] | None = None,
                     assume_units: str | None = None, rate: int | None = None,
                     seconds: float | None = None, pad_to: int | None = None) -> np.ndarray:

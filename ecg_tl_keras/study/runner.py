@@ -26,6 +26,7 @@ from ecg_tl_keras.study.plan import Plan
 from ecg_tl_keras.study.progress import CellProgress
 from ecg_tl_keras.study.results import read_result, result_path, run_dir, write_result
 from ecg_tl_keras.training.rundir import RunDir
+from tfrecords_builder.signal import DEFAULT_RESAMPLE
 from tfrecords_builder.layout import MANIFEST
 
 #: Published record counts of the full releases, used when no manifest has been built yet.
@@ -243,7 +244,7 @@ def build_mismatches(plan: Plan, dataset: str, manifest: dict) -> list[str]:
         ["resample: built with 'poly', the plan needs 'decimate'"]
     """
     built = dict(manifest.get("build_options", {}))
-    built.setdefault("resample", "poly")  # builds made before the option existed
+    built.setdefault("resample", DEFAULT_RESAMPLE)  # builds made before the option existed
     built.update(built.pop("reader_options", None) or {})
     return [f"{name}: built with {built.get(name)!r}, the plan needs {wanted!r}"
             for name, wanted in sorted(plan.build_for(dataset).items())

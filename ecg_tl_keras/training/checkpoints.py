@@ -28,6 +28,7 @@ import keras
 
 from ecg_tl_keras.built import input_shape as input_shape_of
 from tfrecords_builder.files import write_atomic
+from tfrecords_builder.signal import DEFAULT_RESAMPLE
 
 METADATA_MEMBER = "ecg_tl_keras.json"
 #: The code system of each built-in dataset's ``label_codes`` (the manifest lists the codes).
@@ -86,7 +87,7 @@ def data_metadata(manifest: dict) -> dict:
     if system is None and manifest.get("release_format") == "folder":
         system = "label names of labels.csv"
     settings = {key: manifest.get(key) for key in INPUT_KEYS}
-    settings["resample"] = settings["resample"] or "poly"
+    settings["resample"] = settings["resample"] or DEFAULT_RESAMPLE
     settings["lead_map"] = parse_lead_map(settings["lead_map"]) or None
     return {
         "label_codes": {label: list(codes)

@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from ecg_tl_keras.training.thresholds import Thresholds
+from tfrecords_builder.signal import DEFAULT_RESAMPLE
 
 STATUS_OK, STATUS_FAILED = "ok", "failed"
 #: Records read and predicted at a time (bounds the memory a large folder takes).
@@ -143,7 +144,7 @@ def reading_options(metadata: dict, *, lead_map: str | dict | None = None,
 
     lead_map = lead_map if lead_map is not None else metadata.get("lead_map")
     return {"leads": tuple(metadata.get("leads") or STANDARD_LEADS),
-            "resample": metadata.get("resample") or "poly",
+            "resample": metadata.get("resample") or DEFAULT_RESAMPLE,
             "rate": metadata.get("fs"), "seconds": metadata.get("seconds"),
             "pad_to": metadata.get("pad_to"),
             "nan_policy": metadata.get("nan_policy") or "drop",
