@@ -97,9 +97,11 @@ def test_advise_training_flags_are_train_flags():
     _, train_flags = flags(cli_train.add_arguments)
     for name in advise_cli.TRAIN_FLAGS:
         assert advise_flags[name] == train_flags[name]
+    for name in advise_cli.BUDGET_FLAGS:  # train's spelling and type; unset = fitted to the data
+        assert advise_flags[name][:2] == train_flags[name][:2] and advise_flags[name][2] is None
     args = parser.parse_args(["--data", "d", "--checkpoint", "c", "--out", "o", "--lr", "0.1",
                               "--val-fold", "0"])
-    assert (args.lr, args.val_fold, args.epochs) == (0.1, 0, train_flags["epochs"][2])
+    assert (args.lr, args.val_fold, args.epochs) == (0.1, 0, None)
 
 
 def test_importing_the_study_leaves_the_matplotlib_backend_alone():
