@@ -81,11 +81,12 @@ def selection_scores(run: Path) -> tuple[float, float]:
 
 
 @pytest.mark.slow
-def test_advise_on_the_demos_small_set_recommends_only_from_runs_that_learned(tmp_path):
+def test_advise_on_the_demos_small_set_recommends_only_from_runs_that_learned(tmp_path, capsys):
     """The issue's new user: ``advise --data ptbxl_small --checkpoint CKPT --epochs 5`` (3 seeds,
     top 2, the budget rule). Every run either learned by the study's rule on the selection split
     or is named in advice.md as one that did not; the budget is stated; with the fitted budget
     the runs learn, so a gain is measured."""
+    from ecg_tl_keras import cli
     from ecg_tl_keras.advise.budget import MIN_TOTAL_STEPS, fit_budget
     from ecg_tl_keras.advise.features import load_target
     from ecg_tl_keras.demo import BATCH_SIZE, LR, MODEL, VAL_FOLD, build_demo_data
@@ -98,11 +99,10 @@ def test_advise_on_the_demos_small_set_recommends_only_from_runs_that_learned(tm
     train(TrainConfig(data=str(data / "ptbxl"), model=MODEL, out=str(tmp_path / "pre"), epochs=2,
                       batch_size=BATCH_SIZE, lr=LR, val_fold=VAL_FOLD, verbose=0))
     advice_dir = tmp_path / "advice"
-    result = subprocess.run(
-        [sys.executable, "-m", "ecg_tl_keras", "advise", "--data", str(data / "ptbxl_small"),
-         "--checkpoint", str(tmp_path / "pre" / "best.keras"), "--out", str(advice_dir),
-         "--epochs", "5"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=3000)
-    assert result.returncode == 0, result.stderr[-3000:]
+    # in this process, as above: the process boundary is tested in test_cli.py
+    assert cli.main(["advise", "--data", str(data / "ptbxl_small"),
+                     "--checkpoint", str(tmp_path / "pre" / "best.keras"), "--out", str(advice_dir),
+                     "--epochs", "5"]) == 0, capsys.readouterr().err[-3000:]
     advice = json.loads((advice_dir / "advice.json").read_text())
     text = (advice_dir / "advice.md").read_text()
 

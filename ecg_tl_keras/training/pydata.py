@@ -38,7 +38,10 @@ def shuffle_buffer_records(data: BuiltDataset, records: int) -> int:
     :data:`SHUFFLE_BUFFER_BYTES`, else as many as fit.
 
     Example:
-        >>> shuffle_buffer_records(BuiltDataset("x", {"samples": 1000, "leads": ["I"] * 12}), 10)
+        >>> from tfrecords_builder.manifest import Manifest
+        >>> manifest = Manifest.from_dict({"labels": ["AF"], "samples": 1000, "leads": ["I"] * 12,
+        ...                                "splits": {"train": {"records": 10}}})
+        >>> shuffle_buffer_records(BuiltDataset("x", manifest), 10)
         10
     """
     samples, leads = data.input_shape
