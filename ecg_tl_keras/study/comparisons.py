@@ -89,6 +89,29 @@ def _row(result: dict, cell: dict, metrics: dict, weighted: float, study: Path |
         predictions=None if predictions is None else Path(study or ".") / predictions)
 
 
+def baselines_by_dataset(rows: Sequence[dict]) -> dict[str, tuple[list[dict], float, float]]:
+    """Per dataset, in the order the rows name them: its rows, and the test weighted F1 of its
+    best constant predictor and of random at training prevalence (NaN where no row holds it).
+
+    Example:
+        >>> rows = [{"dataset": "a", "baseline_constant": math.nan, "baseline_random": 0.3},
+        ...         {"dataset": "a", "baseline_constant": 0.5, "baseline_random": 0.3}]
+        >>> part, constant, random = baselines_by_dataset(rows)["a"]
+        >>> len(part), constant, random
+        (2, 0.5, 0.3)
+    """
+    found = {}
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        part = [r for r in rows if r["dataset"] == dataset]
+        found[dataset] = (part, _first_finite(part, "baseline_constant"),
+                          _first_finite(part, "baseline_random"))
+    return found
+
+
+def _first_finite(rows: Sequence[dict], column: str) -> float:
+    return next((r[column] for r in rows if math.isfinite(r[column])), math.nan)
+
+
 def family_of(model: str) -> str:
     """A backbone's family from its registered spec (``"unknown"`` when not registered here).
 

@@ -23,7 +23,8 @@ import math
 from pathlib import Path
 from typing import Sequence
 
-from ecg_tl_keras.study.comparisons import Comparison, Incomplete, comparisons, read_cells
+from ecg_tl_keras.study.comparisons import (
+    Comparison, Incomplete, baselines_by_dataset, comparisons, read_cells)
 from ecg_tl_keras.study.cost import cost_of, machine_note
 from ecg_tl_keras.study.inference import Hypothesis, collect_tests
 from ecg_tl_keras.study.stats import CONFIDENCE, Verdict, holm
@@ -178,12 +179,7 @@ def incomplete_finding(item: Incomplete) -> Finding:
 def baseline_findings(rows: Sequence[dict]) -> list[Finding]:
     """Per dataset: the no-skill baselines and the runs that do not beat them or did not learn."""
     found = []
-    for dataset in dict.fromkeys(r["dataset"] for r in rows):
-        part = [r for r in rows if r["dataset"] == dataset]
-        constant = next((r["baseline_constant"] for r in part
-                         if math.isfinite(r["baseline_constant"])), math.nan)
-        random = next((r["baseline_random"] for r in part
-                       if math.isfinite(r["baseline_random"])), math.nan)
+    for dataset, (part, constant, random) in baselines_by_dataset(rows).items():
         if not math.isfinite(constant):
             text = (f"**{dataset}**: no baselines in the result files (written without "
                     "predictions_test.npz).")

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ecg_tl_keras.study.comparisons import (
-    Comparison, best_score, common_area, first_epoch_reaching)
+    Comparison, baselines_by_dataset, best_score, common_area, first_epoch_reaching)
 from ecg_tl_keras.study.cost import cost_of
 from ecg_tl_keras.study.findings import Finding
 from ecg_tl_keras.study.inference import aligned_predictions
@@ -44,12 +44,7 @@ def cells_table(rows: Sequence[dict]) -> pd.DataFrame:
 def baselines_table(rows: Sequence[dict]) -> pd.DataFrame:
     """Per dataset: the test weighted F1 of the no-skill baselines and how many runs beat them."""
     records = []
-    for dataset in dict.fromkeys(r["dataset"] for r in rows):
-        part = [r for r in rows if r["dataset"] == dataset]
-        constant = next((r["baseline_constant"] for r in part
-                         if math.isfinite(r["baseline_constant"])), math.nan)
-        random = next((r["baseline_random"] for r in part
-                       if math.isfinite(r["baseline_random"])), math.nan)
+    for dataset, (part, constant, random) in baselines_by_dataset(rows).items():
         records.append(dict(
             dataset=dataset, baseline_constant=constant, baseline_random=random, runs=len(part),
             runs_beating_constant=sum(r["weighted_f1"] > constant for r in part)
