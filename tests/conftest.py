@@ -112,3 +112,15 @@ def georgia_built(tmp_path_factory, sample_data) -> Path:
     build_dataset("georgia", sample_data / "georgia", out, workers=0, progress=False,
                   log=lambda _: None)
     return out / "georgia"
+
+
+def comparable_run(run_dir: Path) -> tuple[dict, list[dict]]:
+    """A finished run's ``metrics.json`` and ``history.csv`` rows without their timings: what
+    two runs of the same settings (one interrupted and resumed, say) must share exactly."""
+    import csv
+    import json
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    with open(run_dir / "history.csv", newline="") as handle:
+        rows = [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(handle)]
+    return {k: v for k, v in metrics.items() if k not in ("wall_time_s", "train_time_s")}, rows

@@ -8,7 +8,6 @@ TensorFlow (3 seeds, the bundled sample) is ``bench/bench_jax_parity.py``.
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import json
 import os
@@ -18,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import comparable_run
 
 from ecg_tl_keras.training import faults
 
@@ -49,13 +49,6 @@ def jax_train(data, out, *extra, fault: str | None = None,
                           timeout=900)
 
 
-def _comparable(run_dir: Path):
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    with open(run_dir / "history.csv", newline="") as handle:
-        rows = [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(handle)]
-    return {k: v for k, v in metrics.items() if k not in ("wall_time_s", "train_time_s")}, rows
-
-
 @pytest.fixture(scope="module")
 def reference(ptbxl_built, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("jax_reference") / "run"
@@ -65,7 +58,7 @@ def reference(ptbxl_built, tmp_path_factory):
 
 
 def test_train_runs_under_jax_without_tensorflow(reference):
-    metrics, rows = _comparable(reference)
+    metrics, rows = comparable_run(reference)
     assert len(rows) == EPOCHS and 1 <= metrics["best_epoch"] <= EPOCHS
     assert 0.0 <= metrics["test_weighted_f1"] <= 1.0
     versions = json.loads((reference / "config.json").read_text())["versions"]
@@ -90,7 +83,7 @@ def test_a_killed_run_resumes_from_its_last_finished_epoch_to_the_same_result(
     resumed = jax_train(ptbxl_built, run_dir)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"after epoch 1/{EPOCHS}" in resumed.stdout
-    assert _comparable(run_dir) == _comparable(reference)
+    assert comparable_run(run_dir) == comparable_run(reference)
 
 
 def test_a_damaged_shard_is_one_line_naming_the_file(ptbxl_built, tmp_path):
@@ -114,7 +107,7 @@ def test_data_parallel_on_two_devices_matches_one_device(ptbxl_built, tmp_path, 
     done = jax_train(ptbxl_built, run_dir, "--strategy", "data-parallel", devices=2)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "2 replica(s)" in done.stdout
-    (two, two_rows), (one, one_rows) = _comparable(run_dir), _comparable(reference)
+    (two, two_rows), (one, one_rows) = comparable_run(run_dir), comparable_run(reference)
     assert json.loads((run_dir / "config.json").read_text())["replicas"] == 2
     for row_two, row_one in zip(two_rows, one_rows, strict=True):
         assert float(row_two["loss"]) == pytest.approx(float(row_one["loss"]), abs=0.02)

@@ -2,7 +2,6 @@
 finish (including mid-backup), a damaged backup, a finished run, a damaged shard, Ctrl-C."""
 
 import contextlib
-import csv
 import io
 import json
 import os
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import comparable_run
 
 from ecg_tl_keras import cli
 from ecg_tl_keras.training import TrainConfig, faults, train
@@ -29,18 +29,11 @@ def _config(data, out, **overrides):
     return TrainConfig(data=str(data), out=str(out), **{**settings, **overrides})
 
 
-def _comparable(run_dir):
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    with open(run_dir / "history.csv", newline="") as handle:
-        rows = [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(handle)]
-    return {k: v for k, v in metrics.items() if k not in ("wall_time_s", "train_time_s")}, rows
-
-
 @pytest.fixture(scope="module")
 def reference(ptbxl_built, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("reference") / "run"
     train(_config(ptbxl_built, run_dir))
-    return _comparable(run_dir)
+    return comparable_run(run_dir)
 
 
 def _crash_then_resume(data, run_dir, monkeypatch, where, capsys=None):
@@ -61,7 +54,7 @@ ALL_POINTS = [f"{point}:2" for point in faults.POINTS if not point.startswith("f
 def test_killed_mid_backup_or_finish_resumes_to_the_same_result(
         where, ptbxl_built, tmp_path, monkeypatch, reference):
     _crash_then_resume(ptbxl_built, tmp_path / "run", monkeypatch, where)
-    assert _comparable(tmp_path / "run") == reference
+    assert comparable_run(tmp_path / "run") == reference
     assert not (tmp_path / "run" / "backup").exists()
 
 
@@ -70,7 +63,7 @@ def test_killed_mid_backup_or_finish_resumes_to_the_same_result(
 def test_killed_at_every_point_of_an_epoch_boundary_resumes_to_the_same_result(
         where, ptbxl_built, tmp_path, monkeypatch, reference):
     _crash_then_resume(ptbxl_built, tmp_path / "run", monkeypatch, where)
-    assert _comparable(tmp_path / "run") == reference
+    assert comparable_run(tmp_path / "run") == reference
 
 
 LPFT_EPOCHS = 4
@@ -124,7 +117,7 @@ def test_lpft_resumed_switches_at_the_same_epoch_with_the_same_weights(
     from ecg_tl_keras.training.strategies import LPFT_LR_FACTOR
 
     reference_dir, console = lpft_reference
-    metrics, rows = _comparable(reference_dir)
+    metrics, rows = comparable_run(reference_dir)
     assert metrics["finetune_phase_starts"] == [1, 3]  # the probe converged after 2 epochs of 3
     assert [float(row["lr"]) for row in rows] == pytest.approx(
         [0.01] * 2 + [0.01 * LPFT_LR_FACTOR] * 2)
@@ -138,7 +131,7 @@ def test_lpft_resumed_switches_at_the_same_epoch_with_the_same_weights(
         train(_lpft_config(ptbxl_built, run_dir, untrained_lstm))
     monkeypatch.delenv(faults.ENV)
     train(_lpft_config(ptbxl_built, run_dir, untrained_lstm))
-    assert _comparable(run_dir) == (metrics, rows)
+    assert comparable_run(run_dir) == (metrics, rows)
     resumed, _ = load_checkpoint(run_dir / "best.keras")
     reference, _ = load_checkpoint(reference_dir / "best.keras")
     for resumed_weight, reference_weight in zip(resumed.get_weights(), reference.get_weights()):
@@ -159,7 +152,7 @@ def test_damaged_backup_resumes_from_the_previous_one(
     out = capsys.readouterr().out
     assert f"backup after epoch {EPOCHS - 1} is damaged (model.weights.h5 does not match" in out
     assert f"after epoch {EPOCHS - 2}/{EPOCHS}" in out
-    assert _comparable(run_dir) == reference
+    assert comparable_run(run_dir) == reference
 
 
 def test_finished_run_says_so_and_overwrite_starts_over(ptbxl_built, tmp_path, capsys):
@@ -215,4 +208,4 @@ def test_process_killed_mid_backup_resumes_to_the_same_result(ptbxl_built, tmp_p
     resumed = _train_process(args)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resuming the interrupted run" in resumed.stdout
-    assert _comparable(tmp_path / "run") == reference
+    assert comparable_run(tmp_path / "run") == reference
