@@ -124,3 +124,14 @@ def comparable_run(run_dir: Path) -> tuple[dict, list[dict]]:
     with open(run_dir / "history.csv", newline="") as handle:
         rows = [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(handle)]
     return {k: v for k, v in metrics.items() if k not in ("wall_time_s", "train_time_s")}, rows
+
+
+def copy_with_a_damaged_shard(built: Path, destination: Path) -> Path:
+    """A copy of the built dataset ``built`` at ``destination`` whose first training shard has
+    one byte flipped in its middle (its CRC no longer matches); returns that shard's path."""
+    shutil.copytree(built, destination)
+    shard = sorted(destination.glob("train-*.tfrecord"))[0]
+    content = bytearray(shard.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    shard.write_bytes(bytes(content))
+    return shard

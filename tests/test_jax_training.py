@@ -11,13 +11,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import comparable_run
+from conftest import comparable_run, copy_with_a_damaged_shard
 
 from ecg_tl_keras.training import faults
 
@@ -87,12 +86,8 @@ def test_a_killed_run_resumes_from_its_last_finished_epoch_to_the_same_result(
 
 
 def test_a_damaged_shard_is_one_line_naming_the_file(ptbxl_built, tmp_path):
-    data = tmp_path / "ptbxl"
-    shutil.copytree(ptbxl_built, data)
-    shard = sorted(data.glob("train-*.tfrecord"))[0]
-    content = bytearray(shard.read_bytes())
-    content[len(content) // 2] ^= 0xFF
-    shard.write_bytes(bytes(content))
+    shard = copy_with_a_damaged_shard(ptbxl_built, tmp_path / "ptbxl")
+    data = shard.parent
     done = jax_train(data, tmp_path / "run", "--no-verify")
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, done.stderr[-3000:]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import comparable_run
+from conftest import comparable_run, copy_with_a_damaged_shard
 
 from ecg_tl_keras import cli
 from ecg_tl_keras.training import TrainConfig, faults, train
@@ -173,14 +173,8 @@ def test_finished_run_says_so_and_overwrite_starts_over(ptbxl_built, tmp_path, c
 
 
 def test_damaged_shard_is_one_line_naming_the_file(ptbxl_built, tmp_path, capsys):
-    import shutil
-
-    data = tmp_path / "ptbxl"
-    shutil.copytree(ptbxl_built, data)
-    shard = sorted(data.glob("train-*.tfrecord"))[0]
-    content = bytearray(shard.read_bytes())
-    content[len(content) // 2] ^= 0xFF
-    shard.write_bytes(bytes(content))
+    shard = copy_with_a_damaged_shard(ptbxl_built, tmp_path / "ptbxl")
+    data = shard.parent
     code = cli.main(["train", "--data", str(data), "--model", "lstm", "--out",
                      str(tmp_path / "r"), "--epochs", "1"])
     err = capsys.readouterr().err.strip()
