@@ -49,7 +49,8 @@ def command_flags(dataset: str, options: dict) -> str:
     """The flags that ask ``python -m tfrecords_builder DATASET`` for these option values.
 
     Args:
-        dataset: the reader's name (its flags are known).
+        dataset: the reader's name; another name is a dataset of the ``folder`` reader
+            (``--name NAME``).
         options: option values by name (``BuildOptions`` fields or the reader's options).
 
     Raises:
@@ -60,7 +61,7 @@ def command_flags(dataset: str, options: dict) -> str:
         '--split-policy random --keep-padding --seed 3'
     """
     parser = argparse.ArgumentParser(prog=PROG, add_help=False)
-    add_options(parser, dataset)
+    add_options(parser, dataset if dataset in READERS else "folder")
     actions = {action.dest: action for action in parser._actions}
     flags = []
     for name, value in options.items():

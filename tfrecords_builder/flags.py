@@ -142,9 +142,9 @@ def add_flags(parser: argparse.ArgumentParser, cls, names: Collection[str] | Non
         if names is not None and field.name not in names:
             continue
         exclusive = field.metadata.get("exclusive")
-        target = parser
-        if exclusive is not None:
-            target = groups.setdefault(exclusive, parser.add_mutually_exclusive_group())
+        if exclusive is not None and exclusive not in groups:
+            groups[exclusive] = parser.add_mutually_exclusive_group()
+        target = parser if exclusive is None else groups[exclusive]
         flags, options = _argument(field, hints[field.name])
         target.add_argument(*flags, **options)
 

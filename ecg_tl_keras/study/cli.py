@@ -42,9 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             help="run shard I of N (I/N, 0 <= I < N) of the cells, e.g. "
                                  "$SLURM_ARRAY_TASK_ID/16; every shard must use the same plan "
                                  "and --seeds")
-    run_parser.add_argument("--stage", default="all", choices=("all",) + STAGES,
-                            help="pretrain: only the from-scratch cells (the pre-trains and the "
-                                 "scratch baselines); finetune: only the fine-tunes (default all)")
+    run_parser.add_argument("--cells", "--stage", dest="stage", default="all",
+                            choices=("all",) + STAGES,
+                            help="which cells to run: pretrain: only the from-scratch cells (the "
+                                 "pre-trains and the scratch baselines); finetune: only the "
+                                 "fine-tunes (default all; --stage: old spelling, an alias)")
     run_parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                             help="how long a fine-tune cell waits for its pre-train cell to "
                                  "finish on another shard (default 0: skip it; rerun later)")
@@ -94,7 +96,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"note: {single_seed_note(len(plan.seeds))}")
     if summary.waiting:
         print(f"{len(summary.waiting)} fine-tune cells wait for pre-trains that are not finished; "
-              "rerun this command (same --shard) once they are, or run `--stage pretrain` on "
+              "rerun this command (same --shard) once they are, or run `--cells pretrain` on "
               "every shard first", file=sys.stderr)
         return 1
     return 0
