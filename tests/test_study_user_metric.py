@@ -5,31 +5,16 @@ from __future__ import annotations
 
 import json
 import sys
-import textwrap
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from ecg_tl_keras import cli
-from ecg_tl_keras.metrics import METRICS, unregister_metric
 from ecg_tl_keras.study import run_study
 from ecg_tl_keras.study.results import load_results
+from conftest import BRIER_MODULE
 from test_study import FakeTrainer, data_root, quiet, tiny_plan  # noqa: F401 - data_root: a fixture
-
-USER_METRIC = textwrap.dedent('''
-    """A user's metric: the Brier score (mean squared error of the probabilities)."""
-    import numpy as np
-
-    from ecg_tl_keras.metrics import register_metric
-
-
-    def brier(y_true, y_prob):
-        return float(np.mean((y_prob - y_true) ** 2))
-
-
-    register_metric("brier", brier, higher_is_better=False)
-''')
 
 
 def brier(y_true, y_prob) -> float:
@@ -49,23 +34,12 @@ class TrainerLoggingBrier(FakeTrainer):
         return metrics
 
 
-@pytest.fixture
-def user_module(tmp_path):
-    """The path of a module registering the metric ``brier``; unregistered and unloaded after."""
-    path = tmp_path / "user_brier.py"
-    path.write_text(USER_METRIC)
-    yield path
-    if "brier" in METRICS:
-        unregister_metric("brier")
-    sys.modules.pop("user_brier", None)
-
-
-def test_the_reports_tables_show_a_user_metric(user_module, data_root, tmp_path):  # noqa: F811
+def test_the_reports_tables_show_a_user_metric(brier_module, data_root, tmp_path):  # noqa: F811
     study = tmp_path / "study"
     run_study(tiny_plan(seeds=[0, 1]), data_root, study, train_fn=TrainerLoggingBrier(),
               log=quiet)
     report = tmp_path / "report"
-    assert cli.main(["--import", str(user_module), "study", "report", str(study),
+    assert cli.main(["--import", str(brier_module), "study", "report", str(study),
                      "--out", str(report)]) == 0
     results = {r["cell"]["key"]: r for r in load_results(study)}
     cells = pd.read_csv(report / "tables" / "cells.csv")
@@ -103,12 +77,12 @@ def test_without_the_module_the_tables_are_as_before(data_root, tmp_path):  # no
     assert not any("brier" in c for c in pd.read_csv(paths["tables"] / "transfer_gain.csv"))
 
 
-def test_registering_a_metric_name_twice_is_one_error_line(user_module, tmp_path, capsys):
+def test_registering_a_metric_name_twice_is_one_error_line(brier_module, tmp_path, capsys):
     again = tmp_path / "brier_again.py"
-    again.write_text(USER_METRIC)
+    again.write_text(BRIER_MODULE)
     try:
         capsys.readouterr()
-        code = cli.main(["--import", str(user_module), "--import", str(again), "study",
+        code = cli.main(["--import", str(brier_module), "--import", str(again), "study",
                          "--help"])
         err = capsys.readouterr().err.strip()
     finally:
