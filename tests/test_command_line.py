@@ -216,3 +216,23 @@ def test_the_builders_command_line_layer_imports_no_tensorflow():
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True,
                           text=True, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
     assert done.stdout.strip() == "False False", done.stderr
+
+
+def test_study_flags_are_its_option_fields():
+    from ecg_tl_keras.study import cli as study_cli
+    from ecg_tl_keras.study.cli import StudyReportOptions, StudyRunOptions
+    from tfrecords_builder.flags import values_from_args
+
+    parser = argparse.ArgumentParser()
+    study_cli.add_arguments(parser)
+    args = parser.parse_args(["run", "--plan", "smoke", "--out", "s", "--set", "epochs=1",
+                              "--set", "seeds=1", "--cells", "pretrain"])
+    assert StudyRunOptions(**values_from_args(StudyRunOptions, args)) == StudyRunOptions(
+        plan="smoke", out="s", overrides=["epochs=1", "seeds=1"], stage="pretrain")
+    assert set(vars(args)) == {"study_command"} | {
+        field.name for field in dataclasses.fields(StudyRunOptions)}
+    args = parser.parse_args(["report", "st", "--out", "r", "--fig5-model", "gru",
+                              "--fig5-model", "lstm"])
+    assert StudyReportOptions(**values_from_args(StudyReportOptions, args)) == (
+        StudyReportOptions(study="st", out="r", fig5_model=["gru", "lstm"]))
+    assert parser.parse_args(["report", "st", "--out", "r"]).fig5_model is None

@@ -15,6 +15,7 @@ Field metadata keys:
   ``bool`` field is a switch that sets the opposite of its default.
 - ``aliases``: older spellings still accepted; the help names them.
 - ``choices``, ``metavar``, ``nargs``, ``type`` (default: from the annotation).
+- ``repeatable``: the flag may be given several times; the field holds the list.
 - ``positional``: a positional argument instead of a flag.
 - ``exclusive``: fields with the same name form a mutually exclusive group.
 - ``cli``: False for a field that is not a flag.
@@ -117,6 +118,8 @@ def _argument(field: dataclasses.Field, hint) -> tuple[tuple[str, ...], dict]:
         options["action"] = "store_false" if field.default else "store_true"
         return names, options
     options["type"] = _value_type(field, hint)
+    if meta.get("repeatable"):
+        options["action"] = "append"
     if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
         options["required"] = True
     else:
