@@ -236,3 +236,13 @@ def test_study_flags_are_its_option_fields():
     assert StudyReportOptions(**values_from_args(StudyReportOptions, args)) == (
         StudyReportOptions(study="st", out="r", fig5_model=["gru", "lstm"]))
     assert parser.parse_args(["report", "st", "--out", "r"]).fig5_model is None
+
+
+def test_the_readme_lists_every_builder_flag_and_its_old_spelling():
+    from tfrecords_builder.flags import flag_of
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    for field in flag_fields(BuildOptions) + flag_fields(RunOptions):
+        assert f"| `{flag_of(field)}" in readme, flag_of(field)
+        for alias in field.metadata.get("aliases", ()):
+            assert f"`{alias}`" in readme, alias
