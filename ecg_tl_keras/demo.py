@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import time
 from importlib import resources
@@ -40,6 +41,7 @@ import pandas as pd
 
 from tfrecords_builder import build_dataset
 from tfrecords_builder.files import write_text_atomic
+from tfrecords_builder.flags import add_flags, option
 from tfrecords_builder.readers import get_reader
 
 from ecg_tl_keras.study import make_report, run_study
@@ -64,12 +66,18 @@ BATCH_SIZE, LR = 32, 0.001
 SWEEP_SIZES = (40,)
 
 
+@dataclasses.dataclass(frozen=True)
+class DemoOptions:
+    """``ecg-tl-keras demo``: one field per flag."""
+
+    out: str = option(DEFAULT_OUT, "folder for the data, runs and report")
+    quick: bool = option(False, "one seed, one epoch: a smoke test of every step (about a "
+                         "minute)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the ``demo`` options."""
-    parser.add_argument("--out", default=DEFAULT_OUT,
-                        help=f"folder for the data, runs and report (default ./{DEFAULT_OUT})")
-    parser.add_argument("--quick", action="store_true",
-                        help="one seed, one epoch: a smoke test of every step (about a minute)")
+    """Add the ``demo`` options (generated from :class:`DemoOptions`)."""
+    add_flags(parser, DemoOptions)
 
 
 def run(args: argparse.Namespace) -> int:

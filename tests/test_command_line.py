@@ -246,3 +246,21 @@ def test_the_readme_lists_every_builder_flag_and_its_old_spelling():
         assert f"| `{flag_of(field)}" in readme, flag_of(field)
         for alias in field.metadata.get("aliases", ()):
             assert f"`{alias}`" in readme, alias
+
+
+def test_demo_and_import_flags_are_their_option_fields():
+    from ecg_tl_keras import demo
+    from ecg_tl_keras.importers import cli as import_cli
+    from tfrecords_builder.flags import values_from_args
+
+    args = parsed(demo.add_arguments, ["--quick"])
+    assert demo.DemoOptions(**args) == demo.DemoOptions(quick=True)
+    parser = argparse.ArgumentParser()
+    import_cli.add_arguments(parser)
+    for source, extra, expected in (("ribeiro", ["--input-scale", "10"], {"input_scale": 10.0}),
+                                    ("ecgfounder", ["--labels", "t.txt"], {"labels": "t.txt"})):
+        args = parser.parse_args([source, "--weights", "w", "--out", "p", *extra])
+        options = import_cli.OPTIONS[source]
+        assert set(vars(args)) == {"source"} | {f.name for f in dataclasses.fields(options)}
+        assert options(**values_from_args(options, args)) == options(
+            weights="w", out="p", **expected)
