@@ -290,9 +290,12 @@ def _read_with_wfdb(directory: Path, header: Header, indices: list[int], max_sam
 def _with_nan_gaps(digital: np.ndarray, formats: list[int]) -> np.ndarray:
     """Digital samples as float64, NaN where a signal holds its format's "no sample" value."""
     values = digital.astype(np.float64)
-    for column, fmt in enumerate(formats):
-        if fmt in _INVALID_SAMPLE:
-            values[digital[:, column] == _INVALID_SAMPLE[fmt], column] = np.nan
+    # One comparison for all signals (a format without a "no sample" value gets NaN, which
+    # equals nothing); most records have no gap, and then nothing more is done.
+    invalid = np.array([_INVALID_SAMPLE.get(fmt, np.nan) for fmt in formats])
+    gaps = values == invalid
+    if gaps.any():
+        values[gaps] = np.nan
     return values
 
 
