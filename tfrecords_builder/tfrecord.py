@@ -27,7 +27,12 @@ _LENGTH_DELIMITED = 2
 _CRC_MASK_DELTA = 0xA282EAD8
 
 
+_ONE_BYTE = tuple(bytes([value]) for value in range(0x80))
+
+
 def _varint(value: int) -> bytes:
+    if 0 <= value < 0x80:  # labels, folds, field keys: most varints are one byte
+        return _ONE_BYTE[value]
     value &= 0xFFFFFFFFFFFFFFFF  # int64 two's complement, as protobuf encodes negatives
     out = bytearray()
     while value > 0x7F:
