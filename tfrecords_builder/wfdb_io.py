@@ -333,9 +333,10 @@ def _physical(header_path: Path, header: Header, indices: list[int], max_seconds
             f"{header_path}: signal length mismatch: expected {expected} samples per signal "
             f"(header: {header.n_samples}), the sample file holds {digital.shape[0]}")
     specs = [header.signals[i] for i in indices]
-    digital = _with_nan_gaps(digital, [s.fmt for s in specs])
-    baseline = np.array([s.baseline for s in specs], dtype=np.float64)
-    return (digital - baseline) * scale
+    values = _with_nan_gaps(digital, [s.fmt for s in specs])  # a new float64 array
+    values -= np.array([s.baseline for s in specs], dtype=np.float64)
+    values *= scale
+    return values
 
 
 def read_record(header_path: str | os.PathLike, leads: list[str] | None = None,
