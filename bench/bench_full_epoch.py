@@ -89,7 +89,8 @@ def estimate_seconds(records: int, backends: list[str], models: list[str],
     total = 30.0 + records / 1000.0  # tree and build
     for model in models:
         rate = ROUGH_RATES.get(model, 150.0)
-        per_child = 40.0 + train / rate + min(compute_steps * batch_size, train) / rate
+        per_child = (40.0 + train / 3000.0  # startup and compile; the input pass
+                     + train / rate + min(compute_steps * batch_size, train) / rate)
         total += len(backends) * per_child
     return total
 
