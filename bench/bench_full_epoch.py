@@ -216,6 +216,7 @@ def child(spec: dict) -> None:
         "compute_samples_per_s": round(records / compute, 1),
         "input_wait_share": round(max(0.0, epoch - compute) / epoch, 3),
     })
+    result["tensorflow_imported"] = "tensorflow" in sys.modules
     Path(spec["out"]).write_text(json.dumps(result))
 
 

@@ -31,6 +31,7 @@ def test_full_epoch_bench_runs_tiny_and_writes_every_figure(tmp_path):
     assert results["records"] == 150 and results["machine"]["cpu_model"]
     (run,) = results["runs"]
     assert (run["backend"], run["model"]) == ("jax", "gru")
+    assert run["tensorflow_imported"] is False
     assert run["train_records"] > 32 and run["steps"] == -(-run["train_records"] // 32)
     for key in ("epoch_seconds", "samples_per_s", "compute_seconds", "input_seconds",
                 "peak_memory_gib"):
