@@ -13,7 +13,7 @@ import pytest
 
 from ecg_tl_keras.backends import keras_backend
 from ecg_tl_keras.models import get_backbone_spec
-from ecg_tl_keras.study import runner
+from ecg_tl_keras.study import rates, runner
 from ecg_tl_keras.study.plan import plan_from_dict
 from ecg_tl_keras.study.rates import MeasuredRates
 
@@ -53,7 +53,7 @@ def estimated_hours(lines: list[str]) -> float:
 def test_dry_run_uses_a_measured_rate_and_names_the_machine(data_root, tmp_path, monkeypatch):
     table = MeasuredRates.from_dict({"machine": "Test CPU 9000", "cpus": 2, "measured": "2026-12-05",
                                      "samples_per_s": {keras_backend(): {"gru": 100.0}}})
-    monkeypatch.setattr(runner, "measured_rates", lambda: table)
+    monkeypatch.setattr(rates, "measured_rates", lambda: table)
     lines = dry_run_lines(data_root, tmp_path / "s", ["gru", "lstm"])
     lstm = get_backbone_spec("lstm").cpu_samples_per_s
     assert cells_of(lines, "gru") == cells_of(lines, "lstm") > 0
@@ -69,7 +69,7 @@ def test_a_rate_of_another_backend_is_not_used(data_root, tmp_path, monkeypatch)
     other = "jax" if keras_backend() != "jax" else "tensorflow"
     table = MeasuredRates.from_dict({"machine": "X", "measured": "2026-12-05",
                                      "samples_per_s": {other: {"gru": 1.0}}})
-    monkeypatch.setattr(runner, "measured_rates", lambda: table)
+    monkeypatch.setattr(rates, "measured_rates", lambda: table)
     lines = dry_run_lines(data_root, tmp_path / "s", ["gru"])
     assert estimated_hours(lines) == pytest.approx(
         cells_of(lines, "gru") * 10 * 120_000 / get_backbone_spec("gru").cpu_samples_per_s / 3600,

@@ -77,3 +77,28 @@ def measured_rates() -> MeasuredRates | None:
     if not path.is_file():
         return None
     return MeasuredRates.from_dict(json.loads(path.read_text()), str(path))
+
+
+def measured_rate(model: str) -> float | None:
+    """``model``'s measured samples/s under the Keras backend in use, or None."""
+    table = measured_rates()
+    if table is None:
+        return None
+    from ecg_tl_keras.backends import keras_backend
+
+    return table.rate(model, keras_backend())
+
+
+def describe_rates(rates: dict) -> str:
+    """Which of ``rates`` (model -> samples/s used, or None) were measured over a full-size
+    epoch, and on what machine, and which are the backbones' registered rates."""
+    measured = [model for model in rates if measured_rate(model) is not None]
+    registered = [model for model, rate in rates.items() if rate and model not in measured]
+    parts = []
+    if measured:
+        parts.append(f"{', '.join(f'{m} {rates[m]:g}' for m in measured)}: one full-size epoch "
+                     f"measured on {measured_rates().where()} (bench/bench_full_epoch.py)")
+    if registered:
+        parts.append(f"{', '.join(f'{m} {rates[m]:g}' for m in registered)}: training steps "
+                     f"measured on 2 CPU cores at batch 256 (the backbones' registered rates)")
+    return "; ".join(parts)

@@ -24,7 +24,7 @@ from ecg_tl_keras.built import BuiltDataset
 from ecg_tl_keras.study.cells import Cell, expand_cells, select_stage, shard_cells
 from ecg_tl_keras.study.plan import Plan
 from ecg_tl_keras.study.progress import CellProgress
-from ecg_tl_keras.study.rates import measured_rates
+from ecg_tl_keras.study.rates import describe_rates, measured_rate
 from ecg_tl_keras.study.results import read_result, result_path, run_dir, write_result
 from ecg_tl_keras.training.rundir import RunDir
 from tfrecords_builder.signal import DEFAULT_RESAMPLE
@@ -311,31 +311,8 @@ def cpu_samples_per_s(model: str) -> float | None:
     from ecg_tl_keras.models import get_backbone_spec
 
     registered = get_backbone_spec(model).cpu_samples_per_s
-    measured = _measured_rate(model)
+    measured = measured_rate(model)
     return registered if measured is None else measured
-
-
-def _measured_rate(model: str) -> float | None:
-    table = measured_rates()
-    if table is None:
-        return None
-    from ecg_tl_keras.backends import keras_backend
-
-    return table.rate(model, keras_backend())
-
-
-def _rates_line(rates: dict) -> str:
-    """Which rates the estimate used, and on what machine they were measured."""
-    measured = [model for model in rates if _measured_rate(model) is not None]
-    registered = [model for model, rate in rates.items() if rate and model not in measured]
-    parts = []
-    if measured:
-        parts.append(f"{', '.join(f'{m} {rates[m]:g}' for m in measured)}: one full-size epoch "
-                     f"measured on {measured_rates().where()} (bench/bench_full_epoch.py)")
-    if registered:
-        parts.append(f"{', '.join(f'{m} {rates[m]:g}' for m in registered)}: training steps "
-                     f"measured on 2 CPU cores at batch 256 (the backbones' registered rates)")
-    return "; ".join(parts)
 
 
 def estimate_cpu_hours(cell: Cell, records: int) -> float | None:
@@ -367,7 +344,7 @@ def _dry_run(cells: Sequence[Cell], data_root, out, summary: Summary, log) -> No
     rates = {model: cpu_samples_per_s(model) for model in dict.fromkeys(c.model for c in cells)}
     log(f"estimated compute for the {summary.cells - summary.done} cells not done: "
         f"{summary.cpu_hours:.1f} CPU hours = epochs x train records / training samples per s "
-        f"({_rates_line(rates)}); per-epoch evaluation not counted, a GPU is much faster")
+        f"({describe_rates(rates)}); per-epoch evaluation not counted, a GPU is much faster")
     unmeasured = [model for model, rate in rates.items() if rate is None]
     if unmeasured:
         log(f"not counted (?): cells of {', '.join(unmeasured)}, which have no measured rate; "
