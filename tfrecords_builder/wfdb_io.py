@@ -322,11 +322,12 @@ def _physical(header_path: Path, header: Header, indices: list[int], max_seconds
         scale = np.array([_check_signal(header.signals[i], i, assume_units) for i in indices])
     except HeaderError as error:
         raise HeaderError(f"{header_path}: {error}") from None
+    directory = header_path.parent
     for file_name in {header.signals[i].file_name for i in indices}:
-        require_data_file(header_path.parent, file_name, header_path.name)
+        require_data_file(directory, file_name, header_path.name)
     max_samples = _max_samples(header.fs, max_seconds, header.n_samples)
     reader = _read_fast if _is_fast_path(header, indices) else _read_with_wfdb
-    digital = reader(header_path.parent, header, indices, max_samples)
+    digital = reader(directory, header, indices, max_samples)
     expected = header.n_samples if max_samples is None else max_samples
     if header.n_samples is not None and digital.shape[0] != expected:
         raise HeaderError(
@@ -355,7 +356,7 @@ def read_record(header_path: str | os.PathLike, leads: list[str] | None = None,
     Raises:
         HeaderError: unreadable header or sample file, or a length mismatch.
     """
-    header_path = Path(header_path)
+    header_path = header_path if isinstance(header_path, Path) else Path(header_path)
     header = read_header(header_path)
     names = header.lead_names
     indices = list(range(len(names))) if leads is None else [names.index(lead) for lead in leads]
@@ -378,7 +379,7 @@ def read_leads(header_path: str | os.PathLike, leads, max_seconds: float | None 
             bounds or in a unit that is not a voltage (see :mod:`tfrecords_builder.units`).
         RecordRejected: a requested lead no channel is, or two are.
     """
-    header_path = Path(header_path)
+    header_path = header_path if isinstance(header_path, Path) else Path(header_path)
     text = _header_text(header_path)
     if is_multisegment(text):
         from tfrecords_builder.multisegment import read_multisegment
@@ -427,10 +428,11 @@ def require_data_file(directory: Path, file_name: str, header_name: str) -> None
             names it ("found r.DAT; expected r.dat").
     """
     path = directory / file_name
+    folder = path.parent
     try:
-        names = names_in(path.parent)
+        names = names_in(folder)
         if path.name not in names:  # the listing may be older than the file: look again
-            names = frozenset(os.listdir(path.parent))
+            names = frozenset(os.listdir(folder))
     except OSError as error:
         raise HeaderError(f"{path}: cannot read its folder ({error.strerror})") from None
     if path.name in names:
