@@ -112,7 +112,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="builds per side (alternating)")
     parser.add_argument("--records", type=int, default=PTBXL_RECORDS)
     parser.add_argument("--samples", default=None, help="folder with ptbxl/ real samples")
-    parser.add_argument("--workdir", default=None, help="where the tree goes (default: temp, removed)")
+    parser.add_argument("--workdir", default=None,
+                        help="where the tree goes (default: a temp folder, removed)")
     args = parser.parse_args(argv)
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="ecg_bench_speed_"))
     samples = Path(args.samples) if args.samples else _default_samples()

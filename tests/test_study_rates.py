@@ -51,7 +51,8 @@ def estimated_hours(lines: list[str]) -> float:
 
 
 def test_dry_run_uses_a_measured_rate_and_names_the_machine(data_root, tmp_path, monkeypatch):
-    table = MeasuredRates.from_dict({"machine": "Test CPU 9000", "cpus": 2, "measured": "2026-12-05",
+    table = MeasuredRates.from_dict({"machine": "Test CPU 9000", "cpus": 2,
+                                     "measured": "2026-12-05",
                                      "samples_per_s": {keras_backend(): {"gru": 100.0}}})
     monkeypatch.setattr(rates, "measured_rates", lambda: table)
     lines = dry_run_lines(data_root, tmp_path / "s", ["gru", "lstm"])
@@ -97,6 +98,7 @@ def test_the_bench_writes_a_table_the_package_reads():
                "machine": {"cpu_model": "AMD EPYC", "cpus": 2},
                "runs": [{"backend": "tensorflow", "model": "gru", "samples_per_s": 250.0},
                         {"backend": "jax", "model": "resnet1d18", "samples_per_s": 120.5}]}
-    table = MeasuredRates.from_dict(json.loads(json.dumps(bench_full_epoch.measured_rates(results))))
+    written = json.dumps(bench_full_epoch.measured_rates(results))
+    table = MeasuredRates.from_dict(json.loads(written))
     assert table.rate("gru", "tensorflow") == 250.0 and table.rate("resnet1d18", "jax") == 120.5
     assert table.where() == "AMD EPYC (2 cores), 2026-12-05"
