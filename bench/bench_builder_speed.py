@@ -99,6 +99,7 @@ def summary(builds: list[dict]) -> dict:
     cpu = [build["cpu_seconds"] for build in builds]
     written = builds[0]["records_written"]
     return {"seconds": seconds, "cpu_seconds": cpu,
+            "load_average_1min_before": [build["load_average_1min_before"] for build in builds],
             "min_seconds": min(seconds), "median_seconds": statistics.median(seconds),
             "median_cpu_seconds": statistics.median(cpu),
             "best_records_per_s": round(written / min(seconds), 1),
