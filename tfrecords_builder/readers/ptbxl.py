@@ -41,13 +41,15 @@ def _scp_codes(text) -> dict | None:
 
 def _empty_rows(table) -> list[bool]:
     """Per row of ``table``: whether every cell is missing or blank."""
-    import pandas as pd
+    def blank(values):
+        return values.isna() | (values.astype(str).str.strip() == "")
 
-    blank = pd.Series(True, index=table.index)
+    empty = blank(table["ecg_id"])  # a row with an ecg_id is not empty: look no further
     for column in table.columns:
-        values = table[column]
-        blank &= values.isna() | (values.astype(str).str.strip() == "")
-    return blank.tolist()
+        if not empty.any():
+            break
+        empty[empty] &= blank(table.loc[empty, column])
+    return empty.tolist()
 
 
 class PtbxlReader(Reader):
