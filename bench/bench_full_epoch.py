@@ -9,12 +9,12 @@ child process that:
 1. times the input pipeline alone over one epoch of training batches (``input_seconds``):
    ``tf.data`` (``datasets.load_records`` + ``datasets.shuffled_epochs``) under TensorFlow,
    the TensorFlow-free shard reader (``training.pydata.ShuffledEpochs``) under JAX;
-2. compiles the training step on in-memory batches of the epoch's batch sizes (not timed
-   in the epoch; ``compile_seconds``);
+2. compiles the training step on the epoch's first batch, in memory, at the epoch's batch
+   sizes (not timed in the epoch; ``compile_seconds``);
 3. times ``Model.fit`` over one epoch of that pipeline, read from the shards as a first
    epoch reads them (``epoch_seconds``; samples/s = training records / epoch_seconds);
-4. times the same training steps on batches already in memory, over ``--compute-steps``
-   steps, scaled to the epoch's steps (``compute_seconds``).
+4. times the same training steps on that batch, in memory, over ``--compute-steps`` steps,
+   scaled to the epoch's records (``compute_seconds``).
 
 The share of the epoch the model waits for input is ``max(0, epoch - compute) / epoch``:
 the time the epoch takes beyond its training steps (the pipeline's prefetching overlaps
@@ -180,15 +180,14 @@ def child(spec: dict) -> None:
               "batch_size": batch_size, "steps": steps}
 
     started = time.perf_counter()
-    for _ in _pipeline(spec["backend"], data, records, batch_size)[1]():
-        pass
+    first = None
+    for batch in _pipeline(spec["backend"], data, records, batch_size)[1]():
+        first = batch if first is None else first
     result["input_seconds"] = round(time.perf_counter() - started, 2)
 
     model, result["precision"] = _model(spec, data)
-    shape, labels = (batch_size, *data.input_shape), len(data.labels)
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal(shape).astype("float32")
-    y = (rng.random((batch_size, labels)) < 0.3).astype("float32")
+    # the epoch's first batch, so that the steps compiled here take the pipeline's dtypes
+    x, y = (np.asarray(part) for part in first[:2])
     started = time.perf_counter()
     model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
     last = records % batch_size
@@ -207,7 +206,7 @@ def child(spec: dict) -> None:
     many_x, many_y = np.concatenate([x] * measured), np.concatenate([y] * measured)
     started = time.perf_counter()
     model.fit(many_x, many_y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
-    compute = (time.perf_counter() - started) / (measured * batch_size) * records
+    compute = (time.perf_counter() - started) / (measured * len(x)) * records
 
     result.update({
         "epoch_seconds": round(epoch, 2),
