@@ -20,6 +20,7 @@ from fractions import Fraction
 from typing import Sequence
 
 import numpy as np
+
 from tfrecords_builder.errors import RecordRejected
 from tfrecords_builder.leads import (  # noqa: F401 - re-exported: imported from here elsewhere
     STANDARD_LEADS, canonical_lead, select_leads, standard_lead_subset)
@@ -144,8 +145,9 @@ class SignalConditioner:
         if (self.up, self.down) != (1, 1) and resample == "poly":
             max_rate = max(self.up, self.down)
             half_len = 10 * max_rate
-            from scipy.signal import firwin  # imported here: a build without resampling skips
-            # scipy.signal's import (about 1.5 s in the main process and in each worker)
+            # imported here: a build that never resamples skips scipy.signal's import (about
+            # 1.5 s in the main process and in each worker)
+            from scipy.signal import firwin
 
             self._fir = firwin(2 * half_len + 1, 1.0 / max_rate, window=("kaiser", 5.0))
         self.min_input_samples = math.ceil(self.cropped * self.down / self.up)
