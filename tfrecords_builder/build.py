@@ -77,20 +77,21 @@ class Converted:
 _WORKER: dict = {}
 
 
-def _init_worker(reader, jobs, options):
-    _WORKER.update(reader=reader, jobs=jobs, options=options, conditioners={})
+def _init_worker(reader, refs, labels, folds, options):
+    _WORKER.update(reader=reader, refs=refs, labels=labels, folds=folds, options=options,
+                   conditioners={})
 
 
 def _convert(index: int):
-    """Read, condition, check, encode and frame job ``index``.
+    """Read, condition, check, encode and frame record ``index``.
 
     Returns:
         ``(index, Converted or None, reason or None)``.
     """
-    job: Job = _WORKER["jobs"][index]
+    ref: RecordRef = _WORKER["refs"][index]
     try:
         options = _WORKER["options"]
-        raw = _WORKER["reader"].read_signal(job.ref, options.seconds + READ_MARGIN_SECONDS)
+        raw = _WORKER["reader"].read_signal(ref, options.seconds + READ_MARGIN_SECONDS)
         conditioners = _WORKER["conditioners"]
         if raw.fs not in conditioners:
             conditioners[raw.fs] = SignalConditioner(
@@ -101,11 +102,12 @@ def _convert(index: int):
     except (HeaderError, OSError) as error:  # their messages start with the file
         return index, None, str(error)
     except RecordRejected as error:
-        return index, None, f"{_WORKER['reader'].describe(job.ref)}: {error}"
+        return index, None, f"{_WORKER['reader'].describe(ref)}: {error}"
     except Exception as error:  # noqa: BLE001 - a record must never stop the build with a traceback
-        return index, None, (f"{_WORKER['reader'].describe(job.ref)}: unreadable "
+        return index, None, (f"{_WORKER['reader'].describe(ref)}: unreadable "
                              f"({type(error).__name__}: {error})")
-    example = serialize_example(signal, job.labels, job.ref.record_id, job.ref.patient_id, job.fold)
+    example = serialize_example(signal, _WORKER["labels"][index], ref.record_id, ref.patient_id,
+                                _WORKER["folds"][index])
     as_double = signal.astype(np.float64)
     return index, Converted(frame(example), as_double.sum(axis=0),
                             np.einsum("ij,ij->j", as_double, as_double), flags,
@@ -120,9 +122,15 @@ def _converted_records(reader, jobs, options, workers):
     """
     if len(jobs) < MIN_RECORDS_FOR_WORKERS:
         workers = 0
+    # Workers get the records and their labels and folds as arrays, not the jobs: pickling
+    # 20,000 jobs (a dataclass and an array each) cost more than a second per worker.
+    refs = [job.ref for job in jobs]
+    labels = np.stack([job.labels for job in jobs]).astype(np.int64)
+    folds = [int(job.fold) for job in jobs]
     try:
         yield from imap_ordered(_convert, len(jobs), workers=workers if workers > 1 else 0,
-                                initializer=_init_worker, initargs=(reader, jobs, options))
+                                initializer=_init_worker,
+                                initargs=(reader, refs, labels, folds, options))
     except WorkerDied as error:
         ref = jobs[error.index].ref
         raise BuildError(f"{error} while converting record {ref.record_id} "
