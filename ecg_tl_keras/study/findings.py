@@ -103,7 +103,8 @@ def analyse(results: Sequence[dict], study: str | Path | None = None) -> Analysi
     groups = comparisons(rows)
     tested = adjust(collect_tests(groups))
     described = ([incomplete_finding(item) for item in incomplete]
-                 + baseline_findings(rows) + cost_findings(rows, groups))
+                 + baseline_findings(rows) + cost_findings(rows, groups)
+                 + pretrained_findings(groups))
     return Analysis(rows, incomplete, groups, tested + described)
 
 
@@ -209,17 +210,38 @@ def cost_findings(rows: Sequence[dict], groups: Sequence[Comparison]) -> list[Fi
     for group in (g for g in groups if g.train_size is None):
         cost = cost_of(group)
         tasks = cost["break_even_tasks"]
-        text = (f"{group.model}, {group.upstream} -> {group.downstream}: pre-train "
-                f"{cost['pretrain_s']:.0f} s, fine-tune {cost['finetune_s']:.0f} s, scratch "
+        pretrain = (f"pre-train {cost['pretrain_s']:.0f} s" if group.preset is None
+                    else "pre-trained elsewhere (not timed here)")
+        text = (f"{group.model}, {group.upstream} -> {group.downstream}: {pretrain}, "
+                f"fine-tune {cost['finetune_s']:.0f} s, scratch "
                 f"{cost['scratch_s']:.0f} s (train_time_s, mean over seeds); the fine-tune "
                 f"reached the scratch run's best selection score at epoch "
                 f"{cost['finetune_epoch_reaching_scratch_best']} ({cost['seeds_reaching']} "
-                f"seeds); {_break_even_text(tasks)} ({note}).")
+                f"seeds); {_break_even_text(tasks) if group.preset is None else _GIVEN} "
+                f"({note}).")
         found.append(Finding(f"cost:{group.key}", text,
                              float(tasks) if isinstance(tasks, int) else math.nan, math.nan,
                              math.nan, "break-even: downstream tasks one pre-train must serve",
                              math.nan, math.nan, Verdict.NONE))
     return found
+
+
+_GIVEN = "no break-even: the checkpoint's pre-training cost is not this study's"
+
+
+def pretrained_findings(groups: Sequence[Comparison]) -> list[Finding]:
+    """Per checkpoint given as an upstream (a plan's ``pretrained``): which one it was."""
+    found = {}
+    for group in groups:
+        if group.preset is not None:
+            found.setdefault(group.upstream, (group.preset, []))[1].append(group)
+    return [Finding(
+        f"pretrained:{name}",
+        f"**{name}** was pre-trained elsewhere: `{preset['path']}` ({preset['model']}, weights "
+        f"sha256 `{preset['sha256']}`), fine-tuned vs the same architecture from scratch "
+        f"({', '.join(dict.fromkeys(f'{g.model} on {g.downstream}' for g in part))}).",
+        math.nan, math.nan, math.nan, "the checkpoint the comparisons fine-tuned", math.nan,
+        math.nan, Verdict.NONE) for name, (preset, part) in found.items()]
 
 
 def _break_even_text(tasks: int | str) -> str:
