@@ -182,6 +182,7 @@ def untrained_model(pretrained: Pretrained, config):
 
     model, _ = load_pretrained(pretrained.path)
     keras.utils.set_random_seed(config.seed)
-    model = replace_head(keras.models.clone_model(model), len(BuiltDataset.open(config.data).labels))
+    labels = BuiltDataset.open(config.data).labels
+    model = replace_head(keras.models.clone_model(model), len(labels))
     family = get_backbone_spec(pretrained.model).family
     return apply_precision(model, resolve_precision(config.precision, family))
