@@ -18,6 +18,7 @@ from ecg_tl_keras.study.report import make_report
 from ecg_tl_keras.study.results import load_results
 from ecg_tl_keras.study.stats import seed_gain_interval
 from ecg_tl_keras.training import TrainConfig
+from ecg_tl_keras.training.checkpoints import save_checkpoint
 from preset_fixtures import small_net1d_preset
 from tfrecords_builder.files import sha256_file
 
@@ -38,12 +39,8 @@ def preset(tmp_path_factory, ptbxl_built):
 
 
 @pytest.fixture
-def data_root(tmp_path, ptbxl_built, georgia_built):
-    root = tmp_path / "data"
-    root.mkdir()
-    for built in (ptbxl_built, georgia_built):
-        (root / built.name).symlink_to(built, target_is_directory=True)
-    return root
+def data_root(built_data_root):
+    return built_data_root
 
 
 def _plan(preset_path, data_root=None, **changes):
@@ -152,6 +149,29 @@ def test_the_scratch_side_is_the_presets_architecture_untrained_and_seeded(prese
         first.get_layer("backbone").get_weights(), source.get_layer("backbone").get_weights()))
     assert not all(np.array_equal(a, b) for a, b in zip(
         first.get_layer("backbone").get_weights(), other.get_layer("backbone").get_weights()))
+
+
+def test_a_keras_checkpoint_is_an_upstream_too(tmp_path, ptbxl_built):
+    manifest = _manifest(ptbxl_built)
+    _, model = small_net1d_preset(tmp_path / "preset", manifest)
+    given = {"model": "net1d", "labels": ["X", "Y", "Z"], "samples": manifest["samples"],
+             "leads": manifest["leads"]}
+    save_checkpoint(model, tmp_path / "bare.keras", given)
+    with pytest.raises(ValueError, match=r"pretrained.ck = .*bare.keras.*metadata lacks fs"):
+        read_pretrained("ck", str(tmp_path / "bare.keras"))
+    save_checkpoint(model, tmp_path / "ck.keras", {**given, "fs": manifest["fs"]})
+    pretrained = read_pretrained("ck", str(tmp_path / "ck.keras"))
+    assert pretrained.sha256 == sha256_file(tmp_path / "ck.keras")
+    assert (pretrained.fs, pretrained.samples) == (manifest["fs"], manifest["samples"])
+
+
+def test_a_grid_over_what_the_checkpoint_fixes_adds_no_preset_variants(preset):
+    plan = _plan(preset, models=["gru"], grid={"readout": ["last", "flatten"],
+                                                    "optimizer": ["adam", "adamw"]})
+    added = [cell for cell in expand_cells(plan) if cell.preset is not None]
+    assert len(added) == 2 * 2 * 2  # scratch and fine-tune x optimizer x seeds; readout: preset's
+    assert {cell.label for cell in added} == {"net1d[adam,tiny]", "net1d[adamw,tiny]"}
+    assert all("readout" not in cell.settings for cell in added)
 
 
 def _config(data, seed):
