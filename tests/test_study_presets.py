@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 
@@ -20,6 +21,7 @@ from ecg_tl_keras.study.stats import seed_gain_interval
 from ecg_tl_keras.training import TrainConfig
 from ecg_tl_keras.training.checkpoints import save_checkpoint
 from preset_fixtures import small_net1d_preset
+from study_simulation import result_files, simulate
 from tfrecords_builder.files import sha256_file
 
 PLAN = dict(upstream=["georgia"], downstream=["ptbxl"], models=["lstm"], seeds=2, epochs=1,
@@ -172,6 +174,49 @@ def test_a_grid_over_what_the_checkpoint_fixes_adds_no_preset_variants(preset):
     assert len(added) == 2 * 2 * 2  # scratch and fine-tune x optimizer x seeds; readout: preset's
     assert {cell.label for cell in added} == {"net1d[adam,tiny]", "net1d[adamw,tiny]"}
     assert all("readout" not in cell.settings for cell in added)
+
+
+def _given_results(gains):
+    """Simulated result files of the paper's grid (one seed per gain) plus a checkpoint's cells
+    on ptb: scratch 0.6 + 0.01 x seed, fine-tune that plus the seed's gain."""
+    seeds = len(gains)
+    rng = np.random.default_rng(0)
+    results = result_files(*simulate(rng, 1, seeds))
+    record = {"name": "ecgfounder", "path": "presets/ecgfounder", "sha256": "ab" * 32,
+              "model": "net1d"}
+    for seed, gain in enumerate(gains):
+        for kind, score in (("scratch", 0.6 + 0.01 * seed),
+                            ("finetune", 0.6 + 0.01 * seed + gain)):
+            result = copy.deepcopy(results[0])
+            upstream = "ecgfounder" if kind == "finetune" else None
+            result["cell"].update(
+                key=f"{kind}__{'ecgfounder-to-' if upstream else ''}ptb__net1d-ecgfounder__seed"
+                    f"{seed}", kind=kind, roles=[kind], upstream=upstream, dataset="ptb",
+                model="net1d", variant={"preset": "ecgfounder"}, seed=seed, preset=record)
+            result["metrics"]["test_weighted_f1"] = score
+            results.append(result)
+    return results
+
+
+def test_the_report_tests_a_given_checkpoint_in_the_one_family():
+    gains = [0.100, 0.101, 0.1005]
+    analysis = analyse(_given_results(gains))
+    found = analysis.by_key()
+    comparison = found["comparison:ecgfounder>ptb:net1d[ecgfounder]"]
+    expected = seed_gain_interval(gains)
+    assert comparison.method == expected.method == "t-interval over 3 seeds"
+    np.testing.assert_allclose([comparison.estimate, comparison.low, comparison.high],
+                               [expected.estimate, expected.low, expected.high])
+    assert comparison.verdict.value == "positive"  # after Holm over the whole family
+    assert comparison.text.startswith("net1d[ecgfounder], ecgfounder -> ptb: fine-tuning beats")
+    assert np.isfinite(found["upstream:ecgfounder"].p_adjusted)
+    assert "`presets/ecgfounder`" in found["pretrained:ecgfounder"].text
+    assert "ab" * 32 in found["pretrained:ecgfounder"].text
+    cost = found["cost:ecgfounder>ptb:net1d[ecgfounder]"].text
+    assert "pre-trained elsewhere (not timed here)" in cost and "paid elsewhere" in cost
+    assert "pre-train 10 s" in found["cost:ptbxl>ptb:gru"].text  # the study's own: as before
+    without = analyse(_given_results(gains)[:-2 * len(gains)])
+    assert analysis.family_size > without.family_size  # the checkpoint's tests join the family
 
 
 def _config(data, seed):

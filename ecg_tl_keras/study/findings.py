@@ -25,7 +25,7 @@ from typing import Sequence
 
 from ecg_tl_keras.study.comparisons import (
     Comparison, Incomplete, baselines_by_dataset, comparisons, read_cells)
-from ecg_tl_keras.study.cost import cost_of, machine_note
+from ecg_tl_keras.study.cost import PRETRAINED_ELSEWHERE, cost_of, machine_note
 from ecg_tl_keras.study.inference import Hypothesis, collect_tests
 from ecg_tl_keras.study.stats import CONFIDENCE, Verdict, holm
 
@@ -217,16 +217,12 @@ def cost_findings(rows: Sequence[dict], groups: Sequence[Comparison]) -> list[Fi
                 f"{cost['scratch_s']:.0f} s (train_time_s, mean over seeds); the fine-tune "
                 f"reached the scratch run's best selection score at epoch "
                 f"{cost['finetune_epoch_reaching_scratch_best']} ({cost['seeds_reaching']} "
-                f"seeds); {_break_even_text(tasks) if group.preset is None else _GIVEN} "
-                f"({note}).")
+                f"seeds); {_break_even_text(tasks)} ({note}).")
         found.append(Finding(f"cost:{group.key}", text,
                              float(tasks) if isinstance(tasks, int) else math.nan, math.nan,
                              math.nan, "break-even: downstream tasks one pre-train must serve",
                              math.nan, math.nan, Verdict.NONE))
     return found
-
-
-_GIVEN = "no break-even: the checkpoint's pre-training cost is not this study's"
 
 
 def pretrained_findings(groups: Sequence[Comparison]) -> list[Finding]:
@@ -247,6 +243,8 @@ def pretrained_findings(groups: Sequence[Comparison]) -> list[Finding]:
 def _break_even_text(tasks: int | str) -> str:
     if isinstance(tasks, int):
         return f"break-even after {tasks} downstream task{'' if tasks == 1 else 's'}"
+    if tasks == PRETRAINED_ELSEWHERE:
+        return "no break-even: the checkpoint's pre-training was paid elsewhere"
     return ("no break-even: the fine-tune saves no training time to the scratch run's best "
             "score")
 
