@@ -16,7 +16,9 @@ from ecg_tl_keras.study.findings import analyse, findings
 from ecg_tl_keras.study.plan import load_plan, plan_from_dict
 from ecg_tl_keras.study.pretrained import read_pretrained, untrained_model
 from ecg_tl_keras.study.report import make_report
-from ecg_tl_keras.study.results import load_results
+from ecg_tl_keras.study import runner
+from ecg_tl_keras.study.results import load_results, result_path
+from ecg_tl_keras.training.rundir import write_json_atomic
 from ecg_tl_keras.study.stats import seed_gain_interval
 from ecg_tl_keras.training import TrainConfig
 from ecg_tl_keras.training.checkpoints import save_checkpoint
@@ -217,6 +219,19 @@ def test_the_report_tests_a_given_checkpoint_in_the_one_family():
     assert "pre-train 10 s" in found["cost:ptbxl>ptb:gru"].text  # the study's own: as before
     without = analyse(_given_results(gains)[:-2 * len(gains)])
     assert analysis.family_size > without.family_size  # the checkpoint's tests join the family
+
+
+def test_a_done_cell_stays_done_when_its_checkpoint_moves_not_when_it_changes(tmp_path, preset,
+                                                                             ptbxl_built):
+    def cell_of(path):
+        return next(c for c in expand_cells(_plan(path)) if c.kind == "finetune" and c.preset)
+
+    cell = cell_of(preset)
+    write_json_atomic(result_path(tmp_path, cell.key), {"format": 1, "cell": cell.spec()})
+    assert runner.is_done(cell_of(shutil.copytree(preset, tmp_path / "moved")), tmp_path)
+    changed, _ = small_net1d_preset(tmp_path / "changed", _manifest(ptbxl_built))  # new weights
+    with pytest.raises(ValueError, match="made with other settings .*sha256"):
+        runner.is_done(cell_of(changed), tmp_path)
 
 
 def _config(data, seed):
