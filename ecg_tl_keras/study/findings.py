@@ -9,7 +9,9 @@ a winner (``positive``/``negative``) only when its Holm-adjusted p-value is belo
 comparison with 5 or more seeds whose check without normality (:func:`robust_p_value`) is not
 below 0.05 is ``not-robust``. Without measured variation, or when both runs of every pair did
 not learn, the verdict is ``none`` with the reason in ``text``. Descriptive findings (no-skill
-baselines, cost, incomplete cells) have the verdict ``none`` and no p-value.
+baselines, cost, incomplete cells, which checkpoint a plan's ``pretrained`` upstream was) have
+the verdict ``none`` and no p-value. A ``pretrained`` upstream's comparisons are tested like the
+study's own pre-trains, in the same family.
 
 Example:
     >>> findings([])
