@@ -234,6 +234,14 @@ def test_a_done_cell_stays_done_when_its_checkpoint_moves_not_when_it_changes(tm
         runner.is_done(cell_of(changed), tmp_path)
 
 
+def test_a_linear_probe_of_a_preset_is_compared_with_its_architecture_trained_in_full(preset):
+    cells = [cell for cell in expand_cells(_plan(preset, finetune="linear")) if cell.preset]
+    configs = {cell.kind: runner.make_config(cell, "data", "study") for cell in cells}
+    assert configs["finetune"].finetune == "linear"
+    assert configs["finetune"].finetune_from == str(preset.absolute())
+    assert (configs["scratch"].finetune, configs["scratch"].finetune_from) == ("full", None)
+
+
 def _config(data, seed):
     return TrainConfig(data=str(data), model="net1d", out="-", seed=seed, precision="float32")
 
