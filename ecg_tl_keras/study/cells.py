@@ -11,6 +11,12 @@ Two kinds of cell:
   upstream dataset (same model, same seed) and trained on a downstream dataset. It depends
   on that cell, so it runs in the second stage.
 
+A checkpoint the plan names under ``pretrained`` (:mod:`ecg_tl_keras.study.pretrained`) adds,
+per downstream dataset and seed, a fine-tune of it (upstream: its name; no pre-train cell) and
+a scratch cell of its architecture; both carry it as ``preset`` and in their variant, so they
+pair with each other: ``finetune__ecgfounder-to-ptbxl__net1d-ecgfounder__seed0`` and
+``scratch__ptbxl__net1d-ecgfounder__seed0`` (label ``net1d[ecgfounder]``).
+
 Cells are ordered (all scratch cells first, then the fine-tunes) and sharded by index:
 shard ``I/N`` runs the cells whose index modulo N is I, so N shards partition the cells.
 
@@ -32,6 +38,7 @@ from typing import Any, Iterable, Sequence
 
 from ecg_tl_keras.choices import check_choice
 from ecg_tl_keras.study.plan import TRAIN_KEYS, Plan
+from ecg_tl_keras.study.pretrained import KEPT_BY_CHECKPOINT, VARIANT_KEY, Pretrained
 
 STAGES = ("pretrain", "finetune")
 
@@ -54,7 +61,10 @@ class Cell:
             fields named like TrainConfig fields (``model``, ``seed``, ``train_size``) are
             the cell's own.
         variant: the ``[grid]`` values of this cell, and its readout when the plan sets one,
-            as ``(field, value)`` pairs; they name the cell (``key``, ``label``).
+            as ``(field, value)`` pairs; they name the cell (``key``, ``label``). A cell of a
+            ``pretrained`` checkpoint ends with ``("preset", NAME)``.
+        preset: the ``pretrained`` checkpoint the cell fine-tunes, or whose architecture it
+            trains from scratch (None: a cell of the plan's own models).
     """
 
     kind: str
@@ -66,6 +76,7 @@ class Cell:
     train_size: int | None = None
     pretrain_for: tuple[str, ...] = ()
     variant: tuple[tuple[str, Any], ...] = ()
+    preset: Pretrained | None = None
 
     @property
     def key(self) -> str:
@@ -113,7 +124,7 @@ class Cell:
     @property
     def depends_on(self) -> str | None:
         """The key of the pre-training cell a fine-tune cell starts from (None for scratch)."""
-        if self.kind != "finetune":
+        if self.kind != "finetune" or self.preset is not None:
             return None
         return f"scratch__{self.upstream}__{self._model_part}__seed{self.seed}"
 
@@ -121,12 +132,13 @@ class Cell:
     def title(self) -> str:
         """A one-line human description."""
         size = "" if self.train_size is None else f", {self.train_size} train records"
+        given = "" if self.preset is None else f" (checkpoint {self.preset.path})"
         if self.kind == "finetune":
             return (f"fine-tune {self.label} {self.upstream} -> {self.dataset}{size}, "
-                    f"seed {self.seed}")
+                    f"seed {self.seed}{given}")
         used = (f" (also the pre-train for fine-tunes onto {', '.join(self.pretrain_for)})"
                 if self.pretrain_for else "")
-        return f"scratch {self.label} on {self.dataset}{size}, seed {self.seed}{used}"
+        return f"scratch {self.label} on {self.dataset}{size}, seed {self.seed}{used}{given}"
 
     def spec(self) -> dict:
         """The cell as a JSON-ready dict (what the result file stores).
@@ -141,6 +153,9 @@ class Cell:
             (2, {'val_fold': 0})
         """
         spec = dataclasses.asdict(self)
+        spec.pop("preset")
+        if self.preset is not None:
+            spec["preset"] = self.preset.record()
         settings = self.settings
         spec.update({key: settings.pop(key) for key in TRAIN_KEYS if key in settings})
         spec["train"] = settings
@@ -180,29 +195,46 @@ def expand_cells(plan: Plan) -> list[Cell]:
         for model in models:
             pretrain_for[(up, model)] = _unique(pretrain_for.get((up, model), []) + [down])
 
-    def runs(model):
-        """One settings dict per variant of ``model`` (the ``[grid]`` combinations)."""
-        base = {**plan.train_settings(), **plan.train_for(model)}
-        names = list(plan.grid)
-        for values in itertools.product(*(plan.grid[name] for name in names)):
-            train = {**base, **dict(zip(names, values))}
-            variant = tuple(zip(names, values))
-            if "readout" in train and "readout" not in plan.grid:
-                variant += (("readout", train["readout"]),)
-            yield dict(model=model, train=tuple(sorted(train.items())), variant=variant)
-
     cells = [Cell("scratch", dataset, seed=seed, **run,
                   pretrain_for=tuple(pretrain_for.get((dataset, model), ())))
              for dataset, models in scratch_models.items() for model in models
-             for run in runs(model) for seed in plan.seeds]
+             for run in _runs(plan, model) for seed in plan.seeds]
     if sweep is not None:
         cells += [Cell("scratch", sweep.downstream, seed=seed, **run, train_size=size)
                   for size in sweep.train_sizes for model in sweep.models
-                  for run in runs(model) for seed in plan.seeds]
+                  for run in _runs(plan, model) for seed in plan.seeds]
+    given = [(pretrained, run) for pretrained in plan.pretrained.values()
+             for run in _runs(plan, pretrained.model, pretrained)]
+    cells += [Cell("scratch", down, seed=seed, **run, preset=pretrained)
+              for pretrained, run in given for down in plan.downstream for seed in plan.seeds]
     cells += [Cell("finetune", down, seed=seed, **run, upstream=up, train_size=size)
               for up, down, models, sizes in transfers for size in sizes for model in models
-              for run in runs(model) for seed in plan.seeds]
+              for run in _runs(plan, model) for seed in plan.seeds]
+    cells += [Cell("finetune", down, seed=seed, **run, upstream=pretrained.name,
+                   preset=pretrained)
+              for pretrained, run in given for down in plan.downstream for seed in plan.seeds]
     return cells
+
+
+def _runs(plan: Plan, model: str, pretrained: Pretrained | None = None):
+    """One ``Cell`` settings dict per variant of ``model`` (the ``[grid]`` combinations).
+
+    For a ``pretrained`` checkpoint's cells the settings the checkpoint fixes
+    (``KEPT_BY_CHECKPOINT``) are left out and its name ends the variant.
+    """
+    left_out = KEPT_BY_CHECKPOINT if pretrained is not None else ()
+    base = {name: value for name, value in {**plan.train_settings(),
+                                            **plan.train_for(model)}.items()
+            if name not in left_out}
+    names = [name for name in plan.grid if name not in left_out]
+    for values in itertools.product(*(plan.grid[name] for name in names)):
+        train = {**base, **dict(zip(names, values))}
+        variant = tuple(zip(names, values))
+        if "readout" in train and "readout" not in plan.grid:
+            variant += (("readout", train["readout"]),)
+        if pretrained is not None:
+            variant += ((VARIANT_KEY, pretrained.name),)
+        yield dict(model=model, train=tuple(sorted(train.items())), variant=variant)
 
 
 def parse_shard(spec: str) -> tuple[int, int]:

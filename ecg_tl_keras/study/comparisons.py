@@ -87,7 +87,8 @@ def _row(result: dict, cell: dict, metrics: dict, weighted: float, study: Path |
         per_label_f1=dict(metrics.get("per_label_f1") or {}),
         per_label_constant=dict(baselines.get("constant_per_label") or {}),
         train_time_s=_float(metrics.get("train_time_s")), machine=result.get("machine"),
-        predictions=None if predictions is None else Path(study or ".") / predictions)
+        predictions=None if predictions is None else Path(study or ".") / predictions,
+        preset=cell.get("preset"))
 
 
 def user_metric_values(metrics: dict) -> dict[str, float]:
@@ -283,6 +284,12 @@ class Comparison:
         """A stable name: ``georgia>ptbxl:resnet1d18`` (``:n500`` for a size-sweep size)."""
         size = "" if self.train_size is None else f":n{self.train_size}"
         return f"{self.upstream}>{self.downstream}:{self.model}{size}"
+
+    @property
+    def preset(self) -> dict | None:
+        """The ``pretrained`` checkpoint fine-tuned (its result-file record), or None when the
+        upstream is one of the study's own pre-trains."""
+        return self.finetune[0].get("preset") if self.finetune else None
 
     @property
     def seeds(self) -> list[int]:

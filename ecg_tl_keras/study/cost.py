@@ -26,6 +26,9 @@ import numpy as np
 from ecg_tl_keras.study.comparisons import Comparison, best_score, first_epoch_reaching
 
 MACHINE_UNKNOWN = "machine type not recorded"
+#: The break-even of a checkpoint pre-trained elsewhere (a plan's ``pretrained``): not this
+#: study's cost to recover.
+PRETRAINED_ELSEWHERE = "pre-trained elsewhere"
 
 
 def break_even(pretrain_s: float, saving_s: float) -> int | str:
@@ -54,7 +57,9 @@ def cost_of(group: Comparison) -> dict:
         finetune_epoch_reaching_scratch_best=(f"{np.median(epochs):g}" if epochs
                                               else _first_text(reached)),
         seeds_reaching=f"{len(epochs)} of {len(reached)}",
-        saving_s_per_task=saving, break_even_tasks=break_even(pretrain, saving))
+        saving_s_per_task=saving,
+        break_even_tasks=(break_even(pretrain, saving) if group.preset is None
+                          else PRETRAINED_ELSEWHERE))
 
 
 def machine_note(rows: Sequence[dict]) -> str:

@@ -9,7 +9,9 @@ a winner (``positive``/``negative``) only when its Holm-adjusted p-value is belo
 comparison with 5 or more seeds whose check without normality (:func:`robust_p_value`) is not
 below 0.05 is ``not-robust``. Without measured variation, or when both runs of every pair did
 not learn, the verdict is ``none`` with the reason in ``text``. Descriptive findings (no-skill
-baselines, cost, incomplete cells) have the verdict ``none`` and no p-value.
+baselines, cost, incomplete cells, which checkpoint a plan's ``pretrained`` upstream was) have
+the verdict ``none`` and no p-value. A ``pretrained`` upstream's comparisons are tested like the
+study's own pre-trains, in the same family.
 
 Example:
     >>> findings([])
@@ -25,7 +27,7 @@ from typing import Sequence
 
 from ecg_tl_keras.study.comparisons import (
     Comparison, Incomplete, baselines_by_dataset, comparisons, read_cells)
-from ecg_tl_keras.study.cost import cost_of, machine_note
+from ecg_tl_keras.study.cost import PRETRAINED_ELSEWHERE, cost_of, machine_note
 from ecg_tl_keras.study.inference import Hypothesis, collect_tests
 from ecg_tl_keras.study.stats import CONFIDENCE, Verdict, holm
 
@@ -103,7 +105,8 @@ def analyse(results: Sequence[dict], study: str | Path | None = None) -> Analysi
     groups = comparisons(rows)
     tested = adjust(collect_tests(groups))
     described = ([incomplete_finding(item) for item in incomplete]
-                 + baseline_findings(rows) + cost_findings(rows, groups))
+                 + baseline_findings(rows) + cost_findings(rows, groups)
+                 + pretrained_findings(groups))
     return Analysis(rows, incomplete, groups, tested + described)
 
 
@@ -209,8 +212,10 @@ def cost_findings(rows: Sequence[dict], groups: Sequence[Comparison]) -> list[Fi
     for group in (g for g in groups if g.train_size is None):
         cost = cost_of(group)
         tasks = cost["break_even_tasks"]
-        text = (f"{group.model}, {group.upstream} -> {group.downstream}: pre-train "
-                f"{cost['pretrain_s']:.0f} s, fine-tune {cost['finetune_s']:.0f} s, scratch "
+        pretrain = (f"pre-train {cost['pretrain_s']:.0f} s" if group.preset is None
+                    else "pre-trained elsewhere (not timed here)")
+        text = (f"{group.model}, {group.upstream} -> {group.downstream}: {pretrain}, "
+                f"fine-tune {cost['finetune_s']:.0f} s, scratch "
                 f"{cost['scratch_s']:.0f} s (train_time_s, mean over seeds); the fine-tune "
                 f"reached the scratch run's best selection score at epoch "
                 f"{cost['finetune_epoch_reaching_scratch_best']} ({cost['seeds_reaching']} "
@@ -222,9 +227,26 @@ def cost_findings(rows: Sequence[dict], groups: Sequence[Comparison]) -> list[Fi
     return found
 
 
+def pretrained_findings(groups: Sequence[Comparison]) -> list[Finding]:
+    """Per checkpoint given as an upstream (a plan's ``pretrained``): which one it was."""
+    found = {}
+    for group in groups:
+        if group.preset is not None:
+            found.setdefault(group.upstream, (group.preset, []))[1].append(group)
+    return [Finding(
+        f"pretrained:{name}",
+        f"**{name}** was pre-trained elsewhere: `{preset['path']}` ({preset['model']}, weights "
+        f"sha256 `{preset['sha256']}`), fine-tuned vs the same architecture from scratch "
+        f"({', '.join(dict.fromkeys(f'{g.model} on {g.downstream}' for g in part))}).",
+        math.nan, math.nan, math.nan, "the checkpoint the comparisons fine-tuned", math.nan,
+        math.nan, Verdict.NONE) for name, (preset, part) in found.items()]
+
+
 def _break_even_text(tasks: int | str) -> str:
     if isinstance(tasks, int):
         return f"break-even after {tasks} downstream task{'' if tasks == 1 else 's'}"
+    if tasks == PRETRAINED_ELSEWHERE:
+        return "no break-even: the checkpoint's pre-training was paid elsewhere"
     return ("no break-even: the fine-tune saves no training time to the scratch run's best "
             "score")
 

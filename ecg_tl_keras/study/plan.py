@@ -25,6 +25,9 @@ A plan is a TOML (or YAML) file::
 
     differs_from = "paper"  # optional: a plan whose differences the dry-run prints
 
+    pretrained = {ecgfounder = "presets/ecgfounder"}  # optional: upstreams pre-trained
+                            # elsewhere (preset folders or .keras files; see study.pretrained)
+
     [size_sweep]            # optional: fine-tune vs scratch on downstream train subsets
     upstream = "georgia"
     downstream = "ptbxl"
@@ -71,7 +74,8 @@ _DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 #: every cell of the plan carries them (``Cell.train``).
 TRAIN_KEYS = ("epochs", "finetune", "select_on", "batch_size", "lr")
 _REQUIRED = ("upstream", "downstream", "models", "seeds") + TRAIN_KEYS
-_OPTIONAL = ("description", "train", "size_sweep", "grid", "build", "differs_from")
+_OPTIONAL = ("description", "train", "size_sweep", "grid", "build", "differs_from",
+             "pretrained")
 _SWEEP_KEYS = ("upstream", "downstream", "models", "train_sizes")
 #: TrainConfig fields the runner sets per cell.
 _PER_CELL_FIELDS = ("data", "model", "out", "finetune_from", "seed", "train_size")
@@ -107,6 +111,8 @@ class Plan:
     grid: Mapping[str, tuple] = dataclasses.field(default_factory=dict)
     build: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     differs_from: str = ""
+    #: ``{NAME: ecg_tl_keras.study.pretrained.Pretrained}``: checkpoints given as upstreams.
+    pretrained: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def train_for(self, model: str) -> dict:
         """The ``[train]`` options of one model, per-family tables resolved by its family.
@@ -248,6 +254,11 @@ def plan_from_dict(data: Mapping[str, Any], name: str, where: str | None = None,
             differs_from=(_string(data["differs_from"], "differs_from")
                           if "differs_from" in data else ""),
         )
+        if "pretrained" in data:
+            plan = dataclasses.replace(plan, pretrained=_pretrained(data["pretrained"], plan))
+            from ecg_tl_keras.study.pretrained import check_inputs
+
+            check_inputs(plan.pretrained, plan.downstream, data_root)
     except ValueError as error:
         raise ValueError(f"{where}: {error}") from None
     return plan
@@ -532,6 +543,29 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     return list(value) if isinstance(value, tuple) else value
+
+
+def _pretrained(value: Any, plan: Plan) -> dict:
+    """The ``pretrained`` table (``{NAME = "PATH"}``) read into ``Pretrained`` entries."""
+    from ecg_tl_keras.study.pretrained import read_pretrained
+
+    if not isinstance(value, Mapping) or not value:
+        raise ValueError('pretrained must be a table of NAME = "PATH" (a preset folder or a '
+                         '.keras file), e.g. {ecgfounder = "presets/ecgfounder"}; '
+                         f"got {value!r}")
+    taken = set(plan.upstream + plan.downstream)
+    if plan.size_sweep is not None:
+        taken |= {plan.size_sweep.upstream, plan.size_sweep.downstream}
+    found = {}
+    for name, path in value.items():
+        if not _usable_name(name) or name in taken:
+            raise ValueError(f"pretrained.{name}: the name must differ from the plan's datasets "
+                             f"({', '.join(sorted(taken))}) and use letters, digits, _ . - "
+                             "only (no __ or -to-): it names the upstream in cell keys")
+        if not isinstance(path, str) or not path:
+            raise ValueError(f"pretrained.{name} must be a path (a string), got {path!r}")
+        found[name] = read_pretrained(name, path)
+    return found
 
 
 def _size_sweep(value: Any, data_root) -> SizeSweep:

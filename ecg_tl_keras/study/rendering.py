@@ -20,9 +20,9 @@ from ecg_tl_keras.study.learning import RULE
 from ecg_tl_keras.study.stats import SINGLE_SEED_LABEL, Verdict, single_seed_note
 from ecg_tl_keras.study.tables import markdown_table
 
-#: The numbered findings, in order: (title, the finding keys' prefix).
+#: The numbered findings, in order: (title, the finding keys' prefix or prefixes).
 SECTIONS = (("Fine-tuning vs training from scratch, per downstream dataset", "downstream:"),
-            ("Per upstream (pre-training) dataset", "upstream:"),
+            ("Per upstream (pre-training) dataset", ("upstream:", "pretrained:")),
             ("Gain vs downstream train size", "size-trend:"),
             ("Convergence speed", "convergence"),
             ("CNNs vs RNNs", "families:"),

@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 from ecg_tl_keras.built import BuiltDataset
 from ecg_tl_keras.study.cells import Cell, expand_cells, select_stage, shard_cells
 from ecg_tl_keras.study.plan import Plan
+from ecg_tl_keras.study.pretrained import check_inputs, untrained_model
 from ecg_tl_keras.study.progress import CellProgress
 from ecg_tl_keras.study.rates import describe_rates, measured_rate
 from ecg_tl_keras.study.results import read_result, result_path, run_dir, write_result
@@ -55,11 +56,12 @@ class Summary:
     cpu_hours: float = 0.0
 
 
-def default_train_fn(config):
-    """``ecg_tl_keras.training.train``, imported when first needed (it imports TensorFlow)."""
+def default_train_fn(config, model=None):
+    """``ecg_tl_keras.training.train``, imported when first needed (it imports TensorFlow);
+    ``model``: the untrained architecture of a ``pretrained`` checkpoint's scratch cell."""
     from ecg_tl_keras.training import train
 
-    return train(config)
+    return train(config, model=model)
 
 
 def make_config(cell: Cell, data_root: str | Path, out: str | Path):
@@ -76,11 +78,16 @@ def make_config(cell: Cell, data_root: str | Path, out: str | Path):
     finetune_from = None
     if cell.depends_on is not None:
         finetune_from = str(RunDir(run_dir(out, cell.depends_on)).best)
+    elif cell.kind == "finetune":  # a checkpoint the plan names under pretrained
+        finetune_from = str(Path(cell.preset.path).absolute())
     # The cell's fields named like TrainConfig fields (model, seed, epochs, lr, ...), then its
     # [train] settings; one log line per epoch unless the plan says otherwise.
     named = {field.name: getattr(cell, field.name) for field in dataclasses.fields(TrainConfig)
              if hasattr(cell, field.name)}
-    return TrainConfig(**{"verbose": 2, **named, **dict(cell.train)},
+    settings = dict(cell.train)
+    if finetune_from is None:  # a fine-tuning strategy is for fine-tunes: scratch trains it all
+        settings["finetune"] = "full"
+    return TrainConfig(**{"verbose": 2, **named, **settings},
                        data=str(Path(data_root).resolve() / cell.dataset),
                        out=str(run_dir(out, cell.key)), finetune_from=finetune_from)
 
@@ -103,7 +110,8 @@ def run_study(plan: Plan, data_root: str | Path, out: str | Path, *,
             (written by another shard); 0 skips it with a message instead.
         poll_s: seconds between checks while waiting.
         train_fn: the trainer, ``train(TrainConfig) -> metrics dict``
-            (default ``ecg_tl_keras.training.train``).
+            (default ``ecg_tl_keras.training.train``); the scratch cells of a ``pretrained``
+            checkpoint call ``train(TrainConfig, model=...)`` with its untrained architecture.
         log: where progress lines go.
 
     Returns:
@@ -119,9 +127,11 @@ def run_study(plan: Plan, data_root: str | Path, out: str | Path, *,
     log(f"plan {plan.name}: {len(cells)} cells{shard_text}, stage {stage}, "
         f"selection split {plan.select_on!r}")
     _log_differences(plan, log)
+    check_inputs(plan.pretrained, plan.downstream, data_root)
     if dry_run:
         _dry_run(cells, data_root, out, summary, log)
         _log_build(plan, cells, data_root, log)
+        _log_pretrained(plan, log)
         return summary
     _require_datasets(cells, data_root)
     _require_build(plan, cells, data_root)
@@ -155,7 +165,11 @@ def _run_cell(cell: Cell, data_root, out, train_fn: Callable, log) -> None:
     metrics = finished_metrics(cell, out)
     if metrics is None:
         log(cell.title)
-        metrics = train_fn(make_config(cell, data_root, out))
+        config = make_config(cell, data_root, out)
+        if cell.preset is not None and cell.kind == "scratch":
+            metrics = train_fn(config, model=untrained_model(cell.preset, config))
+        else:
+            metrics = train_fn(config)
     else:
         log("training had finished; writing its result file")
     write_result(out, cell.spec(), metrics)
@@ -199,6 +213,8 @@ def _settings(spec: dict) -> dict:
     from ecg_tl_keras.training.config import RESUME_NEUTRAL
 
     flat = {**{k: v for k, v in spec.items() if k != "train"}, **(spec.get("train") or {})}
+    if "preset" in flat:  # the checkpoint's content decides, not where it lies
+        flat["preset"] = {k: v for k, v in flat["preset"].items() if k != "path"}
     return {key: value for key, value in flat.items()
             if key not in _DERIVED and key not in RESUME_NEUTRAL}
 
@@ -266,6 +282,17 @@ def _log_build(plan: Plan, cells: Sequence[Cell], data_root, log) -> None:
     for dataset in sorted({cell.dataset for cell in cells}):
         log(f"  python -m tfrecords_builder {dataset} --source RELEASE --out {data_root} "
             f"{_build_flags(plan, dataset)}".rstrip())
+
+
+def _log_pretrained(plan: Plan, log) -> None:
+    if not plan.pretrained:
+        return
+    log("pretrained upstreams (given: no pre-train cell; fine-tuned vs the same architecture "
+        "from scratch on every downstream dataset):")
+    for pretrained in plan.pretrained.values():
+        log(f"  {pretrained.name}: {pretrained.path} ({pretrained.model}, sha256 "
+            f"{pretrained.sha256[:12]}..., input {pretrained.input_text()}); build "
+            f"{', '.join(plan.downstream)} with {pretrained.build_flags()}")
 
 
 def _require_build(plan: Plan, cells: Sequence[Cell], data_root) -> None:
