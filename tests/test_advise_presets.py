@@ -245,3 +245,79 @@ def test_a_random_encoder_is_the_architecture_with_seeded_fresh_weights(tmp_path
     np.testing.assert_array_equal(kernels[1], kernels[2])
     assert not np.array_equal(kernels[0], kernels[1]) and not np.array_equal(kernels[1],
                                                                              kernels[3])
+
+
+@pytest.mark.slow
+def test_finetuning_a_preset_is_compared_with_its_architecture_and_resnet1d18_from_scratch(
+        data_500, tmp_path, capsys):
+    """One seed, one epoch: the three runs, their pairing and the report rows (a tiny budget
+    on 5 records: whether a run learned is whatever the selection split says)."""
+    from ecg_tl_keras import cli
+    from ecg_tl_keras.advise.baselines import architecture_key
+    from ecg_tl_keras.models.conventions import RecordStandardization
+    from ecg_tl_keras.models.presets import load_pretrained
+    from ecg_tl_keras.training.checkpoints import load_checkpoint
+
+    data, val_fold = data_500
+    preset = small_ecgfounder_preset(tmp_path / "ecgfounder")
+    out = tmp_path / "advice"
+    assert cli.main(["advise", "--data", str(data), "--checkpoint", str(preset), "--out",
+                     str(out), "--seeds", "1", "--top", "1", "--epochs", "1", "--batch-size",
+                     "4", "--val-fold", str(val_fold)]) == 0, capsys.readouterr().err[-3000:]
+    advice = json.loads((out / "advice.json").read_text())
+    assert list(advice["finetune"]) == ["ecgfounder"]  # the baseline is never fine-tuned
+    result = advice["finetune"]["ecgfounder"]
+    reference = result["reference"]
+    assert (result["scratch_model"], reference["scratch_model"]) == ("ecgfounder's net1d",
+                                                                    "resnet1d18")
+
+    def metrics(name):
+        return json.loads((out / "runs" / name / "seed0" / "metrics.json").read_text())
+
+    tuned, own, ours = metrics("ecgfounder"), metrics("scratch-ecgfounder"), metrics(
+        "scratch-resnet1d18")
+    assert tuned["finetune_from"] == str(preset) and own["finetune_from"] is None
+    assert result["gains"] == [pytest.approx(tuned["test_weighted_f1"] - own["test_weighted_f1"])]
+    assert reference["gains"] == [pytest.approx(tuned["test_weighted_f1"]
+                                                - ours["test_weighted_f1"])]
+    scratch, _ = load_checkpoint(out / "runs" / "scratch-ecgfounder" / "seed0" / "best.keras")
+    source, _ = load_pretrained(preset)
+    assert isinstance(scratch.get_layer("normalization"), RecordStandardization)
+    assert architecture_key(scratch) == architecture_key(source)
+    resnet, _ = load_checkpoint(out / "runs" / "scratch-resnet1d18" / "seed0" / "best.keras")
+    assert resnet.get_layer("backbone").count_params() > source.get_layer(
+        "backbone").count_params()
+    text = (out / "advice.md").read_text()
+    assert "| ecgfounder | 1 |" in text and "| ecgfounder vs resnet1d18 from scratch | 1 |" in text
+    assert advice["recommendation"] in text
+
+
+def test_a_presets_second_comparison_is_worded_from_its_own_interval():
+    from ecg_tl_keras.advise import decision
+    from ecg_tl_keras.advise.finetune import gain_interval
+
+    seeds = [0, 1, 2]
+
+    def runs(role, val_f1, learned):
+        return {f"{role}_val_f1": [val_f1] * 3, f"{role}_val_auc": [0.8] * 3,
+                f"{role}_learned": learned, f"{role}_test_f1": [0.5] * 3}
+
+    result = {"seeds": seeds, **runs("finetune", 0.6, [True] * 3),
+              **runs("scratch", 0.5, [True] * 3), "scratch_model": "ecgfounder's net1d",
+              "gains": [0.1, 0.12, 0.11], "compared_seeds": seeds,
+              "interval": gain_interval([0.1, 0.12, 0.11])}
+    result["reference"] = {"seeds": seeds, **runs("scratch", 0.55, [True, True, False]),
+                           "scratch_model": "resnet1d18", "gains": [0.1, 0.05, 0.2],
+                           "compared_seeds": [0, 1], "interval": gain_interval([0.1, 0.05])}
+    advice = {"candidates": [{"name": "ecgfounder", "compatible": True, "rank": 1, "scores": {},
+                              "kind": "preset", "model": "net1d", "path": "p"}],
+              "finetune": {"ecgfounder": result}, "baselines": {"constant_val_f1": 0.3},
+              "budget": {"train_records": 130, "batch_size": 16, "epochs": 5, "lr": 0.0025,
+                         "given": ["epochs"]}, "data": {"path": "d", "val_records": 3}}
+    text = decision.recommendation(advice)
+    assert text.startswith("Start from ecgfounder: +0.110 weighted F1 [+0.085, +0.135]")
+    assert text.endswith("Against resnet1d18 from scratch, fine-tuning ecgfounder measured "
+                         "+0.075 weighted F1 [-0.243, +0.393] over it, 2 seeds "
+                         "(no clear difference).")
+    assert decision.not_learned(advice) == [
+        "training resnet1d18 from scratch, seed 2: weighted F1 0.550, macro AUC 0.800"]
