@@ -12,8 +12,12 @@ conventions and the way ``advise`` loads it are those of an imported preset.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -321,3 +325,42 @@ def test_a_presets_second_comparison_is_worded_from_its_own_interval():
                          "(no clear difference).")
     assert decision.not_learned(advice) == [
         "training resnet1d18 from scratch, seed 2: weighted F1 0.550, macro AUC 0.800"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_scoring_and_probing_run_under_jax_without_tensorflow(data_500, tmp_path):
+    """Stages score and probe read the shards without TensorFlow (``ecg_tl_keras.shards``), so
+    ``advise(...)`` scores and probes under ``KERAS_BACKEND=jax`` with TensorFlow unimportable."""
+    root = Path(__file__).resolve().parents[1]
+    data, val_fold = data_500
+    preset = small_ecgfounder_preset(tmp_path / "ecgfounder")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(root / "bench" / "no_tensorflow"),
+                                                       str(root), os.environ.get("PYTHONPATH")]))}
+    # the function, not the command: the command line still asks for TensorFlow (cli.py)
+    code = ("import sys; from ecg_tl_keras.advise import AdviseConfig, advise; "
+            f"advise(AdviseConfig(data={str(data)!r}, checkpoints=[{str(preset)!r}], "
+            f"out={str(tmp_path / 'advice')!r}, stage='probe', seeds=1, val_fold={val_fold})); "
+            "assert 'tensorflow' not in sys.modules")
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    advice = json.loads((tmp_path / "advice" / "advice.json").read_text())
+    assert advice["stages_done"] == ["score", "probe"]
+    assert advice["candidates"][0]["compatible"], advice["candidates"][0]["reason"]
+    assert [entry["name"] for entry in advice["candidates"]] == [
+        "ecgfounder", "random encoder (baseline): net1d"]
+
+
+def test_a_record_zscore_preset_loads_in_a_fresh_process(tmp_path):
+    """Its input layer is registered by importing ``ecg_tl_keras.models`` alone (advise,
+    evaluate and ``--finetune-from`` load presets in processes that never built one)."""
+    preset = small_ecgfounder_preset(tmp_path / "ecgfounder")
+    code = ("from ecg_tl_keras.models.presets import load_pretrained; "
+            f"model, _ = load_pretrained({str(preset)!r}); "
+            "print(type(model.get_layer('normalization')).__name__)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "RecordStandardization"
