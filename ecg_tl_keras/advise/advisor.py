@@ -9,6 +9,11 @@ Stages of rising cost, each written to ``ADVICE/`` as soon as it is done:
    backbones trained from scratch, with ``seeds`` seeds (:mod:`.finetune`), under a
    training budget fitted to the number of training records (:mod:`.budget`).
 
+Candidates are ``.keras`` checkpoints, preset folders and study folders
+(:mod:`.candidates`). Every ranking also holds a random-encoder baseline per architecture
+(:mod:`.baselines`): the same network with seeded random weights, scored and probed alike,
+one per seed; each pre-trained candidate's verdict against it is stated.
+
 Every run and probe is judged on the selection split by the study's did-not-learn rule, and
 the recommendation (:mod:`.decision`) rests only on runs that learned.
 
@@ -53,10 +58,12 @@ class AdviseConfig:
 
     Attributes:
         data: the target dataset (``OUT/NAME`` with ``manifest.json``).
-        checkpoints: ``.keras`` files and study folders (every pre-train in them).
+        checkpoints: ``.keras`` files, preset folders and study folders (every pre-train in
+            them).
         out: the advice folder.
         stage: the last stage to run: ``score``, ``probe`` or ``finetune``.
-        seeds: seeds per fine-tune and per from-scratch run.
+        seeds: seeds per fine-tune and per from-scratch run, and random-encoder baselines per
+            architecture (seeds 0 to ``seeds - 1``).
         top: how many of the best-ranked checkpoints are fine-tuned.
         epochs, batch_size, lr: training settings; None: fitted to the data
             (:func:`ecg_tl_keras.advise.budget.fit_budget`).
@@ -83,7 +90,8 @@ class AdviseConfig:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         if not self.checkpoints:
-            raise ValueError("give at least one --checkpoint (a .keras file or a study folder)")
+            raise ValueError("give at least one --checkpoint (a .keras file, a preset folder or "
+                             "a study folder)")
         # the training settings given are checked by TrainConfig itself
         given = {name: getattr(self, name) for name in ("epochs", "batch_size", "lr")
                  if getattr(self, name) is not None}
