@@ -168,7 +168,8 @@ def markdown(advice: dict) -> str:
 
 
 def figure(advice: dict, path: Path) -> None:
-    """One panel per score that ran (plus the measured gains), candidates in rank order."""
+    """One panel per score that ran (plus the measured gains), candidates in rank order, named
+    on the first panel; random-encoder baselines in grey."""
     from matplotlib.figure import Figure  # not pyplot: the caller's backend is left alone
 
     ranked = sorted((c for c in advice["candidates"] if c["compatible"]), key=lambda c: c["rank"])
@@ -177,11 +178,13 @@ def figure(advice: dict, path: Path) -> None:
     fig = Figure(figsize=(3.6 * max(count, 1), 0.5 * len(ranked) + 2))
     axes = fig.subplots(1, max(count, 1), squeeze=False)
     names = [c["name"] for c in ranked]
-    for axis, key in zip(axes[0], panels):
-        shown = [(i, c["scores"][key]) for i, c in enumerate(ranked)
-                 if c["scores"].get(key) is not None]
-        axis.plot([value for _, value in shown], [i for i, _ in shown], "o", color="tab:blue")
-        axis.set_yticks(range(len(names)), names)
+    for column, (axis, key) in enumerate(zip(axes[0], panels)):
+        for baseline, color in ((False, "tab:blue"), (True, "tab:gray")):  # baselines grey
+            shown = [(i, c["scores"][key]) for i, c in enumerate(ranked)
+                     if c["scores"].get(key) is not None
+                     and (c.get("kind") == "baseline") == baseline]
+            axis.plot([value for _, value in shown], [i for i, _ in shown], "o", color=color)
+        axis.set_yticks(range(len(names)), names if column == 0 else [])  # names once
         axis.set_ylim(len(names) - 0.5, -0.5)
         axis.set_title(SCORES[key][0], fontsize=9)
     if advice["finetune"]:
