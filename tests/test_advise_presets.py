@@ -193,7 +193,9 @@ def test_a_100_hz_candidate_on_500_hz_data_is_refused_naming_both_rates(data_500
     model, _ = candidates.load(found, load_manifest(data))
     assert model is not None and not found.compatible
     assert "sampling rate 100 Hz, data 500 Hz" in found.reason
-    assert found.reason.endswith("build data it reads with the builder's --rate 100 --seconds 10")
+    assert "; build data it reads: python -m tfrecords_builder folder --source " in found.reason
+    assert found.reason.endswith(" --labels LABELS.csv --name mine --out OUT2 --rate 100 "
+                                 "--seconds 10")
 
 
 def test_a_preset_folder_is_a_candidate_and_its_misfit_names_the_build(data_500, tmp_path):

@@ -122,8 +122,8 @@ def misfit_reason(name: str, metadata: dict, input_shape, manifest) -> str | Non
         >>> print(misfit_reason("old", {"fs": 100, "leads": ["I", "II"]}, (1000, 2), manifest))
         ... # doctest: +NORMALIZE_WHITESPACE
         old takes 100 Hz x 1000 samples, the data is 500 Hz x 5000 samples (sampling rate
-        100 Hz, data 500 Hz; input length 1000 samples, data 5000); build data it reads with
-        the builder's --rate 100 --seconds 10
+        100 Hz, data 500 Hz; input length 1000 samples, data 5000); build data it reads:
+        python -m tfrecords_builder DATASET --source DIR --out OUT2 --rate 100 --seconds 10
     """
     from ecg_tl_keras.training.checkpoints import input_mismatch
 
@@ -140,7 +140,26 @@ def misfit_reason(name: str, metadata: dict, input_shape, manifest) -> str | Non
     leads = metadata.get("leads")
     if leads is not None and list(leads) != list(manifest["leads"]):
         flags += f" --leads {','.join(leads)}"
-    return f"{text}; build data it reads with the builder's {flags}"
+    return f"{text}; build data it reads: {rebuild_command(manifest, flags)}"
+
+
+def rebuild_command(manifest, flags: str) -> str:
+    """The builder command that rebuilds the data's source with other ``flags``, into a new
+    output folder.
+
+    Example:
+        >>> rebuild_command({"dataset": "georgia", "source": "data/georgia"}, "--rate 500")
+        'python -m tfrecords_builder georgia --source data/georgia --out OUT2 --rate 500'
+        >>> rebuild_command({"dataset": "mine", "release_format": "folder"}, "--rate 400")[:79]
+        'python -m tfrecords_builder folder --source DIR --labels LABELS.csv --name mine'
+    """
+    source = manifest.get("source") or "DIR"
+    if manifest.get("release_format") == "folder":
+        reader = (f"folder --source {source} --labels LABELS.csv --name "
+                  f"{manifest.get('dataset') or 'NAME'}")
+    else:
+        reader = f"{manifest.get('dataset') or 'DATASET'} --source {source}"
+    return f"python -m tfrecords_builder {reader} --out OUT2 {flags}"
 
 
 def _input_text(fs, samples) -> str:
