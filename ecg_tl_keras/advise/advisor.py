@@ -202,7 +202,7 @@ def advise(config: AdviseConfig, log: Callable[[str], None] = print) -> dict:
               "baselines": {"constant_val_f1": no_skill_baselines(target.val.y, None)["constant"],
                             "constant_test_f1": no_skill_baselines(target.test.y,
                                                                    None)["constant"]}}
-    features, loaded = {}, []
+    features, architectures = {}, baselines.Architectures()
     for candidate in found:
         model, _ = candidates_module.load(candidate, target.manifest)
         entry = _entry(candidate)
@@ -211,9 +211,9 @@ def advise(config: AdviseConfig, log: Callable[[str], None] = print) -> dict:
             log(f"  {candidate.name}: not usable: {candidate.reason}")
             continue
         features[candidate.name] = [_score(model, entry, target, config, log, candidate.name)]
-        loaded.append((candidate, model))
+        architectures.add(candidate, model)
     seeds = list(range(config.seeds))
-    for baseline, source, members in baselines.baseline_candidates(loaded):
+    for baseline, source, members in architectures.baselines():
         entry = {**_entry(baseline), "seeds": seeds, "of": members, "scores_by_seed": {}}
         advice["candidates"].append(entry)
         for other in advice["candidates"]:
@@ -222,7 +222,7 @@ def advise(config: AdviseConfig, log: Callable[[str], None] = print) -> dict:
         features[baseline.name] = [
             _score(baselines.random_encoder(source, seed), entry, target, config, log,
                    f"{baseline.name}, seed {seed}") for seed in seeds]
-    del loaded
+    del architectures
     _finish_stage(advice, "score", target, config, out)
     if config.runs_through("probe"):
         for entry in advice["candidates"]:

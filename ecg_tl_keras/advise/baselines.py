@@ -86,26 +86,38 @@ def random_encoder(model, seed: int):
                                                  safe_mode=True)
 
 
-def baseline_candidates(loaded: list[tuple[Candidate, object]]) -> list[tuple]:
-    """One baseline per distinct architecture of the usable ``(candidate, model)`` pairs, in
-    order of first appearance.
+class Architectures:
+    """The distinct architectures of the usable candidates, as they are loaded: only the first
+    model of each is kept (the one its baseline rebuilds), so candidates are not all held.
 
-    Returns:
-        ``(baseline candidate, model whose architecture it rebuilds, names of the candidates
-        of that architecture)`` per architecture.
+    Example:
+        >>> from ecg_tl_keras.models import build_model
+        >>> seen = Architectures()
+        >>> for name in ("a", "b"):
+        ...     seen.add(Candidate(name, name, model="gru"),
+        ...              build_model("gru", 2, input_shape=(50, 12), units=4))
+        >>> [(baseline.name, members) for baseline, _, members in seen.baselines()]
+        [('random encoder (baseline): gru', ['a', 'b'])]
     """
-    by_key: dict[str, tuple] = {}
-    names: dict[str, int] = {}
-    for candidate, model in loaded:
+
+    def __init__(self):
+        self._by_key: dict[str, tuple] = {}
+        self._names: dict[str, int] = {}
+
+    def add(self, candidate: Candidate, model) -> None:
         key = architecture_key(model)
-        if key not in by_key:
+        if key not in self._by_key:
             arch = candidate.model or model.name
-            count = names[arch] = names.get(arch, 0) + 1
+            count = self._names[arch] = self._names.get(arch, 0) + 1
             baseline = Candidate(name=f"{PREFIX}{arch}" + (f" #{count}" if count > 1 else ""),
                                  path=candidate.path, model=candidate.model, kind="baseline")
-            by_key[key] = (baseline, model, [])
-        by_key[key][2].append(candidate.name)
-    return list(by_key.values())
+            self._by_key[key] = (baseline, model, [])
+        self._by_key[key][2].append(candidate.name)
+
+    def baselines(self) -> list[tuple]:
+        """``(baseline candidate, model whose architecture it rebuilds, names of the candidates
+        of that architecture)`` per architecture, in order of first appearance."""
+        return list(self._by_key.values())
 
 
 def compare(candidate_value: float, baseline_values: list[float], seeds: list[int]) -> dict:
