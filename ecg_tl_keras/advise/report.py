@@ -1,7 +1,8 @@
 """``ADVICE/advice.md``, ``advice.json`` and ``advice.png``: rewritten after every stage.
 
 Each file is written to a temporary name and renamed (:mod:`tfrecords_builder.files`, the
-project's one atomic write), so a reader never sees half a file, and an interrupted ``advise`` leaves the last finished stage's advice.
+project's one atomic write), so a reader never sees half a file, and an interrupted
+``advise`` leaves the last finished stage's advice.
 
 Example:
 >>> from ecg_tl_keras.advise.report import gain_text
