@@ -15,7 +15,8 @@ A candidate's score (the ranking score: the linear probe's weighted F1 on the se
 else LogME on the training records) minus each seed's baseline score is the gain; its
 Student-t interval over the seeds and its verdict
 (:func:`ecg_tl_keras.advise.finetune.gain_interval`, the study's
-:class:`~ecg_tl_keras.study.intervals.Verdict`) say whether the candidate beats its baseline. The interval covers random initialisation only, on the same records.
+:class:`~ecg_tl_keras.study.intervals.Verdict`) say whether the candidate beats its baseline.
+The interval covers random initialisation only, on the same records.
 
 Example:
     >>> comparison_text({"candidate": "ecgfounder", "baseline": "random encoder (baseline): "
