@@ -366,3 +366,41 @@ def test_a_record_zscore_preset_loads_in_a_fresh_process(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "RecordStandardization"
+
+
+def test_the_report_names_the_baseline_and_words_each_finding_from_its_interval(tmp_path):
+    from ecg_tl_keras.advise import baselines, decision, report
+
+    def entry(name, kind, value, **more):
+        return {"name": name, "kind": kind, "compatible": True, "model": "net1d",
+                "upstream": "ECGFounder", "path": name, "reason": None,
+                "scores": {"probe_val_f1": value}, **more}
+
+    per_seed = [0.60, 0.62, 0.61]
+    advice = {"data": {"path": "OUT/mine", "train_records": 5}, "stage": "probe",
+              "stages_done": ["score", "probe"], "ranked_by": "linear-probe weighted F1",
+              "finetune": {}, "caveats": [],
+              "candidates": [entry(f"{baselines.PREFIX}net1d", "baseline", 0.61, rank=2,
+                                   seeds=[0, 1, 2], scores_by_seed={"probe_val_f1": per_seed}),
+                             entry("ecgfounder", "preset", 0.70, rank=1,
+                                   baseline=f"{baselines.PREFIX}net1d")]}
+    comparison = {"candidate": "ecgfounder", "baseline": f"{baselines.PREFIX}net1d",
+                  "score": "probe val wF1", **baselines.compare(0.70, per_seed, [0, 1, 2])}
+    advice["baseline_comparisons"] = [comparison]
+    advice["baseline_findings"] = [baselines.comparison_text(comparison)]
+    advice["recommendation"] = decision.recommendation(advice)
+    report.write(advice, tmp_path)
+    text = (tmp_path / "advice.md").read_text()
+    assert comparison["interval"]["verdict"] == "positive"
+    assert ("| 2 | random encoder (baseline): net1d | net1d | nothing: random weights (mean of "
+            "seeds 0, 1, 2) | 0.6100 |") in text
+    assert "| 1 | ecgfounder | net1d | ECGFounder (preset) | 0.7000 |" in text
+    assert ("- ecgfounder beats its random-encoder baseline (net1d): probe val wF1 0.700 vs "
+            "0.610 (mean over random-encoder seeds 0, 1, 2); difference +0.090 [+0.065, "
+            "+0.115] (t-interval over 3 seeds: random initialisation only") in text
+    assert advice["recommendation"].startswith("ecgfounder ranks first among the pre-trained "
+                                               "candidates")
+    # one seed: no interval, so no claim either way
+    single = baselines.comparison_text({**comparison, **baselines.compare(0.70, [0.6], [0])})
+    assert "one baseline seed gives no interval, so no evidence either way" in single
+    assert "beats" not in single
