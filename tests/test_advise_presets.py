@@ -143,7 +143,7 @@ def test_a_preset_our_checkpoint_and_their_random_encoders_are_ranked(data_500, 
     out = tmp_path / "advice"
     assert cli.main(["advise", "--data", str(data), "--checkpoint", str(preset),
                      "--checkpoint", str(ours), "--checkpoint", str(old), "--out", str(out),
-                     "--stage", "probe", "--seeds", str(SEEDS),
+                     "--last-stage", "probe", "--seeds", str(SEEDS),
                      "--val-fold", str(val_fold)]) == 0, capsys.readouterr().err[-3000:]
     advice = json.loads((out / "advice.json").read_text())
     entries = {entry["name"]: entry for entry in advice["candidates"]}

@@ -227,7 +227,7 @@ def recommendation(advice: dict) -> str:
                         if c["candidate"] == first), None)
         return (f"{first} ranks first among the pre-trained candidates by "
                 f"{advice['ranked_by']}." + (f" {against}" if against else "") +
-                " This is a ranking, not a measured gain: run `--stage finetune` to learn "
+                " This is a ranking, not a measured gain: run `--last-stage finetune` to learn "
                 "whether starting from it beats training from scratch.")
     comparison = _comparison(advice)
     probe = best_probe(advice)
