@@ -206,7 +206,7 @@ def test_report_files_are_written_without_nan(tmp_path):
     assert "old (old.keras): input length 500 samples, data 1000" in text
     assert "| A | 1 |" in text
     assert (tmp_path / "advice.png").stat().st_size > 1000
-    assert not list(tmp_path.glob(".*partial*"))
+    assert not list(tmp_path.glob(".*.tmp*"))  # no temporary file of the atomic writes left
 
 
 # ---------------------------------------------------------------- the command
@@ -238,7 +238,7 @@ def test_unloadable_and_foreign_checkpoints_are_listed_not_crashed_on(tmp_path):
     manifest = {"fs": 100, "samples": 1000, "leads": ["I"] * 12}
     found = candidates.gather([tmp_path / "plain.keras", tmp_path / "broken.keras"])
     for candidate in found:
-        model, _ = advisor._load_candidate(candidate, manifest)
+        model, _ = candidates.load(candidate, manifest)
     assert "no 'head' layer" in found[0].reason
     assert "could not be loaded" in found[1].reason and model is None
 

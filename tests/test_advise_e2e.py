@@ -47,10 +47,15 @@ def test_folder_dataset_builds_trains_and_is_advised_on(shared_data, ptbxl_built
         capsys.readouterr().err[-3000:])
     advice = json.loads((advice_dir / "advice.json").read_text())
     assert advice["stages_done"] == ["score", "probe", "finetune"]
-    usable, unusable = advice["candidates"]
-    assert usable["compatible"] and usable["upstream"] == "ptbxl" and usable["rank"] == 1
+    usable, unusable, baseline = advice["candidates"]
+    assert usable["compatible"] and usable["upstream"] == "ptbxl" and usable["rank"] in (1, 2)
     assert set(usable["scores"]) >= {"melep", "logme", "probe_val_f1", "probe_test_f1"}
     assert not unusable["compatible"] and "500 samples" in unusable["reason"]
+    # every ranking holds the random-encoder baseline of each architecture, one per seed
+    assert (baseline["name"], baseline["kind"], baseline["seeds"]) == (
+        "random encoder (baseline): gru", "baseline", [0, 1])
+    assert {usable["rank"], baseline["rank"]} == {1, 2} and baseline["of"] == ["ptbxl-gru"]
+    assert list(advice["finetune"]) == ["ptbxl-gru"]  # a baseline is never fine-tuned
 
     measured = advice["finetune"]["ptbxl-gru"]
     for seed, gain in zip(measured["seeds"], measured["gains"]):

@@ -9,6 +9,11 @@ Stages of rising cost, each written to ``ADVICE/`` as soon as it is done:
    backbones trained from scratch, with ``seeds`` seeds (:mod:`.finetune`), under a
    training budget fitted to the number of training records (:mod:`.budget`).
 
+Candidates are ``.keras`` checkpoints, preset folders and study folders
+(:mod:`.candidates`). Every ranking also holds a random-encoder baseline per architecture
+(:mod:`.baselines`): the same network with seeded random weights, scored and probed alike,
+one per seed; each pre-trained candidate's verdict against it is stated.
+
 Every run and probe is judged on the selection split by the study's did-not-learn rule, and
 the recommendation (:mod:`.decision`) rests only on runs that learned.
 
@@ -27,6 +32,7 @@ import dataclasses
 from pathlib import Path
 from typing import Callable
 
+from ecg_tl_keras.advise import baselines
 from ecg_tl_keras.advise import candidates as candidates_module
 from ecg_tl_keras.advise import report
 from ecg_tl_keras.advise.budget import Budget, fit_budget
@@ -36,8 +42,8 @@ from ecg_tl_keras.advise.finetune import RunSettings, check_earlier_runs, measur
 from ecg_tl_keras.advise.leep import melep
 from ecg_tl_keras.advise.logme import logme
 from ecg_tl_keras.advise.probe import linear_probe
+from ecg_tl_keras.advise.report import SCORES
 from ecg_tl_keras.choices import check_choice
-from ecg_tl_keras.models.heads import HEAD_NAME
 from ecg_tl_keras.study.learning import RULE, did_not_learn
 from ecg_tl_keras.study.stats import no_skill_baselines
 from ecg_tl_keras.training.config import TrainConfig
@@ -52,10 +58,12 @@ class AdviseConfig:
 
     Attributes:
         data: the target dataset (``OUT/NAME`` with ``manifest.json``).
-        checkpoints: ``.keras`` files and study folders (every pre-train in them).
+        checkpoints: ``.keras`` files, preset folders and study folders (every pre-train in
+            them).
         out: the advice folder.
         stage: the last stage to run: ``score``, ``probe`` or ``finetune``.
-        seeds: seeds per fine-tune and per from-scratch run.
+        seeds: seeds per fine-tune and per from-scratch run, and random-encoder baselines per
+            architecture (seeds 0 to ``seeds - 1``).
         top: how many of the best-ranked checkpoints are fine-tuned.
         epochs, batch_size, lr: training settings; None: fitted to the data
             (:func:`ecg_tl_keras.advise.budget.fit_budget`).
@@ -82,7 +90,8 @@ class AdviseConfig:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         if not self.checkpoints:
-            raise ValueError("give at least one --checkpoint (a .keras file or a study folder)")
+            raise ValueError("give at least one --checkpoint (a .keras file, a preset folder or "
+                             "a study folder)")
         # the training settings given are checked by TrainConfig itself
         given = {name: getattr(self, name) for name in ("epochs", "batch_size", "lr")
                  if getattr(self, name) is not None}
@@ -97,27 +106,10 @@ class AdviseConfig:
         return STAGES.index(stage) <= STAGES.index(self.stage)
 
 
-def _load_candidate(candidate, manifest) -> tuple:
-    """The checkpoint's model and metadata, with ``candidate.reason`` set when unusable."""
-    from ecg_tl_keras.training.checkpoints import input_mismatch, load_checkpoint
-
-    try:
-        model, metadata = load_checkpoint(candidate.path)
-    except (OSError, ValueError) as error:
-        candidate.reason = f"could not be loaded: {error}"
-        return None, {}
-    candidate.model = candidate.model or metadata.get("model")
-    candidate.upstream = candidate.upstream or metadata.get("dataset")
-    candidate.reason = input_mismatch(metadata, model.input_shape[1:], manifest)
-    if candidate.reason is None and HEAD_NAME not in {layer.name for layer in model.layers}:
-        candidate.reason = f"no {HEAD_NAME!r} layer: not a model built by ecg_tl_keras"
-    return model, metadata
-
-
 def _entry(candidate) -> dict:
     return {"name": candidate.name, "path": str(candidate.path), "model": candidate.model,
             "upstream": candidate.upstream, "compatible": candidate.compatible,
-            "reason": candidate.reason, "scores": {}, "rank": None}
+            "reason": candidate.reason, "kind": candidate.kind, "scores": {}, "rank": None}
 
 
 def _rank(advice: dict) -> None:
@@ -128,6 +120,23 @@ def _rank(advice: dict) -> None:
     usable = [c for c in advice["candidates"] if c["compatible"]]
     for rank, entry in enumerate(sorted(usable, key=lambda c: -c["scores"][key]), start=1):
         entry["rank"] = rank
+    advice["baseline_comparisons"] = _baseline_comparisons(advice, key)
+
+
+def _baseline_comparisons(advice: dict, key: str) -> list[dict]:
+    """Each pre-trained candidate against its own architecture's random-encoder baseline, on
+    the ranking score."""
+    entries = {entry["name"]: entry for entry in advice["candidates"]}
+    found = []
+    for entry in advice["candidates"]:
+        if not entry["compatible"] or "baseline" not in entry:
+            continue
+        baseline = entries[entry["baseline"]]
+        found.append({"candidate": entry["name"], "baseline": baseline["name"],
+                      "score": SCORES[key][0],
+                      **baselines.compare(entry["scores"][key],
+                                          baseline["scores_by_seed"][key], baseline["seeds"])})
+    return found
 
 
 def _caveats(advice: dict, target, config: AdviseConfig) -> list[str]:
@@ -140,6 +149,12 @@ def _caveats(advice: dict, target, config: AdviseConfig) -> list[str]:
         f"points between seeds and splits.",
         "Scores (MELEP, LogME, probe) rank checkpoints; they do not measure whether fine-tuning "
         "beats training from scratch. Only stage finetune measures that.",
+        f"Random-encoder baselines: each architecture rebuilt with fresh weights (seeds "
+        f"{', '.join(map(str, range(config.seeds)))}; keras.utils.set_random_seed), scored and "
+        f"probed as the candidates; their row shows the mean over the seeds. A candidate "
+        f"beats its baseline only where the t-interval of its score minus the baselines' lies "
+        f"above zero; that interval covers random initialisation, not the sampling of the "
+        f"records.",
     ]
     if advice["finetune"]:
         seeds = config.seeds
@@ -187,32 +202,37 @@ def advise(config: AdviseConfig, log: Callable[[str], None] = print) -> dict:
               "baselines": {"constant_val_f1": no_skill_baselines(target.val.y, None)["constant"],
                             "constant_test_f1": no_skill_baselines(target.test.y,
                                                                    None)["constant"]}}
-    features = {}
+    features, architectures = {}, baselines.Architectures()
     for candidate in found:
-        model, _ = _load_candidate(candidate, target.manifest)
+        model, _ = candidates_module.load(candidate, target.manifest)
         entry = _entry(candidate)
         advice["candidates"].append(entry)
         if not candidate.compatible:
             log(f"  {candidate.name}: not usable: {candidate.reason}")
             continue
-        train_features, train_probs = frozen_outputs(model, target.train.x)
-        entry["scores"]["melep"] = melep(train_probs, target.train.y)
-        entry["scores"]["logme"] = logme(train_features, target.train.y)
-        if config.runs_through("probe"):
-            features[candidate.name] = (train_features, frozen_outputs(model, target.val.x)[0],
-                                        frozen_outputs(model, target.test.x)[0])
-        log(f"  {candidate.name}: MELEP {entry['scores']['melep']:.4f}, "
-            f"LogME {entry['scores']['logme']:.4f}")
+        features[candidate.name] = [_score(model, entry, target, config, log, candidate.name)]
+        architectures.add(candidate, model)
+    seeds = list(range(config.seeds))
+    for baseline, source, members in architectures.baselines():
+        entry = {**_entry(baseline), "seeds": seeds, "of": members, "scores_by_seed": {}}
+        advice["candidates"].append(entry)
+        for other in advice["candidates"]:
+            if other["name"] in members:
+                other["baseline"] = baseline.name
+        features[baseline.name] = [
+            _score(baselines.random_encoder(source, seed), entry, target, config, log,
+                   f"{baseline.name}, seed {seed}") for seed in seeds]
+    del architectures
     _finish_stage(advice, "score", target, config, out)
     if config.runs_through("probe"):
         for entry in advice["candidates"]:
             if entry["compatible"]:
-                _probe(entry, features[entry["name"]], target,
+                _probe(entry, features.pop(entry["name"]), target,
                        advice["baselines"]["constant_val_f1"], log)
         _finish_stage(advice, "probe", target, config, out)
     if config.runs_through("finetune"):
         log(f"training budget: {budget.text()}")
-        chosen = [c for c in found if c.compatible and c.model is not None]
+        chosen = [c for c in found if c.compatible and c.model is not None]  # no baselines
         for candidate in found:
             if candidate.compatible and candidate.model is None:
                 log(f"  {candidate.name}: stores no backbone name; it cannot be fine-tuned here")
@@ -227,16 +247,46 @@ def advise(config: AdviseConfig, log: Callable[[str], None] = print) -> dict:
     return advice
 
 
-def _probe(entry: dict, features: tuple, target, constant_f1: float, log) -> None:
-    """Fits the linear probe on a candidate's frozen features, judged by the did-not-learn rule
-    on the selection split."""
-    train_x, val_x, test_x = features
-    result = linear_probe(train_x, target.train.y, val_x, target.val.y, test_x, target.test.y)
-    learned = not did_not_learn(result.val_weighted_f1, constant_f1, result.val_macro_auc)
-    entry["scores"].update(probe_val_f1=result.val_weighted_f1, probe_val_auc=result.val_macro_auc,
-                           probe_test_f1=result.test_weighted_f1, probe_c=result.c,
-                           probe_learned=learned)
-    log(f"  {entry['name']}: linear probe val weighted F1 {result.val_weighted_f1:.4f}"
+def _score(model, entry: dict, target, config: AdviseConfig, log, label: str) -> tuple | None:
+    """MELEP and LogME of a model on the training records into ``entry`` (a baseline's: one
+    value per seed), and its frozen features of the three parts when the probe will run."""
+    train_features, train_probs = frozen_outputs(model, target.train)
+    scores = {"melep": melep(train_probs, target.train.y),
+              "logme": logme(train_features, target.train.y)}
+    _record(entry, scores)
+    log(f"  {label}: MELEP {scores['melep']:.4f}, LogME {scores['logme']:.4f}")
+    if not config.runs_through("probe"):
+        return None
+    return (train_features, frozen_outputs(model, target.val)[0],
+            frozen_outputs(model, target.test)[0])
+
+
+def _record(entry: dict, scores: dict) -> None:
+    """Stores a candidate's scores; a baseline keeps each seed's and shows their mean."""
+    if "scores_by_seed" not in entry:
+        entry["scores"].update(scores)
+        return
+    for key, value in scores.items():
+        entry["scores_by_seed"].setdefault(key, []).append(value)
+        values = entry["scores_by_seed"][key]
+        if key != "probe_c":  # a mean regularization strength means nothing
+            entry["scores"][key] = (all(values) if isinstance(value, bool)
+                                    else sum(values) / len(values))
+
+
+def _probe(entry: dict, features: list, target, constant_f1: float, log) -> None:
+    """Fits the linear probe on a candidate's frozen features (a baseline's: each seed's),
+    judged by the did-not-learn rule on the selection split."""
+    for train_x, val_x, test_x in features:
+        result = linear_probe(train_x, target.train.y, val_x, target.val.y, test_x,
+                              target.test.y)
+        learned = not did_not_learn(result.val_weighted_f1, constant_f1, result.val_macro_auc)
+        _record(entry, {"probe_val_f1": result.val_weighted_f1,
+                        "probe_val_auc": result.val_macro_auc,
+                        "probe_test_f1": result.test_weighted_f1, "probe_c": result.c,
+                        "probe_learned": learned})
+    learned = entry["scores"]["probe_learned"]
+    log(f"  {entry['name']}: linear probe val weighted F1 {entry['scores']['probe_val_f1']:.4f}"
         f"{'' if learned else ' (did not learn)'}")
 
 
@@ -247,6 +297,8 @@ def _finish_stage(advice: dict, stage: str, target, config: AdviseConfig, out: P
 
 def _refresh(advice: dict, target, config: AdviseConfig, out: Path) -> None:
     _rank(advice)
+    advice["baseline_findings"] = [baselines.comparison_text(comparison)
+                                   for comparison in advice["baseline_comparisons"]]
     advice["recommendation"] = recommendation(advice)
     advice["not_learned"] = not_learned(advice)
     advice["caveats"] = _caveats(advice, target, config)

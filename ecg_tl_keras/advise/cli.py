@@ -19,14 +19,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the target dataset: OUT/NAME (holds manifest.json)")
     parser.add_argument("--checkpoint", action="append", required=True, dest="checkpoints",
                         metavar="CKPT",
-                        help="a .keras checkpoint or a study folder (every pre-train in it); "
-                             "repeat for more")
+                        help="a .keras checkpoint, a preset folder (ecg-tl-keras import) or a "
+                             "study folder (every pre-train in it); repeat for more")
     parser.add_argument("--out", required=True, help="the advice folder (advice.md, .json, .png)")
     parser.add_argument("--last-stage", "--stage", dest="stage", choices=STAGES,
                         default="finetune",
                         help="last stage to run: score (seconds), probe (minutes), finetune "
                              "(trains; default; --stage: old spelling, an alias)")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per run (default 3)")
+    parser.add_argument("--seeds", type=int, default=3,
+                        help="seeds per run and random-encoder baselines per architecture "
+                             "(default 3)")
     parser.add_argument("--top", type=int, default=2,
                         help="best-ranked checkpoints to fine-tune (default 2)")
     parser.add_argument("--epochs", type=int, help=f"epochs of every fine-tune and scratch run "

@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 from ecg_tl_keras.advise.budget import MIN_STEPS_PER_EPOCH, MIN_TOTAL_STEPS, Budget, fit_budget
+from ecg_tl_keras.advise.baselines import comparison_text as baseline_finding
 from ecg_tl_keras.advise.report import gain_text
 from ecg_tl_keras.study.learning import AUC_MARGIN
 from ecg_tl_keras.study.stats import Verdict
@@ -70,9 +71,11 @@ def _paths(advice: dict) -> list[tuple[str, dict, str]]:
     paths, scratch_seen = [], set()
     for name, result in advice["finetune"].items():
         paths.append((f"fine-tuning {name}", result, "finetune"))
-        if result["scratch_model"] not in scratch_seen:
-            scratch_seen.add(result["scratch_model"])
-            paths.append((f"training {result['scratch_model']} from scratch", result, "scratch"))
+        for scratch in (result, result.get("reference")):
+            if scratch is not None and scratch["scratch_model"] not in scratch_seen:
+                scratch_seen.add(scratch["scratch_model"])
+                paths.append((f"training {scratch['scratch_model']} from scratch", scratch,
+                              "scratch"))
     return paths
 
 
@@ -97,10 +100,10 @@ def not_learned(advice: dict) -> list[str]:
 
 
 def best_probe(advice: dict) -> dict | None:
-    """The candidate whose linear probe learned, with the best selection-split weighted F1;
-    None when no probe ran or none learned."""
-    probes = [c for c in advice["candidates"]
-              if c["compatible"] and c["scores"].get("probe_learned")]
+    """The pre-trained candidate whose linear probe learned, with the best selection-split
+    weighted F1; None when no probe ran or none learned (baselines are not answers)."""
+    probes = [c for c in advice["candidates"] if c["compatible"] and c.get("kind") != "baseline"
+              and c["scores"].get("probe_learned")]
     return max(probes, key=lambda c: c["scores"]["probe_val_f1"]) if probes else None
 
 
@@ -173,10 +176,26 @@ def _comparison(advice: dict) -> str:
         if left_out:
             text += (f" Seed{'s' * (len(left_out) > 1)} {', '.join(map(str, left_out))} left "
                      f"out: a run did not learn (listed below).")
-        return text
+        return text + _reference_text(best, result)
     if not any(learned_mean(r, role) is not None for _, r, role in _paths(advice)):
         return _neither(advice)
     return _only_some_paths(advice)
+
+
+def _reference_text(name: str, result: dict) -> str:
+    """A preset's second comparison: its fine-tune against the study's backbone from scratch."""
+    reference = result.get("reference")
+    if reference is None:
+        return ""
+    if reference["interval"] is None:
+        return (f" Against {reference['scratch_model']} from scratch: no seed has both runs "
+                f"learned, so no gain is measured.")
+    verdict = Verdict(reference["interval"]["verdict"])
+    gain = gain_text(reference["interval"], len(reference["compared_seeds"]))
+    model = reference["scratch_model"]
+    wording = verdict.wording.replace("scratch", f"{model} from scratch")
+    return (f" Against {model} from scratch, fine-tuning {name} measured "
+            f"{gain.replace('over scratch', 'over it')} ({wording}).")
 
 
 def _probe_text(advice: dict, probe: dict) -> str | None:
@@ -198,13 +217,18 @@ def _probe_text(advice: dict, probe: dict) -> str | None:
 
 def recommendation(advice: dict) -> str:
     """The advice's recommendation in plain words (see the module docstring)."""
-    ranked = sorted((c for c in advice["candidates"] if c["compatible"]), key=lambda c: c["rank"])
+    ranked = sorted((c for c in advice["candidates"] if c["compatible"]
+                     and c.get("kind") != "baseline"), key=lambda c: c["rank"])
     if not ranked:
         return "No candidate checkpoint can read this data (see the list of incompatible ones)."
     if not advice["finetune"]:
-        return (f"{ranked[0]['name']} ranks first by {advice['ranked_by']}. This is a ranking, "
-                f"not a measured gain: run `--stage finetune` to learn whether starting from it "
-                f"beats training from scratch.")
+        first = ranked[0]["name"]
+        against = next((baseline_finding(c) for c in advice.get("baseline_comparisons", ())
+                        if c["candidate"] == first), None)
+        return (f"{first} ranks first among the pre-trained candidates by "
+                f"{advice['ranked_by']}." + (f" {against}" if against else "") +
+                " This is a ranking, not a measured gain: run `--last-stage finetune` to learn "
+                "whether starting from it beats training from scratch.")
     comparison = _comparison(advice)
     probe = best_probe(advice)
     probe_text = _probe_text(advice, probe) if probe is not None else None

@@ -7,8 +7,10 @@ judged there (:func:`ecg_tl_keras.study.learning.did_not_learn`: its selected
 epoch's weighted F1 against the best constant predictor's, and its macro AUC).
 :func:`ecg_tl_keras.study.stats.seed_gain_interval` gives the Student-t interval
 over the seeds whose two runs both learned, and the verdict, as in the study
-report. A finished run (``RunDir.is_finished``) is read back instead of trained
-again, and an interrupted one resumes.
+report. A preset's fine-tune is paired with its own architecture trained from scratch
+and, as a second comparison, with the study's ResNet1d18 from scratch. A finished run
+(``RunDir.is_finished``) is read back instead of trained again, and an interrupted one
+resumes.
 
 Example:
 >>> runs = RunSettings(epochs=2, batch_size=32, lr=0.01, val_fold=8)  # doctest: +SKIP
@@ -21,14 +23,16 @@ from __future__ import annotations
 import csv
 import dataclasses
 from pathlib import Path
-from typing import Callable
 
 from ecg_tl_keras.study.learning import did_not_learn
 from ecg_tl_keras.study.findings import family_verdict
 from ecg_tl_keras.study.stats import robust_p_value, seed_gain_interval
+from ecg_tl_keras.built import BuiltDataset
 from ecg_tl_keras.training import RunDir, TrainConfig, train
 
 RUNS_DIR = "runs"
+#: The backbone a preset's fine-tune is also compared with, trained from scratch (the study's).
+REFERENCE_MODEL = "resnet1d18"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,14 +47,6 @@ class RunSettings:
 
 def run_dir(out: Path, name: str, seed: int) -> Path:
     return Path(out) / RUNS_DIR / name / f"seed{seed}"
-
-
-def _trained(config: TrainConfig, log: Callable[[str], None]) -> dict:
-    finished = RunDir(config.out).finished_metrics()
-    if finished is not None:
-        return finished
-    log(f"training {config.out}")
-    return train(config)
 
 
 def check_earlier_runs(out, settings: RunSettings) -> None:
@@ -71,13 +67,37 @@ def check_earlier_runs(out, settings: RunSettings) -> None:
 
 
 def trained_metrics(data, out, model: str, name: str, seed: int, settings: RunSettings,
-                    finetune_from: str | None = None, log=print) -> dict:
-    """The ``metrics.json`` of one run (trained now unless it already finished)."""
+                    finetune_from: str | None = None, log=print, build=None) -> dict:
+    """The ``metrics.json`` of one run (trained now unless it already finished).
+
+    ``build``: called with the seed, returns the model to train (``train(model=...)``) instead
+    of building the registered backbone ``model`` (which then only names it).
+    """
     config = TrainConfig(data=str(data), model=model, out=str(run_dir(out, name, seed)),
                          finetune_from=finetune_from, epochs=settings.epochs,
                          batch_size=settings.batch_size, lr=settings.lr, seed=seed,
                          val_fold=settings.val_fold, verbose=0)
-    return _trained(config, log)
+    finished = RunDir(config.out).finished_metrics()
+    if finished is not None:
+        return finished
+    log(f"training {config.out}")
+    return train(config) if build is None else train(config, model=build(seed))
+
+
+def preset_from_scratch(preset, n_labels: int):
+    """A function of the seed giving a preset's architecture with random weights and a head
+    for ``n_labels`` (its input convention kept): what training it from scratch starts from.
+    """
+    from ecg_tl_keras.advise.baselines import random_encoder
+    from ecg_tl_keras.models import replace_head
+    from ecg_tl_keras.models.presets import load_preset
+
+    source, _ = load_preset(preset)
+
+    def build(seed: int):
+        return replace_head(random_encoder(source, seed), n_labels)
+
+    return build
 
 
 def selection_auc(out, metrics: dict) -> float:
@@ -103,10 +123,15 @@ def _scores(metrics: dict, out: Path, constant_f1: float) -> dict:
 
 def measure(candidate, data, out, seeds, settings: RunSettings, constant_f1: float,
             log=print) -> dict:
-    """Fine-tunes ``candidate`` and trains its backbone from scratch for each seed.
+    """Fine-tunes ``candidate`` and trains its architecture from scratch for each seed; for a
+    preset, also :data:`REFERENCE_MODEL` from scratch (the study's backbone).
+
+    A checkpoint's scratch run builds its registered backbone on the data (``scratch-MODEL``);
+    a preset's rebuilds the preset's own architecture and input convention with fresh weights
+    (``scratch-NAME``, :func:`preset_from_scratch`).
 
     Args:
-        candidate: the checkpoint (``name``, ``path``, ``model``).
+        candidate: the checkpoint (``name``, ``path``, ``model``, ``kind``).
         data, out: the target dataset and the advice folder.
         seeds: the seeds.
         settings: the training budget.
@@ -117,29 +142,47 @@ def measure(candidate, data, out, seeds, settings: RunSettings, constant_f1: flo
         ``val_f1``, ``val_auc`` (selected epoch, selection split) and ``learned``; ``gains``
         (test, every seed); ``compared_seeds`` (both runs learned) and ``interval``
         (``estimate``, ``low``, ``high``, ``method``, ``verdict``) over them, None when no
-        seed has two runs that learned.
+        seed has two runs that learned. A preset's also has ``reference``: the same keys for
+        fine-tuning against :data:`REFERENCE_MODEL` from scratch (its ``scratch_model``).
     """
-    rows = []
-    for seed in seeds:
-        tuned = trained_metrics(data, out, candidate.model, candidate.name, seed, settings,
-                                finetune_from=str(candidate.path), log=log)
-        scratch = trained_metrics(data, out, candidate.model, scratch_name(candidate.model), seed,
-                                  settings, log=log)
-        rows.append((_scores(tuned, run_dir(out, candidate.name, seed), constant_f1),
-                     _scores(scratch, run_dir(out, scratch_name(candidate.model), seed),
-                             constant_f1)))
-    result = {"seeds": list(seeds), "scratch_model": candidate.model}
-    for index, role in enumerate(("finetune", "scratch")):
-        for key in ("test_f1", "val_f1", "val_auc", "learned"):
-            result[f"{role}_{key}"] = [row[index][key] for row in rows]
-    result["gains"] = [tuned["test_f1"] - scratch["test_f1"] for tuned, scratch in rows]
-    compared = [i for i, (tuned, scratch) in enumerate(rows)
-                if tuned["learned"] and scratch["learned"]]
-    result["compared_seeds"] = [seeds[i] for i in compared]
-    result["interval"] = None
-    if compared:
-        result["interval"] = gain_interval([result["gains"][i] for i in compared])
+    tuned = [_scores_of(data, out, candidate.model, candidate.name, seed, settings, constant_f1,
+                        log, finetune_from=str(candidate.path)) for seed in seeds]
+    if candidate.kind == "preset":
+        label, runs = f"{candidate.name}'s {candidate.model}", f"scratch-{candidate.name}"
+        build = preset_from_scratch(candidate.path, len(BuiltDataset.open(data).labels))
+    else:
+        label, runs, build = candidate.model, scratch_name(candidate.model), None
+    scratch = [_scores_of(data, out, candidate.model, runs, seed, settings, constant_f1, log,
+                          build=build) for seed in seeds]
+    result = {"seeds": list(seeds), **_roles("finetune", tuned),
+              **_comparison(label, tuned, scratch, seeds)}
+    if candidate.kind == "preset" and candidate.model != REFERENCE_MODEL:
+        reference = [_scores_of(data, out, REFERENCE_MODEL, scratch_name(REFERENCE_MODEL), seed,
+                                settings, constant_f1, log) for seed in seeds]
+        result["reference"] = {"seeds": list(seeds),
+                               **_comparison(REFERENCE_MODEL, tuned, reference, seeds)}
     return result
+
+
+def _scores_of(data, out, model, name, seed, settings, constant_f1, log, **how) -> dict:
+    """One run's scores; ``how``: ``finetune_from`` or ``build`` (None ones left out)."""
+    how = {key: value for key, value in how.items() if value is not None}
+    metrics = trained_metrics(data, out, model, name, seed, settings, log=log, **how)
+    return _scores(metrics, run_dir(out, name, seed), constant_f1)
+
+
+def _roles(role: str, rows: list[dict]) -> dict:
+    return {f"{role}_{key}": [row[key] for row in rows]
+            for key in ("test_f1", "val_f1", "val_auc", "learned")}
+
+
+def _comparison(scratch_model: str, tuned: list[dict], scratch: list[dict], seeds) -> dict:
+    """The scratch runs' scores and the paired gains of fine-tuning over them."""
+    compared = [i for i, (a, b) in enumerate(zip(tuned, scratch)) if a["learned"] and b["learned"]]
+    gains = [a["test_f1"] - b["test_f1"] for a, b in zip(tuned, scratch)]
+    return {"scratch_model": scratch_model, **_roles("scratch", scratch), "gains": gains,
+            "compared_seeds": [seeds[i] for i in compared],
+            "interval": gain_interval([gains[i] for i in compared]) if compared else None}
 
 
 def gain_interval(gains: list[float]) -> dict:

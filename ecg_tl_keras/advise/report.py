@@ -1,7 +1,8 @@
 """``ADVICE/advice.md``, ``advice.json`` and ``advice.png``: rewritten after every stage.
 
-Each file is written to a temporary name and renamed, so a reader never sees
-half a file, and an interrupted ``advise`` leaves the last finished stage's advice.
+Each file is written to a temporary name and renamed (:mod:`tfrecords_builder.files`, the
+project's one atomic write), so a reader never sees half a file, and an interrupted
+``advise`` leaves the last finished stage's advice.
 
 Example:
 >>> from ecg_tl_keras.advise.report import gain_text
@@ -11,13 +12,12 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from pathlib import Path
 
 from ecg_tl_keras.advise.budget import Budget
 from ecg_tl_keras.study.stats import Verdict
+from tfrecords_builder.files import write_atomic, write_json_atomic, write_text_atomic
 
 ADVICE_MD, ADVICE_JSON, ADVICE_FIGURE = "advice.md", "advice.json", "advice.png"
 
@@ -60,12 +60,6 @@ def _json_ready(value):
     return value
 
 
-def _replace(path: Path, write) -> None:
-    partial = path.with_name(f".{path.name}.partial{path.suffix}")
-    write(partial)
-    os.replace(partial, path)
-
-
 def _scores_table(advice: dict) -> list[str]:
     shown = [key for key in SCORES if any(key in c["scores"] for c in advice["candidates"])]
     header = ["rank", "candidate", "backbone", "pre-trained on", *(SCORES[k][0] for k in shown)]
@@ -73,11 +67,20 @@ def _scores_table(advice: dict) -> list[str]:
     for candidate in sorted((c for c in advice["candidates"] if c["compatible"]),
                             key=lambda c: c["rank"]):
         cells = [str(candidate["rank"]), candidate["name"], candidate["model"] or "?",
-                 candidate["upstream"] or "?"]
+                 _pretrained_on(candidate)]
         cells += [f"{candidate['scores'][k]:.4f}" if candidate["scores"].get(k) is not None
                   else "" for k in shown]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def _pretrained_on(candidate: dict) -> str:
+    if candidate.get("kind") == "baseline":
+        seeds = candidate["seeds"]
+        return (f"nothing: random weights (mean of seed{'s' * (len(seeds) > 1)} "
+                f"{', '.join(map(str, seeds))})")
+    return (candidate["upstream"] or "?") + (" (preset)" if candidate.get("kind") == "preset"
+                                              else "")
 
 
 def _learned_count(flags) -> str:
@@ -89,7 +92,7 @@ def _finetune_table(advice: dict) -> list[str]:
              "scratch val wF1 (mean) | fine-tune test wF1 (mean) | scratch test wF1 (mean) | "
              "gain [95% interval] | seeds compared | verdict |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    for name, result in advice["finetune"].items():
+    for name, result in _compared(advice):
         interval = result["interval"]
         gain, verdict = ("no run pair learned", Verdict.NONE) if interval is None else (
             interval_text(interval), Verdict(interval["verdict"]))
@@ -100,6 +103,18 @@ def _finetune_table(advice: dict) -> list[str]:
             f"{_mean(result['finetune_test_f1']):.4f} | {_mean(result['scratch_test_f1']):.4f} | "
             f"{gain} | {len(result['compared_seeds'])} | {verdict.wording} |")
     return lines
+
+
+def _compared(advice: dict) -> list[tuple[str, dict]]:
+    """``(row name, result)`` of each fine-tune vs scratch comparison; a preset's second one
+    (against the study's backbone from scratch) under its own row."""
+    rows = []
+    for name, result in advice["finetune"].items():
+        rows.append((name, result))
+        if result.get("reference"):
+            rows.append((f"{name} vs {result['reference']['scratch_model']} from scratch",
+                         {**result, **result["reference"]}))
+    return rows
 
 
 def _finetune_section(advice: dict) -> list[str]:
@@ -131,6 +146,11 @@ def markdown(advice: dict) -> str:
              f"Ranked by {advice['ranked_by']}. Scores are computed on the "
              f"{data['train_records']} training records outside the validation fold.", "",
              *_scores_table(advice), ""]
+    if advice.get("baseline_findings"):
+        lines += ["## Pre-trained vs random encoder", "",
+                  "Each architecture randomly initialised, scored and probed the same way "
+                  "(rows named `random encoder (baseline): ...`):", "",
+                  *(f"- {text}" for text in advice["baseline_findings"]), ""]
     unlearned_probes = [c["name"] for c in advice["candidates"]
                         if c["scores"].get("probe_learned") is False]
     if unlearned_probes:
@@ -149,7 +169,8 @@ def markdown(advice: dict) -> str:
 
 
 def figure(advice: dict, path: Path) -> None:
-    """One panel per score that ran (plus the measured gains), candidates in rank order."""
+    """One panel per score that ran (plus the measured gains), candidates in rank order, named
+    on the first panel; random-encoder baselines in grey."""
     from matplotlib.figure import Figure  # not pyplot: the caller's backend is left alone
 
     ranked = sorted((c for c in advice["candidates"] if c["compatible"]), key=lambda c: c["rank"])
@@ -158,11 +179,13 @@ def figure(advice: dict, path: Path) -> None:
     fig = Figure(figsize=(3.6 * max(count, 1), 0.5 * len(ranked) + 2))
     axes = fig.subplots(1, max(count, 1), squeeze=False)
     names = [c["name"] for c in ranked]
-    for axis, key in zip(axes[0], panels):
-        shown = [(i, c["scores"][key]) for i, c in enumerate(ranked)
-                 if c["scores"].get(key) is not None]
-        axis.plot([value for _, value in shown], [i for i, _ in shown], "o", color="tab:blue")
-        axis.set_yticks(range(len(names)), names)
+    for column, (axis, key) in enumerate(zip(axes[0], panels)):
+        for baseline, color in ((False, "tab:blue"), (True, "tab:gray")):  # baselines grey
+            shown = [(i, c["scores"][key]) for i, c in enumerate(ranked)
+                     if c["scores"].get(key) is not None
+                     and (c.get("kind") == "baseline") == baseline]
+            axis.plot([value for _, value in shown], [i for i, _ in shown], "o", color=color)
+        axis.set_yticks(range(len(names)), names if column == 0 else [])  # names once
         axis.set_ylim(len(names) - 0.5, -0.5)
         axis.set_title(SCORES[key][0], fontsize=9)
     if advice["finetune"]:
@@ -188,7 +211,7 @@ def figure(advice: dict, path: Path) -> None:
         axis.set_title("gain over scratch (test wF1, 95% CI;\nseeds whose runs learned)",
                        fontsize=9)
     fig.tight_layout()
-    _replace(path, lambda partial: fig.savefig(partial, dpi=110, format="png"))
+    write_atomic(path, lambda partial: fig.savefig(partial, dpi=110, format="png"))
 
 
 def write(advice: dict, out: Path) -> None:
@@ -196,6 +219,6 @@ def write(advice: dict, out: Path) -> None:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ready = _json_ready(advice)
-    _replace(out / ADVICE_JSON, lambda p: p.write_text(json.dumps(ready, indent=2) + "\n"))
+    write_json_atomic(out / ADVICE_JSON, ready)
     figure(ready, out / ADVICE_FIGURE)
-    _replace(out / ADVICE_MD, lambda p: p.write_text(markdown(ready)))
+    write_text_atomic(out / ADVICE_MD, markdown(ready))

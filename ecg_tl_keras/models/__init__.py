@@ -26,6 +26,7 @@ from ecg_tl_keras.models import recurrent  # noqa: F401  isort: skip
 from ecg_tl_keras.models import transformer1d  # noqa: F401  isort: skip
 from ecg_tl_keras.models import net1d  # noqa: F401  isort: skip
 from ecg_tl_keras.models import ribeiro  # noqa: F401  isort: skip
+from ecg_tl_keras.models import conventions  # noqa: F401  isort: skip  (presets' input layers)
 from ecg_tl_keras.choices import HEADS, INPUT_SCALINGS, READOUTS
 from ecg_tl_keras.models.builder import build_model
 from ecg_tl_keras.models.families import known_families, known_models, model_family_of
