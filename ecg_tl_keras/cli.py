@@ -31,9 +31,9 @@ COMMANDS = {
 }
 
 #: Commands that read TFRecords with tf.data (``study`` checks when it trains a cell).
-TENSORFLOW_COMMANDS = ("evaluate", "predict", "demo", "advise")
+TENSORFLOW_COMMANDS = ("demo", "advise")
 #: Commands that also run under the JAX backend (``backends.TRAINING_BACKENDS``).
-TRAINING_COMMANDS = ("train",)
+TRAINING_COMMANDS = ("train", "evaluate", "predict")
 
 COMMAND_HELP = {
     "train": "train a backbone from scratch or fine-tune it from a .keras checkpoint",

@@ -23,6 +23,7 @@ from ecg_tl_keras.models import (
 from ecg_tl_keras.models.normalization import layer_input_scaling
 from ecg_tl_keras.models.presets import load_pretrained
 from ecg_tl_keras.training.checkpoints import input_mismatch, label_names
+from ecg_tl_keras.training.frozen_updates import follow_trainable_variables
 from tfrecords_builder.manifest import Manifest
 from ecg_tl_keras.training.strategies import Phase, finetune_phases, phase_starts
 
@@ -350,7 +351,9 @@ def prepare_finetuning(model: keras.Model, phases: list[Phase], steps_per_epoch:
     """Builds the optimizer over every weight, then applies the first phase.
 
     The optimizer gets slots for the whole network (so unfreezing later needs
-    no rebuild, and saved optimizer states always have the same layout).
+    no rebuild, and saved optimizer states always have the same layout); under JAX it
+    then updates the trainable part of the moment
+    (:func:`~ecg_tl_keras.training.frozen_updates.follow_trainable_variables`).
 
     Args:
         model: the compiled model (its optimizer from :func:`make_optimizer`).
@@ -367,6 +370,7 @@ def prepare_finetuning(model: keras.Model, phases: list[Phase], steps_per_epoch:
     model.optimizer.build(model.trainable_variables)
     if phases == [Phase(0, None)]:  # the whole network from the start: nothing to freeze
         return None
+    follow_trainable_variables(model.optimizer, model)
     callback = PhasedFinetuning(phases, steps_per_epoch, monitor=monitor, log=log)
     callback.set_model(model)
     callback.on_epoch_begin(0)
