@@ -78,7 +78,10 @@ def make_config(cell: Cell, data_root: str | Path, out: str | Path):
     # [train] settings; one log line per epoch unless the plan says otherwise.
     named = {field.name: getattr(cell, field.name) for field in dataclasses.fields(TrainConfig)
              if hasattr(cell, field.name)}
-    return TrainConfig(**{"verbose": 2, **named, **dict(cell.train)},
+    settings = dict(cell.train)
+    if finetune_from is None:  # trained from scratch: the plan's strategy is its fine-tunes'
+        settings.pop("finetune", None)
+    return TrainConfig(**{"verbose": 2, **named, **settings},
                        data=str(Path(data_root).resolve() / cell.dataset),
                        out=str(run_dir(out, cell.key)), finetune_from=finetune_from)
 
