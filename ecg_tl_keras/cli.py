@@ -31,9 +31,9 @@ COMMANDS = {
 }
 
 #: Commands that read TFRecords with tf.data (``study`` checks when it trains a cell).
-TENSORFLOW_COMMANDS = ("demo", "advise")
+TENSORFLOW_COMMANDS = ("advise",)
 #: Commands that also run under the JAX backend (``backends.TRAINING_BACKENDS``).
-TRAINING_COMMANDS = ("train", "evaluate", "predict")
+TRAINING_COMMANDS = ("train", "evaluate", "predict", "demo")
 
 COMMAND_HELP = {
     "train": "train a backbone from scratch or fine-tune it from a .keras checkpoint",
