@@ -32,7 +32,8 @@ COMMANDS = {
 
 #: Commands that read TFRecords with tf.data (``study`` checks when it trains a cell).
 TENSORFLOW_COMMANDS = ("advise",)
-#: Commands that also run under the JAX backend (``backends.TRAINING_BACKENDS``).
+#: Commands that also run under the JAX backend (``backends.TRAINING_BACKENDS``), without
+#: TensorFlow.
 TRAINING_COMMANDS = ("train", "evaluate", "predict", "demo")
 
 COMMAND_HELP = {
