@@ -114,6 +114,16 @@ def georgia_built(tmp_path_factory, sample_data) -> Path:
     return out / "georgia"
 
 
+@pytest.fixture
+def data_root(tmp_path, ptbxl_built, georgia_built) -> Path:
+    """A ``--data-root`` folder holding the built PTB-XL and Georgia samples (links)."""
+    root = tmp_path / "data"
+    root.mkdir()
+    for built in (ptbxl_built, georgia_built):
+        (root / built.name).symlink_to(built, target_is_directory=True)
+    return root
+
+
 def comparable_run(run_dir: Path) -> tuple[dict, list[dict]]:
     """A finished run's ``metrics.json`` and ``history.csv`` rows without their timings: what
     two runs of the same settings (one interrupted and resumed, say) must share exactly."""

@@ -139,19 +139,25 @@ before = {name: [w.copy() for w in model.get_layer(name).get_weights()]
           for name in ("conv", "bn", "head")}
 x, y = np.random.default_rng(0).normal(3.0, 2.0, (32, 16, 3)), np.ones((32, 2))
 model.fit(x, y, batch_size=8, epochs=2, verbose=0)
-kept = {name: all(np.array_equal(a, b) for a, b in zip(weights, model.get_layer(name).get_weights()))
+kept = {name: all(np.array_equal(a, b)
+                  for a, b in zip(weights, model.get_layer(name).get_weights()))
         for name, weights in before.items()}
 slots = {v.path: float(np.abs(keras.ops.convert_to_numpy(v)).sum())
          for v in model.optimizer.variables if v.path.endswith(("momentum", "velocity"))}
+try:
+    follow_trainable_variables(keras.optimizers.Adam(use_ema=True), model)
+    ema = None
+except ValueError as error:
+    ema = str(error)
 print(json.dumps({"kept": kept, "iterations": int(model.optimizer.iterations.numpy()),
-                  "slots": slots}))
+                  "slots": slots, "ema": ema}))
 """
 
 
 def test_frozen_layers_and_their_optimizer_slots_stay_as_they_are_under_jax():
     """Frozen convolution and batch normalization (its moving statistics too: inference
     mode) unchanged by AdamW (weight decay included) while the head trains; only the
-    head's moments move."""
+    head's moments move. An optimizer averaging every weight (``use_ema``) is refused."""
     done = _ok(python_without_tensorflow("-c", FROZEN_STEP))
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["kept"] == {"conv": True, "bn": True, "head": False}
@@ -159,6 +165,7 @@ def test_frozen_layers_and_their_optimizer_slots_stay_as_they_are_under_jax():
     assert len(result["slots"]) == 12  # a moment and a velocity per weight, frozen or not
     assert {path for path, total in result["slots"].items() if total > 0} == {
         path for path in result["slots"] if "/head_" in path}
+    assert "with use_ema cannot train a model with frozen layers" in result["ema"]
 
 
 STUDY_PLAN = f"""
@@ -176,16 +183,12 @@ val_fold = 0
 """
 
 
-def test_study_run_and_report_under_jax(ptbxl_built, georgia_built, tmp_path):
+def test_study_run_and_report_under_jax(data_root, tmp_path):
     """A three-cell study (two scratch cells, one frozen-backbone fine-tune) and its report."""
-    root = tmp_path / "data"
-    root.mkdir()
-    for built in (ptbxl_built, georgia_built):
-        (root / built.name).symlink_to(built, target_is_directory=True)
     plan = tmp_path / "tiny.toml"
     plan.write_text(STUDY_PLAN)
     study = tmp_path / "study"
-    done = _ok(run_without_tensorflow("study", "run", "--plan", plan, "--data-root", root,
+    done = _ok(run_without_tensorflow("study", "run", "--plan", plan, "--data-root", data_root,
                                       "--out", study))
     assert "3/3 cells done" in done.stdout
     results = {path.stem: json.loads(path.read_text())

@@ -37,15 +37,6 @@ val_fold = 0
 
 
 @pytest.fixture
-def data_root(tmp_path, ptbxl_built, georgia_built):
-    root = tmp_path / "data"
-    root.mkdir()
-    for built in (ptbxl_built, georgia_built):
-        (root / built.name).symlink_to(built, target_is_directory=True)
-    return root
-
-
-@pytest.fixture
 def spy(monkeypatch):
     """Counts the real trainer's runs per cell."""
     calls = []
