@@ -92,23 +92,29 @@ def _same(first: list[np.ndarray], second: list[np.ndarray]) -> bool:
     return all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
 
 
-@pytest.mark.parametrize("strategy, source", [
-    ("full", "jax"), ("linear", "tensorflow"), ("gradual", "tensorflow"), ("lp-ft", "jax")])
+@pytest.mark.parametrize("strategy, source, devices", [
+    ("full", "jax", 1), ("linear", "tensorflow", 1), ("gradual", "tensorflow", 1),
+    ("lp-ft", "jax", 1), ("lp-ft", "tensorflow", 2)])
 def test_every_builtin_strategy_finetunes_under_jax(checkpoints, ptbxl_built, tmp_path,
-                                                    strategy, source):
+                                                    strategy, source, devices):
     """Each strategy's phases run (the logged learning rate is the phase's) and its frozen
     backbone stays bit for bit the checkpoint's: always for ``linear``; for ``gradual`` and
-    ``lp-ft`` (the LSTM's one stage trains from epoch 2) exactly when epoch 1 is the best."""
+    ``lp-ft`` (the LSTM's one stage trains from epoch 2) exactly when epoch 1 is the best.
+    On two devices (``--strategy data-parallel``), the compiled steps are rebuilt when the
+    backbone is unfrozen (their output layout lists trainable and frozen weights apart)."""
     from ecg_tl_keras.training.strategies import STRATEGIES, finetune_phases
 
     assert set(STRATEGIES.names()) >= {"full", "linear", "gradual", "lp-ft"}
     run = tmp_path / "run"
+    parallel = ["--strategy", "data-parallel"] if devices > 1 else []
     _ok(run_without_tensorflow("train", "--data", ptbxl_built, "--model", "lstm", "--out", run,
                                "--epochs", EPOCHS, "--batch-size", BATCH, "--lr", LR,
-                               "--finetune-from", checkpoints[source], "--finetune", strategy))
+                               "--finetune-from", checkpoints[source], "--finetune", strategy,
+                               *parallel, devices=devices))
     metrics = json.loads((run / "metrics.json").read_text())
     phases = finetune_phases(strategy, 1, EPOCHS)
     assert metrics["finetune"] == strategy
+    assert json.loads((run / "config.json").read_text())["replicas"] == devices
     with open(run / "history.csv", newline="") as handle:
         rates = [float(row["lr"]) for row in csv.DictReader(handle)]
     factors = [next(p for p in reversed(phases) if p.start_epoch <= epoch).lr_factor

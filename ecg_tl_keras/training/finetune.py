@@ -251,9 +251,9 @@ class PhasedFinetuning(keras.callbacks.Callback):
     next phase then starts at the next epoch and its schedule boundary moves there.
     The losses seen so far are the callback's state (:meth:`state`,
     :meth:`load_state`, saved with each backup), so a resumed run switches at the
-    same epoch as an uninterrupted one. When the trainable set changes, the train
-    function is rebuilt (``Model.fit``); the multi-worker loop notices the change
-    itself. Place it after the callback that adds ``monitor`` to the epoch logs.
+    same epoch as an uninterrupted one. When the trainable set changes, the compiled
+    train, test and predict steps are rebuilt (``Model.fit``); the multi-worker loop
+    notices the change itself. Place it after the callback that adds ``monitor`` to the epoch logs.
 
     Args:
         phases: the strategy's phases.
@@ -292,8 +292,7 @@ class PhasedFinetuning(keras.callbacks.Callback):
         n_stages = len(backbone_stages(self.model))
         unfreeze_stages(self.model, n_stages if phase.stages is None else phase.stages)
         if self._current is not None:
-            if getattr(self.model, "train_function", None) is not None:
-                self.model.make_train_function(force=True)
+            _rebuild_step_functions(self.model)
             if self.log is not None and self.starts[index] == epoch:
                 self.log(self._start_line(index, epoch))
         self._current = index
@@ -338,6 +337,15 @@ class PhasedFinetuning(keras.callbacks.Callback):
         """Restores :meth:`state`'s arrays and the phase starts they decide."""
         self.losses = [float(value) for value in stored["losses"]]
         self._update_starts()
+
+
+def _rebuild_step_functions(model: keras.Model) -> None:
+    """Rebuilds the model's compiled steps after its trainable set changed: the train step
+    updates other variables, and under a JAX distribution each step's output layout lists the
+    trainable and non-trainable variables apart."""
+    for step in ("train", "test", "predict"):
+        if getattr(model, f"{step}_function", None) is not None:
+            getattr(model, f"make_{step}_function")(force=True)
 
 
 def strategy_phases(model: keras.Model, finetune: str, epochs: int) -> list[Phase]:
