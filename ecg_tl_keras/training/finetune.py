@@ -140,7 +140,7 @@ class PhaseSchedule(keras.optimizers.schedules.LearningRateSchedule):
                              f"{len(factors)} factors")
         self.base = base
         self.factors = [float(f) for f in factors]
-        self._boundaries = keras.Variable(_increasing(boundaries), dtype="int64",
+        self._boundaries = keras.Variable(_increasing(boundaries), dtype="int32",
                                           trainable=False, name="phase_boundaries")
 
     @property
@@ -157,7 +157,7 @@ class PhaseSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     def __call__(self, step):
         base = self.base(step) if callable(self.base) else self.base
-        started = keras.ops.greater_equal(keras.ops.cast(step, "int64"), self._boundaries)
+        started = keras.ops.greater_equal(keras.ops.cast(step, "int32"), self._boundaries)
         phase = keras.ops.sum(keras.ops.cast(started, "int32"))
         factor = keras.ops.take(keras.ops.convert_to_tensor(self.factors, "float32"), phase)
         return keras.ops.cast(base, "float32") * factor
