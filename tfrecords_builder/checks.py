@@ -57,7 +57,7 @@ def signal_flags(signal: np.ndarray,
     # Leads can only be equal if their maxima are: compare those candidates sample by sample.
     varying = np.flatnonzero(~flat)  # flat leads equal each other trivially; reported as flat
     pairs = []
-    if np.unique(high[varying]).size < varying.size:
+    if len(set(high[varying].tolist())) < varying.size:
         first_of: dict[float, int] = {}
         for i in varying:
             j = first_of.setdefault(float(high[i]), i)

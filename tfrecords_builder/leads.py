@@ -19,6 +19,7 @@ tfrecords_builder.errors.RecordRejected: missing lead V5; record has MLII (mappe
 
 from __future__ import annotations
 
+import functools
 from typing import Mapping, Sequence
 
 from tfrecords_builder.errors import RecordRejected
@@ -117,7 +118,15 @@ def select_leads(channel_names: Sequence[str], leads: Sequence[str] = STANDARD_L
         RecordRejected: a lead no channel is (the message lists the record's channels), or
             a lead two channels are (which one is meant is unknown).
     """
-    names = mapped_names(channel_names, lead_map)
+    # A release names its channels the same way in every record: the answer is cached.
+    return list(_selected_leads(tuple(channel_names), tuple(leads),
+                                tuple((lead_map or {}).items())))
+
+
+@functools.lru_cache(maxsize=1024)
+def _selected_leads(channel_names: tuple[str, ...], leads: tuple[str, ...],
+                    lead_map: tuple[tuple[str, str], ...]) -> tuple[int, ...]:
+    names = mapped_names(channel_names, dict(lead_map))
     shown = [name if name == channel else f"{channel} (mapped to {name})"
              for channel, name in zip(channel_names, names)]
     wanted = {canonical_lead(lead) for lead in leads}
@@ -133,7 +142,7 @@ def select_leads(channel_names: Sequence[str], leads: Sequence[str] = STANDARD_L
     if missing:
         raise RecordRejected(f"missing lead{'s' if len(missing) > 1 else ''} "
                              f"{', '.join(missing)}; record has {', '.join(shown) or 'no signals'}")
-    return [position[canonical_lead(lead)] for lead in leads]
+    return tuple(position[canonical_lead(lead)] for lead in leads)
 
 
 def unread_channels(names: Sequence[str], units: Sequence[str],

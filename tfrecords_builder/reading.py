@@ -43,7 +43,9 @@ class RawSignal:
 
 def wfdb_header_path(path: str | os.PathLike) -> Path:
     """The ``.hea`` of a WFDB record given by its header, a data file or its bare name."""
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)
+    if path.suffix == ".hea":
+        return path
     return path.with_suffix(".hea") if path.suffix else path.with_name(path.name + ".hea")
 
 
@@ -65,7 +67,7 @@ def read_signal_file(path: str | os.PathLike, leads: Sequence[str] = STANDARD_LE
             or in a unit that is not a voltage; the message starts with the file.
         RecordRejected: a requested lead no channel is, or two channels are.
     """
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)
     options = {"lead_map": lead_map, "assume_units": assume_units}
     if path.suffix in EDF_SUFFIXES:
         data, fs, names, ignored = read_edf_leads(path, leads, max_seconds, **options)

@@ -20,7 +20,6 @@ from fractions import Fraction
 from typing import Sequence
 
 import numpy as np
-from scipy.signal import firwin, resample_poly
 
 from tfrecords_builder.errors import RecordRejected
 from tfrecords_builder.leads import (  # noqa: F401 - re-exported: imported from here elsewhere
@@ -146,6 +145,10 @@ class SignalConditioner:
         if (self.up, self.down) != (1, 1) and resample == "poly":
             max_rate = max(self.up, self.down)
             half_len = 10 * max_rate
+            # imported here: a build that never resamples skips scipy.signal's import (about
+            # 1.5 s in the main process and in each worker)
+            from scipy.signal import firwin
+
             self._fir = firwin(2 * half_len + 1, 1.0 / max_rate, window=("kaiser", 5.0))
         self.min_input_samples = math.ceil(self.cropped * self.down / self.up)
         self.input_samples_needed = self.min_input_samples + math.ceil(half_len / self.up)
@@ -160,11 +163,17 @@ class SignalConditioner:
         if length < self.min_input_samples:
             raise RecordRejected(
                 f"too short: {length / self.fs_in:.2f} s < {self.seconds:g} s")
-        leads = signal[: self.input_samples_needed, select_leads(lead_names, self.leads)]
+        order = select_leads(lead_names, self.leads)
+        # already in order (as a reader's records come): a view; the float32 copy below is new
+        leads = signal[: self.input_samples_needed]
+        if order != list(range(signal.shape[1])):
+            leads = leads[:, order]
         leads = repair_non_finite(leads, self.nan_policy)
         if self.resample == "decimate":
             leads = leads[:: self.down]
         elif self._fir is not None:
+            from scipy.signal import resample_poly
+
             leads = resample_poly(leads.astype(np.float64), self.up, self.down, axis=0,
                                   window=self._fir)
         leads = leads[:self.cropped]

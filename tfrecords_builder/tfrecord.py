@@ -27,7 +27,12 @@ _LENGTH_DELIMITED = 2
 _CRC_MASK_DELTA = 0xA282EAD8
 
 
+_ONE_BYTE = tuple(bytes([value]) for value in range(0x80))
+
+
 def _varint(value: int) -> bytes:
+    if 0 <= value < 0x80:  # labels, folds, field keys: most varints are one byte
+        return _ONE_BYTE[value]
     value &= 0xFFFFFFFFFFFFFFFF  # int64 two's complement, as protobuf encodes negatives
     out = bytearray()
     while value > 0x7F:
@@ -42,20 +47,31 @@ def _field(number: int, payload: bytes) -> bytes:
     return _varint(number << 3 | _LENGTH_DELIMITED) + _varint(len(payload)) + payload
 
 
-def _bytes_feature(values: list[bytes]) -> bytes:
-    return _field(1, b"".join(_field(1, value) for value in values))  # Feature.bytes_list
+def _field_parts(number: int, parts: list) -> list:
+    """:func:`_field` over the concatenation of ``parts``, as parts: the payload (a signal's
+    48 kB) is copied once, when the example is joined, not once per level of nesting."""
+    return [_varint(number << 3 | _LENGTH_DELIMITED) + _varint(sum(map(len, parts))), *parts]
 
 
-def _int64_feature(values) -> bytes:
+def _bytes_feature(values: list[bytes]) -> list:
+    return _field_parts(1, [part for value in values for part in _field_parts(1, [value])])
+
+
+def _int64_feature(values) -> list:
     packed = b"".join(_varint(int(value)) for value in values)
-    return _field(3, _field(1, packed))  # Feature.int64_list, packed Int64List.value
+    return [_field(3, _field(1, packed))]  # Feature.int64_list, packed Int64List.value
+
+
+def _example_parts(features: dict[str, list]) -> list:
+    entries = []
+    for name, feature in sorted(features.items()):
+        entries += _field_parts(1, [_field(1, name.encode()), *_field_parts(2, feature)])
+    return _field_parts(1, entries)  # Example.features -> Features.feature map entries
 
 
 def encode_example(features: dict[str, bytes]) -> bytes:
     """An ``Example`` from encoded ``Feature`` messages, keyed by name (in key order)."""
-    entries = b"".join(_field(1, _field(1, name.encode()) + _field(2, feature))
-                       for name, feature in sorted(features.items()))
-    return _field(1, entries)  # Example.features -> Features.feature map entries
+    return b"".join(_example_parts({name: [feature] for name, feature in features.items()}))
 
 
 def serialize_example(signal: np.ndarray, labels, record_id: str, patient_id: str,
@@ -69,8 +85,8 @@ def serialize_example(signal: np.ndarray, labels, record_id: str, patient_id: st
         schema.FOLD.name: [fold],
     }
     encoders = {"bytes": _bytes_feature, "int64": _int64_feature}
-    return encode_example({feature.name: encoders[feature.kind](values[feature.name])
-                           for feature in schema.FEATURES})
+    return b"".join(_example_parts({feature.name: encoders[feature.kind](values[feature.name])
+                                    for feature in schema.FEATURES}))
 
 
 def masked_crc32c(data: bytes) -> int:
@@ -81,5 +97,5 @@ def masked_crc32c(data: bytes) -> int:
 def frame(data: bytes) -> bytes:
     """One TFRecord: the bytes ``tf.io.TFRecordWriter.write(data)`` appends to a file."""
     length = struct.pack("<Q", len(data))
-    return (length + struct.pack("<I", masked_crc32c(length)) + data
-            + struct.pack("<I", masked_crc32c(data)))
+    return b"".join((length, struct.pack("<I", masked_crc32c(length)), data,
+                     struct.pack("<I", masked_crc32c(data))))

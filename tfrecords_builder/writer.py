@@ -15,6 +15,10 @@ from pathlib import Path
 
 from tfrecords_builder.layout import shard_name
 
+#: Write buffer of a shard file: a record (48 kB at 100 Hz) is larger than the default 8 kB
+#: buffer, so that buffer made one system call per record.
+_BUFFER_BYTES = 1 << 20
+
 
 class ShardedWriter:
     """Writes one split's framed records into shards of ``shard_size`` records."""
@@ -41,7 +45,7 @@ class ShardedWriter:
         self._paths.append(path)
         self._counts.append(0)
         self._digests.append(hashlib.sha256())
-        self._file = open(path, "wb")
+        self._file = open(path, "wb", buffering=_BUFFER_BYTES)
 
     def close(self) -> None:
         if self._file is not None:

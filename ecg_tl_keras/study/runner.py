@@ -24,10 +24,12 @@ from ecg_tl_keras.built import BuiltDataset
 from ecg_tl_keras.study.cells import Cell, expand_cells, select_stage, shard_cells
 from ecg_tl_keras.study.plan import Plan
 from ecg_tl_keras.study.progress import CellProgress
+from ecg_tl_keras.study.rates import describe_rates, measured_rate
 from ecg_tl_keras.study.results import read_result, result_path, run_dir, write_result
 from ecg_tl_keras.training.rundir import RunDir
-from tfrecords_builder.signal import DEFAULT_RESAMPLE
+from tfrecords_builder.cli import command_flags
 from tfrecords_builder.layout import MANIFEST
+from tfrecords_builder.options import setting_defaults
 
 #: Published record counts of the full releases, used when no manifest has been built yet.
 PUBLISHED_RECORDS = {"ptbxl": 21799, "cpsc2018": 6877, "georgia": 10344, "ptb": 549,
@@ -246,23 +248,18 @@ def build_mismatches(plan: Plan, dataset: str, manifest: dict) -> list[str]:
         ...                  {"build_options": {"resample": "poly", "keep_unlabeled": True}})
         ["resample: built with 'poly', the plan needs 'decimate'"]
     """
-    built = dict(manifest.get("build_options", {}))
-    built.setdefault("resample", DEFAULT_RESAMPLE)  # builds made before the option existed
-    built.update(built.pop("reader_options", None) or {})
+    recorded = dict(manifest.get("build_options", {}))
+    reader_options = recorded.pop("reader_options", None) or {}
+    # defaults first: builds made before an option existed, and the shape options a default
+    # build leaves out of its manifest
+    built = {**setting_defaults(), **recorded, **reader_options}
     return [f"{name}: built with {built.get(name)!r}, the plan needs {wanted!r}"
             for name, wanted in sorted(plan.build_for(dataset).items())
             if built.get(name, False if isinstance(wanted, bool) else None) != wanted]
 
 
 def _build_flags(plan: Plan, dataset: str) -> str:
-    flags = []
-    for name, value in sorted(plan.build_for(dataset).items()):
-        flag = "--" + name.replace("_", "-")
-        if value is True:
-            flags.append(flag)
-        elif value is not False:
-            flags.append(f"{flag} {value}")
-    return " ".join(flags)
+    return command_flags(dataset, dict(sorted(plan.build_for(dataset).items())))
 
 
 def _log_build(plan: Plan, cells: Sequence[Cell], data_root, log) -> None:
@@ -308,10 +305,13 @@ def train_records(dataset: str, data_root: str | Path) -> tuple[int, str]:
 
 
 def cpu_samples_per_s(model: str) -> float | None:
-    """The backbone's measured training rate (its spec's ``cpu_samples_per_s``), or None."""
+    """The backbone's training rate: measured over a full-size epoch under the Keras backend
+    in use (:mod:`ecg_tl_keras.study.rates`), else its spec's ``cpu_samples_per_s``, else None."""
     from ecg_tl_keras.models import get_backbone_spec
 
-    return get_backbone_spec(model).cpu_samples_per_s
+    registered = get_backbone_spec(model).cpu_samples_per_s
+    measured = measured_rate(model)
+    return registered if measured is None else measured
 
 
 def estimate_cpu_hours(cell: Cell, records: int) -> float | None:
@@ -343,9 +343,7 @@ def _dry_run(cells: Sequence[Cell], data_root, out, summary: Summary, log) -> No
     rates = {model: cpu_samples_per_s(model) for model in dict.fromkeys(c.model for c in cells)}
     log(f"estimated compute for the {summary.cells - summary.done} cells not done: "
         f"{summary.cpu_hours:.1f} CPU hours = epochs x train records / training samples per s "
-        f"measured on 2 CPU cores at batch 256 ("
-        f"{', '.join(f'{m} {r:g}' for m, r in rates.items() if r)}); per-epoch evaluation "
-        "not counted, a GPU is much faster")
+        f"({describe_rates(rates)}); per-epoch evaluation not counted, a GPU is much faster")
     unmeasured = [model for model, rate in rates.items() if rate is None]
     if unmeasured:
         log(f"not counted (?): cells of {', '.join(unmeasured)}, which have no measured rate; "

@@ -12,12 +12,13 @@ import abc
 import collections
 import dataclasses
 from pathlib import Path
-from typing import ClassVar
-
-import pandas as pd
+from typing import TYPE_CHECKING, ClassVar
 
 from tfrecords_builder.reading import RawSignal, read_signal_file
 from tfrecords_builder.signal import STANDARD_LEADS
+
+if TYPE_CHECKING:  # pandas is imported where a table is read: worker processes never need it
+    import pandas as pd
 
 __all__ = ["RawSignal", "Reader", "RecordRef", "SourceError"]
 
@@ -135,6 +136,8 @@ class Reader(abc.ABC):
     @staticmethod
     def read_table(path: Path, what: str, **read_csv_options) -> pd.DataFrame:
         """A CSV table of the release, or a SourceError naming the file when it cannot be parsed."""
+        import pandas as pd
+
         try:
             return pd.read_csv(path, **read_csv_options)
         except (OSError, ValueError) as error:  # pandas' parser and decoding errors are ValueErrors

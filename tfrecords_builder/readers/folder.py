@@ -34,13 +34,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from tfrecords_builder.readers.base import RawSignal, Reader, RecordRef, SourceError
 from tfrecords_builder.leads import STANDARD_LEADS, parse_lead_map, standard_lead_subset
 from tfrecords_builder.units import check_assume_units
 from tfrecords_builder.wfdb_io import names_in, other_case
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RECORD, PATIENT, LABELS, SPLIT = "record", "patient", "labels", "split"
 SPLIT_VALUES = ("train", "test")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import ast
 
-import pandas as pd
-
 from tfrecords_builder.readers.base import RawSignal, Reader, RecordRef, SourceError
 
 SUPERCLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
@@ -28,6 +26,30 @@ def _whole(value, field: str, low: int, high: int | None = None) -> int:
 
 
 _FILENAME_COLUMN = {100: "filename_lr", 500: "filename_hr"}
+
+
+def _scp_codes(text) -> dict | None:
+    """The ``scp_codes`` cell as a dict of SCP codes, or None when it is not one."""
+    try:
+        codes = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError):
+        return None
+    if isinstance(codes, dict) and all(isinstance(code, str) for code in codes):
+        return codes
+    return None
+
+
+def _empty_rows(table) -> list[bool]:
+    """Per row of ``table``: whether every cell is missing or blank."""
+    def blank(values):
+        return values.isna() | (values.astype(str).str.strip() == "")
+
+    empty = blank(table["ecg_id"])  # a row with an ecg_id is not empty: look no further
+    for column in table.columns:
+        if not empty.any():
+            break
+        empty[empty] &= blank(table.loc[empty, column])
+    return empty.tolist()
 
 
 class PtbxlReader(Reader):
@@ -91,10 +113,15 @@ class PtbxlReader(Reader):
         if missing:
             raise SourceError(f"{self.database}: missing column(s) {', '.join(missing)}; "
                               f"expected PTB-XL's ptbxl_database.csv")
+        empty = _empty_rows(table)
+        codes_of: dict = {}  # scp_codes text -> its codes: the release repeats many texts
         refs = []
-        for row_number, row in enumerate(table.to_dict("records"), start=2):  # line 1 is the header
+        rows = table[list(needed)].to_dict("records")
+        for row_number, (row, is_empty) in enumerate(zip(rows, empty), start=2):  # line 1: header
             try:
-                refs.append(self._record(row))
+                if is_empty:
+                    raise ValueError("empty row")
+                refs.append(self._record(row, codes_of))
             except ValueError as error:
                 record_id = _whole(row["ecg_id"], "ecg_id", 1) if _is_whole(row["ecg_id"]) else None
                 where = f"ecg_id {record_id}" if record_id is not None else f"line {row_number}"
@@ -102,19 +129,17 @@ class PtbxlReader(Reader):
                           f"{self.database} {where}: {error}")
         return sorted(refs, key=lambda ref: int(ref.record_id))
 
-    def _record(self, row: dict) -> RecordRef:
+    def _record(self, row: dict, codes_of: dict) -> RecordRef:
         """One table row as a record; ValueError naming the field and value when unusable."""
-        if all(pd.isna(value) or str(value).strip() == "" for value in row.values()):
-            raise ValueError("empty row")
         filename = row[_FILENAME_COLUMN[self.sampling_rate]]
         if not isinstance(filename, str) or not filename.strip():
             raise ValueError(
                 f"{_FILENAME_COLUMN[self.sampling_rate]} is {filename!r}; expected a record path")
-        try:
-            codes = ast.literal_eval(row["scp_codes"])
-        except (ValueError, SyntaxError, TypeError):
-            codes = None
-        if not (isinstance(codes, dict) and all(isinstance(code, str) for code in codes)):
+        text = row["scp_codes"]
+        if not isinstance(text, str) or text not in codes_of:
+            codes_of[text] = _scp_codes(text)
+        codes = codes_of[text]
+        if codes is None:
             raise ValueError(f"scp_codes is {row['scp_codes']!r}; expected a dict of SCP codes "
                              f"such as {{'NORM': 100.0}}")
         return RecordRef(
