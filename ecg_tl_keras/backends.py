@@ -3,10 +3,10 @@
 `ecg_tl_keras.models` (backbones, heads, normalization, `replace_head`,
 freezing) is plain Keras 3 and runs under every backend: `KERAS_BACKEND=jax`,
 `torch` or `tensorflow`, and importing it does not import TensorFlow. `train`
-(and `study run`, which trains through it) runs under TensorFlow (`tf.data`,
-`tf.distribute`) and under JAX (the TensorFlow-free shard reader,
-`keras.distribution`); `evaluate`, `predict`, `demo` and `advise` read TFRecords with
-`tf.data`, so they need the TensorFlow backend. Each says so in one line under another.
+(and `study run` and `demo`, which train through it), `evaluate` and `predict` run
+under TensorFlow (`tf.data`, `tf.distribute`) and under JAX (the TensorFlow-free
+shard reader, `keras.distribution`); `advise` reads TFRecords with `tf.data`, so it
+needs the TensorFlow backend. Each says so in one line under another.
 
 Example:
     >>> keras_backend() in ("tensorflow", "jax", "torch", "numpy", "openvino")

@@ -35,9 +35,10 @@ COMMANDS = {
 }
 
 #: Commands that read TFRecords with tf.data (``study`` checks when it trains a cell).
-TENSORFLOW_COMMANDS = ("evaluate", "predict", "demo", "advise")
-#: Commands that also run under the JAX backend (``backends.TRAINING_BACKENDS``).
-TRAINING_COMMANDS = ("train",)
+TENSORFLOW_COMMANDS = ("advise",)
+#: Commands that also run under the JAX backend (``backends.TRAINING_BACKENDS``), without
+#: TensorFlow.
+TRAINING_COMMANDS = ("train", "evaluate", "predict", "demo")
 
 COMMAND_HELP = {
     "train": "train a backbone from scratch or fine-tune it from a .keras checkpoint",

@@ -15,6 +15,9 @@
 #   first=$(sbatch --parsable --export=ALL,STAGE=pretrain examples/paper_plan_array_job.sh)
 #   sbatch --dependency=afterok:$first --export=ALL,STAGE=finetune examples/paper_plan_array_job.sh
 #
+# Under the JAX backend (TensorFlow need not be installed): KERAS_BACKEND=jax sbatch ... (sbatch
+# passes the environment on; set it before anything imports Keras).
+#
 #SBATCH --job-name=ecg-tl-paper
 #SBATCH --array=0-31
 #SBATCH --cpus-per-task=8

@@ -115,8 +115,8 @@ def georgia_built(tmp_path_factory, sample_data) -> Path:
 
 
 @pytest.fixture
-def built_data_root(tmp_path, ptbxl_built, georgia_built) -> Path:
-    """A data root holding the built PTB-XL and Georgia samples (``DATA/ptbxl``, ``georgia``)."""
+def data_root(tmp_path, ptbxl_built, georgia_built) -> Path:
+    """A ``--data-root`` folder holding the built PTB-XL and Georgia samples (links)."""
     root = tmp_path / "data"
     root.mkdir()
     for built in (ptbxl_built, georgia_built):

@@ -161,20 +161,28 @@ def _refusal(backend: str, command: list, tmp_path) -> list:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_commands_name_the_backends_they_need(backend, tmp_path):
-    """``train`` runs under TensorFlow or JAX (tests/test_jax_training.py); ``evaluate``
-    and the other tf.data commands need TensorFlow. Refusals are one line naming both."""
-    lines = _refusal(backend, ["evaluate", "--checkpoint", "x.keras", "--data", str(tmp_path)],
-                     tmp_path)
-    assert len(lines) == 1 and "needs the TensorFlow Keras backend" in lines[0]
-    assert repr(backend) in lines[0]
+    """``train``, ``evaluate``, ``predict`` and ``demo`` run under TensorFlow or JAX
+    (tests/test_jax_training.py, tests/test_jax_cli.py); the commands left in
+    ``cli.TENSORFLOW_COMMANDS`` (``advise``) need TensorFlow. Refusals are one line naming
+    both."""
+    from ecg_tl_keras import cli
+
+    if "advise" in cli.TENSORFLOW_COMMANDS:
+        advise = ["advise", "--data", str(tmp_path), "--checkpoint", "x.keras", "--out", "x"]
+        lines = _refusal(backend, advise, tmp_path)
+        assert len(lines) == 1 and "needs the TensorFlow Keras backend" in lines[0]
+        assert repr(backend) in lines[0]
     train = ["train", "--data", str(tmp_path), "--model", "gru", "--out", "x"]
-    if backend == "jax":  # train gets as far as the data
-        lines = _refusal(backend, train, tmp_path)
-        assert len(lines) == 1 and "manifest.json not found" in lines[0]
+    evaluate = ["evaluate", "--checkpoint", "x.keras", "--data", str(tmp_path)]
+    if backend == "jax":  # train and evaluate get as far as the data
+        for command in (train, evaluate):
+            lines = _refusal(backend, command, tmp_path)
+            assert len(lines) == 1 and "manifest.json not found" in lines[0]
         return
-    lines = _refusal(backend, train, tmp_path)
-    assert len(lines) == 1 and "runs under the TensorFlow or JAX Keras backend" in lines[0]
-    assert repr(backend) in lines[0] and "KERAS_BACKEND=jax" in lines[0]
+    for command in (train, evaluate):
+        lines = _refusal(backend, command, tmp_path)
+        assert len(lines) == 1 and "runs under the TensorFlow or JAX Keras backend" in lines[0]
+        assert repr(backend) in lines[0] and "KERAS_BACKEND=jax" in lines[0]
     done = run_under(backend, f"""
 from ecg_tl_keras.training import TrainConfig, train
 try:

@@ -10,18 +10,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from conftest import comparable_run, copy_with_a_damaged_shard
+from jax_processes import run_without_tensorflow
 
 from ecg_tl_keras.training import faults
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-NO_TENSORFLOW = PROJECT_ROOT / "bench" / "no_tensorflow"
 EPOCHS = 3
 
 pytestmark = [
@@ -30,22 +25,12 @@ pytestmark = [
 ]
 
 
-def jax_train(data, out, *extra, fault: str | None = None,
-              devices: int = 1) -> subprocess.CompletedProcess:
+def jax_train(data, out, *extra, fault: str | None = None, devices: int = 1):
     """``python -m ecg_tl_keras train`` under JAX without TensorFlow (a small LSTM run), on
     ``devices`` virtual CPU devices."""
-    env = {**os.environ, "KERAS_BACKEND": "jax",
-           "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}", "JAX_PLATFORMS": "cpu",
-           "CUDA_VISIBLE_DEVICES": "",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(NO_TENSORFLOW), str(PROJECT_ROOT),
-                                                       os.environ.get("PYTHONPATH")]))}
-    env.pop(faults.ENV, None)
-    if fault is not None:
-        env[faults.ENV] = fault
-    command = [sys.executable, "-m", "ecg_tl_keras", "train", "--data", str(data), "--model",
-               "lstm", "--out", str(out), "--epochs", str(EPOCHS), "--batch-size", "64", *extra]
-    return subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                          timeout=900)
+    return run_without_tensorflow("train", "--data", data, "--model", "lstm", "--out", out,
+                                  "--epochs", EPOCHS, "--batch-size", 64, *extra, fault=fault,
+                                  devices=devices)
 
 
 @pytest.fixture(scope="module")
@@ -113,17 +98,3 @@ def test_data_parallel_on_two_devices_matches_one_device(ptbxl_built, tmp_path, 
                     "--batch-size", "63", devices=2)
     assert odd.returncode == 2
     assert "--batch-size 63 must be a multiple of the 2 devices" in odd.stderr
-
-
-def test_finetuning_under_jax_full_runs_and_freezing_is_refused(ptbxl_built, tmp_path, reference):
-    checkpoint = str(reference / "best.keras")
-    full = jax_train(ptbxl_built, tmp_path / "full", "--finetune-from", checkpoint,
-                     "--finetune", "full", "--epochs", "1")
-    assert full.returncode == 0, full.stderr[-3000:]
-    assert json.loads((tmp_path / "full" / "metrics.json").read_text())["finetune"] == "full"
-    frozen = jax_train(ptbxl_built, tmp_path / "lpft", "--finetune-from", checkpoint,
-                       "--finetune", "lp-ft")
-    assert frozen.returncode == 2
-    assert ("--finetune lp-ft freezes layers, which training under KERAS_BACKEND=jax does not "
-            "support yet") in frozen.stderr
-    assert not (tmp_path / "lpft").exists()

@@ -105,6 +105,18 @@ def test_thresholds_maximise_each_labels_f1_and_keep_half_without_positives():
     assert entry["values"][0] != 0.5  # the data make 0.5 a poor threshold for A
 
 
+def test_a_label_whose_probabilities_are_all_zero_keeps_half_with_a_note():
+    """A collapsed model (every probability 0.0 for a label, as float32 sigmoids saturate
+    to): no threshold predicts a record, so 0.5 is kept, not a crash at the end of a run."""
+    from ecg_tl_keras.training.thresholds import max_f1_thresholds
+
+    entry = max_f1_thresholds([[1, 1], [0, 1], [1, 0]], [[0.0, 0.9], [0.0, 0.8], [0.0, 0.1]],
+                              ["A", "B"], split="val")
+    assert entry["values"] == [0.5, 0.45]
+    assert entry["notes"] == {"A": "every probability in the selection split is 0: 0.5"}
+    assert entry["selection_f1"][0] == 0.0
+
+
 # --- predict: a checkpoint trained on the built sample ----------------------------------------
 
 MAX_F1 = "max F1 per label on the selection split"

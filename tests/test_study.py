@@ -160,6 +160,15 @@ def test_cell_settings_are_train_config_values_and_keep_the_result_layout(tmp_pa
     assert (config.epochs, config.batch_size, config.lr, config.val_fold) == (3, 8, 0.01, 0)
 
 
+def test_a_plans_finetuning_strategy_is_its_finetunes_and_scratch_cells_train_everything(tmp_path):
+    """A plan with ``finetune = "lp-ft"``: its scratch cells (no checkpoint to start from)
+    train the whole network; TrainConfig refuses lp-ft without a checkpoint."""
+    configs = {cell.kind: make_config(cell, tmp_path, tmp_path / "study")
+               for cell in expand_cells(tiny_plan(finetune="lp-ft"))}
+    assert (configs["scratch"].finetune, configs["scratch"].finetune_from) == ("full", None)
+    assert configs["finetune"].finetune == "lp-ft" and configs["finetune"].finetune_from
+
+
 @pytest.mark.parametrize("count", [1, 2, 3, 5, 40])
 def test_shards_partition_the_cells(count):
     cells = expand_cells(load_plan("paper"))

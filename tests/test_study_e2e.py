@@ -37,11 +37,6 @@ val_fold = 0
 
 
 @pytest.fixture
-def data_root(built_data_root):
-    return built_data_root
-
-
-@pytest.fixture
 def spy(monkeypatch):
     """Counts the real trainer's runs per cell."""
     calls = []

@@ -42,11 +42,6 @@ def preset(tmp_path_factory, ptbxl_built):
     return folder
 
 
-@pytest.fixture
-def data_root(built_data_root):
-    return built_data_root
-
-
 def _plan(preset_path, data_root=None, **changes):
     return plan_from_dict({**PLAN, "pretrained": {"tiny": str(preset_path)}, **changes},
                           name="mini", data_root=data_root)

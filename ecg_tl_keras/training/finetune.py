@@ -23,6 +23,7 @@ from ecg_tl_keras.models import (
 from ecg_tl_keras.models.normalization import layer_input_scaling
 from ecg_tl_keras.models.presets import load_pretrained
 from ecg_tl_keras.training.checkpoints import input_mismatch, label_names
+from ecg_tl_keras.training.frozen_updates import follow_trainable_variables
 from tfrecords_builder.manifest import Manifest
 from ecg_tl_keras.training.strategies import Phase, finetune_phases, phase_starts
 
@@ -139,7 +140,7 @@ class PhaseSchedule(keras.optimizers.schedules.LearningRateSchedule):
                              f"{len(factors)} factors")
         self.base = base
         self.factors = [float(f) for f in factors]
-        self._boundaries = keras.Variable(_increasing(boundaries), dtype="int64",
+        self._boundaries = keras.Variable(_increasing(boundaries), dtype="int32",
                                           trainable=False, name="phase_boundaries")
 
     @property
@@ -156,7 +157,7 @@ class PhaseSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     def __call__(self, step):
         base = self.base(step) if callable(self.base) else self.base
-        started = keras.ops.greater_equal(keras.ops.cast(step, "int64"), self._boundaries)
+        started = keras.ops.greater_equal(keras.ops.cast(step, "int32"), self._boundaries)
         phase = keras.ops.sum(keras.ops.cast(started, "int32"))
         factor = keras.ops.take(keras.ops.convert_to_tensor(self.factors, "float32"), phase)
         return keras.ops.cast(base, "float32") * factor
@@ -250,9 +251,9 @@ class PhasedFinetuning(keras.callbacks.Callback):
     next phase then starts at the next epoch and its schedule boundary moves there.
     The losses seen so far are the callback's state (:meth:`state`,
     :meth:`load_state`, saved with each backup), so a resumed run switches at the
-    same epoch as an uninterrupted one. When the trainable set changes, the train
-    function is rebuilt (``Model.fit``); the multi-worker loop notices the change
-    itself. Place it after the callback that adds ``monitor`` to the epoch logs.
+    same epoch as an uninterrupted one. When the trainable set changes, the compiled
+    train, test and predict steps are rebuilt (``Model.fit``); the multi-worker loop
+    notices the change itself. Place it after the callback that adds ``monitor`` to the epoch logs.
 
     Args:
         phases: the strategy's phases.
@@ -291,8 +292,7 @@ class PhasedFinetuning(keras.callbacks.Callback):
         n_stages = len(backbone_stages(self.model))
         unfreeze_stages(self.model, n_stages if phase.stages is None else phase.stages)
         if self._current is not None:
-            if getattr(self.model, "train_function", None) is not None:
-                self.model.make_train_function(force=True)
+            _rebuild_step_functions(self.model)
             if self.log is not None and self.starts[index] == epoch:
                 self.log(self._start_line(index, epoch))
         self._current = index
@@ -339,6 +339,15 @@ class PhasedFinetuning(keras.callbacks.Callback):
         self._update_starts()
 
 
+def _rebuild_step_functions(model: keras.Model) -> None:
+    """Rebuilds the model's compiled steps after its trainable set changed: the train step
+    updates other variables, and under a JAX distribution each step's output layout lists the
+    trainable and non-trainable variables apart."""
+    for step in ("train", "test", "predict"):
+        if getattr(model, f"{step}_function", None) is not None:
+            getattr(model, f"make_{step}_function")(force=True)
+
+
 def strategy_phases(model: keras.Model, finetune: str, epochs: int) -> list[Phase]:
     """The phases of ``finetune`` for this model's backbone (its stage count)."""
     return finetune_phases(finetune, len(backbone_stages(model)), epochs)
@@ -350,7 +359,9 @@ def prepare_finetuning(model: keras.Model, phases: list[Phase], steps_per_epoch:
     """Builds the optimizer over every weight, then applies the first phase.
 
     The optimizer gets slots for the whole network (so unfreezing later needs
-    no rebuild, and saved optimizer states always have the same layout).
+    no rebuild, and saved optimizer states always have the same layout); under JAX it
+    then updates the trainable part of the moment
+    (:func:`~ecg_tl_keras.training.frozen_updates.follow_trainable_variables`).
 
     Args:
         model: the compiled model (its optimizer from :func:`make_optimizer`).
@@ -367,6 +378,7 @@ def prepare_finetuning(model: keras.Model, phases: list[Phase], steps_per_epoch:
     model.optimizer.build(model.trainable_variables)
     if phases == [Phase(0, None)]:  # the whole network from the start: nothing to freeze
         return None
+    follow_trainable_variables(model.optimizer, model)
     callback = PhasedFinetuning(phases, steps_per_epoch, monitor=monitor, log=log)
     callback.set_model(model)
     callback.on_epoch_begin(0)

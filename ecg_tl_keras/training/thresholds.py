@@ -35,7 +35,8 @@ def max_f1_thresholds(y_true, y_prob, labels, *, split: str) -> dict:
 
     A label's candidates are the midpoints between consecutive distinct probabilities
     (and half the lowest one); ties in F1 go to the candidate closest to 0.5. A label
-    without a positive record in the split keeps 0.5, with a note.
+    without a positive record in the split, or whose probabilities are all 0 there (a
+    collapsed model), keeps 0.5, with a note.
 
     Args:
         y_true: multi-hot targets of the selection split, ``(records, labels)``.
@@ -58,9 +59,9 @@ def max_f1_thresholds(y_true, y_prob, labels, *, split: str) -> dict:
                          f"got {y_true.shape} and {y_prob.shape}")
     values, notes = [], {}
     for column, label in enumerate(labels):
-        threshold = _best_threshold(y_true[:, column], y_prob[:, column])
+        threshold, reason = _best_threshold(y_true[:, column], y_prob[:, column])
         if threshold is None:
-            notes[label] = f"no positive record in the selection split: {DEFAULT_THRESHOLD}"
+            notes[label] = f"{reason}: {DEFAULT_THRESHOLD}"
             threshold = DEFAULT_THRESHOLD
         values.append(round(float(threshold), DECIMALS))
     return {
@@ -87,11 +88,13 @@ def fixed_thresholds(labels, reason: str) -> dict:
             "values": [DEFAULT_THRESHOLD] * len(labels), "notes": {"all": reason}}
 
 
-def _best_threshold(truth: np.ndarray, prob: np.ndarray) -> float | None:
-    """The F1-maximising threshold of one label (None without a positive record)."""
+def _best_threshold(truth: np.ndarray, prob: np.ndarray) -> tuple[float | None, str | None]:
+    """``(threshold, None)``: the F1-maximising threshold of one label; ``(None, reason)``
+    when no threshold predicts a positive record (none in the split, or every probability 0).
+    """
     positives = int(truth.sum())
     if positives == 0:
-        return None
+        return None, "no positive record in the selection split"
     order = np.argsort(-prob, kind="stable")
     prob, truth = prob[order], truth[order]
     true_positives = np.cumsum(truth)
@@ -99,9 +102,11 @@ def _best_threshold(truth: np.ndarray, prob: np.ndarray) -> float | None:
     f1 = 2 * true_positives / (predicted + positives)  # 2tp / (2tp + fp + fn)
     below = np.append(prob[1:], 0.0)  # the next lower probability (0 after the lowest)
     cuts = np.flatnonzero(prob > below)  # predicting the records down to this one
+    if not cuts.size:  # "yes" needs a probability above the threshold, and 0 is the lowest
+        return None, "every probability in the selection split is 0"
     candidates = (prob[cuts] + below[cuts]) / 2
     best = np.flatnonzero(f1[cuts] >= f1[cuts].max() - 1e-12)
-    return float(candidates[best[np.argmin(np.abs(candidates[best] - DEFAULT_THRESHOLD))]])
+    return float(candidates[best[np.argmin(np.abs(candidates[best] - DEFAULT_THRESHOLD))]]), None
 
 
 def _f1_per_label(y_true, y_prob, thresholds) -> np.ndarray:

@@ -169,7 +169,6 @@ def train(config: TrainConfig, *, model: keras.Model | None = None,
             model = apply_precision(model, run.precision)
         phases = (finetune_phases(config.finetune, 0, config.epochs) if user_model
                   else strategy_phases(model, config.finetune, config.epochs))
-        _check_phases_backend(phases, config.finetune)
         loss = make_loss(config.loss)
         optimizer = make_optimizer(config.optimizer, config.lr, phases, run.steps_per_epoch)
         model.compile(optimizer=loss_scaled(optimizer, run.precision), loss=loss)
@@ -235,15 +234,6 @@ def _start(config: TrainConfig, user_model: bool) -> _Run:
     if config.verify:
         dataset.verify(("train", "test"), log=log)
     return _Run(config, strategy, dataset, run_dir, plan_data(config, dataset), log)
-
-
-def _check_phases_backend(phases, finetune: str) -> None:
-    """Refuses fine-tuning phases that freeze layers under a backend other than TensorFlow:
-    the JAX optimizer needs the trainable set it was built with (not supported yet)."""
-    if not uses_tf_data() and any(phase.stages is not None for phase in phases):
-        raise ValueError(f"--finetune {finetune} freezes layers, which training under "
-                         f"KERAS_BACKEND={keras.backend.backend()} does not support yet: use "
-                         "--finetune full, or KERAS_BACKEND=tensorflow")
 
 
 def _convergence_monitor(run: _Run) -> str:

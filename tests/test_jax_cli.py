@@ -1,0 +1,213 @@
+"""``evaluate``, ``predict``, fine-tuning strategies and ``study run`` under ``KERAS_BACKEND=jax``
+with TensorFlow unimportable (``jax_processes``), checked against this process (TensorFlow).
+
+``.keras`` checkpoints are backend-portable: one trained under TensorFlow is evaluated under
+JAX and one trained under JAX under TensorFlow, to the same metrics and probabilities.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import subprocess
+
+import numpy as np
+import pytest
+from jax_processes import python_without_tensorflow, run_without_tensorflow
+
+EPOCHS, BATCH, LR = 2, 64, 0.01
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed"),
+]
+
+
+def _ok(done: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+@pytest.fixture(scope="module")
+def checkpoints(ptbxl_built, tmp_path_factory) -> dict:
+    """A small LSTM trained on the built sample under each backend: ``{"tensorflow": ...,
+    "jax": ...}`` (the ``best.keras`` of each run)."""
+    from ecg_tl_keras.training import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("jax_cli")
+    settings = dict(model="lstm", epochs=EPOCHS, batch_size=BATCH, lr=LR)
+    train(TrainConfig(data=str(ptbxl_built), out=str(root / "tf"), verbose=0, **settings))
+    _ok(run_without_tensorflow("train", "--data", ptbxl_built, "--out", root / "jax",
+                               *[f"--{key.replace('_', '-')}={value}"
+                                 for key, value in settings.items()]))
+    return {"tensorflow": root / "tf" / "best.keras", "jax": root / "jax" / "best.keras"}
+
+
+@pytest.mark.parametrize("trained_under", ["tensorflow", "jax"])
+def test_evaluate_under_jax_equals_tensorflow(checkpoints, ptbxl_built, tmp_path, trained_under):
+    from ecg_tl_keras.training.evaluation import evaluate_checkpoint
+
+    checkpoint, out = checkpoints[trained_under], tmp_path / "eval.json"
+    done = _ok(run_without_tensorflow("evaluate", "--checkpoint", checkpoint, "--data",
+                                      ptbxl_built, "--out", out))
+    under_jax = json.loads(out.read_text())
+    under_tensorflow = evaluate_checkpoint(str(checkpoint), ptbxl_built)
+    assert under_jax["records"] == under_tensorflow["records"] == 39
+    for key in ("weighted_f1", "macro_f1", "macro_auc"):
+        assert under_jax[key] == pytest.approx(under_tensorflow[key], abs=1e-6)
+        assert f"{under_jax[key]:.4f}" in done.stdout
+    assert under_jax["per_label_f1"] == pytest.approx(under_tensorflow["per_label_f1"], abs=1e-6)
+
+
+def test_predict_under_jax_equals_tensorflow(checkpoints, sample_data, tmp_path):
+    """Raw records (and one that cannot be read) through the TensorFlow-free record reader."""
+    from ecg_tl_keras.training.prediction import predict_batch
+
+    folder = sample_data / "ptbxl" / "records100" / "00000"
+    broken = tmp_path / "broken.hea"
+    broken.write_text("not a header\n")
+    records = [str(folder / f"0000{i}_lr.hea") for i in (1, 2, 3)] + [str(broken)]
+    out = tmp_path / "predictions.json"
+    done = run_without_tensorflow("predict", "--checkpoint", checkpoints["tensorflow"],
+                                  *records, "--out", out)
+    assert done.returncode == 1, done.stderr[-3000:]  # one record failed, the others written
+    assert "predicted 3 of 4 records" in done.stderr
+    rows = json.loads(out.read_text())["records"]
+    expected = predict_batch(str(checkpoints["tensorflow"]), records)
+    assert [row["status"] for row in rows] == [row.status for row in expected.rows]
+    assert rows[3]["reason"] == expected.rows[3].reason
+    for row, reference in zip(rows[:3], expected.rows[:3]):
+        probabilities = [row["labels"][name]["probability"] for name in expected.labels]
+        np.testing.assert_allclose(probabilities, reference.probabilities, atol=2e-6)
+
+
+def _backbone_weights(checkpoint) -> list[np.ndarray]:
+    from ecg_tl_keras.training.checkpoints import load_checkpoint
+
+    return load_checkpoint(str(checkpoint))[0].get_layer("backbone").get_weights()
+
+
+def _same(first: list[np.ndarray], second: list[np.ndarray]) -> bool:
+    return all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+
+
+@pytest.mark.parametrize("strategy, source, devices", [
+    ("full", "jax", 1), ("linear", "tensorflow", 1), ("gradual", "tensorflow", 1),
+    ("lp-ft", "jax", 1), ("lp-ft", "tensorflow", 2)])
+def test_every_builtin_strategy_finetunes_under_jax(checkpoints, ptbxl_built, tmp_path,
+                                                    strategy, source, devices):
+    """Each strategy's phases run (the logged learning rate is the phase's) and its frozen
+    backbone stays bit for bit the checkpoint's: always for ``linear``; for ``gradual`` and
+    ``lp-ft`` (the LSTM's one stage trains from epoch 2) exactly when epoch 1 is the best.
+    On two devices (``--strategy data-parallel``), the compiled steps are rebuilt when the
+    backbone is unfrozen (their output layout lists trainable and frozen weights apart)."""
+    from ecg_tl_keras.training.strategies import STRATEGIES, finetune_phases
+
+    assert set(STRATEGIES.names()) >= {"full", "linear", "gradual", "lp-ft"}
+    run = tmp_path / "run"
+    parallel = ["--strategy", "data-parallel"] if devices > 1 else []
+    _ok(run_without_tensorflow("train", "--data", ptbxl_built, "--model", "lstm", "--out", run,
+                               "--epochs", EPOCHS, "--batch-size", BATCH, "--lr", LR,
+                               "--finetune-from", checkpoints[source], "--finetune", strategy,
+                               *parallel, devices=devices))
+    metrics = json.loads((run / "metrics.json").read_text())
+    phases = finetune_phases(strategy, 1, EPOCHS)
+    assert metrics["finetune"] == strategy
+    assert json.loads((run / "config.json").read_text())["replicas"] == devices
+    with open(run / "history.csv", newline="") as handle:
+        rates = [float(row["lr"]) for row in csv.DictReader(handle)]
+    factors = [next(p for p in reversed(phases) if p.start_epoch <= epoch).lr_factor
+               for epoch in range(EPOCHS)]
+    assert rates == pytest.approx([LR * factor for factor in factors], rel=1e-6)
+    backbone_kept = _same(_backbone_weights(checkpoints[source]),
+                          _backbone_weights(run / "best.keras"))
+    trains_backbone_first = phases[0].stages is None
+    frozen_at_best = all(p.stages == 0 for p in phases if p.start_epoch < metrics["best_epoch"])
+    assert backbone_kept == (frozen_at_best and not trains_backbone_first)
+
+
+FROZEN_STEP = """
+import json, keras, numpy as np
+from ecg_tl_keras.training.frozen_updates import follow_trainable_variables
+keras.utils.set_random_seed(0)
+inputs = keras.Input((16, 3))
+x = keras.layers.Conv1D(4, 3, name="conv")(inputs)
+x = keras.layers.BatchNormalization(name="bn")(x)
+x = keras.layers.GlobalAveragePooling1D()(x)
+model = keras.Model(inputs, keras.layers.Dense(2, name="head")(x))
+model.compile(optimizer="adamw", loss="mse")
+model.optimizer.build(model.trainable_variables)
+for name in ("conv", "bn"):
+    model.get_layer(name).trainable = False
+follow_trainable_variables(model.optimizer, model)
+before = {name: [w.copy() for w in model.get_layer(name).get_weights()]
+          for name in ("conv", "bn", "head")}
+x, y = np.random.default_rng(0).normal(3.0, 2.0, (32, 16, 3)), np.ones((32, 2))
+model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+kept = {name: all(np.array_equal(a, b)
+                  for a, b in zip(weights, model.get_layer(name).get_weights()))
+        for name, weights in before.items()}
+slots = {v.path: float(np.abs(keras.ops.convert_to_numpy(v)).sum())
+         for v in model.optimizer.variables if v.path.endswith(("momentum", "velocity"))}
+try:
+    follow_trainable_variables(keras.optimizers.Adam(use_ema=True), model)
+    ema = None
+except ValueError as error:
+    ema = str(error)
+print(json.dumps({"kept": kept, "iterations": int(model.optimizer.iterations.numpy()),
+                  "slots": slots, "ema": ema}))
+"""
+
+
+def test_frozen_layers_and_their_optimizer_slots_stay_as_they_are_under_jax():
+    """Frozen convolution and batch normalization (its moving statistics too: inference
+    mode) unchanged by AdamW (weight decay included) while the head trains; only the
+    head's moments move. An optimizer averaging every weight (``use_ema``) is refused."""
+    done = _ok(python_without_tensorflow("-c", FROZEN_STEP))
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["kept"] == {"conv": True, "bn": True, "head": False}
+    assert result["iterations"] == 8
+    assert len(result["slots"]) == 12  # a moment and a velocity per weight, frozen or not
+    assert {path for path, total in result["slots"].items() if total > 0} == {
+        path for path in result["slots"] if "/head_" in path}
+    assert "with use_ema cannot train a model with frozen layers" in result["ema"]
+
+
+STUDY_PLAN = f"""
+upstream = ["georgia"]
+downstream = ["ptbxl"]
+models = ["lstm"]
+seeds = 1
+epochs = {EPOCHS}
+finetune = "linear"
+select_on = "val"
+batch_size = {BATCH}
+lr = {LR}
+[train]
+val_fold = 0
+"""
+
+
+def test_study_run_and_report_under_jax(data_root, tmp_path):
+    """A three-cell study (two scratch cells, one frozen-backbone fine-tune) and its report."""
+    plan = tmp_path / "tiny.toml"
+    plan.write_text(STUDY_PLAN)
+    study = tmp_path / "study"
+    done = _ok(run_without_tensorflow("study", "run", "--plan", plan, "--data-root", data_root,
+                                      "--out", study))
+    assert "3/3 cells done" in done.stdout
+    results = {path.stem: json.loads(path.read_text())
+               for path in (study / "results").glob("*.json")}
+    assert sorted(results) == ["finetune__georgia-to-ptbxl__lstm__seed0",
+                               "scratch__georgia__lstm__seed0", "scratch__ptbxl__lstm__seed0"]
+    for key, result in results.items():
+        config = json.loads((study / result["run_dir"] / "config.json").read_text())
+        assert config["versions"]["keras_backend"] == "jax"
+        assert config["versions"]["tensorflow"] is None
+        assert 0.0 <= result["metrics"]["test_weighted_f1"] <= 1.0
+    finetune = json.loads((study / "runs" / "finetune__georgia-to-ptbxl__lstm__seed0" /
+                           "metrics.json").read_text())
+    assert finetune["finetune"] == "linear"
+    _ok(run_without_tensorflow("study", "report", study, "--out", tmp_path / "report"))
+    assert "finetune" in (tmp_path / "report" / "report.md").read_text()
