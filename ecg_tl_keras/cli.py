@@ -5,9 +5,11 @@ its help line is in ``COMMAND_HELP``. Modules are imported only when their comma
 runs, so ``ecg-tl-keras --help`` stays fast. TensorFlow's own C++ log lines are hidden
 (``ecg_tl_keras.console``) unless ``--verbose`` is given, before or after the command.
 
-Every command shares one error policy (:func:`run_command`): bad input (``ValueError``,
-a missing or unreadable file, a damaged shard) prints one line ``ecg-tl-keras: error:
-...`` and exits 2; Ctrl-C prints one line and exits 130; neither shows a traceback.
+Every command shares one error policy (:func:`run_command`), the one of
+``python -m tfrecords_builder`` too (:mod:`tfrecords_builder.command`): bad input
+(``ValueError``, a missing or unreadable file, a damaged shard) prints one line
+``ecg-tl-keras: error: ...`` and exits 2; Ctrl-C prints one line and exits 130; neither
+shows a traceback.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import sys
 
 from ecg_tl_keras.console import quiet_tensorflow
 from ecg_tl_keras.extensions import import_extensions
+from tfrecords_builder import command
+from tfrecords_builder.command import error_line
 from tfrecords_builder.extensions import split_imports
 
 COMMANDS = {
@@ -69,28 +73,12 @@ def build_parser(argv_command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-#: Exceptions that mean bad input (arguments, files, data), not a bug: one line, exit 2.
-USER_ERRORS = (ValueError, OSError)
-#: Errors of other layers, matched by name (so this module imports neither TensorFlow nor the
-#: builder): the builder's, and TensorFlow's for damaged or vanished input data.
-_USER_ERROR_NAMES = ("BuildError",)
-_DATA_ERRORS = ("DataLossError", "NotFoundError")
-
-
-def error_line(error: BaseException) -> str:
-    """The one-line message of an exception (its first line).
-
-    Example:
-        >>> error_line(FileNotFoundError(2, "No such file or directory", "x.json"))
-        "[Errno 2] No such file or directory: 'x.json'"
-    """
-    text = error.args[0] if len(error.args) == 1 and isinstance(error.args[0], str) else str(error)
-    lines = text.strip().splitlines()
-    return lines[0] if lines else type(error).__name__
+PROG = "ecg-tl-keras"
 
 
 def run_command(run, args) -> int:
-    """Runs ``run(args)`` under the error policy every command shares.
+    """Runs ``run(args)`` under the error policy every command shares
+    (:func:`tfrecords_builder.command.run_command`, the builder's too).
 
     Example:
         >>> def run(args):
@@ -98,26 +86,13 @@ def run_command(run, args) -> int:
         >>> run_command(run, None)
         2
     """
-    try:
-        return int(run(args) or 0)
-    except KeyboardInterrupt:
-        print("ecg-tl-keras: interrupted (run the same command again to resume)", file=sys.stderr)
-        return 130
-    except Exception as error:  # noqa: BLE001 - the policy decides, others are re-raised
-        if isinstance(error, USER_ERRORS) or type(error).__name__ in _USER_ERROR_NAMES:
-            message = error_line(error)
-        elif type(error).__name__ in _DATA_ERRORS:
-            message = (f"damaged data: {error_line(error)} (check the dataset with its "
-                       "manifest's sha256, or rebuild it)")
-        else:
-            raise
-        return fail(message)
+    return command.run_command(run, args, prog=PROG,
+                               interrupted="run the same command again to resume")
 
 
 def fail(message: str) -> int:
     """Prints the one error line of the policy and returns its exit status, 2."""
-    print(f"ecg-tl-keras: error: {message}", file=sys.stderr)
-    return 2
+    return command.fail(PROG, message)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,7 +29,7 @@ Example:
 from __future__ import annotations
 
 import argparse
-import os
+import dataclasses
 import shutil
 import time
 from importlib import resources
@@ -40,6 +40,8 @@ import numpy as np
 import pandas as pd
 
 from tfrecords_builder import build_dataset
+from tfrecords_builder.files import write_text_atomic
+from tfrecords_builder.flags import add_flags, option
 from tfrecords_builder.readers import get_reader
 
 from ecg_tl_keras.study import make_report, run_study
@@ -64,12 +66,18 @@ BATCH_SIZE, LR = 32, 0.001
 SWEEP_SIZES = (40,)
 
 
+@dataclasses.dataclass(frozen=True)
+class DemoOptions:
+    """``ecg-tl-keras demo``: one field per flag."""
+
+    out: str = option(DEFAULT_OUT, "folder for the data, runs and report")
+    quick: bool = option(False, "one seed, one epoch: a smoke test of every step (about a "
+                         "minute)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the ``demo`` options."""
-    parser.add_argument("--out", default=DEFAULT_OUT,
-                        help=f"folder for the data, runs and report (default ./{DEFAULT_OUT})")
-    parser.add_argument("--quick", action="store_true",
-                        help="one seed, one epoch: a smoke test of every step (about a minute)")
+    """Add the ``demo`` options (generated from :class:`DemoOptions`)."""
+    add_flags(parser, DemoOptions)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -169,9 +177,7 @@ def write_release_subset(release: Path, dest: Path, folds) -> Path:
         for suffix in (".hea", ".dat"):
             shutil.copyfile(release / f"{name}{suffix}", dest / f"{name}{suffix}")
     shutil.copyfile(release / "scp_statements.csv", dest / "scp_statements.csv")
-    partial = table_file.with_suffix(".csv.partial")
-    rows.to_csv(partial, index=False)
-    os.replace(partial, table_file)  # last: its presence marks a finished folder
+    write_text_atomic(table_file, rows.to_csv(index=False))  # last: it marks a finished folder
     return dest
 
 
@@ -195,24 +201,30 @@ def write_labels_csv(release: Path) -> Path:
     table = pd.DataFrame({"record": [ref.location for ref in refs],
                           "patient": [ref.patient_id for ref in refs],
                           "labels": [";".join(ref.labels) for ref in refs]})
-    partial = path.with_suffix(".csv.partial")
-    table.to_csv(partial, index=False)
-    os.replace(partial, path)
+    write_text_atomic(path, table.to_csv(index=False))
     return path
 
 
-#: How each verdict of the report's comparison finding is worded in the demo's summary.
-VERDICT_TEXT = {
-    Verdict.POSITIVE: "fine-tuning helped at this size (the adjusted p-value is below 0.05)",
-    Verdict.NEGATIVE: "fine-tuning did worse than training from scratch at this size "
-                      "(the adjusted p-value is below 0.05)",
-    Verdict.UNCLEAR: "no clear difference at this size once every finding of the report is "
-                     "controlled together",
-    Verdict.NOT_ROBUST: "not robust: the t-interval and a check without normality disagree",
-    Verdict.SINGLE_SEED: "one seed only: no evidence either way about a training effect "
-                         "(the full demo runs 3 seeds)",
-    Verdict.NONE: "no verdict (see the report's findings for the reason)",
-}
+def verdict_sentence(verdict: Verdict) -> str:
+    """The report's verdict on the demo's fine-tune vs scratch gain, in the report's own
+    words (``Verdict.wording``) and what it means for the demo.
+
+    Example:
+        >>> verdict_sentence(Verdict.POSITIVE)
+        'fine-tune better at this size (the adjusted p-value is below 0.05)'
+    """
+    verdict = Verdict(verdict)
+    if verdict.names_winner:
+        return f"{verdict.wording} at this size (the adjusted p-value is below 0.05)"
+    if verdict is Verdict.SINGLE_SEED:
+        return (f"{verdict.wording} (one seed only: no evidence either way about a training "
+                "effect; the full demo runs 3 seeds)")
+    if verdict is Verdict.UNCLEAR:
+        return (f"{verdict.wording} at this size once every finding of the report is "
+                "controlled together")
+    if verdict is Verdict.NONE:
+        return f"{verdict.wording} (see the report's findings for the reason)"
+    return verdict.wording
 
 
 def finding_lines(found: dict) -> list[str]:
@@ -272,7 +284,7 @@ def summary_lines(study: Path, plan: Plan, found: dict) -> list[str]:
         f"{np.mean([scores[('scratch', DOWNSTREAM, s)] for s in seeds]):.3f}; **fine-tuned**: "
         f"{np.mean([scores[('finetune', DOWNSTREAM, s)] for s in seeds]):.3f} (means over seeds).",
         f"- **Did fine-tuning help?** Fine-tuned minus scratch, paired by seed: "
-        f"{gain.estimate:+.3f} test weighted F1{bounds}: {VERDICT_TEXT[gain.verdict]}.",
+        f"{gain.estimate:+.3f} test weighted F1{bounds}: {verdict_sentence(gain.verdict)}.",
     ]
     return lines
 
@@ -295,6 +307,4 @@ def prepend_to_report(report_file: Path, lines: list[str]) -> None:
     """Insert ``lines`` after the report's title line (atomically)."""
     text = Path(report_file).read_text().splitlines()
     title, rest = (text[:2], text[2:]) if text and text[0].startswith("#") else ([], text)
-    partial = Path(report_file).with_suffix(".md.partial")
-    partial.write_text("\n".join(title + lines + rest) + "\n")
-    os.replace(partial, report_file)
+    write_text_atomic(report_file, "\n".join(title + lines + rest) + "\n")

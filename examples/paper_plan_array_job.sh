@@ -30,7 +30,7 @@ STUDY=${STUDY:-$HOME/ecg/study}           # shared study folder
 STAGE=${STAGE:-all}
 
 ecg-tl-keras study run --plan paper --data-root "$DATA_ROOT" --out "$STUDY" \
-    --shard "$SLURM_ARRAY_TASK_ID/$SHARDS" --stage "$STAGE" --wait 86400
+    --shard "$SLURM_ARRAY_TASK_ID/$SHARDS" --cells "$STAGE" --wait 86400
 
 # When every task is done (e.g. in a job with --dependency=afterok:<array job id>):
 #   ecg-tl-keras study report "$STUDY" --out "$STUDY/report"

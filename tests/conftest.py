@@ -160,3 +160,34 @@ def copy_with_a_damaged_shard(built: Path, destination: Path) -> Path:
     content[len(content) // 2] ^= 0xFF
     shard.write_bytes(bytes(content))
     return shard
+
+
+#: A user's module registering a metric (the Brier score, lower is better).
+BRIER_MODULE = '''"""A user's metric: the Brier score (mean squared error of the probabilities)."""
+import numpy as np
+
+from ecg_tl_keras.metrics import register_metric
+
+
+def brier(y_true, y_prob):
+    return float(np.mean((y_prob - y_true) ** 2))
+
+
+register_metric("brier", brier, higher_is_better=False)
+'''
+
+
+@pytest.fixture
+def brier_module(tmp_path):
+    """The path of a module registering the metric ``brier`` (loaded with ``--import``);
+    unregistered and unloaded after."""
+    import sys
+
+    from ecg_tl_keras.metrics import METRICS, unregister_metric
+
+    path = tmp_path / "user_brier.py"
+    path.write_text(BRIER_MODULE)
+    yield path
+    if "brier" in METRICS:
+        unregister_metric("brier")
+    sys.modules.pop("user_brier", None)

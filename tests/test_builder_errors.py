@@ -32,7 +32,7 @@ def run_cli(capsys, *args: str) -> tuple[int, str]:
 def assert_one_line_error(err: str, *needles: str) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1, f"expected one line, got:\n{err}"
-    assert lines[0].startswith("error: ") and "Traceback" not in err
+    assert lines[0].startswith("python -m tfrecords_builder: error: ") and "Traceback" not in err
     for needle in needles:
         assert needle in lines[0], f"{needle!r} not in {lines[0]!r}"
     return lines[0]

@@ -97,3 +97,13 @@ def test_quick_demo_end_to_end_with_a_quiet_console(tmp_path):
     again = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, timeout=600)
     assert again.returncode == 0
     assert b"done, skipping" in again.stdout and b"already built" in again.stdout
+
+
+def test_the_demo_words_every_verdict_as_the_report_does():
+    from ecg_tl_keras.demo import verdict_sentence
+    from ecg_tl_keras.study.intervals import Verdict
+
+    for verdict in Verdict:
+        assert verdict_sentence(verdict).startswith(verdict.wording), verdict
+        assert verdict_sentence(verdict.value) == verdict_sentence(verdict)  # as findings.json
+    assert "one seed only" in verdict_sentence(Verdict.SINGLE_SEED)

@@ -31,20 +31,6 @@ TINYCNN = textwrap.dedent('''
         return keras.Model(inputs, x, name="backbone")
 ''')
 
-BRIER = textwrap.dedent('''
-    """A user's metric: the Brier score (mean squared error of the probabilities)."""
-    import numpy as np
-
-    from ecg_tl_keras.metrics import register_metric
-
-
-    def brier(y_true, y_prob):
-        return float(np.mean((y_prob - y_true) ** 2))
-
-
-    register_metric("brier", brier, higher_is_better=False)
-''')
-
 PLAN = """
 upstream = ["ptbxl"]
 downstream = ["ptbxl", "georgia"]
@@ -69,19 +55,6 @@ def tinycnn(tmp_path):
     if "tinycnn" in available_backbones():
         unregister_backbone("tinycnn")
     sys.modules.pop("tinycnn", None)
-
-
-@pytest.fixture
-def brier_module(tmp_path):
-    """The path of a module registering the metric `brier`; unregistered and unloaded after."""
-    from ecg_tl_keras.metrics import METRICS, unregister_metric
-
-    path = tmp_path / "user_brier.py"
-    path.write_text(BRIER)
-    yield path
-    if "brier" in METRICS:
-        unregister_metric("brier")
-    sys.modules.pop("user_brier", None)
 
 
 def test_import_registers_a_complete_spec_that_passes_the_harness(tinycnn):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import inspect
 import json
 import os
 import re
@@ -27,10 +26,12 @@ from tfrecords_builder.fingerprint import source_fingerprint
 from tfrecords_builder.pool import WorkerDied, imap_ordered
 from tfrecords_builder.readers import RecordRef, SourceError, get_reader
 from tfrecords_builder.signal import (
-    DEFAULT_RESAMPLE, NAN_POLICIES, RESAMPLERS, STANDARD_LEADS, TARGET_FS, TARGET_SAMPLES,
-    TARGET_SECONDS, UNIT, RecordRejected, SignalConditioner, target_samples)
+    DEFAULT_RESAMPLE, STANDARD_LEADS, TARGET_FS, TARGET_SAMPLES, TARGET_SECONDS, UNIT,
+    RecordRejected, SignalConditioner)
 from tfrecords_builder.layout import MANIFEST, is_build_output, remove_partial_output
 from tfrecords_builder.manifest import write_manifest
+from tfrecords_builder.options import (DEFAULT_SHARD_SIZE, SHAPE_DEFAULTS, BuildOptions,
+                                       reader_option_defaults)
 from tfrecords_builder.split import TEST_SIZE, assign_splits, check_patient_disjoint
 from tfrecords_builder.tfrecord import frame, serialize_example
 from tfrecords_builder.errors import HeaderError
@@ -38,7 +39,6 @@ from tfrecords_builder.writer import ShardedWriter
 
 BUILDER_VERSION = "0.2.0"
 SPLITS = ("train", "test")
-DEFAULT_SHARD_SIZE = 2048
 #: Seconds read from each record beyond the example's: room for the resampling filter's tail.
 READ_MARGIN_SECONDS = 0.5
 READ_SECONDS = TARGET_SECONDS + READ_MARGIN_SECONDS
@@ -48,39 +48,6 @@ MIN_RECORDS_FOR_WORKERS = 400
 
 class BuildError(RuntimeError):
     """A build that cannot go on; the message says why and names the file or record."""
-
-
-@dataclasses.dataclass(frozen=True)
-class BuildOptions:
-    """Everything that decides the bytes of a build (compared on re-runs)."""
-
-    dataset: str
-    source: str
-    split: str
-    seed: int
-    shard_size: int
-    nan_policy: str
-    keep_unlabeled: bool
-    reader_options: dict
-    resample: str = DEFAULT_RESAMPLE
-    drop_flagged: bool = False
-    rate: int = TARGET_FS
-    seconds: float = TARGET_SECONDS
-    pad_to: int | None = None
-
-    @property
-    def samples(self) -> int:
-        """Samples of each example (``rate x seconds``, or ``pad_to``)."""
-        return target_samples(self.rate, self.seconds, self.pad_to)
-
-    def recorded(self) -> dict:
-        """The options as the manifest stores and a re-run compares them; ``rate``, ``seconds``
-        and ``pad_to`` only when not the defaults, so a default build's manifest is as before."""
-        options = dataclasses.asdict(self)
-        for name in ("rate", "seconds", "pad_to"):
-            if options[name] == _DEFAULT_SHAPE[name]:
-                del options[name]
-        return json.loads(json.dumps(options))
 
 
 # ---------------------------------------------------------------- per-record work
@@ -107,7 +74,6 @@ class Converted:
     ignored: tuple = ()
 
 
-_DEFAULT_SHAPE = {"rate": TARGET_FS, "seconds": TARGET_SECONDS, "pad_to": None}
 _WORKER: dict = {}
 
 
@@ -227,8 +193,7 @@ def _existing_build(out_dir: Path, options: BuildOptions, fingerprint: str) -> d
 
 def _complete_reader_options(reader_class, given: dict) -> dict:
     """The reader's keyword options with its defaults filled in, JSON-normalized (None = default)."""
-    parameters = list(inspect.signature(reader_class.__init__).parameters.values())[2:]
-    known = {parameter.name: parameter.default for parameter in parameters}
+    known = reader_option_defaults(reader_class)
     unknown = set(given) - set(known)
     if unknown:
         raise ValueError(f"{reader_class.name} has no option(s) {', '.join(sorted(unknown))}; "
@@ -266,53 +231,43 @@ def build_dataset(dataset: str, source: str | os.PathLike, out: str | os.PathLik
                   pad_to: int | None = None, **reader_options) -> dict:
     """Convert one public release into ``out/<dataset>/`` shards plus ``manifest.json``.
 
+    The keyword options are the fields of :class:`~tfrecords_builder.options.BuildOptions`
+    (what decides the bytes: documented there) and of
+    :class:`~tfrecords_builder.options.RunOptions` (``overwrite``, ``strict``, ``workers``,
+    ``progress``), with their defaults; the command line's flags are generated from the same
+    fields.
+
     Args:
-        dataset: ``ptbxl``, ``cpsc2018``, ``georgia``, ``ptb`` or ``ribeiro``.
+        dataset: ``ptbxl``, ``cpsc2018``, ``georgia``, ``ptb``, ``ribeiro`` or ``folder``.
         source: the release folder, as downloaded.
         out: output root; the dataset goes to ``out/<dataset>``.
-        split: ``random`` (patient-wise, 33% test) or ``strat_fold`` (PTB-XL's
-            folds, fold 10 is test); default: the dataset's own (PTB-XL:
-            ``strat_fold``, others ``random``).
-        seed: seed of the random split and of the patient folds.
+        split: ``random``, ``strat_fold`` or ``given``; None: the dataset's own.
         overwrite: rebuild even if a finished build is there.
         strict: fail on the first record that would be skipped.
         workers: worker processes (default: all cores).
-        shard_size: records per shard.
-        nan_policy: ``drop`` records with non-finite samples, or repair them
-            (``interpolate``, ``zero``).
-        keep_unlabeled: keep records with none of the study's labels (all-zero labels).
-        drop_flagged: drop records a suspicious-signal check flags (see
-            :mod:`tfrecords_builder.checks`) instead of only listing them in ``flags``.
         progress: show a progress bar.
         log: where the summary lines go.
-        resample: ``poly`` (scipy's anti-aliasing ``resample_poly``) or ``decimate``
-            (every q-th sample, no filter: the study's code; rates must be q x ``rate``).
-        rate: the examples' sampling rate, Hz (records are resampled to it, never up).
-        seconds: the examples' duration (records shorter are dropped, longer cropped).
-        pad_to: zero-pad each example to this many samples, equally before and after
-            (Ribeiro et al.'s 4,096 at 400 Hz); None: ``rate x seconds`` samples.
         **reader_options: the dataset reader's own options.
 
     Returns:
         The manifest, as written.
+
+    Raises:
+        ValueError: an invalid option (``BuildOptions`` validates them), or a bad source.
     """
     reader_class = get_reader(dataset)
-    if nan_policy not in NAN_POLICIES:
-        raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
-    if resample not in RESAMPLERS:
-        raise ValueError(f"resample must be one of {RESAMPLERS}, got {resample!r}")
-    if shard_size < 1:
-        raise ValueError(f"shard_size must be >= 1, got {shard_size}")
-    target_samples(rate, seconds, pad_to)  # a ValueError naming a bad rate, duration or pad
+    options = BuildOptions(dataset, str(source), split, seed, shard_size, nan_policy,
+                           keep_unlabeled, resample=resample, drop_flagged=drop_flagged,
+                           rate=rate, seconds=seconds, pad_to=pad_to)  # validated here
     try:
         resolved = Path(source).resolve()
     except (OSError, RuntimeError) as error:  # RuntimeError: a symlink loop (Python < 3.13)
         raise SourceError(f"{source}: cannot resolve the source folder ({error})") from None
     complete_options = _complete_reader_options(reader_class, reader_options)
     reader = reader_class(source, **complete_options)
-    options = BuildOptions(dataset, str(resolved), split or reader.default_split,
-                           seed, shard_size, nan_policy, keep_unlabeled, complete_options,
-                           resample, drop_flagged, rate, seconds, pad_to)
+    options = dataclasses.replace(options, source=str(resolved),
+                                  split=split or reader.default_split,
+                                  reader_options=complete_options)
     out_dir = Path(out) / reader.dataset_name
     fingerprint = source_fingerprint(reader.input_paths(), skip=is_build_output)
     if not overwrite:
@@ -504,7 +459,7 @@ def _manifest(reader, options: BuildOptions, splits: dict, dropped: list[dict],
         "samples": options.samples,
         **{name: value for name, value in (("seconds", options.seconds),
                                            ("pad_to", options.pad_to))
-           if value != _DEFAULT_SHAPE[name]},
+           if value != SHAPE_DEFAULTS[name]},
         "leads": list(reader.leads),
         "lead_map": dict(reader.lead_map or {}),
         "assume_units": reader.assume_units,

@@ -1,60 +1,36 @@
-"""``python -m tfrecords_builder DATASET --source DIR --out DIR [options]``."""
+"""``python -m tfrecords_builder DATASET --source DIR --out DIR [options]``.
+
+The common flags are generated from the fields of
+:class:`~tfrecords_builder.options.BuildOptions` and
+:class:`~tfrecords_builder.options.RunOptions`; each reader adds its own. Errors follow
+the one policy of both commands (:mod:`tfrecords_builder.command`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from tfrecords_builder.build import DEFAULT_SHARD_SIZE, BuildError, build_dataset
+from tfrecords_builder.build import build_dataset
+from tfrecords_builder.command import error_line, fail, run_command
 from tfrecords_builder.extensions import import_modules, split_imports
-from tfrecords_builder.readers import READERS, SourceError
-from tfrecords_builder.signal import (DEFAULT_RESAMPLE, NAN_POLICIES, RESAMPLERS, TARGET_FS,
-                                      TARGET_SECONDS)
-from tfrecords_builder.split import SPLIT_POLICIES
-from tfrecords_builder.errors import HeaderError
+from tfrecords_builder.flags import add_flags, values_from_args
+from tfrecords_builder.options import BuildOptions, RunOptions
+from tfrecords_builder.readers import READERS, get_reader
+
+PROG = "python -m tfrecords_builder"
 
 
-def _add_common_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", required=True, help="the release folder, as downloaded")
-    parser.add_argument("--out", required=True, help="output root; the dataset goes to OUT/DATASET")
-    parser.add_argument("--split", choices=SPLIT_POLICIES, default=None,
-                        help="random: patient-wise, 33%% test; strat_fold: PTB-XL's folds, fold 10 is test "
-                             "(default: strat_fold for ptbxl, random otherwise)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the random split and folds (default 0)")
-    parser.add_argument("--overwrite", action="store_true", help="rebuild a finished output")
-    parser.add_argument("--strict", action="store_true", help="fail instead of skipping a record")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="worker processes (default: all cores)")
-    parser.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE,
-                        help="records per shard (default %(default)s)")
-    parser.add_argument("--nan-policy", choices=NAN_POLICIES, default="drop",
-                        help="records with NaN/inf samples: drop them (default), or repair by linear "
-                             "interpolation per lead or by zeros")
-    parser.add_argument("--keep-unlabeled", "--keep-other", dest="keep_unlabeled", action="store_true",
-                        help="keep records with none of the study's labels (ptb: other diagnoses) "
-                             "with all-zero labels")
-    parser.add_argument("--resample", choices=RESAMPLERS, default=DEFAULT_RESAMPLE,
-                        help="poly: scipy's anti-aliasing resample_poly (default); decimate: every "
-                             "q-th sample of a q x 100 Hz record, no filter (the study's code)")
-    parser.add_argument("--drop-flagged", action="store_true",
-                        help="drop records a suspicious-signal check flags (flat lead, amplitude "
-                             "beyond +-20 mV, identical leads) instead of only listing them")
-    parser.add_argument("--no-progress", dest="progress", action="store_false",
-                        help="hide the progress bar")
-    parser.add_argument("--rate", type=int, default=TARGET_FS, metavar="HZ",
-                        help=f"sampling rate of the examples (default {TARGET_FS}; e.g. 500 for "
-                             "ECGFounder, 400 for Ribeiro et al.); records are never upsampled")
-    parser.add_argument("--seconds", type=float, default=TARGET_SECONDS, metavar="S",
-                        help=f"duration of the examples (default {TARGET_SECONDS})")
-    parser.add_argument("--pad-to", type=int, default=None, metavar="N",
-                        help="zero-pad each example to N samples, equally before and after "
-                             "(Ribeiro et al.: --rate 400 --pad-to 4096)")
+def add_options(parser: argparse.ArgumentParser, dataset: str) -> None:
+    """The flags of one DATASET: the common ones, then its reader's own."""
+    add_flags(parser, BuildOptions)
+    add_flags(parser, RunOptions)
+    get_reader(dataset).add_options(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tfrecords_builder",
+        prog=PROG,
         description="Convert a public 12-lead ECG release into sharded TFRecords (100 Hz, 10 s, "
                     "mV by default) plus manifest.json.")
     parser.add_argument("--import", dest="modules", action="append", default=[],
@@ -65,10 +41,49 @@ def build_parser() -> argparse.ArgumentParser:
                                        help=f"one of: {', '.join(READERS)}")
     subparsers.required = True
     for name, reader in READERS.items():
-        sub = subparsers.add_parser(name, help=(reader.__doc__ or "").split("\n")[0])
-        _add_common_options(sub)
-        reader.add_options(sub)
+        add_options(subparsers.add_parser(name, help=(reader.__doc__ or "").split("\n")[0]), name)
     return parser
+
+
+def command_flags(dataset: str, options: dict) -> str:
+    """The flags that ask ``python -m tfrecords_builder DATASET`` for these option values.
+
+    Args:
+        dataset: the reader's name; another name is a dataset of the ``folder`` reader
+            (``--name NAME``).
+        options: option values by name (``BuildOptions`` fields or the reader's options).
+
+    Raises:
+        ValueError: an option that is not one of DATASET's flags.
+
+    Example:
+        >>> command_flags("ribeiro", {"split": "random", "keep_padding": True, "seed": 3})
+        '--split-policy random --keep-padding --seed 3'
+    """
+    parser = argparse.ArgumentParser(prog=PROG, add_help=False)
+    add_options(parser, dataset if dataset in READERS else "folder")
+    actions = {action.dest: action for action in parser._actions}
+    flags = []
+    for name, value in options.items():
+        if name not in actions:
+            raise ValueError(f"{PROG} {dataset} has no option {name!r}")
+        action = actions[name]
+        if action.nargs == 0:  # a switch: store_true / store_false
+            if value == action.const:
+                flags.append(action.option_strings[0])
+            continue
+        if value is not None:
+            shown = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+            flags.append(f"{action.option_strings[0]} {shown}")
+    return " ".join(flags)
+
+
+def _build(args: argparse.Namespace) -> int:
+    build = values_from_args(BuildOptions, args)
+    run = values_from_args(RunOptions, args)
+    build_dataset(args.dataset, build.pop("source"), run.pop("out"), **build, **run,
+                  **READERS[args.dataset].options_from_args(args))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,21 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     try:  # before the full parser: a module may add a DATASET
         import_modules(split_imports(argv)[0])
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return fail(PROG, error_line(error))
     args = build_parser().parse_args(argv)
-    reader_options = READERS[args.dataset].options_from_args(args)
-    try:
-        build_dataset(args.dataset, args.source, args.out, split=args.split, seed=args.seed,
-                      overwrite=args.overwrite, strict=args.strict, workers=args.workers,
-                      shard_size=args.shard_size, nan_policy=args.nan_policy,
-                      keep_unlabeled=args.keep_unlabeled, drop_flagged=args.drop_flagged,
-                      progress=args.progress, resample=args.resample, rate=args.rate,
-                      seconds=args.seconds, pad_to=args.pad_to, **reader_options)
-    except (BuildError, SourceError, HeaderError, ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"interrupted: nothing written to {args.out} (a re-run starts over)", file=sys.stderr)
-        return 130
-    return 0
+    return run_command(_build, args, prog=PROG,
+                       interrupted=f"nothing written to {args.out}; a re-run starts over")

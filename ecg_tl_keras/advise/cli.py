@@ -22,9 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a .keras checkpoint or a study folder (every pre-train in it); "
                              "repeat for more")
     parser.add_argument("--out", required=True, help="the advice folder (advice.md, .json, .png)")
-    parser.add_argument("--stage", choices=STAGES, default="finetune",
+    parser.add_argument("--last-stage", "--stage", dest="stage", choices=STAGES,
+                        default="finetune",
                         help="last stage to run: score (seconds), probe (minutes), finetune "
-                             "(trains; default)")
+                             "(trains; default; --stage: old spelling, an alias)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per run (default 3)")
     parser.add_argument("--top", type=int, default=2,
                         help="best-ranked checkpoints to fine-tune (default 2)")

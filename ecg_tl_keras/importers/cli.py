@@ -3,12 +3,46 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+
+from tfrecords_builder.flags import add_flags, option
 
 SOURCES = {
     "ecgfounder": "ECGFounder's PyTorch checkpoint (.pth; needs PyTorch: "
                   "pip install 'ecg-tl-keras[torch]')",
     "ribeiro": "Ribeiro et al.'s Keras 2 model (.hdf5)",
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportOptions:
+    """The flags of ``ecg-tl-keras import MODEL`` every source takes."""
+
+    weights: str = option(help="the published weights file", metavar="FILE")
+    out: str = option(help="the preset folder to write", metavar="PRESET")
+    overwrite: bool = option(False, "replace an existing preset folder")
+
+
+@dataclasses.dataclass(frozen=True)
+class ECGFounderImportOptions(ImportOptions):
+    """``ecg-tl-keras import ecgfounder``."""
+
+    labels: str | None = option(
+        None, "the 150 label names, one a line, in output order (the authors' tasks.txt); "
+        "default label_0 ... label_149", metavar="FILE")
+
+
+@dataclasses.dataclass(frozen=True)
+class RibeiroImportOptions(ImportOptions):
+    """``ecg-tl-keras import ribeiro``."""
+
+    input_scale: float = option(
+        1.0, "multiply mV signals by FACTOR before the network: 1 (the authors' tracings are "
+        "in mV) or 10 (1e-4 V units, as their README words it)", metavar="FACTOR")
+
+
+#: Each source's options (its flags are generated from them).
+OPTIONS = {"ecgfounder": ECGFounderImportOptions, "ribeiro": RibeiroImportOptions}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,21 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         sub = sources.add_parser(name, help=help_line, description=f"convert {help_line} "
                                  "into a preset folder (config.json, model.weights.h5, "
                                  "metadata.json)")
-        sub.add_argument("--weights", required=True, metavar="FILE",
-                         help="the published weights file")
-        sub.add_argument("--out", required=True, metavar="PRESET",
-                         help="the preset folder to write")
-        sub.add_argument("--overwrite", action="store_true",
-                         help="replace an existing preset folder")
-        if name == "ecgfounder":
-            sub.add_argument("--labels", metavar="FILE", default=None,
-                             help="the 150 label names, one a line, in output order (the "
-                                  "authors' tasks.txt); default label_0 ... label_149")
-        else:
-            sub.add_argument("--input-scale", type=float, default=1.0, metavar="FACTOR",
-                             help="multiply mV signals by FACTOR before the network: 1 (the "
-                                  "authors' tracings are in mV, default) or 10 (1e-4 V units, "
-                                  "as their README words it)")
+        add_flags(sub, OPTIONS[name])
 
 
 def run(args: argparse.Namespace) -> int:

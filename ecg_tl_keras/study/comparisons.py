@@ -83,10 +83,36 @@ def _row(result: dict, cell: dict, metrics: dict, weighted: float, study: Path |
         learned=learned, learned_basis=basis, best_epoch=metrics.get("best_epoch"),
         epochs_trained=len(history), curve=[r.get(HISTORY_TEST_F1, math.nan) for r in history],
         selection_curve=oriented_selection_curve(result),
+        user_metrics=user_metric_values(metrics),
         per_label_f1=dict(metrics.get("per_label_f1") or {}),
         per_label_constant=dict(baselines.get("constant_per_label") or {}),
         train_time_s=_float(metrics.get("train_time_s")), machine=result.get("machine"),
         predictions=None if predictions is None else Path(study or ".") / predictions)
+
+
+def user_metric_values(metrics: dict) -> dict[str, float]:
+    """The test values a run's metrics hold of the metrics registered with
+    ``ecg_tl_keras.metrics.register_metric`` (not built in), by name.
+
+    A metric counts when it is registered now (``ecg-tl-keras --import MODULE study report``)
+    and the run logged it (``test_<name>``).
+
+    Example:
+        >>> from ecg_tl_keras.metrics import register_metric, unregister_metric
+        >>> _ = register_metric("brier", lambda y_true, y_prob: 0.0, higher_is_better=False)
+        >>> user_metric_values({"test_weighted_f1": 0.5, "test_brier": 0.125})
+        {'brier': 0.125}
+        >>> unregister_metric("brier")
+    """
+    from ecg_tl_keras.metrics import METRICS
+
+    return {entry.name: _float(metrics[f"test_{entry.name}"]) for entry in METRICS.entries()
+            if not entry.builtin and f"test_{entry.name}" in metrics}
+
+
+def user_metric_names(rows: Sequence[dict]) -> list[str]:
+    """The user metrics (:func:`user_metric_values`) any row holds, in registration order."""
+    return list(dict.fromkeys(name for row in rows for name in row["user_metrics"]))
 
 
 def baselines_by_dataset(rows: Sequence[dict]) -> dict[str, tuple[list[dict], float, float]]:

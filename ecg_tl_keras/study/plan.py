@@ -72,8 +72,6 @@ _DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 TRAIN_KEYS = ("epochs", "finetune", "select_on", "batch_size", "lr")
 _REQUIRED = ("upstream", "downstream", "models", "seeds") + TRAIN_KEYS
 _OPTIONAL = ("description", "train", "size_sweep", "grid", "build", "differs_from")
-#: Builder options a plan's ``[build]`` table may require (``build_dataset`` keywords).
-BUILD_OPTIONS = ("resample", "keep_unlabeled", "nan_policy", "split", "keep_padding")
 _SWEEP_KEYS = ("upstream", "downstream", "models", "train_sizes")
 #: TrainConfig fields the runner sets per cell.
 _PER_CELL_FIELDS = ("data", "model", "out", "finetune_from", "seed", "train_size")
@@ -476,13 +474,31 @@ def _grid(value: Any, train: Any) -> dict:
     return grid
 
 
+def build_options() -> tuple[str, ...]:
+    """Builder options a plan's ``[build]`` table may require (``build_dataset`` keywords):
+    the settings of ``tfrecords_builder.options.BuildOptions``, then every registered
+    reader's own options.
+
+    Example:
+        >>> options = build_options()
+        >>> options[:4], "keep_padding" in options
+        (('split', 'seed', 'shard_size', 'nan_policy'), True)
+    """
+    from tfrecords_builder.options import SETTINGS, reader_option_defaults
+    from tfrecords_builder.readers import READERS
+
+    own = {name for reader in READERS.values() for name in reader_option_defaults(reader)}
+    return SETTINGS + tuple(sorted(own - set(SETTINGS)))
+
+
 def _build(value: Any, data_root) -> dict:
     if not isinstance(value, Mapping):
         raise ValueError(f"[build] must be a table of builder options, got {value!r}")
-    unknown = sorted(set(value) - set(BUILD_OPTIONS))
+    known = build_options()
+    unknown = sorted(set(value) - set(known))
     if unknown:
         raise ValueError(f"[build]: unknown builder option(s) {', '.join(unknown)}; expected "
-                         f"some of {', '.join(BUILD_OPTIONS)}")
+                         f"some of {', '.join(known)}")
     _keyed_tables(value, known_datasets(data_root), "dataset", "[build]")
     return dict(value)
 

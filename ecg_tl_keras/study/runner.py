@@ -26,8 +26,9 @@ from ecg_tl_keras.study.plan import Plan
 from ecg_tl_keras.study.progress import CellProgress
 from ecg_tl_keras.study.results import read_result, result_path, run_dir, write_result
 from ecg_tl_keras.training.rundir import RunDir
-from tfrecords_builder.signal import DEFAULT_RESAMPLE
+from tfrecords_builder.cli import command_flags
 from tfrecords_builder.layout import MANIFEST
+from tfrecords_builder.options import setting_defaults
 
 #: Published record counts of the full releases, used when no manifest has been built yet.
 PUBLISHED_RECORDS = {"ptbxl": 21799, "cpsc2018": 6877, "georgia": 10344, "ptb": 549,
@@ -243,23 +244,18 @@ def build_mismatches(plan: Plan, dataset: str, manifest: dict) -> list[str]:
         ...                  {"build_options": {"resample": "poly", "keep_unlabeled": True}})
         ["resample: built with 'poly', the plan needs 'decimate'"]
     """
-    built = dict(manifest.get("build_options", {}))
-    built.setdefault("resample", DEFAULT_RESAMPLE)  # builds made before the option existed
-    built.update(built.pop("reader_options", None) or {})
+    recorded = dict(manifest.get("build_options", {}))
+    reader_options = recorded.pop("reader_options", None) or {}
+    # defaults first: builds made before an option existed, and the shape options a default
+    # build leaves out of its manifest
+    built = {**setting_defaults(), **recorded, **reader_options}
     return [f"{name}: built with {built.get(name)!r}, the plan needs {wanted!r}"
             for name, wanted in sorted(plan.build_for(dataset).items())
             if built.get(name, False if isinstance(wanted, bool) else None) != wanted]
 
 
 def _build_flags(plan: Plan, dataset: str) -> str:
-    flags = []
-    for name, value in sorted(plan.build_for(dataset).items()):
-        flag = "--" + name.replace("_", "-")
-        if value is True:
-            flags.append(flag)
-        elif value is not False:
-            flags.append(f"{flag} {value}")
-    return " ".join(flags)
+    return command_flags(dataset, dict(sorted(plan.build_for(dataset).items())))
 
 
 def _log_build(plan: Plan, cells: Sequence[Cell], data_root, log) -> None:

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ecg_tl_keras.study.comparisons import (
-    Comparison, baselines_by_dataset, best_score, common_area, first_epoch_reaching)
+    Comparison, baselines_by_dataset, best_score, common_area, first_epoch_reaching,
+    user_metric_names)
 from ecg_tl_keras.study.cost import cost_of
 from ecg_tl_keras.study.findings import Finding
 from ecg_tl_keras.study.inference import aligned_predictions
@@ -33,12 +34,17 @@ _CELL_COLUMNS = ["key", "kind", "roles", "upstream", "dataset", "model", "family
 
 
 def cells_table(rows: Sequence[dict]) -> pd.DataFrame:
-    """Every cell's test scores beside its dataset's no-skill baselines, and how it learned."""
-    records = [{c: r[c] for c in _CELL_COLUMNS} for r in rows]
+    """Every cell's test scores beside its dataset's no-skill baselines, and how it learned;
+    a column per user metric (``register_metric``) the runs logged, after ``macro_auc``."""
+    names = user_metric_names(rows)
+    records = [{**{c: r[c] for c in _CELL_COLUMNS},
+                **{name: r["user_metrics"].get(name, math.nan) for name in names}} for r in rows]
     for record in records:
         learned = record["learned"]
         record["learned"] = "" if learned is None else "yes" if learned else DID_NOT_LEARN
-    return _sizes_as_int(pd.DataFrame(records, columns=_CELL_COLUMNS))
+    at = _CELL_COLUMNS.index("macro_auc") + 1
+    columns = _CELL_COLUMNS[:at] + names + _CELL_COLUMNS[at:]
+    return _sizes_as_int(pd.DataFrame(records, columns=columns))
 
 
 def baselines_table(rows: Sequence[dict]) -> pd.DataFrame:
@@ -78,7 +84,10 @@ def _finding_columns(finding: Finding) -> dict:
 def gain_table(groups: Sequence[Comparison], found: Mapping[str, Finding],
                two_level: bool = False) -> pd.DataFrame:
     """Fine-tune minus scratch weighted F1 per comparison: its unadjusted interval and
-    p-value, the Holm-adjusted p-value across the report's family and the verdict."""
+    p-value, the Holm-adjusted p-value across the report's family and the verdict; for each
+    user metric (``register_metric``) the runs logged, its scratch and fine-tune means over
+    seeds (descriptive: the verdicts are about weighted F1)."""
+    names = user_metric_names([r for g in groups for r in g.finetune + g.scratch])
     records = []
     for group in groups:
         first = group.finetune[0]
@@ -88,6 +97,8 @@ def gain_table(groups: Sequence[Comparison], found: Mapping[str, Finding],
             train_records=_mean_records(group.finetune), seeds=len(group.finetune),
             scratch_f1=np.mean([r["weighted_f1"] for r in group.scratch]),
             finetune_f1=np.mean([r["weighted_f1"] for r in group.finetune]),
+            **{f"{role}_{name}": _mean_of(name, runs) for name in names
+               for role, runs in (("scratch", group.scratch), ("finetune", group.finetune))},
             baseline_constant=first["baseline_constant"],
             baseline_random=first["baseline_random"],
             **_finding_columns(found[f"comparison:{group.key}"]),
@@ -97,8 +108,9 @@ def gain_table(groups: Sequence[Comparison], found: Mapping[str, Finding],
             record.update(ci2_low=both.low, ci2_high=both.high, ci2_method=both.method)
         records.append(record)
     columns = (["upstream", "downstream", "model", "family", "train_size", "train_records",
-                "seeds", "scratch_f1",
-                "finetune_f1", "baseline_constant", "baseline_random"] + _FINDING_COLUMNS
+                "seeds", "scratch_f1", "finetune_f1"]
+               + [f"{role}_{name}" for name in names for role in ("scratch", "finetune")]
+               + ["baseline_constant", "baseline_random"] + _FINDING_COLUMNS
                + ["did_not_learn"] + (["ci2_low", "ci2_high", "ci2_method"] if two_level else []))
     return _sizes_as_int(pd.DataFrame(records, columns=columns))
 
@@ -206,6 +218,13 @@ def _mean_records(rows: Sequence[dict]) -> float:
               for r in rows]
     counts = [c for c in counts if c is not None]
     return float(np.mean(counts)) if counts else math.nan
+
+
+def _mean_of(metric: str, rows: Sequence[dict]) -> float:
+    """The mean of a user metric over the runs that logged a number (NaN: none did)."""
+    values = [r["user_metrics"].get(metric, math.nan) for r in rows]
+    finite = [value for value in values if math.isfinite(value)]
+    return float(np.mean(finite)) if finite else math.nan
 
 
 def _float(value) -> float:

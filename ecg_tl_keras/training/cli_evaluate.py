@@ -2,24 +2,20 @@
 
 Example:
     python -m ecg_tl_keras.cli evaluate --checkpoint runs/r18/best.keras --data OUT/ptbxl \
-        --out eval.json
+        --metrics-file eval.json
 """
 
 from __future__ import annotations
 
 import argparse
 
+from ecg_tl_keras.training.command_options import EvaluateOptions
+from tfrecords_builder.flags import add_flags
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", "--model", dest="checkpoint", required=True,
-                        metavar="CKPT.keras", help="checkpoint to evaluate (--model: old name)")
-    parser.add_argument(
-        "--data", required=True, help="built dataset directory (holds manifest.json)"
-    )
-    parser.add_argument("--split", default="test", help="split to evaluate (default test)")
-    parser.add_argument("--out", metavar="METRICS.json", help="also write the metrics here")
-    parser.add_argument("--no-verify", dest="verify", action="store_false",
-                        help="skip checking the split's shards against the manifest's sha256")
+    """The flags of :class:`~ecg_tl_keras.training.command_options.EvaluateOptions`."""
+    add_flags(parser, EvaluateOptions)
 
 
 #: The metrics the summary's first line shows; the other registered ones follow it.

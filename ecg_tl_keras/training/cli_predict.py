@@ -9,7 +9,7 @@ written all the same; the exit status is then 1 (0 when every record was predict
 
 Example:
     python -m ecg_tl_keras.cli predict --checkpoint runs/r18/best.keras \
-        records100/00000/00001_lr.hea --out preds.csv
+        records100/00000/00001_lr.hea --predictions-file preds.csv
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ecg_tl_keras.training.prediction_output import FORMATS
-from ecg_tl_keras.training.thresholds import CHOICES
+from ecg_tl_keras.training.command_options import PredictOptions
+from tfrecords_builder.flags import add_flags
 
 
 EXIT_STATUS = ("exit status: 0 every record predicted; 1 some record failed (its row says why, the "
@@ -26,32 +26,9 @@ EXIT_STATUS = ("exit status: 0 every record predicted; 1 some record failed (its
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of :class:`~ecg_tl_keras.training.command_options.PredictOptions`."""
     parser.epilog = EXIT_STATUS
-    parser.add_argument("--checkpoint", "--model", dest="checkpoint", required=True,
-                        metavar="CKPT.keras", help="checkpoint to use (--model: old name)")
-    parser.add_argument(
-        "records",
-        nargs="+",
-        metavar="RECORD",
-        help="WFDB record (.hea/.dat/.mat), EDF file (.edf), CPSC 2018 .mat file, or a folder "
-             "(every record in it)",
-    )
-    parser.add_argument("--out", metavar="PREDS.csv|PREDS.json",
-                        help="write here (format from the extension); default: standard output")
-    parser.add_argument("--format", choices=FORMATS, default=None,
-                        help="csv or json (default: from --out's extension, else csv)")
-    choice = parser.add_mutually_exclusive_group()
-    choice.add_argument("--thresholds", choices=CHOICES, default=None,
-                        help="val: the checkpoint's per-label thresholds, chosen on the "
-                             "selection split (default); 0.5: 0.5 for every label")
-    choice.add_argument("--threshold", type=float, default=None, metavar="X",
-                        help="one threshold in [0, 1] for every label")
-    parser.add_argument("--lead-map", default=None, metavar="NAME=LEAD,...",
-                        help="record channel names to standard leads, e.g. MLII=II,V=V5 "
-                             "(default: the lead map of the checkpoint's training data, if any)")
-    parser.add_argument("--assume-units", default=None, metavar="UNIT",
-                        help="unit of requested leads whose header gives no ECG unit "
-                             "(NU, empty), e.g. mV")
+    add_flags(parser, PredictOptions)
 
 
 def run(args: argparse.Namespace) -> int:

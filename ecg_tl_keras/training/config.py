@@ -16,13 +16,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from typing import Any, Callable
 
 from ecg_tl_keras.choices import HEADS, INPUT_SCALINGS, READOUTS, check_choice
 from ecg_tl_keras.metrics import METRICS
 from ecg_tl_keras.precision import PRECISIONS
 from ecg_tl_keras.training.strategies import STRATEGIES as FINETUNE_STRATEGIES
 from ecg_tl_keras.training.strategies import strategy_names
+from tfrecords_builder.flags import flag_fields, help_of, option
 from tfrecords_builder.split import N_FOLDS
 
 SELECT_ON = ("val", "test")
@@ -30,27 +30,6 @@ STRATEGIES = ("auto", "default", "mirrored", "multiworker", "data-parallel")
 #: The fine-tuning strategies built in (``register_finetune_strategy`` adds more).
 FINETUNE = strategy_names()
 _MONITOR = re.compile(r"(?P<split>val|test)_(?P<metric>[A-Za-z0-9_]+)")
-
-
-def _option(default: Any = dataclasses.MISSING, help: str | Callable[[], str] = "",
-            **metadata) -> Any:
-    """A field with its command-line metadata (``help`` plus argparse/resume keys).
-
-    ``help`` may be a function returning the text, for a help that lists what is
-    registered when the parser is built (after ``--import``).
-    """
-    return dataclasses.field(default=default, metadata={"help": help, **metadata})
-
-
-def help_of(field: dataclasses.Field) -> str:
-    """A field's help text (calling it when it is computed).
-
-    Example:
-        >>> help_of(next(f for f in cli_fields() if f.name == "finetune"))
-        'fine-tuning strategy: full, linear, gradual, lp-ft'
-    """
-    text = field.metadata["help"]
-    return text() if callable(text) else text
 
 
 def _positive_int(value) -> bool:
@@ -125,64 +104,64 @@ class TrainConfig:
         (0.01, 'adam', 'val_weighted_f1')
     """
 
-    data: str = _option(help="built dataset directory (holds manifest.json)")
-    model: str = _option(help="backbone name (see ecg_tl_keras.models.available_backbones())")
-    out: str = _option(help="run directory (rerun the same command to resume)")
-    finetune_from: str | None = _option(
+    data: str = option(help="built dataset directory (holds manifest.json)")
+    model: str = option(help="backbone name (see ecg_tl_keras.models.available_backbones())")
+    out: str = option(help="run directory (rerun the same command to resume)")
+    finetune_from: str | None = option(
         None, "pre-trained checkpoint to fine-tune: a .keras file or a preset folder "
         "(ecg-tl-keras import)", metavar="CKPT.keras|PRESET")
-    epochs: int = _option(100, "number of epochs")
-    batch_size: int = _option(256, "global batch size")
-    lr: float = _option(0.01, "learning rate (unless --optimizer sets its own)")
-    seed: int = _option(0, "seed of weights, shuffles and --train-size sampling")
-    select_on: str = _option(
+    epochs: int = option(100, "number of epochs")
+    batch_size: int = option(256, "global batch size")
+    lr: float = option(0.01, "learning rate (unless --optimizer sets its own)")
+    seed: int = option(0, "seed of weights, shuffles and --train-size sampling")
+    select_on: str = option(
         "val", "split the best epoch is chosen on; 'test' reproduces the study's protocol",
         choices=SELECT_ON)
-    val_fold: int = _option(
+    val_fold: int = option(
         8, "train fold (0-9) held out for selection (8 = PTB-XL strat_fold 9)")
-    train_size: int | None = _option(
+    train_size: int | None = option(
         None, "train on a seeded patient-wise subsample of N records", metavar="N")
-    finetune: str = _option(
+    finetune: str = option(
         "full", lambda: f"fine-tuning strategy: {FINETUNE_STRATEGIES.describe()}",
         metavar="STRATEGY")
-    strategy: str = _option(
+    strategy: str = option(
         "auto", "distribution strategy", choices=STRATEGIES, resume="may-change")
-    head: str | None = _option(
+    head: str | None = option(
         None, "head of a new model (default linear); fine-tuning keeps the checkpoint's",
         choices=HEADS)
-    readout: str | None = _option(
+    readout: str | None = option(
         None, "recurrent backbones: last (final state, default) or flatten (every step into "
         "the head, the study's code); fine-tuning keeps the checkpoint's", choices=READOUTS)
-    dropout: float | None = _option(
+    dropout: float | None = option(
         None, "the backbone's feature dropout (recurrent: default 0.3; the study's code: 0)")
-    input_scaling: str | None = _option(
+    input_scaling: str | None = option(
         None, "zscore (train statistics, default) or minmax (each record, each lead to "
         "[-1, 1], the study's code); fine-tuning keeps the checkpoint's",
         choices=INPUT_SCALINGS)
-    skip_release_val_fold: bool = _option(
+    skip_release_val_fold: bool = option(
         False, "with --select-on test, still leave the release's validation fold out of "
         "training (PTB-XL strat_fold 9: the study trained on folds 1-8)")
-    deterministic: bool = _option(
+    deterministic: bool = option(
         True, "do not enable TensorFlow op determinism (faster on some GPUs)",
         flag="--no-determinism")
-    verbose: str | int = _option("auto", cli=False, resume="may-change")
-    overwrite: bool = _option(
+    verbose: str | int = option("auto", cli=False, resume="may-change")
+    overwrite: bool = option(
         False, "start over in a run directory that holds a finished run", resume="may-change")
-    verify: bool = _option(
+    verify: bool = option(
         True, "skip checking the shards' sha256 against the manifest (faster start)",
         flag="--no-verify", resume="may-change")
-    optimizer: str | dict = _option(
+    optimizer: str | dict = option(
         "adam", "optimizer: a Keras name (adamw, sgd, ...) or a serialized optimizer as JSON, "
         'e.g. \'{"class_name": "AdamW", "config": {"weight_decay": 0.01}}\'',
         metavar="NAME|JSON")
-    loss: str | dict = _option(
+    loss: str | dict = option(
         "binary_crossentropy", "loss: a Keras name (binary_focal_crossentropy, ...) or a "
         "serialized loss as JSON", metavar="NAME|JSON")
-    monitor: str | None = _option(
+    monitor: str | None = option(
         None, lambda: "selection metric and split, SPLIT_METRIC: val_weighted_f1 (default), "
         f"val_loss, or val_ and a registered metric ({METRICS.describe()}); SPLIT must be "
         "--select-on's", metavar="SPLIT_METRIC")
-    precision: str = _option(
+    precision: str = option(
         "auto", "float32, mixed_bfloat16, mixed_float16 or auto (per backbone family and "
         "device, never slower than float32: float32 on CPUs without bfloat16 instructions)",
         choices=PRECISIONS)
@@ -314,8 +293,13 @@ class TrainConfig:
 
 
 def cli_fields() -> list[dataclasses.Field]:
-    """The :class:`TrainConfig` fields that are ``ecg-tl-keras train`` flags, in order."""
-    return [field for field in dataclasses.fields(TrainConfig) if field.metadata.get("cli", True)]
+    """The :class:`TrainConfig` fields that are ``ecg-tl-keras train`` flags, in order.
+
+    Example:
+        >>> help_of(next(f for f in cli_fields() if f.name == "finetune"))
+        'fine-tuning strategy: full, linear, gradual, lp-ft'
+    """
+    return flag_fields(TrainConfig)
 
 
 #: Fields that may change when an interrupted run is resumed (display and distribution only).
