@@ -37,7 +37,32 @@ BUNDLED_SOURCES = {
 PTBXL_BUILT_RECORDS = 250
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
+    """Deselects docstrings whose examples are all ``+SKIP``, groups the tests that share a
+    module-scoped fixture, and runs the slow files first.
+
+    Under pytest-xdist (``--dist loadgroup``) every worker would build a module-scoped fixture
+    (a trained checkpoint, a reference run) for the tests it got; a test that uses one gets an
+    ``xdist_group`` named after its file (unless it has one), so one worker builds it once.
+    Files holding a ``slow`` test come first (keeping each file's order and its tests
+    together): the long tests start early instead of leaving one worker busy at the end.
+    """
+    _deselect_empty_doctests(config, items)
+    for item in items:
+        if _uses_a_module_fixture(item) and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(f"module_{item.path.stem}"))
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: order kept otherwise
+
+
+def _uses_a_module_fixture(item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    return info is not None and any(
+        definitions[-1].scope == "module" for definitions in info.name2fixturedefs.values())
+
+
+def _deselect_empty_doctests(config, items):
     """Deselect docstrings whose examples are all ``+SKIP``: they hold nothing to run."""
     from _pytest.doctest import DoctestItem
 

@@ -102,44 +102,66 @@ EPOCHS = 6
 SCRIPTED = [0.1, 0.5, 0.9, 0.3, 0.9, 0.2]  # best: epoch 3 (the first of two equal highs)
 
 
-def _finetune(checkpoint, precision, x, y, splits, monitor="val_weighted_f1"):
+def _finetune(checkpoint, precision, x, y, splits, monitors=("val_weighted_f1",)):
+    """Fine-tunes ``checkpoint`` under ``precision`` with one BestWeights per monitor (each
+    restores its best epoch at the end, in order: the model ends with the last one's)."""
+    keras.utils.set_random_seed(1)  # the new head too: a run does not depend on the ones before
     source = keras.saving.load_model(checkpoint, safe_mode=True)
     model = apply_precision(replace_head(source, y.shape[1]), precision)
-    keras.utils.set_random_seed(1)
     model.compile(loss_scaled(keras.optimizers.Adam(0.01), precision), "binary_crossentropy")
-    record, best = _EpochWeights(), cb.BestWeights(monitor)
+    record, bests = _EpochWeights(), [cb.BestWeights(monitor) for monitor in monitors]
     history = model.fit(x, y, batch_size=16, epochs=EPOCHS, verbose=0, shuffle=False,
-                        callbacks=[cb.SplitMetrics(splits), _Scripted(SCRIPTED), record, best])
-    return model, record, best, history.history[monitor]
+                        callbacks=[cb.SplitMetrics(splits), _Scripted(SCRIPTED), record, *bests])
+    return model, record, bests, history.history
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
-def test_mixed_finetune_from_float32_checkpoint_restores_the_best_epoch(precision, tmp_path):
+def _finetune_problem():
     rng = np.random.default_rng(0)
     x = rng.normal(0, 0.5, (96, 48, 12)).astype("float32")
     y = np.stack([x[:, :, 0].mean(1) > 0, x[:, :, 1].std(1) > 0.5], axis=1).astype("float32")
     ids = [str(i) for i in range(len(x))]
     splits = (EvalSplit.from_arrays("val", x[:48], y[:48], ids[:48], batch_size=16),
               EvalSplit.from_arrays("test", x[48:], y[48:], ids[48:], batch_size=16))
-    keras.utils.set_random_seed(0)
-    pretrained = build_model("resnet1d18", 3, input_shape=(48, 12))
-    pretrained.save(tmp_path / "float32.keras")
-    constant = no_skill_baselines(y[:48], None)["constant"]
+    return x, y, splits
 
-    for used in ("float32", precision):
-        # Selection on the validation F1: the first epoch with the highest score, and a model
-        # that learned (above the best constant predictor), under either precision.
-        model, record, best, scores = _finetune(tmp_path / "float32.keras", used, x, y, splits)
-        assert model_precision(model) == used
-        assert best.best_epoch == int(np.argmax(scores)) + 1
-        assert best.best_value == max(scores)
-        assert best.best_value > constant + 0.05, (used, best.best_value, constant)
-    # Restore under mixed precision: with a best epoch that is not the last, the model ends with
-    # exactly that epoch's weights (the device copy), which differ from the last epoch's.
-    model, record, best, _ = _finetune(tmp_path / "float32.keras", precision, x, y, splits,
-                                       monitor="scripted")
-    assert best.best_epoch == 3
+
+def _check_selection(model, best, history, used, y):
+    """Selection on the validation F1: the first epoch with the highest score, and a model that
+    learned (above the best constant predictor), under the precision ``used``."""
+    scores = history["val_weighted_f1"]
+    assert model_precision(model) == used
+    assert best.best_epoch == int(np.argmax(scores)) + 1
+    assert best.best_value == max(scores)
+    constant = no_skill_baselines(y[:48], None)["constant"]
+    assert best.best_value > constant + 0.05, (used, best.best_value, constant)
+
+
+@pytest.fixture(scope="module")
+def float32_checkpoint(tmp_path_factory):
+    """A float32 resnet1d18 checkpoint, and its float32 fine-tune's selection checked: once for
+    both mixed policies (the same seeded run)."""
+    path = tmp_path_factory.mktemp("precision") / "float32.keras"
+    keras.utils.set_random_seed(0)
+    build_model("resnet1d18", 3, input_shape=(48, 12)).save(path)
+    x, y, splits = _finetune_problem()
+    model, _, (best,), history = _finetune(path, "float32", x, y, splits)
+    _check_selection(model, best, history, "float32", y)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+@pytest.mark.xdist_group("precision_float32_checkpoint")  # one worker builds the fixture once
+def test_mixed_finetune_from_float32_checkpoint_restores_the_best_epoch(precision,
+                                                                        float32_checkpoint):
+    x, y, splits = _finetune_problem()
+    # One fit selects on the validation F1 and, restored last, on a scripted score whose best
+    # epoch is not the last: the model ends with exactly that epoch's weights (the device copy),
+    # which differ from the last epoch's.
+    model, record, (best, scripted), history = _finetune(
+        float32_checkpoint, precision, x, y, splits, monitors=("val_weighted_f1", "scripted"))
+    _check_selection(model, best, history, precision, y)
+    assert scripted.best_epoch == 3
     for restored, expected in zip(model.get_weights(), record.weights[2]):
         np.testing.assert_array_equal(restored, expected)
     assert any(not np.array_equal(restored, last)
