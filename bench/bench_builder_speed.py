@@ -31,6 +31,7 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "bench"))
+from cpuinfo import cpu_model_and_flags  # noqa: E402
 from bench_builder import PTBXL_RECORDS, _default_samples, make_ptbxl_tree  # noqa: E402
 
 #: The last commit before issue 22's builder speed work.
@@ -42,18 +43,8 @@ CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "sha_ni", "sse4_2")
 
 def machine() -> dict:
     """CPU model, core count, the CPU flags that matter here, Python and platform."""
-    model, flags = platform.processor() or "unknown", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    except OSError:
-        pass
-    return {"cpu_model": model, "cpus": os.cpu_count(),
-            "cpu_flags": [flag for flag in CPU_FLAGS if flag in flags],
+    model, flags = cpu_model_and_flags(CPU_FLAGS)
+    return {"cpu_model": model, "cpus": os.cpu_count(), "cpu_flags": flags,
             "platform": platform.platform(), "python": platform.python_version()}
 
 

@@ -31,23 +31,16 @@ import numpy as np
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
+sys.path.insert(0, str(PROJECT / "bench"))
+from cpuinfo import cpu_model_and_flags  # noqa: E402
 SAMPLES, LEADS, LABELS, NEW_LABELS = 5000, 12, 150, 5
 FLAGS_OF_NOTE = ("avx", "avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "fma")
 
 
 def cpu_description() -> dict:
     """The CPU model, its flags of note, cores and load average (Linux; what is readable)."""
-    model, flags = platform.processor(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    except OSError:
-        pass
-    return {"model": model, "flags_of_note": [flag for flag in FLAGS_OF_NOTE if flag in flags],
+    model, flags = cpu_model_and_flags(FLAGS_OF_NOTE)
+    return {"model": model, "flags_of_note": flags,
             "cores": os.cpu_count(), "load_average_before": os.getloadavg()}
 
 

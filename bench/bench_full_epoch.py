@@ -50,6 +50,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 sys.path.insert(0, str(PROJECT / "bench"))
+from cpuinfo import cpu_model_and_flags  # noqa: E402
 
 FULL_RECORDS = 21_837
 MODELS = ("resnet1d18", "gru")
@@ -62,18 +63,8 @@ CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
 
 def machine() -> dict:
     """CPU model, cores and the bfloat16-relevant flags of this machine."""
-    model, flags = platform.processor() or "unknown", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    except OSError:
-        pass
-    return {"cpu_model": model, "cpus": os.cpu_count(),
-            "cpu_flags": [flag for flag in CPU_FLAGS if flag in flags],
+    model, flags = cpu_model_and_flags(CPU_FLAGS)
+    return {"cpu_model": model, "cpus": os.cpu_count(), "cpu_flags": flags,
             "platform": platform.platform(), "python": platform.python_version()}
 
 
