@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import math
 
 from tfrecords_builder.flags import flag_fields, option
 from tfrecords_builder.signal import (DEFAULT_RESAMPLE, NAN_POLICIES, RESAMPLERS, TARGET_FS,
@@ -127,6 +128,18 @@ class RunOptions:
     strict: bool = option(False, "fail instead of skipping a record")
     workers: int | None = option(None, "worker processes (default: all cores)")
     progress: bool = option(True, "hide the progress bar", flag="--no-progress")
+
+
+def input_flags(rate: float, samples: int, pad_to: int | None = None) -> str:
+    """The builder flags that make examples of ``samples`` samples at ``rate`` Hz: what a
+    model with that input reads (``--pad-to``: zero-padded to it, whole seconds of signal).
+
+    Example:
+        >>> input_flags(500, 5000), input_flags(400, 4096, pad_to=4096)
+        ('--rate 500 --seconds 10', '--rate 400 --seconds 10 --pad-to 4096')
+    """
+    seconds = math.floor(samples / rate) if pad_to else samples / rate
+    return f"--rate {rate:g} --seconds {seconds:g}" + (f" --pad-to {pad_to}" if pad_to else "")
 
 
 def setting_defaults() -> dict:

@@ -10,19 +10,20 @@ from, i.e. ``STUDY/runs/<cell>/best.keras`` of cells with role ``pretrain``.
 
 Each is checked with :func:`ecg_tl_keras.training.checkpoints.input_mismatch`, the one check
 of a checkpoint against data; a candidate that does not fit is named with its input and the
-data's, and the builder flags that would make data it reads (:func:`build_flags`).
+data's, and the builder flags that would make data it reads
+(:func:`tfrecords_builder.options.input_flags`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 
 from ecg_tl_keras.models.heads import HEAD_NAME
 from ecg_tl_keras.models.presets import is_preset, load_pretrained
 from ecg_tl_keras.study.results import load_results
 from ecg_tl_keras.training.rundir import RunDir
+from tfrecords_builder.options import input_flags
 
 #: The kinds of candidate: one of our checkpoints, a preset folder, a random-encoder baseline.
 KINDS = ("checkpoint", "preset", "baseline")
@@ -102,17 +103,6 @@ def gather(sources: list[str | Path]) -> list[Candidate]:
     return list(candidates.values())
 
 
-def build_flags(fs, samples: int, pad_to=None) -> str:
-    """The builder flags of data a model of ``samples`` at ``fs`` Hz reads.
-
-    Example:
-        >>> build_flags(500, 5000), build_flags(400, 4096, pad_to=4096)
-        ('--rate 500 --seconds 10', '--rate 400 --seconds 10 --pad-to 4096')
-    """
-    seconds = math.floor(samples / fs) if pad_to else samples / fs
-    return f"--rate {fs:g} --seconds {seconds:g}" + (f" --pad-to {pad_to}" if pad_to else "")
-
-
 def misfit_reason(name: str, metadata: dict, input_shape, manifest) -> str | None:
     """Why a loaded candidate cannot read the data, in one line naming both inputs and the
     build that fits; None when it fits.
@@ -136,7 +126,7 @@ def misfit_reason(name: str, metadata: dict, input_shape, manifest) -> str | Non
     if fs is None:
         return text + "; the checkpoint does not record its rate"
     pad_to = (metadata.get("preset") or {}).get("input", {}).get("pad_to")
-    flags = build_flags(fs, samples, pad_to)
+    flags = input_flags(fs, samples, pad_to)
     leads = metadata.get("leads")
     if leads is not None and list(leads) != list(manifest["leads"]):
         flags += f" --leads {','.join(leads)}"

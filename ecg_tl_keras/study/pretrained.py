@@ -17,7 +17,7 @@ Example:
     >>> flags = Pretrained("ribeiro", "presets/ribeiro", "0" * 64, "ribeiro_resnet", 400.0,
     ...                    4096, ("I", "II"), 4096).build_flags()
     >>> flags
-    '--rate 400 --pad-to 4096'
+    '--rate 400 --seconds 10 --pad-to 4096'
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Mapping
 
 from tfrecords_builder.files import sha256_file
 from tfrecords_builder.layout import MANIFEST
-from tfrecords_builder.signal import TARGET_SECONDS
+from tfrecords_builder.options import input_flags
 
 #: TrainConfig fields a checkpoint fixes (fine-tuning keeps its head, readout, dropout and input
 #: scaling): a plan's ``[train]`` and ``[grid]`` values for them do not apply to its cells.
@@ -72,11 +72,7 @@ class Pretrained:
 
     def build_flags(self) -> str:
         """The builder flags that make datasets this checkpoint reads."""
-        if self.pad_to is not None:
-            return f"--rate {self.fs:g} --pad-to {self.pad_to}"
-        seconds = self.samples / self.fs
-        return f"--rate {self.fs:g}" + ("" if seconds == TARGET_SECONDS
-                                        else f" --seconds {seconds:g}")
+        return input_flags(self.fs, self.samples, self.pad_to)
 
 
 def read_pretrained(name: str, path: str) -> Pretrained:
