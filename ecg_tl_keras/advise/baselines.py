@@ -33,6 +33,7 @@ import json
 from ecg_tl_keras.advise.candidates import Candidate
 from ecg_tl_keras.advise.finetune import gain_interval
 from ecg_tl_keras.advise.report import interval_text
+from ecg_tl_keras.models.finetune import reinitialized as random_encoder  # noqa: F401 (advise's name)
 from ecg_tl_keras.study.intervals import Verdict
 
 PREFIX = "random encoder (baseline): "
@@ -62,29 +63,6 @@ def architecture_key(model) -> str:
     """
     backbone = model.get_layer("backbone").get_config()
     return json.dumps([backbone, list(model.input_shape[1:])], sort_keys=True, default=str)
-
-
-def random_encoder(model, seed: int):
-    """``model``'s architecture (input layer, backbone, head) with fresh weights from ``seed``.
-
-    Built from the model's configuration, so layers with their settings in the configuration
-    (a preset's input convention, a checkpoint's per-lead statistics) keep them; every weight
-    is drawn anew by its initializer.
-
-    Example:
-        >>> from ecg_tl_keras.models import build_model
-        >>> source = build_model("gru", 2, input_shape=(50, 12), units=4)
-        >>> first, again = random_encoder(source, 0), random_encoder(source, 0)
-        >>> bool((first.get_weights()[1] == again.get_weights()[1]).all())
-        True
-    """
-    import keras
-
-    import ecg_tl_keras.models  # noqa: F401  (registers the package's serializable objects)
-
-    keras.utils.set_random_seed(seed)
-    return keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model),
-                                                 safe_mode=True)
 
 
 class Architectures:

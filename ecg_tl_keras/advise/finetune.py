@@ -88,14 +88,13 @@ def preset_from_scratch(preset, n_labels: int):
     """A function of the seed giving a preset's architecture with random weights and a head
     for ``n_labels`` (its input convention kept): what training it from scratch starts from.
     """
-    from ecg_tl_keras.advise.baselines import random_encoder
-    from ecg_tl_keras.models import replace_head
+    from ecg_tl_keras.models import reinitialized, replace_head
     from ecg_tl_keras.models.presets import load_preset
 
     source, _ = load_preset(preset)
 
     def build(seed: int):
-        return replace_head(random_encoder(source, seed), n_labels)
+        return replace_head(reinitialized(source, seed), n_labels)
 
     return build
 

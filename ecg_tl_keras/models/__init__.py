@@ -33,6 +33,7 @@ from ecg_tl_keras.models.families import known_families, known_models, model_fam
 from ecg_tl_keras.models.finetune import (
     backbone_stages,
     freeze_backbone,
+    reinitialized,
     replace_head,
     unfreeze_backbone,
     unfreeze_stages,
@@ -66,6 +67,7 @@ __all__ = [
     "load_preset",
     "model_family_of",
     "register_backbone",
+    "reinitialized",
     "replace_head",
     "save_to_preset",
     "unfreeze_backbone",

@@ -50,6 +50,27 @@ def replace_head(model, n_labels):
     return keras.Model(copy.input, outputs, name=model.name)
 
 
+def reinitialized(model, seed: int):
+    """``model``'s architecture (input layer, backbone, head) with fresh weights from ``seed``.
+
+    Built from the model's configuration, so layers with their settings in the configuration
+    (a preset's input convention, a checkpoint's per-lead statistics) keep them; every weight
+    is drawn anew by its initializer.
+
+    Example:
+        >>> from ecg_tl_keras.models import build_model
+        >>> source = build_model("gru", 2, input_shape=(50, 12), units=4)
+        >>> first, again = reinitialized(source, 0), reinitialized(source, 0)
+        >>> bool((first.get_weights()[1] == again.get_weights()[1]).all())
+        True
+    """
+    import ecg_tl_keras.models  # noqa: F401  (registers the package's serializable objects)
+
+    keras.utils.set_random_seed(seed)
+    return keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model),
+                                                 safe_mode=True)
+
+
 def backbone_stages(model, stages=None):
     """Groups the backbone's weighted layers into stages, input to output.
 

@@ -168,17 +168,14 @@ def untrained_model(pretrained: Pretrained, config):
     """The checkpoint's architecture, randomly initialised (seeded by ``config.seed``), with a
     head for the labels of ``config.data``, under the precision its fine-tune trains with
     (``config.precision``): the from-scratch side of its comparison."""
-    import keras
-
     from ecg_tl_keras.built import BuiltDataset
     from ecg_tl_keras.models import get_backbone_spec
-    from ecg_tl_keras.models.finetune import replace_head
+    from ecg_tl_keras.models.finetune import reinitialized, replace_head
     from ecg_tl_keras.models.presets import load_pretrained
     from ecg_tl_keras.precision import apply_precision, resolve_precision
 
     model, _ = load_pretrained(pretrained.path)
-    keras.utils.set_random_seed(config.seed)
     labels = BuiltDataset.open(config.data).labels
-    model = replace_head(keras.models.clone_model(model), len(labels))
+    model = replace_head(reinitialized(model, config.seed), len(labels))
     family = get_backbone_spec(pretrained.model).family
     return apply_precision(model, resolve_precision(config.precision, family))
