@@ -223,13 +223,20 @@ def torch_worker(arrays: Path, epochs: int, precision: str) -> int:
 def comparisons(values: dict, backends: list[str], precisions: list[str]) -> dict:
     """The speed issue's ratios between the variants' ``values`` (medians, or one round's).
 
-    Per backend: ``<variant>_vs_torch`` (against PyTorch float32), ``<auto variant>_vs_torch_fastest``
-    (against the faster of PyTorch float32 and bfloat16) and ``<variant>_vs_<float32 variant>``.
+    Per backend: ``<variant>_vs_torch`` (against PyTorch float32),
+    ``<auto variant>_vs_torch_fastest`` (against the faster of PyTorch float32 and bfloat16)
+    and ``<variant>_vs_<float32 variant>``.
 
     Example:
-        >>> comparisons({"train_auto": 300.0, "train_float32": 150.0, "torch_float32": 100.0,
-        ...              "torch_bfloat16": 200.0}, ["tensorflow"], ["auto", "float32"])
-        {'train_auto_vs_torch': 3.0, 'train_auto_vs_torch_fastest': 1.5, 'train_auto_vs_train_float32': 2.0, 'train_float32_vs_torch': 1.5}
+        >>> ratios = comparisons({"train_auto": 300.0, "train_float32": 150.0,
+        ...                       "torch_float32": 100.0, "torch_bfloat16": 200.0},
+        ...                      ["tensorflow"], ["auto", "float32"])
+        >>> for name, ratio in ratios.items():
+        ...     print(name, ratio)
+        train_auto_vs_torch 3.0
+        train_auto_vs_torch_fastest 1.5
+        train_auto_vs_train_float32 2.0
+        train_float32_vs_torch 1.5
     """
     torch_values = [values[name] for name in TORCH_VARIANTS if name in values]
     ratios = {}

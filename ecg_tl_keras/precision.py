@@ -16,10 +16,10 @@ fine-tunes under another.
 
 | device | backend | cnn | other families |
 | --- | --- | --- | --- |
-| CPU with `avx512_bf16` or `amx_bf16` | TensorFlow | `mixed_bfloat16` (ResNet1d18 1.18-1.40x) | `float32` (see below) |
-| CPU with `avx512_bf16` or `amx_bf16` | JAX | `float32` (ResNet1d18 0.83-1.13x) | `float32` (GRU ~0.07x) |
+| CPU with `avx512_bf16` or `amx_bf16` | TensorFlow | `mixed_bfloat16` (1.18-1.40x) | `float32` |
+| CPU with `avx512_bf16` or `amx_bf16` | JAX | `float32` (0.83-1.13x) | `float32` (~0.07x) |
 | CPU with `avx512_bf16` or `amx_bf16` | others (unmeasured) | `float32` | `float32` |
-| CPU without them | any | `float32` (`mixed_bfloat16` made ResNet1d18 2x slower, measured) | `float32` |
+| CPU without them | any | `float32` (bf16 ResNet1d18 2x slower) | `float32` |
 | NVIDIA GPU, compute capability >= 7.0 | any | `mixed_float16` (tensor cores) | `float32` |
 | other GPUs | any | `float32` | `float32` |
 
@@ -27,9 +27,10 @@ The rule is "never slower than float32": a mixed policy is picked on a CPU only 
 backend and family where it trained faster than float32 in every round of a side-by-side
 measurement (`CPU_BF16_FASTER`; `bench/bench_precision_backends.py`, figures in
 `bench/results/precision_backends_cpu.json`, 4 rounds on a 2-core AMD EPYC with
-`avx512_bf16`; the table's ratios are mixed_bfloat16 / float32 per round; and `bench/bench_train_command.py` through the
-`train` command, `bench/results/train_command_cpu.json`). The GPU row is NVIDIA's and Keras'
-guidance, not yet measured in this project (`bench/gpu_check.sh` measures it). The
+`avx512_bf16`; the ratios above are mixed_bfloat16 / float32 per round, ResNet1d18 for
+cnn and GRU for the JAX recurrent row; `bench/bench_train_command.py` measures the same
+through the `train` command, `bench/results/train_command_cpu.json`). The GPU row is NVIDIA's
+and Keras' guidance, not yet measured in this project (`bench/gpu_check.sh` measures it). The
 recurrent family stays float32 under TensorFlow although its GRU trained 1.06-1.31x faster
 in bf16: the family's BiLSTM did not (0.99x, `bench/bench_train.py`), and `auto` decides per
 family. `bench/bench_train.py` measures every backbone under every precision.
