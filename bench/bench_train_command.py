@@ -65,9 +65,9 @@ def parse_args(argv=None):
                         help="comma-separated Keras backends (default tensorflow,jax)")
     parser.add_argument("--epochs", type=int, default=3,
                         help="epochs per run; the first is not timed (default 3)")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="rounds of every variant (default 2: about 9 minutes on an idle "
-                             "2-core CPU; 3 takes about 13)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of every variant (default 3: about 9 minutes on an idle "
+                             "2-core CPU, 2 about 6)")
     parser.add_argument("--no-torch-reference", dest="torch_reference", action="store_false")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--torch-worker", type=Path, help=argparse.SUPPRESS)
