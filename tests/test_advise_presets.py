@@ -283,6 +283,9 @@ def test_finetuning_a_preset_is_compared_with_its_architecture_and_resnet1d18_fr
     tuned, own, ours = metrics("ecgfounder"), metrics("scratch-ecgfounder"), metrics(
         "scratch-resnet1d18")
     assert tuned["finetune_from"] == str(preset) and own["finetune_from"] is None
+    precision = {name: json.loads((out / "runs" / name / "seed0" / "config.json").read_text())[
+        "precision"] for name in ("ecgfounder", "scratch-ecgfounder")}
+    assert len(set(precision.values())) == 1, precision  # the pair trains like for like
     assert result["gains"] == [pytest.approx(tuned["test_weighted_f1"] - own["test_weighted_f1"])]
     assert reference["gains"] == [pytest.approx(tuned["test_weighted_f1"]
                                                 - ours["test_weighted_f1"])]

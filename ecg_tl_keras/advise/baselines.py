@@ -53,16 +53,27 @@ VERDICT_OPENING = {
 
 
 def architecture_key(model) -> str:
-    """What makes two candidates one architecture: the backbone's configuration and the input.
+    """What makes two candidates one architecture: the backbone's configuration and the input,
+    not the precision it was trained under (layers' ``dtype`` policies are left out).
 
     Example:
         >>> from ecg_tl_keras.models import build_model
+        >>> from ecg_tl_keras.precision import apply_precision
         >>> one, two = (build_model("gru", n, input_shape=(50, 12), units=4) for n in (2, 3))
-        >>> architecture_key(one) == architecture_key(two)
+        >>> architecture_key(one) == architecture_key(apply_precision(two, "mixed_bfloat16"))
         True
     """
-    backbone = model.get_layer("backbone").get_config()
+    backbone = _without_dtypes(model.get_layer("backbone").get_config())
     return json.dumps([backbone, list(model.input_shape[1:])], sort_keys=True, default=str)
+
+
+def _without_dtypes(config):
+    """A layer configuration without its (nested) ``dtype`` entries."""
+    if isinstance(config, dict):
+        return {key: _without_dtypes(value) for key, value in config.items() if key != "dtype"}
+    if isinstance(config, (list, tuple)):
+        return [_without_dtypes(value) for value in config]
+    return config
 
 
 class Architectures:

@@ -70,8 +70,9 @@ def trained_metrics(data, out, model: str, name: str, seed: int, settings: RunSe
                     finetune_from: str | None = None, log=print, build=None) -> dict:
     """The ``metrics.json`` of one run (trained now unless it already finished).
 
-    ``build``: called with the seed, returns the model to train (``train(model=...)``) instead
-    of building the registered backbone ``model`` (which then only names it).
+    ``build``: called with the run's ``TrainConfig``, returns the model to train
+    (``train(model=...)``) instead of building the registered backbone ``model`` (which then
+    only names it).
     """
     config = TrainConfig(data=str(data), model=model, out=str(run_dir(out, name, seed)),
                          finetune_from=finetune_from, epochs=settings.epochs,
@@ -81,20 +82,25 @@ def trained_metrics(data, out, model: str, name: str, seed: int, settings: RunSe
     if finished is not None:
         return finished
     log(f"training {config.out}")
-    return train(config) if build is None else train(config, model=build(seed))
+    return train(config) if build is None else train(config, model=build(config))
 
 
 def preset_from_scratch(preset, n_labels: int):
-    """A function of the seed giving a preset's architecture with random weights and a head
-    for ``n_labels`` (its input convention kept): what training it from scratch starts from.
+    """A function of a run's ``TrainConfig`` giving the preset's architecture with random
+    weights from the run's seed, a head for ``n_labels`` (its input convention kept) and the
+    precision the run's ``--precision`` gives the architecture's family, as its fine-tune
+    gets: what training it from scratch starts from.
     """
-    from ecg_tl_keras.models import reinitialized, replace_head
+    from ecg_tl_keras.models import get_backbone_spec, untrained_copy
     from ecg_tl_keras.models.presets import load_preset
+    from ecg_tl_keras.precision import resolve_precision
 
     source, _ = load_preset(preset)
 
-    def build(seed: int):
-        return replace_head(reinitialized(source, seed), n_labels)
+    def build(config):
+        family = get_backbone_spec(config.model).family
+        return untrained_copy(source, config.seed, n_labels,
+                              resolve_precision(config.precision, family))
 
     return build
 

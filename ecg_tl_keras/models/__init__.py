@@ -37,6 +37,7 @@ from ecg_tl_keras.models.finetune import (
     replace_head,
     unfreeze_backbone,
     unfreeze_stages,
+    untrained_copy,
 )
 from ecg_tl_keras.models.normalization import MinMaxScaling
 from ecg_tl_keras.models.presets import from_preset, load_preset, save_to_preset
@@ -73,4 +74,5 @@ __all__ = [
     "unfreeze_backbone",
     "unfreeze_stages",
     "unregister_backbone",
+    "untrained_copy",
 ]

@@ -71,6 +71,23 @@ def reinitialized(model, seed: int):
                                                  safe_mode=True)
 
 
+def untrained_copy(model, seed: int, n_labels: int, policy: str = "float32"):
+    """The from-scratch side of a fine-tune of ``model``: its architecture with fresh weights
+    from ``seed`` (:func:`reinitialized`), a head for ``n_labels`` and its backbone computing
+    under ``policy`` (the one the fine-tune trains with, so the pair is like for like).
+
+    Example:
+        >>> from ecg_tl_keras.models import build_model
+        >>> source = build_model("gru", 2, input_shape=(50, 12), units=4)
+        >>> copy = untrained_copy(source, 0, 5, "mixed_bfloat16")
+        >>> copy.output_shape, copy.get_layer("backbone").layers[-1].dtype_policy.name
+        ((None, 5), 'mixed_bfloat16')
+    """
+    from ecg_tl_keras.precision import apply_precision
+
+    return apply_precision(replace_head(reinitialized(model, seed), n_labels), policy)
+
+
 def backbone_stages(model, stages=None):
     """Groups the backbone's weighted layers into stages, input to output.
 

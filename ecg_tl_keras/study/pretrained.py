@@ -170,12 +170,12 @@ def untrained_model(pretrained: Pretrained, config):
     (``config.precision``): the from-scratch side of its comparison."""
     from ecg_tl_keras.built import BuiltDataset
     from ecg_tl_keras.models import get_backbone_spec
-    from ecg_tl_keras.models.finetune import reinitialized, replace_head
+    from ecg_tl_keras.models.finetune import untrained_copy
     from ecg_tl_keras.models.presets import load_pretrained
-    from ecg_tl_keras.precision import apply_precision, resolve_precision
+    from ecg_tl_keras.precision import resolve_precision
 
     model, _ = load_pretrained(pretrained.path)
     labels = BuiltDataset.open(config.data).labels
-    model = replace_head(reinitialized(model, config.seed), len(labels))
     family = get_backbone_spec(pretrained.model).family
-    return apply_precision(model, resolve_precision(config.precision, family))
+    return untrained_copy(model, config.seed, len(labels),
+                          resolve_precision(config.precision, family))
