@@ -19,18 +19,13 @@ import math
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 
 from ecg_tl_keras.study.cells import CellLabel
+from ecg_tl_keras.study.curves import as_float, oriented_selection_curve
 from ecg_tl_keras.study.learning import did_not_learn
 
 #: history.csv column with the test split's weighted F1 after each epoch.
 HISTORY_TEST_F1 = "test_weighted_f1"
-#: history.csv columns of the selection split's score start with this (older result files).
-HISTORY_SELECTION_PREFIX = "selection_"
-NEVER = "never"
-#: A run whose history has no selection column has no curve to reach anything on.
-NO_CURVE = "no curve"
 #: How learning was judged, per kind of result file.
 BASIS_SELECTION = "selection split"
 BASIS_STAND_IN = "selection split, test constant predictor as stand-in"
@@ -56,7 +51,7 @@ def read_cells(results: Sequence[dict], study: Path | None) -> tuple[list[dict],
         cell = result.get("cell") or {}
         key = cell.get("key", "?")
         metrics = result.get("metrics") or {}
-        weighted = _float(metrics.get("test_weighted_f1"))
+        weighted = as_float(metrics.get("test_weighted_f1"))
         if not math.isfinite(weighted):
             incomplete.append(Incomplete(key, "no test_weighted_f1 in the result file"))
             continue
@@ -76,17 +71,17 @@ def _row(result: dict, cell: dict, metrics: dict, weighted: float, study: Path |
         family=family_of(label.model), seed=cell["seed"], train_size=cell["train_size"],
         train_records=(metrics.get("records") or {}).get("train"),
         select_on=cell.get("select_on"), weighted_f1=weighted,
-        macro_f1=_float(metrics.get("test_macro_f1")),
-        macro_auc=_float(metrics.get("test_macro_auc")),
-        baseline_constant=_float(baselines.get("constant")),
-        baseline_random=_float(baselines.get("random")),
+        macro_f1=as_float(metrics.get("test_macro_f1")),
+        macro_auc=as_float(metrics.get("test_macro_auc")),
+        baseline_constant=as_float(baselines.get("constant")),
+        baseline_random=as_float(baselines.get("random")),
         learned=learned, learned_basis=basis, best_epoch=metrics.get("best_epoch"),
         epochs_trained=len(history), curve=[r.get(HISTORY_TEST_F1, math.nan) for r in history],
         selection_curve=oriented_selection_curve(result),
         user_metrics=user_metric_values(metrics),
         per_label_f1=dict(metrics.get("per_label_f1") or {}),
         per_label_constant=dict(baselines.get("constant_per_label") or {}),
-        train_time_s=_float(metrics.get("train_time_s")), machine=result.get("machine"),
+        train_time_s=as_float(metrics.get("train_time_s")), machine=result.get("machine"),
         predictions=None if predictions is None else Path(study or ".") / predictions,
         preset=cell.get("preset"))
 
@@ -107,7 +102,7 @@ def user_metric_values(metrics: dict) -> dict[str, float]:
     """
     from ecg_tl_keras.metrics import METRICS
 
-    return {entry.name: _float(metrics[f"test_{entry.name}"]) for entry in METRICS.entries()
+    return {entry.name: as_float(metrics[f"test_{entry.name}"]) for entry in METRICS.entries()
             if not entry.builtin and f"test_{entry.name}" in metrics}
 
 
@@ -163,13 +158,13 @@ def learning_of(result: dict) -> tuple[bool | None, str]:
         (False, 'selection split')
     """
     selection = result.get("selection") or {}
-    score = _float(selection.get("weighted_f1"))
-    auc = _float(selection.get("macro_auc"))
+    score = as_float(selection.get("weighted_f1"))
+    auc = as_float(selection.get("macro_auc"))
     if not selection:
         score, auc = _selection_at_best_epoch(result)
-    constant, basis = _float(selection.get("constant_weighted_f1")), BASIS_SELECTION
+    constant, basis = as_float(selection.get("constant_weighted_f1")), BASIS_SELECTION
     if not math.isfinite(constant):
-        constant = _float((result.get("baselines") or {}).get("constant"))
+        constant = as_float((result.get("baselines") or {}).get("constant"))
         basis = BASIS_STAND_IN
     if not (math.isfinite(score) and math.isfinite(constant)):
         return None, "unknown: no selection-split score or no constant predictor"
@@ -189,73 +184,7 @@ def _selection_at_best_epoch(result: dict) -> tuple[float, float]:
         f1 = row.get(HISTORY_TEST_F1)
     auc = next((v for c, v in row.items() if c.endswith("macro_auc")
                 and not c.startswith("test_")), row.get("test_macro_auc"))
-    return _float(f1), _float(auc)
-
-
-def oriented_selection_curve(result: dict) -> list[float] | None:
-    """The run's per-epoch selection-split score, oriented so that higher is better (a
-    monitored loss is negated); None when the history has no selection column.
-
-    Example:
-        >>> oriented_selection_curve({"metrics": {"selection_metric": "val_loss"},
-        ...                           "history": [{"val_loss": 0.9}, {"val_loss": 0.5}]})
-        [-0.9, -0.5]
-    """
-    from ecg_tl_keras.training.config import monitor_mode
-
-    history = result.get("history") or []
-    columns = history[0].keys() if history else ()
-    named = (result.get("metrics") or {}).get("selection_metric")
-    column = named if named in columns else next(
-        (c for c in columns if c.startswith(HISTORY_SELECTION_PREFIX)), None)
-    if column is None:
-        return None
-    sign = -1.0 if monitor_mode(column) == "min" else 1.0
-    return [sign * row.get(column, math.nan) for row in history]
-
-
-def first_epoch_reaching(curve: Sequence[float] | None, target: float) -> int | str:
-    """The first epoch (1-based) at which ``curve`` reaches ``target``, else ``"never"``;
-    ``"no curve"`` without a curve.
-
-    Example:
-        >>> first_epoch_reaching([0.2, 0.5, 0.8], 0.5), first_epoch_reaching([0.3] * 9, 0.5)
-        (2, 'never')
-        >>> first_epoch_reaching(None, 0.5)
-        'no curve'
-    """
-    if curve is None or not math.isfinite(target):
-        return NO_CURVE
-    reached = np.flatnonzero(np.asarray(curve, dtype=float) >= target)
-    return int(reached[0]) + 1 if len(reached) else NEVER
-
-
-def best_score(curve: Sequence[float] | None) -> float:
-    """The best (highest) finite value of an oriented curve; NaN without one.
-
-    Example:
-        >>> best_score([0.2, float("nan"), 0.5]), best_score(None)
-        (0.5, nan)
-    """
-    if curve is None:
-        return math.nan
-    values = np.asarray(curve, dtype=float)
-    return float(np.nanmax(values)) if np.isfinite(values).any() else math.nan
-
-
-def common_area(first: Sequence[float], second: Sequence[float]) -> tuple[float, float]:
-    """Mean per epoch of two curves over the epochs both have a score for.
-
-    Example:
-        >>> common_area([0.2, 0.4, 0.6], [0.1, 0.3])
-        (0.3, 0.2)
-    """
-    length = min(len(first), len(second))
-    a, b = (np.asarray(c[:length], dtype=float) for c in (first, second))
-    both = np.isfinite(a) & np.isfinite(b)
-    if not both.any():
-        return math.nan, math.nan
-    return round(float(a[both].mean()), 12), round(float(b[both].mean()), 12)
+    return as_float(f1), as_float(auc)
 
 
 @dataclasses.dataclass
@@ -343,9 +272,3 @@ def model_rank(label: CellLabel) -> tuple[int, str]:
     order = known_models()
     return (order.index(label.model) if label.model in order else len(order), str(label))
 
-
-def _float(value) -> float:
-    try:
-        return math.nan if value is None else float(value)
-    except (TypeError, ValueError):
-        return math.nan

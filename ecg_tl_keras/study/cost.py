@@ -23,7 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ecg_tl_keras.study.comparisons import Comparison, best_score, first_epoch_reaching
+from ecg_tl_keras.study.comparisons import Comparison
+from ecg_tl_keras.study.curves import best_score, first_epoch_reaching
 
 MACHINE_UNKNOWN = "machine type not recorded"
 #: The break-even of a checkpoint pre-trained elsewhere (a plan's ``pretrained``): not this

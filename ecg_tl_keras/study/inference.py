@@ -21,7 +21,8 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy import stats as scipy_stats
 
-from ecg_tl_keras.study.comparisons import Comparison, common_area
+from ecg_tl_keras.study.comparisons import Comparison
+from ecg_tl_keras.study.curves import common_area
 from ecg_tl_keras.study.stats import (
     MIN_SEEDS_ROBUST, SINGLE_SEED_LABEL, Interval, Verdict, align_predictions, cluster_interval,
     paired_bootstrap_f1_difference, robust_p_value, seed_gain_interval, t_interval,

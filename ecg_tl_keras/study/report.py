@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Sequence
 
 from ecg_tl_keras.study import figures
-from ecg_tl_keras.study.comparisons import (
-    NEVER, NO_CURVE, Comparison, comparisons, family_of, first_epoch_reaching,
-    oriented_selection_curve)
+from ecg_tl_keras.study.comparisons import Comparison, comparisons, family_of
+from ecg_tl_keras.study.curves import (
+    NEVER, NO_CURVE, first_epoch_reaching, oriented_selection_curve)
 from ecg_tl_keras.study.findings import Finding, analyse, findings
 from ecg_tl_keras.study.rendering import report_text
 from ecg_tl_keras.study.results import load_results

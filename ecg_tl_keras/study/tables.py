@@ -18,9 +18,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ecg_tl_keras.study.comparisons import (
-    Comparison, baselines_by_dataset, best_score, common_area, first_epoch_reaching,
-    user_metric_names)
+from ecg_tl_keras.study.comparisons import Comparison, baselines_by_dataset, user_metric_names
+from ecg_tl_keras.study.curves import as_float, best_score, common_area, first_epoch_reaching
 from ecg_tl_keras.study.cost import cost_of
 from ecg_tl_keras.study.findings import Finding
 from ecg_tl_keras.study.inference import aligned_predictions
@@ -67,7 +66,7 @@ def baselines_table(rows: Sequence[dict]) -> pd.DataFrame:
 def per_label_table(rows: Sequence[dict]) -> pd.DataFrame:
     """Every cell's test F1 per label beside the constant predictor's (long format)."""
     return pd.DataFrame([dict(key=r["key"], dataset=r["dataset"], label=label, f1=f1,
-                              baseline_constant=_float(r["per_label_constant"].get(label)))
+                              baseline_constant=as_float(r["per_label_constant"].get(label)))
                          for r in rows for label, f1 in r["per_label_f1"].items()],
                         columns=["key", "dataset", "label", "f1", "baseline_constant"])
 
@@ -225,7 +224,3 @@ def _mean_of(metric: str, rows: Sequence[dict]) -> float:
     values = [r["user_metrics"].get(metric, math.nan) for r in rows]
     finite = [value for value in values if math.isfinite(value)]
     return float(np.mean(finite)) if finite else math.nan
-
-
-def _float(value) -> float:
-    return math.nan if value is None else float(value)
