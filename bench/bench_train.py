@@ -130,21 +130,38 @@ def fixed_batch(batch_size: int):
     return x, y
 
 
-class TorchTrainer:
-    """The PyTorch reference's training: ResNet1d18 (float32), Adam(1e-3), BCE on logits.
+#: The PyTorch reference's precisions: float32, or bfloat16 under ``torch.autocast``.
+TORCH_PRECISIONS = ("float32", "bfloat16")
 
+
+class TorchTrainer:
+    """The PyTorch reference's training: ResNet1d18, Adam(1e-3), BCE on logits.
+
+    ``precision="bfloat16"`` runs the forward pass under ``torch.autocast(device,
+    torch.bfloat16)`` (PyTorch's mixed precision: float32 weights, bfloat16 convolutions),
+    the loss on float32 logits; ``"float32"`` runs everything in float32.
     Shared by this bench (steps on one batch) and ``bench_train_command.py`` (whole epochs).
     """
 
-    def __init__(self, torch, n_labels: int, device: str = "cpu"):
+    def __init__(self, torch, n_labels: int, device: str = "cpu", precision: str = "float32"):
+        if precision not in TORCH_PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(TORCH_PRECISIONS)}, "
+                             f"got {precision!r}")
+        self.torch, self.device, self.precision = torch, device, precision
         self.model = torch_resnet1d18(torch, n_labels).to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), 1e-3)
         self.loss = torch.nn.BCEWithLogitsLoss()
 
+    def logits(self, x):
+        """The model's float32 logits of ``x`` under this trainer's precision."""
+        with self.torch.autocast(self.device, dtype=self.torch.bfloat16,
+                                 enabled=self.precision == "bfloat16"):
+            return self.model(x).float()
+
     def step(self, x, y) -> None:
         """One optimizer step on the channels-first batch ``x`` and its labels ``y``."""
         self.optimizer.zero_grad()
-        self.loss(self.model(x), y).backward()
+        self.loss(self.logits(x), y).backward()
         self.optimizer.step()
 
 

@@ -11,24 +11,36 @@ every policy, `apply_precision` moves a model from one precision to another
 without changing a single weight: a checkpoint saved under one precision
 fine-tunes under another.
 
-`auto` picks from the device and the backbone's family (`BackboneSpec.family`):
+`auto` picks from the device, the Keras backend and the backbone's family
+(`BackboneSpec.family`):
 
-| device | cnn | other families |
-| --- | --- | --- |
-| CPU with `avx512_bf16` or `amx_bf16` | `mixed_bfloat16` (ResNets ~1.35x, measured) | `float32` |
-| CPU without them | `float32` (`mixed_bfloat16` made ResNet1d18 2x slower, measured) | `float32` |
-| NVIDIA GPU, compute capability >= 7.0 | `mixed_float16` (tensor cores) | `float32` |
-| other GPUs | `float32` | `float32` |
+| device | backend | cnn | other families |
+| --- | --- | --- | --- |
+| CPU with `avx512_bf16` or `amx_bf16` | TensorFlow | `mixed_bfloat16` (1.18-1.40x) | `float32` |
+| CPU with `avx512_bf16` or `amx_bf16` | JAX | `float32` (0.83-1.13x) | `float32` (~0.07x) |
+| CPU with `avx512_bf16` or `amx_bf16` | others (unmeasured) | `float32` | `float32` |
+| CPU without them | any | `float32` (bf16 ResNet1d18 2x slower) | `float32` |
+| NVIDIA GPU, compute capability >= 7.0 | any | `mixed_float16` (tensor cores) | `float32` |
+| other GPUs | any | `float32` | `float32` |
 
-The GPU row is NVIDIA's and Keras' guidance, not yet measured in this project
-(`bench/gpu_check.sh` measures it); the recurrent and transformer families stay
-float32 until a measurement shows a mixed policy is faster for them.
-`bench/bench_train.py` measures every backbone under every precision.
+The rule is "never slower than float32": a mixed policy is picked on a CPU only for a
+backend and family where it trained faster than float32 in every round of a side-by-side
+measurement (`CPU_BF16_FASTER`; `bench/bench_precision_backends.py`, figures in
+`bench/results/precision_backends_cpu.json`, 4 rounds on a 2-core AMD EPYC with
+`avx512_bf16`; the ratios above are mixed_bfloat16 / float32 per round, ResNet1d18 for
+cnn and GRU for the JAX recurrent row; `bench/bench_train_command.py` measures the same
+through the `train` command, `bench/results/train_command_cpu.json`). The GPU row is NVIDIA's
+and Keras' guidance, not yet measured in this project (`bench/gpu_check.sh` measures it). The
+recurrent family stays float32 under TensorFlow although its GRU trained 1.06-1.31x faster
+in bf16: the family's BiLSTM did not (0.99x, `bench/bench_train.py`), and `auto` decides per
+family. `bench/bench_train.py` measures every backbone under every precision.
 
 Example:
     >>> resolve_precision("float32", "cnn")
     'float32'
     >>> auto_precision("cnn", Device(kind="cpu", name="x86", bf16=False))
+    'float32'
+    >>> auto_precision("cnn", Device(kind="cpu", name="x86", bf16=True), backend="torch")
     'float32'
     >>> auto_precision("cnn", Device(kind="gpu", name="H100", compute_capability=(9, 0)))
     'mixed_float16'
@@ -48,6 +60,11 @@ BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 #: Layers outside the backbone that compute in float32 under every policy.
 FLOAT32 = "float32"
 BACKBONE = "backbone"
+#: Per Keras backend, the backbone families whose training was faster under
+#: ``mixed_bfloat16`` than under float32 in every round of a side-by-side run on a CPU with
+#: bfloat16 instructions (``bench/results/precision_backends_cpu.json``). On such a CPU
+#: ``auto`` picks ``mixed_bfloat16`` for these and float32 for everything else.
+CPU_BF16_FASTER = {"tensorflow": ("cnn",), "jax": ()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,30 +152,42 @@ def _backend_gpu():
     return None
 
 
-def auto_precision(family: str, device: Device) -> str:
-    """What ``--precision auto`` picks for a backbone family on a device (module table)."""
-    if family != "cnn":
-        return FLOAT32
+def auto_precision(family: str, device: Device, backend: str | None = None) -> str:
+    """What ``--precision auto`` picks for a backbone family on a device (module table).
+
+    Args:
+        family: the backbone's family (``get_backbone_spec(name).family``).
+        device: the device (``current_device()``).
+        backend: the Keras backend; the one in use when None.
+    """
     if device.kind == "gpu":
         capability = device.compute_capability
-        return "mixed_float16" if capability is not None and capability >= (7, 0) else FLOAT32
-    return "mixed_bfloat16" if device.bf16 else FLOAT32
+        faster = family == "cnn" and capability is not None and capability >= (7, 0)
+        return "mixed_float16" if faster else FLOAT32
+    if backend is None:
+        from ecg_tl_keras.backends import keras_backend
+
+        backend = keras_backend()
+    faster = device.bf16 and family in CPU_BF16_FASTER.get(backend, ())
+    return "mixed_bfloat16" if faster else FLOAT32
 
 
-def resolve_precision(precision: str, family: str, device: Device | None = None) -> str:
+def resolve_precision(precision: str, family: str, device: Device | None = None,
+                      backend: str | None = None) -> str:
     """The Keras dtype policy name of a ``--precision`` value (``auto`` decided here).
 
     Args:
         precision: one of ``PRECISIONS``.
         family: the backbone's family (``get_backbone_spec(name).family``).
         device: the device; detected when None and needed.
+        backend: the Keras backend; the one in use when None.
 
     Raises:
         ValueError: an unknown precision.
     """
     if check_choice("precision", precision, PRECISIONS) != "auto":
         return precision
-    return auto_precision(family, current_device() if device is None else device)
+    return auto_precision(family, current_device() if device is None else device, backend)
 
 
 def apply_precision(model, policy: str):

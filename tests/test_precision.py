@@ -33,6 +33,27 @@ def test_auto_table(family, device, expected):
     assert resolve_precision("mixed_float16", family, device) == "mixed_float16"
 
 
+@pytest.mark.parametrize("backend, family, device, expected", [
+    ("tensorflow", "cnn", BF16_CPU, "mixed_bfloat16"),
+    ("jax", "cnn", BF16_CPU, "float32"),  # bf16 ResNet1d18 was slower in one of 4 rounds
+    ("jax", "rnn", BF16_CPU, "float32"),  # JAX's bf16 GRU trained many times slower
+    ("tensorflow", "rnn", BF16_CPU, "float32"),
+    ("torch", "cnn", BF16_CPU, "float32"),  # unmeasured: never risk slower than float32
+    ("jax", "cnn", PLAIN_CPU, "float32"),
+    ("jax", "cnn", Device("gpu", "V100", compute_capability=(7, 0)), "mixed_float16"),
+])
+def test_auto_table_per_backend(backend, family, device, expected):
+    assert auto_precision(family, device, backend=backend) == expected
+    assert resolve_precision("auto", family, device, backend=backend) == expected
+    assert resolve_precision("float32", family, device, backend=backend) == "float32"
+
+
+def test_auto_defaults_to_the_backend_in_use():
+    backend = keras.backend.backend()
+    for family in ("cnn", "rnn"):
+        assert auto_precision(family, BF16_CPU) == auto_precision(family, BF16_CPU, backend)
+
+
 def test_bad_precision_is_one_line_error(tmp_path, capsys):
     with pytest.raises(ValueError, match="precision must be one of auto, float32"):
         TrainConfig(data="d", model="gru", out="o", precision="half")
