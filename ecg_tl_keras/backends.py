@@ -3,10 +3,10 @@
 `ecg_tl_keras.models` (backbones, heads, normalization, `replace_head`,
 freezing) is plain Keras 3 and runs under every backend: `KERAS_BACKEND=jax`,
 `torch` or `tensorflow`, and importing it does not import TensorFlow. `train`
-(and `study run` and `demo`, which train through it), `evaluate` and `predict` run
-under TensorFlow (`tf.data`, `tf.distribute`) and under JAX (the TensorFlow-free
-shard reader, `keras.distribution`); `advise` reads TFRecords with `tf.data`, so it
-needs the TensorFlow backend. Each says so in one line under another.
+(and `study run`, `demo` and `advise`, which train through it), `evaluate` and
+`predict` run under TensorFlow (`tf.data`, `tf.distribute`) and under JAX (the
+TensorFlow-free shard reader, `keras.distribution`); each says so in one line under
+another backend.
 
 Example:
     >>> keras_backend() in ("tensorflow", "jax", "torch", "numpy", "openvino")
@@ -23,27 +23,6 @@ def keras_backend() -> str:
     import keras
 
     return keras.backend.backend()
-
-
-def require_tensorflow(what: str) -> None:
-    """Raises `ValueError` when the Keras backend is not TensorFlow.
-
-    Args:
-        what: What needs TensorFlow, for the message (e.g. `"ecg-tl-keras train"`).
-
-    Raises:
-        ValueError: One line naming the backend in use and how to switch.
-
-    Example:
-        >>> require_tensorflow("ecg-tl-keras train")  # under the TensorFlow backend
-    """
-    backend = keras_backend()
-    if backend != TENSORFLOW:
-        raise ValueError(
-            f"{what} needs the TensorFlow Keras backend (tf.data, tf.distribute) but "
-            f"KERAS_BACKEND is {backend!r}: run it with KERAS_BACKEND=tensorflow "
-            "(ecg_tl_keras.models works under every backend)"
-        )
 
 
 #: Backends ``train`` runs under: TensorFlow (``tf.data``, ``tf.distribute``) and JAX

@@ -34,11 +34,9 @@ COMMANDS = {
     "import": "ecg_tl_keras.importers.cli",
 }
 
-#: Commands that read TFRecords with tf.data (``study`` checks when it trains a cell).
-TENSORFLOW_COMMANDS = ("advise",)
-#: Commands that also run under the JAX backend (``backends.TRAINING_BACKENDS``), without
-#: TensorFlow.
-TRAINING_COMMANDS = ("train", "evaluate", "predict", "demo")
+#: Commands that run under the TensorFlow or the JAX backend (``backends.TRAINING_BACKENDS``),
+#: the latter without TensorFlow (``study`` checks when it trains a cell).
+TRAINING_COMMANDS = ("train", "evaluate", "predict", "demo", "advise")
 
 COMMAND_HELP = {
     "train": "train a backbone from scratch or fine-tune it from a .keras checkpoint",
@@ -110,13 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     command = next((arg for arg in rest if not arg.startswith("-")), None)
     command = command if command in COMMANDS else None
     args = build_parser(command).parse_args(argv)
-    if args.command in TENSORFLOW_COMMANDS + TRAINING_COMMANDS:
-        from ecg_tl_keras.backends import require_tensorflow, require_training_backend
+    if args.command in TRAINING_COMMANDS:
+        from ecg_tl_keras.backends import require_training_backend
 
-        check = require_training_backend if args.command in TRAINING_COMMANDS else (
-            require_tensorflow)
         try:
-            check(f"ecg-tl-keras {args.command}")
+            require_training_backend(f"ecg-tl-keras {args.command}")
         except ValueError as error:
             return fail(error_line(error))
     module = importlib.import_module(COMMANDS[args.command])

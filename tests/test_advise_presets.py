@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from jax_processes import run_without_tensorflow
 
 #: Georgia SNOMED codes of the two labels (sinus tachycardia, sinus bradycardia).
 LABEL_CODES = {"STach": "427084000", "SB": "426177001"}
@@ -331,28 +331,22 @@ def test_a_presets_second_comparison_is_worded_from_its_own_interval():
 
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
-def test_scoring_and_probing_run_under_jax_without_tensorflow(data_500, tmp_path):
-    """Stages score and probe read the shards without TensorFlow (``ecg_tl_keras.shards``), so
-    ``advise(...)`` scores and probes under ``KERAS_BACKEND=jax`` with TensorFlow unimportable."""
-    root = Path(__file__).resolve().parents[1]
+def test_a_preset_is_scored_under_jax_without_tensorflow(data_500, tmp_path):
+    """A preset and its random encoder stream through the preset's own convention under
+    ``KERAS_BACKEND=jax`` with TensorFlow unimportable (stage score; tests/test_jax_cli.py
+    runs all three stages under JAX on a checkpoint of ours)."""
     data, val_fold = data_500
     preset = small_ecgfounder_preset(tmp_path / "ecgfounder")
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(root / "bench" / "no_tensorflow"),
-                                                       str(root), os.environ.get("PYTHONPATH")]))}
-    # the function, not the command: the command line still asks for TensorFlow (cli.py)
-    code = ("import sys; from ecg_tl_keras.advise import AdviseConfig, advise; "
-            f"advise(AdviseConfig(data={str(data)!r}, checkpoints=[{str(preset)!r}], "
-            f"out={str(tmp_path / 'advice')!r}, stage='probe', seeds=1, val_fold={val_fold})); "
-            "assert 'tensorflow' not in sys.modules")
-    done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=600)
+    done = run_without_tensorflow("advise", "--data", data, "--checkpoint", preset, "--out",
+                                  tmp_path / "advice", "--last-stage", "score", "--seeds", 1,
+                                  "--val-fold", val_fold, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     advice = json.loads((tmp_path / "advice" / "advice.json").read_text())
-    assert advice["stages_done"] == ["score", "probe"]
+    assert advice["stages_done"] == ["score"]
     assert advice["candidates"][0]["compatible"], advice["candidates"][0]["reason"]
     assert [entry["name"] for entry in advice["candidates"]] == [
         "ecgfounder", "random encoder (baseline): net1d"]
+    assert all(np.isfinite(entry["scores"]["logme"]) for entry in advice["candidates"])
 
 
 def test_a_record_zscore_preset_loads_in_a_fresh_process(tmp_path):

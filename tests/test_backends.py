@@ -173,25 +173,20 @@ def _refusal(backend: str, command: list, tmp_path) -> list:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_commands_name_the_backends_they_need(backend, tmp_path):
-    """``train``, ``evaluate``, ``predict`` and ``demo`` run under TensorFlow or JAX
-    (tests/test_jax_training.py, tests/test_jax_cli.py); the commands left in
-    ``cli.TENSORFLOW_COMMANDS`` (``advise``) need TensorFlow. Refusals are one line naming
-    both."""
-    from ecg_tl_keras import cli
-
-    if "advise" in cli.TENSORFLOW_COMMANDS:
-        advise = ["advise", "--data", str(tmp_path), "--checkpoint", "x.keras", "--out", "x"]
-        lines = _refusal(backend, advise, tmp_path)
-        assert len(lines) == 1 and "needs the TensorFlow Keras backend" in lines[0]
-        assert repr(backend) in lines[0]
+    """``train``, ``evaluate``, ``predict``, ``demo`` and ``advise`` run under TensorFlow or
+    JAX (tests/test_jax_training.py, tests/test_jax_cli.py); under another backend they refuse
+    in one line naming both."""
     train = ["train", "--data", str(tmp_path), "--model", "gru", "--out", "x"]
     evaluate = ["evaluate", "--checkpoint", "x.keras", "--data", str(tmp_path)]
-    if backend == "jax":  # train and evaluate get as far as the data
-        for command in (train, evaluate):
+    advise = ["advise", "--data", str(tmp_path), "--checkpoint", "x.keras", "--out", "x"]
+    if backend == "jax":  # each gets as far as its input
+        for command, error in ((train, "manifest.json not found"),
+                               (evaluate, "manifest.json not found"),
+                               (advise, "--checkpoint x.keras: not found")):
             lines = _refusal(backend, command, tmp_path)
-            assert len(lines) == 1 and "manifest.json not found" in lines[0]
+            assert len(lines) == 1 and error in lines[0]
         return
-    for command in (train, evaluate):
+    for command in (train, evaluate, advise):
         lines = _refusal(backend, command, tmp_path)
         assert len(lines) == 1 and "runs under the TensorFlow or JAX Keras backend" in lines[0]
         assert repr(backend) in lines[0] and "KERAS_BACKEND=jax" in lines[0]

@@ -211,3 +211,45 @@ def test_study_run_and_report_under_jax(data_root, tmp_path):
     assert finetune["finetune"] == "linear"
     _ok(run_without_tensorflow("study", "report", study, "--out", tmp_path / "report"))
     assert "finetune" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_advise_all_three_stages_under_jax(checkpoints, ptbxl_built, tmp_path):
+    """``advise --last-stage finetune`` on the TensorFlow-trained LSTM: scored (the same MELEP
+    and LogME as under TensorFlow), probed, ranked against its random-encoder baseline,
+    fine-tuned and trained from scratch for one seed and one epoch, every run under JAX."""
+    from ecg_tl_keras.advise.features import frozen_outputs, load_target
+    from ecg_tl_keras.advise.leep import melep
+    from ecg_tl_keras.advise.logme import logme
+    from ecg_tl_keras.training.checkpoints import load_checkpoint
+
+    out = tmp_path / "advice"
+    done = _ok(run_without_tensorflow(
+        "advise", "--data", ptbxl_built, "--checkpoint", checkpoints["tensorflow"], "--out", out,
+        "--last-stage", "finetune", "--seeds", 1, "--top", 1, "--epochs", 1, "--batch-size",
+        BATCH, "--lr", LR))
+    advice = json.loads((out / "advice.json").read_text())
+    assert advice["stages_done"] == ["score", "probe", "finetune"]
+    assert advice["recommendation"] in (out / "advice.md").read_text()
+    assert f"advice: {out / 'advice.md'}" in done.stdout
+    candidate, baseline = advice["candidates"]
+    assert candidate["compatible"] and {candidate["rank"], baseline["rank"]} == {1, 2}
+    assert set(candidate["scores"]) >= {"melep", "logme", "probe_val_f1", "probe_test_f1"}
+    assert (baseline["kind"], baseline["of"]) == ("baseline", [candidate["name"]])
+
+    target = load_target(ptbxl_built, advice["val_fold"])  # the scores under TensorFlow
+    features, probs = frozen_outputs(load_checkpoint(str(checkpoints["tensorflow"]))[0],
+                                     target.train)
+    assert candidate["scores"]["melep"] == pytest.approx(melep(probs, target.train.y), abs=1e-5)
+    assert candidate["scores"]["logme"] == pytest.approx(logme(features, target.train.y),
+                                                         abs=1e-4)
+
+    measured = advice["finetune"][candidate["name"]]
+    for name, role in ((candidate["name"], "finetune"), ("scratch-lstm", "scratch")):
+        run = out / "runs" / name / "seed0"
+        metrics = json.loads((run / "metrics.json").read_text())
+        versions = json.loads((run / "config.json").read_text())["versions"]
+        assert (versions["keras_backend"], versions["tensorflow"]) == ("jax", None)
+        assert metrics["epochs"] == 1 and 0.0 <= metrics["test_weighted_f1"] <= 1.0
+        assert measured[f"{role}_test_f1"] == [metrics["test_weighted_f1"]]
+    assert measured["gains"] == [pytest.approx(measured["finetune_test_f1"][0]
+                                               - measured["scratch_test_f1"][0])]
