@@ -175,6 +175,41 @@ def test_study_cells_and_advise_last_stage_keep_their_old_spellings():
     assert parsed(advise_cli.add_arguments, advise + ["--last-stage", "score"])["stage"] == "score"
 
 
+
+def test_advise_flags_are_its_config_fields():
+    from ecg_tl_keras.advise import cli as advise_cli
+    from ecg_tl_keras.advise.advisor import AdviseConfig
+    from ecg_tl_keras.advise.budget import STUDY_EPOCHS
+    from ecg_tl_keras.training import cli_train
+
+    parser = argparse.ArgumentParser()
+    advise_cli.add_arguments(parser)
+    assert {action.dest for action in parser._actions} - {"help"} == {
+        field.name for field in dataclasses.fields(AdviseConfig)}
+    args = parser.parse_args(["--data", "d", "--checkpoint", "a.keras", "--checkpoint", "st",
+                              "--out", "o", "--stage", "probe", "--seeds", "2", "--top", "1",
+                              "--batch-size", "16", "--val-fold", "0"])
+    assert advise_cli.config_from_args(args) == AdviseConfig(
+        data="d", checkpoints=["a.keras", "st"], out="o", stage="probe", seeds=2, top=1,
+        batch_size=16, val_fold=0)
+    given = advise_cli.config_from_args(parser.parse_args(
+        ["--data", "d", "--checkpoint", "a.keras", "--out", "o"]))
+    assert given == AdviseConfig(data="d", checkpoints=["a.keras"], out="o")
+    assert (given.epochs, given.batch_size, given.lr, given.stage) == (
+        None, None, None, "finetune")
+    help_text = " ".join(parser.format_help().split())
+    for flag in ("--data", "--checkpoint CKPT", "--out", "--last-stage", "--stage", "--seeds",
+                 "--top", "--epochs", "--batch-size", "--lr", "--val-fold"):
+        assert flag in help_text, flag
+    assert f"the study's {STUDY_EPOCHS})" in help_text
+    assert "--stage: old spelling, an alias" in help_text
+    train = argparse.ArgumentParser()
+    cli_train.add_arguments(train)
+    val_fold_help = [next(action.help for action in each._actions if action.dest == "val_fold")
+                     for each in (parser, train)]
+    assert val_fold_help[0] == val_fold_help[1]
+
+
 # ---------------------------------------------------------------- one error policy
 
 @pytest.mark.parametrize("error", [ValueError("bad value\nsecond line"), HeaderError("a.hea: bad"),

@@ -5,7 +5,8 @@ flag's help text, choices, metavar and old spellings. :func:`add_flags` turns th
 into ``argparse`` arguments and :func:`values_from_args` reads them back, so a new option
 is one field definition. Both commands use it: ``python -m tfrecords_builder`` (from
 ``BuildOptions`` and ``RunOptions``) and ``ecg-tl-keras`` (``train`` from ``TrainConfig``,
-``evaluate`` and ``predict`` from their options).
+every other command from its options; :func:`option_like` gives a command a setting another
+command defines, e.g. ``advise``'s ``--val-fold``).
 
 Field metadata keys:
 
@@ -47,6 +48,32 @@ def option(default: Any = dataclasses.MISSING, help: str | Callable[[], str] = "
     """A dataclass field with its command-line metadata (see the module docstring)."""
     return dataclasses.field(default=default, default_factory=default_factory,
                              metadata={"help": help, **metadata})
+
+
+def option_like(cls, name: str, **changes) -> Any:
+    """A field with the flag metadata and default of field ``name`` of dataclass ``cls``.
+
+    For another command taking the same setting, so its flag is defined once.
+
+    Args:
+        cls: the dataclass that defines the setting.
+        name: the field's name.
+        **changes: ``default`` and metadata keys (e.g. ``help``) that differ here.
+
+    Example:
+        >>> @dataclasses.dataclass
+        ... class Train:
+        ...     epochs: int = option(100, "number of epochs", metavar="N")
+        >>> field = option_like(Train, "epochs", default=None, help="epochs (default: fitted)")
+        >>> field.default, field.metadata["metavar"], field.metadata["help"]
+        (None, 'N', 'epochs (default: fitted)')
+    """
+    original = {field.name: field for field in dataclasses.fields(cls)}[name]
+    if "default" in changes:
+        defaults = {"default": changes.pop("default")}
+    else:
+        defaults = {"default": original.default, "default_factory": original.default_factory}
+    return option(**defaults, **{**original.metadata, **changes})
 
 
 def help_of(field: dataclasses.Field) -> str:

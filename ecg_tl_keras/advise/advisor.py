@@ -35,7 +35,8 @@ from typing import Callable
 from ecg_tl_keras.advise import baselines
 from ecg_tl_keras.advise import candidates as candidates_module
 from ecg_tl_keras.advise import report
-from ecg_tl_keras.advise.budget import Budget, fit_budget
+from ecg_tl_keras.advise.budget import (STUDY_BATCH_SIZE, STUDY_EPOCHS, STUDY_LR, Budget,
+                                        fit_budget)
 from ecg_tl_keras.advise.decision import not_learned, recommendation
 from ecg_tl_keras.advise.features import frozen_outputs, load_target
 from ecg_tl_keras.advise.finetune import RunSettings, check_earlier_runs, measure
@@ -47,14 +48,18 @@ from ecg_tl_keras.choices import check_choice
 from ecg_tl_keras.study.learning import RULE, did_not_learn
 from ecg_tl_keras.study.stats import no_skill_baselines
 from ecg_tl_keras.training.config import TrainConfig
+from tfrecords_builder.flags import option, option_like
 
 STAGES = ("score", "probe", "finetune")
-TRAIN_DEFAULTS = TrainConfig(data="-", model="-", out="-")
+#: The fine-tune stage's settings fitted to the data unless given (:mod:`.budget`).
+BUDGET_FLAGS = ("epochs", "batch_size", "lr")
+#: The fine-tune stage's settings taken as ``ecg-tl-keras train`` defines them.
+TRAIN_FLAGS = ("val_fold",)
 
 
 @dataclasses.dataclass
 class AdviseConfig:
-    """What ``ecg-tl-keras advise`` runs.
+    """What ``ecg-tl-keras advise`` runs; each field's metadata is its flag (``advise.cli``).
 
     Attributes:
         data: the target dataset (``OUT/NAME`` with ``manifest.json``).
@@ -70,16 +75,29 @@ class AdviseConfig:
         val_fold: the train fold held out for selection (the study's by default).
     """
 
-    data: str
-    checkpoints: list
-    out: str
-    stage: str = "finetune"
-    seeds: int = 3
-    top: int = 2
-    epochs: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    val_fold: int = TRAIN_DEFAULTS.val_fold
+    data: str = option(help="the target dataset: OUT/NAME (holds manifest.json)")
+    checkpoints: list[str] = option(
+        help="a .keras checkpoint, a preset folder (ecg-tl-keras import) or a study folder "
+        "(every pre-train in it); repeat for more", flag="--checkpoint", repeatable=True,
+        metavar="CKPT")
+    out: str = option(help="the advice folder (advice.md, .json, .png)")
+    stage: str = option(
+        "finetune", "last stage to run: score (seconds), probe (minutes), finetune (trains)",
+        flag="--last-stage", aliases=("--stage",), choices=STAGES)
+    seeds: int = option(3, "seeds per run and random-encoder baselines per architecture")
+    top: int = option(2, "best-ranked checkpoints to fine-tune")
+    epochs: int | None = option_like(
+        TrainConfig, "epochs", default=None,
+        help=f"epochs of every fine-tune and scratch run (default: the study's {STUDY_EPOCHS})")
+    batch_size: int | None = option_like(
+        TrainConfig, "batch_size", default=None,
+        help="batch size (default: fitted to the training records, at most the study's "
+        f"{STUDY_BATCH_SIZE}; see advice.md)")
+    lr: float | None = option_like(
+        TrainConfig, "lr", default=None,
+        help=f"learning rate (default: the study's {STUDY_LR:g} scaled to the batch size; see "
+        "advice.md)")
+    val_fold: int = option_like(TrainConfig, "val_fold")
 
     def __post_init__(self):
         self.data, self.out = str(self.data), str(self.out)
@@ -93,9 +111,10 @@ class AdviseConfig:
             raise ValueError("give at least one --checkpoint (a .keras file, a preset folder or "
                              "a study folder)")
         # the training settings given are checked by TrainConfig itself
-        given = {name: getattr(self, name) for name in ("epochs", "batch_size", "lr")
+        given = {name: getattr(self, name) for name in BUDGET_FLAGS
                  if getattr(self, name) is not None}
-        TrainConfig(data=self.data, model="-", out=self.out, val_fold=self.val_fold, **given)
+        TrainConfig(data=self.data, model="-", out=self.out, **given,
+                    **{name: getattr(self, name) for name in TRAIN_FLAGS})
 
     def budget(self, train_records: int) -> Budget:
         """The training budget of the fine-tune and scratch runs on ``train_records``."""
