@@ -182,9 +182,11 @@ def size_trend_test(series: tuple[str, str], part: Sequence[Comparison]) -> Hypo
                        for size, gains in means.items())
     detail = f"mean gain by train size {points}"
     if len(sizes) < 3:
+        count = f"{len(sizes)} size-sweep train size{'' if len(sizes) == 1 else 's'}"
         return Hypothesis(f"size-trend:{up}>{down}", subject, Interval(
-            math.nan, math.nan, math.nan, f"no interval: only {len(sizes)} train sizes"),
-            words, detail=detail, reason=f"only {len(sizes)} train sizes: too few for a trend")
+            math.nan, math.nan, math.nan, f"no interval: only {count}"), words, detail=detail,
+            reason=f"only {count}: too few for a trend, which needs 3 (the full train "
+                   f"split is not counted)")
     per_seed: dict[int, list[float]] = {}
     for label in dict.fromkeys(g.label for g in part):
         for seed in sorted({s for g in part for s in g.seeds}):
