@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from run_record import machine_fields, rate_fields  # noqa: E402  (bench/ is on the path from here)
+
 TORCH = "torch"
 
 
@@ -164,17 +166,10 @@ def main(argv=None):
                 "and precision in its own process, alternating variant by variant each round",
         "batch_size": args.batch_size, "steps": args.steps, "warmup": args.warmup,
         "rounds": args.rounds,
-        "device": {"kind": device.kind, "name": device.name},
-        "cpu_bf16_flags": list(device.cpu_flags), "cpu_count": os.cpu_count(),
-        "samples_per_s": {name: round(statistics.median(values), 1)
-                          for name, values in by_round.items()},
-        "samples_per_s_by_round": {name: [round(v, 1) for v in values]
-                                   for name, values in by_round.items()},
+        **machine_fields(device, load_before), **rate_fields(by_round),
         "mixed_vs_float32": {f"{backend}/{model}": fastest_over_float32(
             by_round, backend, model, precisions if backend != TORCH else ("bfloat16",))
             for backend, model in dict.fromkeys((b, m) for b, m, _ in measured)},
-        "load_average_before": [round(v, 2) for v in load_before],
-        "load_average_after": [round(v, 2) for v in os.getloadavg()],
     }
     out = args.out or ROOT / "bench" / "results" / f"precision_backends_{device.kind}.json"
     write_json_atomic(out, result)

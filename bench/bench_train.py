@@ -19,13 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from run_record import rate_fields  # noqa: E402  (bench/ is on the path: this file is there)
 
 SHAPE = (1000, 12)
 N_LABELS = 5
@@ -218,7 +219,8 @@ def bench_result(args, runners, rates, device, load_before) -> dict:
     """The results file's contents from the rounds measured so far (medians over them)."""
     import keras
 
-    median = {name: round(statistics.median(values), 1) for name, values in rates.items()}
+    measured = rate_fields(rates)
+    median = measured["samples_per_s"]
     result = {
         "backend": keras.backend.backend(),
         "precision": args.precision,
@@ -231,9 +233,7 @@ def bench_result(args, runners, rates, device, load_before) -> dict:
         "batch_size": args.batch_size, "steps": args.steps, "warmup": args.warmup,
         "rounds": args.rounds,
         "rounds_done": min(len(values) for values in rates.values()),
-        "samples_per_s": median,
-        "samples_per_s_by_round": {name: [round(v, 1) for v in values]
-                                   for name, values in rates.items()},
+        **measured,
         "load_average_before": [round(v, 2) for v in load_before],
         "load_average_after": [round(v, 2) for v in os.getloadavg()],
         "paper_plan_hours_per_seed": paper_hours_per_seed(median),

@@ -35,7 +35,6 @@ import argparse
 import csv
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from bench_train import TORCH_PRECISIONS  # noqa: E402  (bench/ is on the path from here)
+from run_record import machine_fields, rate_fields  # noqa: E402
 
 MODEL = "resnet1d18"
 #: The PyTorch reference's variants: float32 and ``torch.autocast`` bfloat16.
@@ -303,7 +303,8 @@ def main(argv=None):
                     rates.setdefault(f"torch_{precision}", []).append(rate)
             print(f"round {round_index + 1}: " + ", ".join(
                 f"{name} {values[-1]:.1f}" for name, values in rates.items()), flush=True)
-    median = {name: round(statistics.median(values), 1) for name, values in rates.items()}
+    measured = rate_fields(rates)
+    median = measured["samples_per_s"]
     device = current_device()
     result = {
         "what": "records/s of whole `ecg-tl-keras train` epochs (pipeline, training, val and test "
@@ -312,13 +313,7 @@ def main(argv=None):
         "model": MODEL, "batch_size": BATCH_SIZE, "epochs": args.epochs, "rounds": args.rounds,
         "train_records": train_records, "policies": used.get(DEFAULT_BACKEND, {}),
         "policies_by_backend": used, "backends": backends,
-        "device": {"kind": device.kind, "name": device.name},
-        "cpu_bf16_flags": list(device.cpu_flags), "cpu_count": os.cpu_count(),
-        "samples_per_s": median,
-        "samples_per_s_by_round": {name: [round(v, 1) for v in values]
-                                   for name, values in rates.items()},
-        "load_average_before": [round(v, 2) for v in load_before],
-        "load_average_after": [round(v, 2) for v in os.getloadavg()],
+        **machine_fields(device, load_before), **measured,
         "wall_seconds": round(time.perf_counter() - started),
     }
     ratios = comparisons(median, backends, precisions)

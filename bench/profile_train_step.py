@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from run_record import machine_fields  # noqa: E402  (bench/ is on the path from here)
+
 MODEL = "resnet1d18"
 #: (framework, precision) profiled: Keras under TensorFlow and the PyTorch reference.
 VARIANTS = (("tensorflow", "float32"), ("tensorflow", "mixed_bfloat16"),
@@ -192,10 +194,7 @@ def main(argv=None):
                       "batch) per framework and precision; oneDNN's own per-primitive times "
                       "(ONEDNN_VERBOSE) as shares of the step's wall time",
               "model": MODEL, "batch_size": args.batch_size, "warmup": args.warmup,
-              "steps": args.steps, "device": {"kind": device.kind, "name": device.name},
-              "cpu_bf16_flags": list(device.cpu_flags), "cpu_count": os.cpu_count(),
-              "load_average_before": [round(v, 2) for v in load_before],
-              "load_average_after": [round(v, 2) for v in os.getloadavg()],
+              "steps": args.steps, **machine_fields(device, load_before),
               "profiles": profiles}
     out = args.out or ROOT / "bench" / "results" / f"profile_train_step_{device.kind}.json"
     write_json_atomic(out, result)
