@@ -38,7 +38,7 @@ from ecg_tl_keras.advise import report
 from ecg_tl_keras.advise.budget import (STUDY_BATCH_SIZE, STUDY_EPOCHS, STUDY_LR, Budget,
                                         fit_budget)
 from ecg_tl_keras.advise.decision import not_learned, recommendation
-from ecg_tl_keras.advise.features import frozen_outputs, load_target
+from ecg_tl_keras.advise.features import frozen_outputs_of, load_target
 from ecg_tl_keras.advise.finetune import RunSettings, check_earlier_runs, measure
 from ecg_tl_keras.advise.leep import melep
 from ecg_tl_keras.advise.logme import logme
@@ -269,15 +269,15 @@ def advise(config: AdviseConfig, log: Callable[[str], None] = print) -> dict:
 def _score(model, entry: dict, target, config: AdviseConfig, log, label: str) -> tuple | None:
     """MELEP and LogME of a model on the training records into ``entry`` (a baseline's: one
     value per seed), and its frozen features of the three parts when the probe will run."""
-    train_features, train_probs = frozen_outputs(model, target.train)
+    probing = config.runs_through("probe")
+    outputs = frozen_outputs_of(model, [target.train] + ([target.val, target.test] if probing
+                                                         else []))
+    train_features, train_probs = outputs[0]
     scores = {"melep": melep(train_probs, target.train.y),
               "logme": logme(train_features, target.train.y)}
     _record(entry, scores)
     log(f"  {label}: MELEP {scores['melep']:.4f}, LogME {scores['logme']:.4f}")
-    if not config.runs_through("probe"):
-        return None
-    return (train_features, frozen_outputs(model, target.val)[0],
-            frozen_outputs(model, target.test)[0])
+    return tuple(features for features, _ in outputs) if probing else None
 
 
 def _record(entry: dict, scores: dict) -> None:

@@ -114,9 +114,19 @@ def frozen_outputs(model, records: Records) -> tuple[np.ndarray, np.ndarray]:
     Only the two output matrices grow with the split; each signal batch is dropped once
     run. ``records`` may also be a plain array of signals (held by the caller).
     """
+    return frozen_outputs_of(model, [records])[0]
+
+
+def frozen_outputs_of(model, splits: list) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`frozen_outputs` of each of ``splits``, through one feature extractor: its
+    inference function is traced once per model, not once per split."""
     import keras
 
     both = keras.Model(model.input, [model.get_layer(HEAD_NAME).input, model.output])
+    return [_outputs(both, records) for records in splits]
+
+
+def _outputs(both, records) -> tuple[np.ndarray, np.ndarray]:
     batches = (records.batches() if isinstance(records, Records)
                else (records[i:i + BATCH_SIZE] for i in range(0, len(records), BATCH_SIZE)))
     features, probs = [], []
