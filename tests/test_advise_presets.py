@@ -92,13 +92,20 @@ def small_ecgfounder_preset(folder: Path) -> Path:
     return save_to_preset(model, folder, metadata)
 
 
-def resnet1d18_checkpoint(path: Path, data: Path, val_fold: int) -> Path:
-    """Our ResNet1d18 at 500 Hz, trained a few steps on the records a fine-tune would train
-    on (neither the validation fold nor test): the test checks the advice's mechanics, not a
-    transfer between datasets (no other 500 Hz records ship with the package)."""
+@pytest.fixture(scope="module")
+def ecgfounder(tmp_path_factory) -> Path:
+    """:func:`small_ecgfounder_preset`, saved once for the tests that only read it."""
+    return small_ecgfounder_preset(tmp_path_factory.mktemp("presets") / "ecgfounder")
+
+
+def resnet1d18_checkpoint(path: Path, data: Path) -> Path:
+    """Our ResNet1d18 checkpoint at 500 Hz with seeded weights, saved with our checkpoint
+    metadata: the test checks the advice's mechanics (ranking, baselines, refusal), not a
+    transfer between datasets (no other 500 Hz records ship with the package), so it is not
+    trained (a training step would trace a training function for seconds, and no assertion
+    depends on it)."""
     import keras
 
-    from ecg_tl_keras.advise.features import load_target
     from ecg_tl_keras.built import load_manifest
     from ecg_tl_keras.models import build_model
     from ecg_tl_keras.training.checkpoints import save_checkpoint
@@ -107,10 +114,6 @@ def resnet1d18_checkpoint(path: Path, data: Path, val_fold: int) -> Path:
     keras.utils.set_random_seed(3)
     model = build_model("resnet1d18", len(manifest.labels), input_shape=(5000, 12),
                         normalization=manifest.normalization)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
-    train = load_target(data, val_fold).train
-    model.fit(np.concatenate(list(train.batches())), train.y, batch_size=2, epochs=1,
-              verbose=0)
     save_checkpoint(model, path, {"labels": list(manifest.labels), "model": "resnet1d18",
                                   "fs": 500, "leads": list(manifest.leads),
                                   "dataset": "mine"})
@@ -129,16 +132,16 @@ def old_100hz_checkpoint(path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_a_preset_our_checkpoint_and_their_random_encoders_are_ranked(data_500, tmp_path,
-                                                                      capsys):
+def test_a_preset_our_checkpoint_and_their_random_encoders_are_ranked(data_500, ecgfounder,
+                                                                      tmp_path, capsys):
     from ecg_tl_keras import cli
     from ecg_tl_keras.advise.baselines import PREFIX, VERDICT_OPENING
     from ecg_tl_keras.advise.finetune import gain_interval
     from ecg_tl_keras.study.intervals import Verdict
 
     data, val_fold = data_500
-    preset = small_ecgfounder_preset(tmp_path / "ecgfounder")
-    ours = resnet1d18_checkpoint(tmp_path / "ptbxl-resnet1d18.keras", data, val_fold)
+    preset = ecgfounder
+    ours = resnet1d18_checkpoint(tmp_path / "ptbxl-resnet1d18.keras", data)
     old = old_100hz_checkpoint(tmp_path / "old100.keras")
     out = tmp_path / "advice"
     assert cli.main(["advise", "--data", str(data), "--checkpoint", str(preset),
@@ -198,12 +201,13 @@ def test_a_100_hz_candidate_on_500_hz_data_is_refused_naming_both_rates(data_500
                                  "--seconds 10")
 
 
-def test_a_preset_folder_is_a_candidate_and_its_misfit_names_the_build(data_500, tmp_path):
+def test_a_preset_folder_is_a_candidate_and_its_misfit_names_the_build(data_500, ecgfounder,
+                                                                        tmp_path):
     from ecg_tl_keras.advise import candidates
     from ecg_tl_keras.built import load_manifest
     from ecg_tl_keras.models.presets import METADATA_FILE
 
-    preset = small_ecgfounder_preset(tmp_path / "ecgfounder")
+    preset = shutil.copytree(ecgfounder, tmp_path / "ecgfounder")  # its metadata is edited
     (found,) = candidates.gather([preset])
     assert (found.kind, found.name) == ("preset", "ecgfounder")
     model, metadata = candidates.load(found, load_manifest(data_500[0]))
@@ -216,14 +220,14 @@ def test_a_preset_folder_is_a_candidate_and_its_misfit_names_the_build(data_500,
     assert "--rate 400 --seconds 12 --pad-to 5000" in found.reason
 
 
-def test_features_stream_through_the_presets_own_convention(data_500, tmp_path, monkeypatch):
+def test_features_stream_through_the_presets_own_convention(data_500, ecgfounder, monkeypatch):
     import keras
 
     from ecg_tl_keras.advise import features
     from ecg_tl_keras.models.presets import load_pretrained
 
     data, val_fold = data_500
-    model, _ = load_pretrained(small_ecgfounder_preset(tmp_path / "ecgfounder"))
+    model, _ = load_pretrained(ecgfounder)
     target = features.load_target(data, val_fold)
     monkeypatch.setattr(features, "BATCH_SIZE", 3)
     batches = list(target.train.batches(3))
@@ -237,12 +241,12 @@ def test_features_stream_through_the_presets_own_convention(data_500, tmp_path, 
     assert probs.shape == (5, 150) and len(target.val) == 2 and len(target.test) == 3
 
 
-def test_a_random_encoder_is_the_architecture_with_seeded_fresh_weights(tmp_path):
+def test_a_random_encoder_is_the_architecture_with_seeded_fresh_weights(ecgfounder):
     from ecg_tl_keras.advise.baselines import architecture_key, random_encoder
     from ecg_tl_keras.models.conventions import RecordStandardization
     from ecg_tl_keras.models.presets import load_pretrained
 
-    source, _ = load_pretrained(small_ecgfounder_preset(tmp_path / "ecgfounder"))
+    source, _ = load_pretrained(ecgfounder)
     first, again, other = (random_encoder(source, seed) for seed in (0, 0, 1))
     assert architecture_key(first) == architecture_key(source)
     assert isinstance(first.get_layer("normalization"), RecordStandardization)
@@ -255,7 +259,7 @@ def test_a_random_encoder_is_the_architecture_with_seeded_fresh_weights(tmp_path
 
 @pytest.mark.slow
 def test_finetuning_a_preset_is_compared_with_its_architecture_and_resnet1d18_from_scratch(
-        data_500, tmp_path, capsys):
+        data_500, ecgfounder, tmp_path, capsys):
     """One seed, one epoch: the three runs, their pairing and the report rows (a tiny budget
     on 5 records: whether a run learned is whatever the selection split says)."""
     from ecg_tl_keras import cli
@@ -265,7 +269,7 @@ def test_finetuning_a_preset_is_compared_with_its_architecture_and_resnet1d18_fr
     from ecg_tl_keras.training.checkpoints import load_checkpoint
 
     data, val_fold = data_500
-    preset = small_ecgfounder_preset(tmp_path / "ecgfounder")
+    preset = ecgfounder
     out = tmp_path / "advice"
     assert cli.main(["advise", "--data", str(data), "--checkpoint", str(preset), "--out",
                      str(out), "--seeds", "1", "--top", "1", "--epochs", "1", "--batch-size",
@@ -334,12 +338,12 @@ def test_a_presets_second_comparison_is_worded_from_its_own_interval():
 
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
-def test_a_preset_is_scored_under_jax_without_tensorflow(data_500, tmp_path):
+def test_a_preset_is_scored_under_jax_without_tensorflow(data_500, ecgfounder, tmp_path):
     """A preset and its random encoder stream through the preset's own convention under
     ``KERAS_BACKEND=jax`` with TensorFlow unimportable (stage score; tests/test_jax_cli.py
     runs all three stages under JAX on a checkpoint of ours)."""
     data, val_fold = data_500
-    preset = small_ecgfounder_preset(tmp_path / "ecgfounder")
+    preset = ecgfounder
     done = run_without_tensorflow("advise", "--data", data, "--checkpoint", preset, "--out",
                                   tmp_path / "advice", "--last-stage", "score", "--seeds", 1,
                                   "--val-fold", val_fold, timeout=600)
@@ -352,10 +356,10 @@ def test_a_preset_is_scored_under_jax_without_tensorflow(data_500, tmp_path):
     assert all(np.isfinite(entry["scores"]["logme"]) for entry in advice["candidates"])
 
 
-def test_a_record_zscore_preset_loads_in_a_fresh_process(tmp_path):
+def test_a_record_zscore_preset_loads_in_a_fresh_process(ecgfounder):
     """Its input layer is registered by importing ``ecg_tl_keras.models`` alone (advise,
     evaluate and ``--finetune-from`` load presets in processes that never built one)."""
-    preset = small_ecgfounder_preset(tmp_path / "ecgfounder")
+    preset = ecgfounder
     code = ("from ecg_tl_keras.models.presets import load_pretrained; "
             f"model, _ = load_pretrained({str(preset)!r}); "
             "print(type(model.get_layer('normalization')).__name__)")
