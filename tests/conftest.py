@@ -76,6 +76,31 @@ def _deselect_empty_doctests(config, items):
         items[:] = [item for item in items if not runs_nothing(item)]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def jax_compilation_cache(tmp_path_factory):
+    """One persistent JAX compilation cache for the child processes of this test run.
+
+    Under ``KERAS_BACKEND=jax`` most of a small child's CPU time goes to XLA compiling the
+    same training and prediction steps that an earlier child (the reference run of a
+    kill-and-resume pair, the TensorFlow-free commands run one after the other) already
+    compiled. Every child of this run, on every pytest-xdist worker, shares one cache folder
+    under this run's temporary root, so a later run starts empty (a fresh clone's figures stay
+    honest) and pytest prunes the folder with its old runs. XLA compiles the same program to the
+    same executable, so a cached one computes what a fresh compile would.
+    """
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    settings = {"JAX_COMPILATION_CACHE_DIR": str(root / "jax-compilation-cache"),
+                "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+                "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+    before = {name: os.environ.get(name) for name in settings}
+    os.environ.update({name: value for name, value in settings.items() if before[name] is None})
+    yield
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+
+
 @pytest.fixture
 def as_in_a_terminal() -> dict:
     """``subprocess.Popen`` keywords that give the child Ctrl-C's default handling, as in a terminal.

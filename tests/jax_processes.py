@@ -7,6 +7,7 @@ needs TensorFlow even in an environment that has it.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -46,3 +47,29 @@ def python_without_tensorflow(*args, fault: str | None = None, devices: int = 1,
     return subprocess.run([sys.executable, *map(str, args)], cwd=PROJECT_ROOT,
                           env=without_tensorflow(fault=fault, devices=devices),
                           capture_output=True, text=True, timeout=timeout)
+
+
+_MAIN_PER_COMMAND = """
+import contextlib, io, json, sys
+from ecg_tl_keras.cli import main
+done = []
+for argv in json.loads(sys.argv[1]):
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        status = main(argv)
+    done.append([argv, status, stdout.getvalue(), stderr.getvalue()])
+print(json.dumps(done))
+"""
+
+
+def commands_without_tensorflow(*commands, devices: int = 1,
+                                timeout: int = 900) -> list[subprocess.CompletedProcess]:
+    """Each command (a list of ``ecg-tl-keras`` arguments) run by ``main`` in turn in one
+    process of the environment :func:`without_tensorflow` gives: one import of JAX and Keras
+    for them all. Returns per command its exit status and what it printed."""
+    argvs = [[str(arg) for arg in command] for command in commands]
+    child = python_without_tensorflow("-c", _MAIN_PER_COMMAND, json.dumps(argvs),
+                                      devices=devices, timeout=timeout)
+    assert child.returncode == 0, child.stderr[-3000:]
+    return [subprocess.CompletedProcess(*done)
+            for done in json.loads(child.stdout.strip().splitlines()[-1])]

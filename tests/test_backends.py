@@ -159,45 +159,52 @@ def test_backbone_contract_under_backend(contracts_under, backend, name):
     assert summary["features"] >= 1 and summary["stages"]
 
 
-def _refusal(backend: str, command: list, tmp_path) -> list:
-    done = run_under(backend, "import sys; from ecg_tl_keras.cli import main; "
-                              f"sys.exit(main({command!r}))")
-    assert done.returncode == 2, done.stderr
-    from ecg_tl_keras.console import is_native_log_line
-
-    # Keras imports TensorFlow where it is installed (to seed it, for instance), whose C++
-    # log lines this in-process main() does not filter.
-    return [line for line in done.stderr.strip().splitlines()
-            if not is_native_log_line(line.encode())]
+_REFUSALS = """
+import contextlib, io, json
+from ecg_tl_keras.cli import main
+from ecg_tl_keras.training import TrainConfig, train
+refusals = []
+for command in %r:
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        status = main(command)
+    refusals.append({"status": status, "lines": stderr.getvalue().strip().splitlines()})
+try:
+    train(TrainConfig(data=%r, model="gru", out="x"))
+    from_python = None
+except Exception as error:
+    from_python = f"{type(error).__name__}: {error}"
+print(json.dumps({"refusals": refusals, "from_python": from_python}))
+"""
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_commands_name_the_backends_they_need(backend, tmp_path):
     """``train``, ``evaluate``, ``predict``, ``demo`` and ``advise`` run under TensorFlow or
     JAX (tests/test_jax_training.py, tests/test_jax_cli.py); under another backend they refuse
-    in one line naming both."""
+    in one line naming both, from the command line and from Python. One child process per
+    backend runs every command's ``main`` (the error line it prints is the policy's, whatever
+    the process: tests/test_cli.py checks the policy across a process boundary)."""
     train = ["train", "--data", str(tmp_path), "--model", "gru", "--out", "x"]
     evaluate = ["evaluate", "--checkpoint", "x.keras", "--data", str(tmp_path)]
     advise = ["advise", "--data", str(tmp_path), "--checkpoint", "x.keras", "--out", "x"]
+    commands = [train, evaluate, advise]
+    result = run_json(backend, _REFUSALS % (commands, str(tmp_path)))
     if backend == "jax":  # each gets as far as its input
-        for command, error in ((train, "manifest.json not found"),
-                               (evaluate, "manifest.json not found"),
-                               (advise, "--checkpoint x.keras: not found")):
-            lines = _refusal(backend, command, tmp_path)
-            assert len(lines) == 1 and error in lines[0]
+        expected = ["manifest.json not found", "manifest.json not found",
+                    "--checkpoint x.keras: not found"]
+        for refusal, error in zip(result["refusals"], expected, strict=True):
+            assert refusal["status"] == 2 and len(refusal["lines"]) == 1, refusal
+            assert error in refusal["lines"][0]
+        assert "manifest.json not found" in result["from_python"], result["from_python"]
         return
-    for command in (train, evaluate, advise):
-        lines = _refusal(backend, command, tmp_path)
-        assert len(lines) == 1 and "runs under the TensorFlow or JAX Keras backend" in lines[0]
-        assert repr(backend) in lines[0] and "KERAS_BACKEND=jax" in lines[0]
-    done = run_under(backend, f"""
-from ecg_tl_keras.training import TrainConfig, train
-try:
-    train(TrainConfig(data={str(tmp_path)!r}, model="gru", out="x"))
-except ValueError as error:
-    print(error)
-""")
-    assert "KERAS_BACKEND=tensorflow" in done.stdout, done.stderr[-2000:]
+    for refusal in result["refusals"]:
+        assert refusal["status"] == 2 and len(refusal["lines"]) == 1, refusal
+        line = refusal["lines"][0]
+        assert "runs under the TensorFlow or JAX Keras backend" in line
+        assert repr(backend) in line and "KERAS_BACKEND=jax" in line
+    assert result["from_python"].startswith("ValueError: ")
+    assert "KERAS_BACKEND=tensorflow" in result["from_python"]
 
 
 def test_strategies_belong_to_their_backend():

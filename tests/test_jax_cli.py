@@ -14,7 +14,8 @@ import subprocess
 
 import numpy as np
 import pytest
-from jax_processes import python_without_tensorflow, run_without_tensorflow
+from jax_processes import (commands_without_tensorflow, python_without_tensorflow,
+                           run_without_tensorflow)
 
 EPOCHS, BATCH, LR = 2, 64, 0.01
 
@@ -44,15 +45,54 @@ def checkpoints(ptbxl_built, tmp_path_factory) -> dict:
     return {"tensorflow": root / "tf" / "best.keras", "jax": root / "jax" / "best.keras"}
 
 
+#: The one-device fine-tunes of ``test_every_builtin_strategy_finetunes_under_jax``:
+#: ``(strategy, checkpoint trained under)``.
+ONE_DEVICE_FINETUNES = [("full", "jax"), ("linear", "tensorflow"), ("gradual", "tensorflow"),
+                        ("lp-ft", "jax")]
+
+
+def _finetune_command(data, run, checkpoint, strategy) -> list:
+    return ["train", "--data", data, "--model", "lstm", "--out", run, "--epochs", EPOCHS,
+            "--batch-size", BATCH, "--lr", LR, "--finetune-from", checkpoint,
+            "--finetune", strategy]
+
+
+@pytest.fixture(scope="module")
+def jax_runs(checkpoints, ptbxl_built, sample_data, tmp_path_factory) -> dict:
+    """``evaluate`` of both checkpoints, ``predict`` on raw records (one that cannot be read)
+    and the one-device fine-tunes, run one after the other by one TensorFlow-free JAX process:
+    ``{"evaluate": {trained_under: (done, out)}, "predict": (done, records, out),
+    "finetune": {(strategy, source): run}}``."""
+    root = tmp_path_factory.mktemp("jax_runs")
+    evaluations = {under: root / f"eval_{under}.json" for under in checkpoints}
+    folder = sample_data / "ptbxl" / "records100" / "00000"
+    broken = root / "broken.hea"
+    broken.write_text("not a header\n")
+    records = [str(folder / f"0000{i}_lr.hea") for i in (1, 2, 3)] + [str(broken)]
+    finetunes = {case: root / "-".join(case) for case in ONE_DEVICE_FINETUNES}
+    done = commands_without_tensorflow(
+        *[["evaluate", "--checkpoint", checkpoints[under], "--data", ptbxl_built, "--out", out]
+          for under, out in evaluations.items()],
+        ["predict", "--checkpoint", checkpoints["tensorflow"], *records,
+         "--out", root / "predictions.json"],
+        *[_finetune_command(ptbxl_built, run, checkpoints[source], strategy)
+          for (strategy, source), run in finetunes.items()])
+    for finetune in done[len(evaluations) + 1:]:
+        _ok(finetune)
+    return {"evaluate": {under: (done[i], out) for i, (under, out) in
+                         enumerate(evaluations.items())},
+            "predict": (done[len(evaluations)], records, root / "predictions.json"),
+            "finetune": finetunes}
+
+
 @pytest.mark.parametrize("trained_under", ["tensorflow", "jax"])
-def test_evaluate_under_jax_equals_tensorflow(checkpoints, ptbxl_built, tmp_path, trained_under):
+def test_evaluate_under_jax_equals_tensorflow(checkpoints, ptbxl_built, jax_runs, trained_under):
     from ecg_tl_keras.training.evaluation import evaluate_checkpoint
 
-    checkpoint, out = checkpoints[trained_under], tmp_path / "eval.json"
-    done = _ok(run_without_tensorflow("evaluate", "--checkpoint", checkpoint, "--data",
-                                      ptbxl_built, "--out", out))
+    done, out = jax_runs["evaluate"][trained_under]
+    _ok(done)
     under_jax = json.loads(out.read_text())
-    under_tensorflow = evaluate_checkpoint(str(checkpoint), ptbxl_built)
+    under_tensorflow = evaluate_checkpoint(str(checkpoints[trained_under]), ptbxl_built)
     assert under_jax["records"] == under_tensorflow["records"] == 39
     for key in ("weighted_f1", "macro_f1", "macro_auc"):
         assert under_jax[key] == pytest.approx(under_tensorflow[key], abs=1e-6)
@@ -60,17 +100,11 @@ def test_evaluate_under_jax_equals_tensorflow(checkpoints, ptbxl_built, tmp_path
     assert under_jax["per_label_f1"] == pytest.approx(under_tensorflow["per_label_f1"], abs=1e-6)
 
 
-def test_predict_under_jax_equals_tensorflow(checkpoints, sample_data, tmp_path):
+def test_predict_under_jax_equals_tensorflow(checkpoints, jax_runs):
     """Raw records (and one that cannot be read) through the TensorFlow-free record reader."""
     from ecg_tl_keras.training.prediction import predict_batch
 
-    folder = sample_data / "ptbxl" / "records100" / "00000"
-    broken = tmp_path / "broken.hea"
-    broken.write_text("not a header\n")
-    records = [str(folder / f"0000{i}_lr.hea") for i in (1, 2, 3)] + [str(broken)]
-    out = tmp_path / "predictions.json"
-    done = run_without_tensorflow("predict", "--checkpoint", checkpoints["tensorflow"],
-                                  *records, "--out", out)
+    done, records, out = jax_runs["predict"]
     assert done.returncode == 1, done.stderr[-3000:]  # one record failed, the others written
     assert "predicted 3 of 4 records" in done.stderr
     rows = json.loads(out.read_text())["records"]
@@ -93,24 +127,25 @@ def _same(first: list[np.ndarray], second: list[np.ndarray]) -> bool:
 
 
 @pytest.mark.parametrize("strategy, source, devices", [
-    ("full", "jax", 1), ("linear", "tensorflow", 1), ("gradual", "tensorflow", 1),
-    ("lp-ft", "jax", 1), ("lp-ft", "tensorflow", 2)])
-def test_every_builtin_strategy_finetunes_under_jax(checkpoints, ptbxl_built, tmp_path,
-                                                    strategy, source, devices):
+    *[(strategy, source, 1) for strategy, source in ONE_DEVICE_FINETUNES],
+    ("lp-ft", "tensorflow", 2)])
+def test_every_builtin_strategy_finetunes_under_jax(checkpoints, ptbxl_built, jax_runs,
+                                                    tmp_path, strategy, source, devices):
     """Each strategy's phases run (the logged learning rate is the phase's) and its frozen
     backbone stays bit for bit the checkpoint's: always for ``linear``; for ``gradual`` and
     ``lp-ft`` (the LSTM's one stage trains from epoch 2) exactly when epoch 1 is the best.
     On two devices (``--strategy data-parallel``), the compiled steps are rebuilt when the
-    backbone is unfrozen (their output layout lists trainable and frozen weights apart)."""
+    backbone is unfrozen (their output layout lists trainable and frozen weights apart).
+    The one-device runs are ``jax_runs``'s; the two-device one has a process of its own."""
     from ecg_tl_keras.training.strategies import STRATEGIES, finetune_phases
 
     assert set(STRATEGIES.names()) >= {"full", "linear", "gradual", "lp-ft"}
-    run = tmp_path / "run"
-    parallel = ["--strategy", "data-parallel"] if devices > 1 else []
-    _ok(run_without_tensorflow("train", "--data", ptbxl_built, "--model", "lstm", "--out", run,
-                               "--epochs", EPOCHS, "--batch-size", BATCH, "--lr", LR,
-                               "--finetune-from", checkpoints[source], "--finetune", strategy,
-                               *parallel, devices=devices))
+    run = jax_runs["finetune"].get((strategy, source))
+    if devices > 1:
+        run = tmp_path / "run"
+        _ok(run_without_tensorflow(*_finetune_command(ptbxl_built, run, checkpoints[source],
+                                                      strategy),
+                                   "--strategy", "data-parallel", devices=devices))
     metrics = json.loads((run / "metrics.json").read_text())
     phases = finetune_phases(strategy, 1, EPOCHS)
     assert metrics["finetune"] == strategy
