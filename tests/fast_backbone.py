@@ -37,14 +37,20 @@ def {NAME}(input_shape=(1000, 12), filters=8, dropout=0.3):
 '''
 
 
+def write_module(folder: Path) -> Path:
+    """Writes the module registering ``NAME`` into ``folder`` (for ``--import``); its path."""
+    path = Path(folder) / f"{NAME}.py"
+    path.write_text(SOURCE)
+    return path
+
+
 @contextlib.contextmanager
 def registered(folder: Path):
     """Registers ``NAME`` from a module written into ``folder``; yields that module's path."""
     from ecg_tl_keras.extensions import import_extensions
     from ecg_tl_keras.models import available_backbones, unregister_backbone
 
-    path = Path(folder) / f"{NAME}.py"
-    path.write_text(SOURCE)
+    path = write_module(folder)
     import_extensions([str(path)])
     try:
         yield path

@@ -81,7 +81,8 @@ def _classifier(name):
 
 class TestBuiltinBackbones(BackboneTestCase):
     """Every built-in backbone passes the test case a user's backbone runs (one test each;
-    the foundation models at the small sizes of ``SMALL_ARCHITECTURES``).
+    the ResNets and the foundation models at the small sizes of ``SMALL_ARCHITECTURES``:
+    the ResNets with every layer, 8 filters wide; their published sizes are checked below).
 
     The JAX leg runs in ``tests/test_extensions.py`` (a user's backbone, in a child process)
     and ``tests/test_backends.py`` (``check_backbone`` of every backbone under JAX and
@@ -100,6 +101,17 @@ class TestBuiltinBackbones(BackboneTestCase):
 for _name in available_backbones():
     setattr(TestBuiltinBackbones, f"test_{_name}",
             lambda self, name=_name: self.check(name))
+
+
+def test_resnet_width_scales_every_stage_and_keeps_every_layer():
+    published, narrow = get_backbone("resnet1d50"), get_backbone("resnet1d50", width=8)
+    assert [layer.name for layer in narrow.layers] == [layer.name for layer in published.layers]
+    assert narrow.output_shape == (None, 2048 // 8)
+    assert narrow.get_layer("stem_conv").filters == 8
+    assert narrow.get_layer("stage3_block1_2_conv").filters == 32
+    for width in (0, 8.0, True):
+        with pytest.raises(ValueError, match="width"):
+            get_backbone("resnet1d18", width=width)
 
 
 def test_available_backbones_are_the_studys_six_transformer1d_and_the_foundation_models():
