@@ -1,8 +1,9 @@
 """A registered backbone whose epochs take milliseconds, for the tests of how a run is
 interrupted, resumed and repeated (what they check does not depend on the architecture).
 
-Two strided convolutions and a dropout layer (so a resumed run must also restore the
-random state its dropout masks come from). Importing this module registers nothing:
+Two strided convolutions in one fine-tuning stage (as a recurrent backbone has) and a
+dropout layer (so a resumed run must also restore the random state its dropout masks come
+from). Importing this module registers nothing:
 ``registered(folder)`` writes the module that registers the backbone (what ``--import``
 loads in a child process), imports it, and removes it from the registry afterwards, so
 the other tests see only the built-in backbones.
@@ -26,11 +27,11 @@ import keras
 from ecg_tl_keras.models import register_backbone
 
 
-@register_backbone("{NAME}", stages=("conv1", "conv2"))
+@register_backbone("{NAME}", stages=("conv",))  # one stage, as a recurrent backbone
 def {NAME}(input_shape=(1000, 12), filters=8, dropout=0.3):
     inputs = keras.Input(shape=input_shape)
-    x = keras.layers.Conv1D(filters, 7, strides=4, activation="relu", name="conv1")(inputs)
-    x = keras.layers.Conv1D(filters, 5, strides=4, activation="relu", name="conv2")(x)
+    x = keras.layers.Conv1D(filters, 7, strides=4, activation="relu", name="conv_1")(inputs)
+    x = keras.layers.Conv1D(filters, 5, strides=4, activation="relu", name="conv_2")(x)
     x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     return keras.Model(inputs, x, name="backbone")
