@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fast_backbone import NAME as FAST_MODEL
-from fast_backbone import write_module
+from fast_backbone import registered, write_module
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # 96 training records and a backbone whose epochs take milliseconds (with dropout): determinism
@@ -71,12 +71,16 @@ def _losses(run_dir):
 
 
 def test_same_command_gives_same_metrics(ptbxl_built, tmp_path, imports):
+    from ecg_tl_keras.cli import main
+
     runs = [tmp_path / "first", tmp_path / "second"]
-    processes = [
-        _start([*imports, "train", "--data", str(ptbxl_built), "--out", str(run), *TRAIN]) for run in runs
-    ]
-    for process in processes:
-        _finish(process)
+    command = [["train", "--data", str(ptbxl_built), "--out", str(run), *TRAIN] for run in runs]
+    child = _start([*imports, *command[0]])
+    # the second run in this process: it shares nothing with the child, and whatever this
+    # process ran before must not change its result either
+    with registered(tmp_path):
+        assert main(command[1]) == 0
+    _finish(child)
     assert _metrics(runs[0]) == _metrics(runs[1])
     assert _losses(runs[0]) == _losses(runs[1])
     with (
