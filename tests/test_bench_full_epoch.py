@@ -21,14 +21,14 @@ def test_full_epoch_bench_runs_tiny_and_writes_every_figure(tmp_path):
     rates = PROJECT_ROOT / "ecg_tl_keras" / "study" / "measured_rates.json"
     rates_before = rates.read_bytes() if rates.exists() else None
     done = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "bench" / "bench_full_epoch.py"), "--records", "150",
+        [sys.executable, str(PROJECT_ROOT / "bench" / "bench_full_epoch.py"), "--records", "80",
          "--backends", "jax", "--models", "gru", "--batch-size", "32", "--compute-steps", "2",
          "--out", str(out)],
         capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "estimated" in done.stdout
     results = json.loads(out.read_text())
-    assert results["records"] == 150 and results["machine"]["cpu_model"]
+    assert results["records"] == 80 and results["machine"]["cpu_model"]
     (run,) = results["runs"]
     assert (run["backend"], run["model"]) == ("jax", "gru")
     assert run["tensorflow_imported"] is False

@@ -79,11 +79,14 @@ def reference_logits(state, x, config=ECGFOUNDER_CONFIG):
 
 
 def _keras_logits(model, signals):
-    """The head's logits: the backbone features times the head kernel, plus its bias."""
-    scaled = model.get_layer("normalization")(signals)
-    features = np.asarray(model.get_layer("backbone").predict(scaled, verbose=0), np.float64)
+    """The head's logits (the backbone features times the head kernel, plus its bias) and the
+    model's probabilities, from one forward pass (one trace of the 30 M-parameter network)."""
+    import keras
+
+    both = keras.Model(model.input, [model.get_layer("head").input, model.output])
+    features, probabilities = both.predict(signals, verbose=0)
     kernel, bias = (np.asarray(w, np.float64) for w in model.get_layer("head").get_weights())
-    return features @ kernel + bias, np.asarray(model.predict(signals, verbose=0))
+    return np.asarray(features, np.float64) @ kernel + bias, np.asarray(probabilities)
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +102,14 @@ def converted(tmp_path_factory):
     return state, folder
 
 
+@pytest.fixture(scope="module")
+def imported(converted):
+    """The converted preset, loaded once for the tests that only read it."""
+    return from_preset(converted[1] / "preset")
+
+
 @pytest.mark.slow
-def test_imported_logits_match_the_pytorch_forward_pass(converted):
+def test_imported_logits_match_the_pytorch_forward_pass(converted, imported):
     state, folder = converted
     rng = np.random.default_rng(1)
     raw = rng.normal(0.0, 0.4, (2, 5000, 12)).astype("float32")  # mV, (batch, time, leads)
@@ -109,7 +118,7 @@ def test_imported_logits_match_the_pytorch_forward_pass(converted):
     with torch.no_grad():
         expected = reference_logits(state, torch.from_numpy(
             standardized.transpose(0, 2, 1).copy())).numpy()
-    logits, probabilities = _keras_logits(from_preset(folder / "preset"), raw)
+    logits, probabilities = _keras_logits(imported, raw)
     assert logits.shape == (2, 150)
     np.testing.assert_allclose(logits, expected, atol=1e-4, rtol=0)
     np.testing.assert_allclose(probabilities, 1 / (1 + np.exp(-expected)), atol=1e-5)
@@ -129,9 +138,9 @@ def test_preset_metadata_records_the_authors_configuration(converted):
 
 
 @pytest.mark.slow
-def test_a_new_head_keeps_the_backbone(converted):
+def test_a_new_head_keeps_the_backbone(converted, imported):
     _, folder = converted
-    original = from_preset(folder / "preset")
+    original = imported
     adapted = from_preset(folder / "preset", num_classes=4)
     assert adapted.output_shape == (None, 4)
     kept = original.get_layer("backbone").get_layer("stage7_block4_conv3").get_weights()[0]

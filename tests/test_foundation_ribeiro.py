@@ -77,15 +77,14 @@ def published(tmp_path_factory):
     model = published_architecture()
     write_keras2_hdf5(model, folder / "model.hdf5", reverse=True)
     signals = np.random.default_rng(1).normal(0, 0.5, (2, 4096, 12)).astype("float32")
-    return model, folder, signals
+    return model, folder, signals, model.predict(signals, verbose=0)
 
 
 @pytest.mark.slow
 def test_imported_model_gives_the_published_models_outputs(published):
-    model, folder, signals = published
+    _, folder, signals, expected = published
     assert main(["import", "ribeiro", "--weights", str(folder / "model.hdf5"),
                  "--out", str(folder / "preset")]) == 0
-    expected = model.predict(signals, verbose=0)
     imported = from_preset(folder / "preset")
     np.testing.assert_allclose(imported.predict(signals, verbose=0), expected, atol=1e-5)
     assert np.ptp(expected) > 0.01, "a degenerate reference would compare nothing"
@@ -97,20 +96,19 @@ def test_imported_model_gives_the_published_models_outputs(published):
 
 @pytest.mark.slow
 def test_input_scale_multiplies_before_the_network(published, tmp_path):
-    model, folder, signals = published
+    _, folder, signals, expected = published
     import_ribeiro(folder / "model.hdf5", tmp_path / "preset", input_scale=10.0, log=_quiet)
     imported = from_preset(tmp_path / "preset")
-    np.testing.assert_allclose(imported.predict(signals / 10, verbose=0),
-                               model.predict(signals, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(imported.predict(signals / 10, verbose=0), expected, atol=1e-5)
 
 
 @pytest.mark.slow
 def test_keras3_legacy_h5_files_import_too(published, tmp_path):
-    model, _, signals = published
+    model, _, signals, expected = published
     model.save(tmp_path / "keras3.h5")  # Keras 3's legacy writer: names without ':0'
     import_ribeiro(tmp_path / "keras3.h5", tmp_path / "preset", log=_quiet)
     np.testing.assert_allclose(from_preset(tmp_path / "preset").predict(signals, verbose=0),
-                               model.predict(signals, verbose=0), atol=1e-5)
+                               expected, atol=1e-5)
 
 
 def test_a_file_of_another_architecture_is_refused_by_name(tmp_path, capsys):
@@ -127,7 +125,7 @@ def test_a_file_of_another_architecture_is_refused_by_name(tmp_path, capsys):
 
 
 def test_a_misshapen_weight_is_named(tmp_path, published):
-    model, _, _ = published
+    model, _, _, _ = published
     path = tmp_path / "bad.hdf5"
     write_keras2_hdf5(model, path)
     dense = next(layer.name for layer in model.layers if isinstance(layer, layers.Dense))

@@ -1,5 +1,6 @@
 """Tests of ecg_tl_keras.models: backbones, build_model, heads and fine-tuning helpers."""
 
+import functools
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -67,12 +68,21 @@ def _layer_weights(model, name):
     return [np.array(w) for w in model.get_layer(name).get_weights()]
 
 
+@functools.cache
+def _classifier(name):
+    """``build_model(name, N_LABELS, input_shape=SHORT_SHAPE)`` (the foundation models at
+    their ``SMALL_ARCHITECTURES`` sizes), built once for the tests that only read it."""
+    return build_model(name, N_LABELS, input_shape=SHORT_SHAPE,
+                       **SMALL_ARCHITECTURES.get(name, {}))
+
+
 # --------------------------------------------------------------------------- contract
 
 
 class TestBuiltinBackbones(BackboneTestCase):
     """Every built-in backbone passes the test case a user's backbone runs (one test each;
-    the foundation models at the small sizes of ``SMALL_ARCHITECTURES``).
+    the ResNets and the foundation models at the small sizes of ``SMALL_ARCHITECTURES``:
+    the ResNets with every layer, 8 filters wide; their published sizes are checked below).
 
     The JAX leg runs in ``tests/test_extensions.py`` (a user's backbone, in a child process)
     and ``tests/test_backends.py`` (``check_backbone`` of every backbone under JAX and
@@ -84,14 +94,24 @@ class TestBuiltinBackbones(BackboneTestCase):
         summary = self.run_backbone_test(name, input_shape=SHORT_SHAPE, n_labels=N_LABELS,
                                          batch_size=2, init_kwargs=small, backends=())
         self.assertEqual(summary["family"], get_backbone_spec(name).family)
-        self.assertEqual(summary["params"], build_model(
-            name, N_LABELS, input_shape=SHORT_SHAPE, **small).count_params())
+        self.assertEqual(summary["params"], _classifier(name).count_params())
         self.assertEqual(set(summary["policies"]), {"float32", "mixed_float16"})
 
 
 for _name in available_backbones():
     setattr(TestBuiltinBackbones, f"test_{_name}",
             lambda self, name=_name: self.check(name))
+
+
+def test_resnet_width_scales_every_stage_and_keeps_every_layer():
+    published, narrow = get_backbone("resnet1d50"), get_backbone("resnet1d50", width=8)
+    assert [layer.name for layer in narrow.layers] == [layer.name for layer in published.layers]
+    assert narrow.output_shape == (None, 2048 // 8)
+    assert narrow.get_layer("stem_conv").filters == 8
+    assert narrow.get_layer("stage3_block1_2_conv").filters == 32
+    for width in (0, 8.0, True):
+        with pytest.raises(ValueError, match="width"):
+            get_backbone("resnet1d18", width=width)
 
 
 def test_available_backbones_are_the_studys_six_transformer1d_and_the_foundation_models():
@@ -338,8 +358,7 @@ def registered():
 def test_builtin_specs(name, family, n_stages):
     spec = get_backbone_spec(name)
     assert (spec.name, spec.family) == (name, family)
-    model = build_model(name, N_LABELS, input_shape=SHORT_SHAPE)
-    assert len(backbone_stages(model)) == n_stages
+    assert len(backbone_stages(_classifier(name))) == n_stages
     assert spec.cpu_samples_per_s > 0
 
 
@@ -503,13 +522,13 @@ def test_resnet_parameter_counts_follow_torchvision(name):
     assert params_2d + features * 1000 + 1000 == TORCHVISION_2D_PARAMS[name]
 
     params_1d, bn_channels, features = _torchvision_resnet(block, depths, 12, lambda k: k)
-    backbone = get_backbone(name)
+    model = build_model(name, N_LABELS)
+    backbone = model.get_layer("backbone")  # what get_backbone(name) returns
     trainable = sum(int(np.prod(w.shape)) for w in backbone.trainable_weights)
     assert trainable == params_1d
     assert backbone.count_params() == params_1d + 2 * bn_channels  # + moving mean/variance
     assert backbone.output_shape == (None, features)
-    assert build_model(name, N_LABELS).count_params() == backbone.count_params() + (
-        features + 1) * N_LABELS
+    assert model.count_params() == backbone.count_params() + (features + 1) * N_LABELS
 
 
 def _torch_length(length, kernel, stride, padding):

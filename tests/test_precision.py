@@ -65,10 +65,10 @@ def test_bad_precision_is_one_line_error(tmp_path, capsys):
     assert "invalid choice: 'half'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["resnet1d18", "bilstm"])
-def test_precision_changes_compute_not_weights(name, tmp_path):
+@pytest.mark.parametrize("name, architecture", [("resnet1d18", {"width": 8}), ("bilstm", {})])
+def test_precision_changes_compute_not_weights(name, architecture, tmp_path):
     x = np.random.default_rng(0).normal(0, 0.5, (3, 64, 12)).astype("float32")
-    model = build_model(name, 3, input_shape=(64, 12), head="mlp")
+    model = build_model(name, 3, input_shape=(64, 12), head="mlp", **architecture)
     mixed = apply_precision(model, "mixed_bfloat16")
     assert model_precision(model) == "float32" and model_precision(mixed) == "mixed_bfloat16"
     for layer in ("normalization", "head_hidden", "head"):
@@ -159,11 +159,12 @@ def _check_selection(model, best, history, used, y):
 
 @pytest.fixture(scope="module")
 def float32_checkpoint(tmp_path_factory):
-    """A float32 resnet1d18 checkpoint, and its float32 fine-tune's selection checked: once for
-    both mixed policies (the same seeded run)."""
+    """A float32 resnet1d18 checkpoint (every layer, 8 filters wide: what is tested is the
+    policy, not the width), and its float32 fine-tune's selection checked: once for both mixed
+    policies (the same seeded run)."""
     path = tmp_path_factory.mktemp("precision") / "float32.keras"
     keras.utils.set_random_seed(0)
-    build_model("resnet1d18", 3, input_shape=(48, 12)).save(path)
+    build_model("resnet1d18", 3, input_shape=(48, 12), width=8).save(path)
     x, y, splits = _finetune_problem()
     model, _, (best,), history = _finetune(path, "float32", x, y, splits)
     _check_selection(model, best, history, "float32", y)

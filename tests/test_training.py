@@ -7,6 +7,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from fast_backbone import NAME as FAST_MODEL
+from fast_backbone import registered
 from sklearn.metrics import f1_score, roc_auc_score
 
 from ecg_tl_keras import cli
@@ -29,7 +31,8 @@ def _without_times(metrics):
 
 
 def _config(data, out, **overrides):
-    settings = {"model": "lstm", "epochs": 2, "batch_size": 64, "verbose": 0}
+    # A backbone whose epochs take milliseconds: what these runs test is the run around it.
+    settings = {"model": FAST_MODEL, "epochs": 2, "batch_size": 64, "verbose": 0}
     settings.update(overrides)
     return TrainConfig(data=str(data), out=str(out), **settings)
 
@@ -315,8 +318,15 @@ def test_moved_phase_boundaries_are_saved_in_the_checkpoint(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def pretrained(ptbxl_built, tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("runs") / "lstm"
+def fast_model(tmp_path_factory):
+    """``FAST_MODEL`` registered while this file's tests that train run."""
+    with registered(tmp_path_factory.mktemp("fast_backbone")) as path:
+        yield path
+
+
+@pytest.fixture(scope="module")
+def pretrained(ptbxl_built, tmp_path_factory, fast_model):
+    run_dir = tmp_path_factory.mktemp("runs") / FAST_MODEL
     metrics = train(_config(ptbxl_built, run_dir))
     return run_dir, metrics
 
@@ -364,7 +374,7 @@ def test_run_directory(pretrained):
         "ecg_tl_keras",
     } <= set(config["versions"])
     model, metadata = load_checkpoint(run_dir / "best.keras")
-    assert metadata["labels"] == LABELS and metadata["model"] == "lstm"
+    assert metadata["labels"] == LABELS and metadata["model"] == FAST_MODEL
 
 
 def test_evaluate_and_predict_commands(pretrained, ptbxl_built, sample_data, tmp_path, capsys):
@@ -438,7 +448,7 @@ def test_finetune_gradual_lowers_the_rate_when_the_backbone_joins(
     )
 
 
-def test_resume_refuses_changed_arguments(ptbxl_built, tmp_path, monkeypatch):
+def test_resume_refuses_changed_arguments(ptbxl_built, tmp_path, monkeypatch, fast_model):
     from ecg_tl_keras.training import faults
 
     monkeypatch.setenv(faults.ENV, "history:2:raise")
@@ -516,9 +526,11 @@ def test_predictions_trace_once_per_model_whatever_the_batch_sizes():
     assert first._forward.experimental_get_tracing_count() == 1
 
 
-def test_custom_optimizer_loss_and_monitor_from_the_cli(ptbxl_built, tmp_path, capsys):
+def test_custom_optimizer_loss_and_monitor_from_the_cli(ptbxl_built, tmp_path, capsys,
+                                                        fast_model):
     run_dir = tmp_path / "run"
-    assert cli.main(["train", "--data", str(ptbxl_built), "--model", "gru", "--out", str(run_dir),
+    assert cli.main(["train", "--data", str(ptbxl_built), "--model", FAST_MODEL, "--out",
+                     str(run_dir),
                      "--epochs", "2", "--batch-size", "64", "--optimizer", "adamw",
                      "--loss", "binary_focal_crossentropy", "--monitor", "val_loss"]) == 0
     config = json.loads((run_dir / "config.json").read_text())["config"]
@@ -564,7 +576,7 @@ def test_custom_model_optimizer_schedule_callbacks_and_monitor_from_python(ptbxl
     assert TrainConfig.from_dict(stored) == config
 
 
-def test_console_prints_one_line_per_epoch(ptbxl_built, tmp_path, capsys):
+def test_console_prints_one_line_per_epoch(ptbxl_built, tmp_path, capsys, fast_model):
     train(_config(ptbxl_built, tmp_path / "run", verbose=2))
     lines = capsys.readouterr().out.splitlines()
     epoch_lines = [line for line in lines if line.lower().startswith("epoch")]

@@ -11,6 +11,9 @@ sides, as torchvision pads, so lengths and sample alignment match it
 torchvision's Kaiming-normal (fan-out) initialization, and BatchNorm uses the
 PyTorch defaults (momentum 0.1 there, i.e. 0.9 in Keras; epsilon 1e-5).
 
+`width` (default 64) sets the stem's and first stage's filters, each later stage
+doubling them: a narrower network with every layer of the published one.
+
 Layer names are `stem_*`, `stage{i}_block{j}_*` and `avg_pool`; the registered
 spec's `stages` (family `cnn`) names the five prefixes `backbone_stages` groups by.
 The `cpu_samples_per_s` of each registration is `bench/bench_pipeline.py`'s
@@ -26,6 +29,8 @@ from ecg_tl_keras.models.validation import check_input_shape
 BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
 STAGE_FILTERS = (64, 128, 256, 512)
+#: The published networks' width: the stem's and the first stage's filters.
+WIDTH = STAGE_FILTERS[0]
 BOTTLENECK_EXPANSION = 4
 #: Gradual-unfreezing stages: the stem, then the four residual stages.
 STAGES = ("stem", "stage1", "stage2", "stage3", "stage4")
@@ -81,21 +86,24 @@ def bottleneck_block(x, filters, stride, name):
     return _add_shortcut(x, y, stride, name)
 
 
-def resnet1d(input_shape, block, depths):
+def resnet1d(input_shape, block, depths, width=WIDTH):
     """Builds a 1-D ResNet backbone.
 
     Args:
         input_shape: `(samples, leads)` of the ECG input.
         block: `basic_block` or `bottleneck_block`.
         depths: Number of blocks in each of the four stages.
+        width: Filters of the stem and the first stage; each later stage
+            doubles them (64, the published networks: 64/128/256/512). Smaller
+            widths keep every layer and name (quick contract checks).
 
     Returns:
         A functional `keras.Model` named `"backbone"` whose output is the
         globally average-pooled last stage, `(batch, 512)` for basic blocks
-        and `(batch, 2048)` for bottlenecks.
+        and `(batch, 2048)` for bottlenecks (at width 64).
 
     Raises:
-        ValueError: If `input_shape` or `depths` is invalid.
+        ValueError: If `input_shape`, `depths` or `width` is invalid.
 
     Example:
         >>> model = resnet1d((500, 12), basic_block, (1, 1, 1, 1))
@@ -107,11 +115,14 @@ def resnet1d(input_shape, block, depths):
         raise ValueError(
             f"depths must be {len(STAGE_FILTERS)} positive block counts, got {depths!r}"
         )
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"width must be a positive integer, got {width!r}")
     inputs = keras.Input(shape=input_shape, name="backbone_input")
-    x = _conv_bn(inputs, STAGE_FILTERS[0], 7, 2, "stem")
+    x = _conv_bn(inputs, width, 7, 2, "stem")
     x = layers.ZeroPadding1D(1, name="stem_pool_pad")(x)
     x = layers.MaxPooling1D(3, strides=2, name="stem_pool")(x)
-    for stage, (filters, depth) in enumerate(zip(STAGE_FILTERS, depths), start=1):
+    stage_filters = [width * filters // WIDTH for filters in STAGE_FILTERS]
+    for stage, (filters, depth) in enumerate(zip(stage_filters, depths), start=1):
         for index in range(depth):
             stride = 2 if stage > 1 and index == 0 else 1
             x = block(x, filters, stride, name=f"stage{stage}_block{index + 1}")
@@ -121,35 +132,35 @@ def resnet1d(input_shape, block, depths):
 
 @register_backbone("resnet1d18", family="cnn", stages=STAGES, cpu_samples_per_s=142.3,
                    marker="o")
-def resnet1d18(input_shape=(1000, 12)):
+def resnet1d18(input_shape=(1000, 12), width=WIDTH):
     """1-D ResNet-18 (basic blocks 2-2-2-2), 512 features.
 
     Example:
         >>> resnet1d18((1000, 12)).get_layer("stage4_block2_out").output.shape
         (None, 32, 512)
     """
-    return resnet1d(input_shape, basic_block, (2, 2, 2, 2))
+    return resnet1d(input_shape, basic_block, (2, 2, 2, 2), width)
 
 
 @register_backbone("resnet1d50", family="cnn", stages=STAGES, cpu_samples_per_s=26.5,
                    marker="s")
-def resnet1d50(input_shape=(1000, 12)):
+def resnet1d50(input_shape=(1000, 12), width=WIDTH):
     """1-D ResNet-50 (bottleneck blocks 3-4-6-3), 2048 features.
 
     Example:
         >>> resnet1d50((1000, 12)).output_shape
         (None, 2048)
     """
-    return resnet1d(input_shape, bottleneck_block, (3, 4, 6, 3))
+    return resnet1d(input_shape, bottleneck_block, (3, 4, 6, 3), width)
 
 
 @register_backbone("resnet1d101", family="cnn", stages=STAGES, cpu_samples_per_s=14.9,
                    marker="D")
-def resnet1d101(input_shape=(1000, 12)):
+def resnet1d101(input_shape=(1000, 12), width=WIDTH):
     """1-D ResNet-101 (bottleneck blocks 3-4-23-3), 2048 features.
 
     Example:
         >>> resnet1d101((1000, 12)).output_shape
         (None, 2048)
     """
-    return resnet1d(input_shape, bottleneck_block, (3, 4, 23, 3))
+    return resnet1d(input_shape, bottleneck_block, (3, 4, 23, 3), width)
