@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import warnings
 from pathlib import Path
 
 import doctest
@@ -54,6 +55,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group(f"module_{item.path.stem}"))
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in slow_files)  # stable: order kept otherwise
+
+
+def pytest_collection_finish(session):
+    """Warns when ``--dist loadgroup`` is on but pytest-xdist did not group the tests (it names
+    a test's group in its node id, which pytest 9.2 no longer lets it change: every worker then
+    rebuilds each shared trained fixture, and again whenever its tests are split up)."""
+    if not session.config.getvalue("loadgroup"):
+        return
+    ungrouped = [item.nodeid for item in session.items
+                 if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+    if ungrouped:
+        warnings.warn(pytest.PytestWarning(
+            f"pytest-xdist did not group {len(ungrouped)} tests marked xdist_group (e.g. "
+            f"{ungrouped[0]}) under pytest {pytest.__version__}: the suite runs, slower; "
+            "install the test extra's pytest (pip install -e '.[test]')"))
 
 
 def _uses_a_module_fixture(item) -> bool:
