@@ -13,6 +13,8 @@ import json
 
 import pytest
 from conftest import comparable_run, copy_with_a_damaged_shard
+from fast_backbone import NAME as FAST_BACKBONE
+from fast_backbone import write_module
 from jax_processes import run_without_tensorflow
 
 from ecg_tl_keras.training import faults
@@ -25,18 +27,24 @@ pytestmark = [
 ]
 
 
-def jax_train(data, out, *extra, fault: str | None = None, devices: int = 1):
-    """``python -m ecg_tl_keras train`` under JAX without TensorFlow (a small LSTM run), on
-    ``devices`` virtual CPU devices."""
-    return run_without_tensorflow("train", "--data", data, "--model", "lstm", "--out", out,
-                                  "--epochs", EPOCHS, "--batch-size", 64, *extra, fault=fault,
-                                  devices=devices)
+@pytest.fixture(scope="module")
+def backbone_module(tmp_path_factory):
+    """The module registering the fast test backbone, for ``--import``."""
+    return write_module(tmp_path_factory.mktemp("fast_backbone"))
+
+
+def jax_train(data, out, backbone_module, *extra, fault: str | None = None, devices: int = 1):
+    """``python -m ecg_tl_keras train`` under JAX without TensorFlow (the fast test backbone,
+    imported from ``backbone_module``), on ``devices`` virtual CPU devices."""
+    return run_without_tensorflow("--import", backbone_module, "train", "--data", data,
+                                  "--model", FAST_BACKBONE, "--out", out, "--epochs", EPOCHS,
+                                  "--batch-size", 64, *extra, fault=fault, devices=devices)
 
 
 @pytest.fixture(scope="module")
-def reference(ptbxl_built, tmp_path_factory):
+def reference(ptbxl_built, backbone_module, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("jax_reference") / "run"
-    done = jax_train(ptbxl_built, run_dir)
+    done = jax_train(ptbxl_built, run_dir, backbone_module)
     assert done.returncode == 0, done.stderr[-3000:]
     return run_dir
 
@@ -56,14 +64,14 @@ def test_train_runs_under_jax_without_tensorflow(reference):
 
 
 def test_a_run_killed_twice_resumes_from_its_last_finished_epoch_to_the_same_result(
-        ptbxl_built, tmp_path, reference):
+        ptbxl_built, backbone_module, tmp_path, reference):
     """Killed after epoch 2 trained but before it was recorded (so epoch 2 is lost), then,
     resumed, killed again in the middle of writing epoch 2's backup: each resumed run starts
     after epoch 1, and the run ends with the uninterrupted run's every number."""
     run_dir = tmp_path / "run"
     resumed = None
     for where in ("epoch_end:2", "backup_weights:2", None):
-        done = jax_train(ptbxl_built, run_dir, fault=where)
+        done = jax_train(ptbxl_built, run_dir, backbone_module, fault=where)
         if resumed is not None:
             assert f"after epoch 1/{EPOCHS}" in done.stdout, done.stdout[-2000:]
         resumed = done
@@ -74,21 +82,23 @@ def test_a_run_killed_twice_resumes_from_its_last_finished_epoch_to_the_same_res
     assert comparable_run(run_dir) == comparable_run(reference)
 
 
-def test_a_damaged_shard_is_one_line_naming_the_file(ptbxl_built, tmp_path):
+def test_a_damaged_shard_is_one_line_naming_the_file(ptbxl_built, backbone_module, tmp_path):
     shard = copy_with_a_damaged_shard(ptbxl_built, tmp_path / "ptbxl")
     data = shard.parent
-    done = jax_train(data, tmp_path / "run", "--no-verify")
+    done = jax_train(data, tmp_path / "run", backbone_module, "--no-verify")
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, done.stderr[-3000:]
     assert f"shard {shard} is damaged: record " in lines[0] and "CRC-32C" in lines[0]
 
 
-def test_data_parallel_on_two_devices_matches_one_device(ptbxl_built, tmp_path, reference):
+def test_data_parallel_on_two_devices_matches_one_device(ptbxl_built, backbone_module, tmp_path,
+                                                        reference):
     """``--strategy data-parallel`` (keras.distribution.DataParallel) over two virtual CPU
     devices: the same losses and test metrics as one device, within floating-point and
     one-record tolerance (161 records: the last batch drops one record to split evenly)."""
     run_dir = tmp_path / "run"
-    done = jax_train(ptbxl_built, run_dir, "--strategy", "data-parallel", devices=2)
+    done = jax_train(ptbxl_built, run_dir, backbone_module, "--strategy", "data-parallel",
+                     devices=2)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "2 replica(s)" in done.stdout
     (two, two_rows), (one, one_rows) = comparable_run(run_dir), comparable_run(reference)
@@ -98,7 +108,7 @@ def test_data_parallel_on_two_devices_matches_one_device(ptbxl_built, tmp_path, 
         assert float(row_two["val_loss"]) == pytest.approx(float(row_one["val_loss"]), abs=0.02)
     assert two["test_weighted_f1"] == pytest.approx(one["test_weighted_f1"], abs=0.05)
     assert two["test_macro_auc"] == pytest.approx(one["test_macro_auc"], abs=0.05)
-    odd = jax_train(ptbxl_built, tmp_path / "odd", "--strategy", "data-parallel",
-                    "--batch-size", "63", devices=2)
+    odd = jax_train(ptbxl_built, tmp_path / "odd", backbone_module, "--strategy",
+                    "data-parallel", "--batch-size", "63", devices=2)
     assert odd.returncode == 2
     assert "--batch-size 63 must be a multiple of the 2 devices" in odd.stderr
