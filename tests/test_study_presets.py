@@ -22,6 +22,8 @@ from ecg_tl_keras.training.rundir import write_json_atomic
 from ecg_tl_keras.study.stats import seed_gain_interval
 from ecg_tl_keras.training import TrainConfig
 from ecg_tl_keras.training.checkpoints import save_checkpoint
+from fast_backbone import NAME as FAST_BACKBONE
+from fast_backbone import registered
 from preset_fixtures import small_net1d_preset
 from study_simulation import result_files, simulate
 from tfrecords_builder.files import sha256_file
@@ -95,8 +97,8 @@ def test_the_dry_run_lists_the_preset_cells_and_refuses_a_mismatch(tmp_path, pre
     assert "pretrained.tiny" in capsys.readouterr().err
 
 
-def _toml(preset_path) -> str:
-    return ('upstream = ["georgia"]\ndownstream = ["ptbxl"]\nmodels = ["lstm"]\nseeds = 2\n'
+def _toml(preset_path, model="lstm") -> str:
+    return (f'upstream = ["georgia"]\ndownstream = ["ptbxl"]\nmodels = ["{model}"]\nseeds = 2\n'
             'epochs = 1\nfinetune = "full"\nselect_on = "val"\nbatch_size = 32\nlr = 0.01\n'
             f'pretrained = {{tiny = "{preset_path}"}}\n[train]\nval_fold = 0\n')
 
@@ -243,11 +245,13 @@ def _config(data, seed):
 
 @pytest.mark.slow
 def test_a_study_with_a_preset_runs_and_reports_its_comparison(tmp_path, preset, data_root):
+    """The plan's own cells train the fast test backbone (what is checked is the preset's)."""
     plan_file = tmp_path / "mini.toml"
-    plan_file.write_text(_toml(preset))
+    plan_file.write_text(_toml(preset, model=FAST_BACKBONE))
     study = tmp_path / "study"
-    assert cli.main(["study", "run", "--plan", str(plan_file), "--data-root", str(data_root),
-                     "--out", str(study)]) == 0
+    with registered(tmp_path):
+        assert cli.main(["study", "run", "--plan", str(plan_file), "--data-root",
+                         str(data_root), "--out", str(study)]) == 0
     results = {r["cell"]["key"]: r for r in load_results(study)}
     assert len(results) == 10  # 3 own cells and 2 preset cells, per seed
     tuned = results["finetune__tiny-to-ptbxl__net1d-tiny__seed1"]
