@@ -14,6 +14,8 @@ import subprocess
 
 import numpy as np
 import pytest
+from fast_backbone import NAME as FAST_BACKBONE
+from fast_backbone import registered
 from jax_processes import (commands_without_tensorflow, python_without_tensorflow,
                            run_without_tensorflow)
 
@@ -31,15 +33,24 @@ def _ok(done: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def checkpoints(ptbxl_built, tmp_path_factory) -> dict:
-    """A small LSTM trained on the built sample under each backend: ``{"tensorflow": ...,
-    "jax": ...}`` (the ``best.keras`` of each run)."""
+def backbone_module(tmp_path_factory):
+    """The module registering the fast test backbone (one fine-tuning stage, as a recurrent
+    backbone has), for ``--import``; registered in this process while the fixture lives."""
+    with registered(tmp_path_factory.mktemp("fast_backbone")) as module:
+        yield module
+
+
+@pytest.fixture(scope="module")
+def checkpoints(ptbxl_built, backbone_module, tmp_path_factory) -> dict:
+    """The fast test backbone trained on the built sample under each backend:
+    ``{"tensorflow": ..., "jax": ...}`` (the ``best.keras`` of each run)."""
     from ecg_tl_keras.training import TrainConfig, train
 
     root = tmp_path_factory.mktemp("jax_cli")
-    settings = dict(model="lstm", epochs=EPOCHS, batch_size=BATCH, lr=LR)
+    settings = dict(model=FAST_BACKBONE, epochs=EPOCHS, batch_size=BATCH, lr=LR)
     train(TrainConfig(data=str(ptbxl_built), out=str(root / "tf"), verbose=0, **settings))
-    _ok(run_without_tensorflow("train", "--data", ptbxl_built, "--out", root / "jax",
+    _ok(run_without_tensorflow("--import", backbone_module, "train", "--data", ptbxl_built,
+                               "--out", root / "jax",
                                *[f"--{key.replace('_', '-')}={value}"
                                  for key, value in settings.items()]))
     return {"tensorflow": root / "tf" / "best.keras", "jax": root / "jax" / "best.keras"}
@@ -51,14 +62,14 @@ ONE_DEVICE_FINETUNES = [("full", "jax"), ("linear", "tensorflow"), ("gradual", "
                         ("lp-ft", "jax")]
 
 
-def _finetune_command(data, run, checkpoint, strategy) -> list:
-    return ["train", "--data", data, "--model", "lstm", "--out", run, "--epochs", EPOCHS,
-            "--batch-size", BATCH, "--lr", LR, "--finetune-from", checkpoint,
+def _finetune_command(module, data, run, checkpoint, strategy) -> list:
+    return ["--import", module, "train", "--data", data, "--model", FAST_BACKBONE, "--out", run,
+            "--epochs", EPOCHS, "--batch-size", BATCH, "--lr", LR, "--finetune-from", checkpoint,
             "--finetune", strategy]
 
 
 @pytest.fixture(scope="module")
-def jax_runs(checkpoints, ptbxl_built, sample_data, tmp_path_factory) -> dict:
+def jax_runs(checkpoints, backbone_module, ptbxl_built, sample_data, tmp_path_factory) -> dict:
     """``evaluate`` of both checkpoints, ``predict`` on raw records (one that cannot be read)
     and the one-device fine-tunes, run one after the other by one TensorFlow-free JAX process:
     ``{"evaluate": {trained_under: (done, out)}, "predict": (done, records, out),
@@ -75,7 +86,7 @@ def jax_runs(checkpoints, ptbxl_built, sample_data, tmp_path_factory) -> dict:
           for under, out in evaluations.items()],
         ["predict", "--checkpoint", checkpoints["tensorflow"], *records,
          "--out", root / "predictions.json"],
-        *[_finetune_command(ptbxl_built, run, checkpoints[source], strategy)
+        *[_finetune_command(backbone_module, ptbxl_built, run, checkpoints[source], strategy)
           for (strategy, source), run in finetunes.items()])
     for finetune in done[len(evaluations) + 1:]:
         _ok(finetune)
@@ -129,11 +140,12 @@ def _same(first: list[np.ndarray], second: list[np.ndarray]) -> bool:
 @pytest.mark.parametrize("strategy, source, devices", [
     *[(strategy, source, 1) for strategy, source in ONE_DEVICE_FINETUNES],
     ("lp-ft", "tensorflow", 2)])
-def test_every_builtin_strategy_finetunes_under_jax(checkpoints, ptbxl_built, jax_runs,
-                                                    tmp_path, strategy, source, devices):
+def test_every_builtin_strategy_finetunes_under_jax(checkpoints, backbone_module, ptbxl_built,
+                                                    jax_runs, tmp_path, strategy, source,
+                                                    devices):
     """Each strategy's phases run (the logged learning rate is the phase's) and its frozen
     backbone stays bit for bit the checkpoint's: always for ``linear``; for ``gradual`` and
-    ``lp-ft`` (the LSTM's one stage trains from epoch 2) exactly when epoch 1 is the best.
+    ``lp-ft`` (the test backbone's one stage trains from epoch 2) exactly when epoch 1 is the best.
     On two devices (``--strategy data-parallel``), the compiled steps are rebuilt when the
     backbone is unfrozen (their output layout lists trainable and frozen weights apart).
     The one-device runs are ``jax_runs``'s; the two-device one has a process of its own."""
@@ -143,8 +155,8 @@ def test_every_builtin_strategy_finetunes_under_jax(checkpoints, ptbxl_built, ja
     run = jax_runs["finetune"].get((strategy, source))
     if devices > 1:
         run = tmp_path / "run"
-        _ok(run_without_tensorflow(*_finetune_command(ptbxl_built, run, checkpoints[source],
-                                                      strategy),
+        _ok(run_without_tensorflow(*_finetune_command(backbone_module, ptbxl_built, run,
+                                                      checkpoints[source], strategy),
                                    "--strategy", "data-parallel", devices=devices))
     metrics = json.loads((run / "metrics.json").read_text())
     phases = finetune_phases(strategy, 1, EPOCHS)
@@ -212,7 +224,7 @@ def test_frozen_layers_and_their_optimizer_slots_stay_as_they_are_under_jax():
 STUDY_PLAN = f"""
 upstream = ["georgia"]
 downstream = ["ptbxl"]
-models = ["lstm"]
+models = ["{FAST_BACKBONE}"]
 seeds = 1
 epochs = {EPOCHS}
 finetune = "linear"
@@ -224,32 +236,34 @@ val_fold = 0
 """
 
 
-def test_study_run_and_report_under_jax(data_root, tmp_path):
+def test_study_run_and_report_under_jax(backbone_module, data_root, tmp_path):
     """A three-cell study (two scratch cells, one frozen-backbone fine-tune) and its report."""
     plan = tmp_path / "tiny.toml"
     plan.write_text(STUDY_PLAN)
     study = tmp_path / "study"
-    done = _ok(run_without_tensorflow("study", "run", "--plan", plan, "--data-root", data_root,
-                                      "--out", study))
+    done = _ok(run_without_tensorflow("--import", backbone_module, "study", "run", "--plan", plan,
+                                      "--data-root", data_root, "--out", study))
     assert "3/3 cells done" in done.stdout
     results = {path.stem: json.loads(path.read_text())
                for path in (study / "results").glob("*.json")}
-    assert sorted(results) == ["finetune__georgia-to-ptbxl__lstm__seed0",
-                               "scratch__georgia__lstm__seed0", "scratch__ptbxl__lstm__seed0"]
+    assert sorted(results) == [f"finetune__georgia-to-ptbxl__{FAST_BACKBONE}__seed0",
+                               f"scratch__georgia__{FAST_BACKBONE}__seed0",
+                               f"scratch__ptbxl__{FAST_BACKBONE}__seed0"]
     for key, result in results.items():
         config = json.loads((study / result["run_dir"] / "config.json").read_text())
         assert config["versions"]["keras_backend"] == "jax"
         assert config["versions"]["tensorflow"] is None
         assert 0.0 <= result["metrics"]["test_weighted_f1"] <= 1.0
-    finetune = json.loads((study / "runs" / "finetune__georgia-to-ptbxl__lstm__seed0" /
-                           "metrics.json").read_text())
+    finetune = json.loads((study / "runs" / f"finetune__georgia-to-ptbxl__{FAST_BACKBONE}__seed0"
+                           / "metrics.json").read_text())
     assert finetune["finetune"] == "linear"
-    _ok(run_without_tensorflow("study", "report", study, "--out", tmp_path / "report"))
+    _ok(run_without_tensorflow("--import", backbone_module, "study", "report", study, "--out",
+                               tmp_path / "report"))
     assert "finetune" in (tmp_path / "report" / "report.md").read_text()
 
 
-def test_advise_all_three_stages_under_jax(checkpoints, ptbxl_built, tmp_path):
-    """``advise --last-stage finetune`` on the TensorFlow-trained LSTM: scored (the same MELEP
+def test_advise_all_three_stages_under_jax(checkpoints, backbone_module, ptbxl_built, tmp_path):
+    """``advise --last-stage finetune`` on the TensorFlow-trained test backbone: scored (the same MELEP
     and LogME as under TensorFlow), probed, ranked against its random-encoder baseline,
     fine-tuned and trained from scratch for one seed and one epoch, every run under JAX."""
     from ecg_tl_keras.advise.features import frozen_outputs, load_target
@@ -259,7 +273,7 @@ def test_advise_all_three_stages_under_jax(checkpoints, ptbxl_built, tmp_path):
 
     out = tmp_path / "advice"
     done = _ok(run_without_tensorflow(
-        "advise", "--data", ptbxl_built, "--checkpoint", checkpoints["tensorflow"], "--out", out,
+        "--import", backbone_module, "advise", "--data", ptbxl_built, "--checkpoint", checkpoints["tensorflow"], "--out", out,
         "--last-stage", "finetune", "--seeds", 1, "--top", 1, "--epochs", 1, "--batch-size",
         BATCH, "--lr", LR))
     advice = json.loads((out / "advice.json").read_text())
@@ -279,7 +293,7 @@ def test_advise_all_three_stages_under_jax(checkpoints, ptbxl_built, tmp_path):
                                                          abs=1e-4)
 
     measured = advice["finetune"][candidate["name"]]
-    for name, role in ((candidate["name"], "finetune"), ("scratch-lstm", "scratch")):
+    for name, role in ((candidate["name"], "finetune"), (f"scratch-{FAST_BACKBONE}", "scratch")):
         run = out / "runs" / name / "seed0"
         metrics = json.loads((run / "metrics.json").read_text())
         versions = json.loads((run / "config.json").read_text())["versions"]
