@@ -15,16 +15,19 @@ from ecg_tl_keras.study.cells import expand_cells, shard_cells
 from ecg_tl_keras.study.plan import load_plan
 from ecg_tl_keras.study.results import load_results
 from ecg_tl_keras.training import faults
+from fast_backbone import NAME as FAST_BACKBONE
+from fast_backbone import registered
 from report_checks import check_report_matches_results
 
 pytestmark = pytest.mark.slow
 
 # Four cells: scratch ptbxl (0), scratch georgia (1), ptbxl -> georgia (2), georgia -> ptbxl (3).
-# With 3 shards, shard 0 holds cells 0 and 3, and cell 3 needs cell 1 of shard 1.
-PLAN = """
+# With 3 shards, shard 0 holds cells 0 and 3, and cell 3 needs cell 1 of shard 1. They train
+# the fast test backbone: what is checked is the study's bookkeeping, not the architecture.
+PLAN = f"""
 upstream = ["ptbxl", "georgia"]
 downstream = ["ptbxl", "georgia"]
-models = ["lstm"]
+models = ["{FAST_BACKBONE}"]
 seeds = 1
 epochs = 2
 finetune = "full"
@@ -55,7 +58,14 @@ def interrupt_after_first_epoch(monkeypatch):
     monkeypatch.setenv(faults.ENV, "backup_renamed:1:raise")
 
 
-def test_sharded_study_with_an_interrupted_cell(tmp_path, data_root, spy, monkeypatch, capsys):
+@pytest.fixture
+def fast_backbone(tmp_path):
+    with registered(tmp_path) as module:
+        yield module
+
+
+def test_sharded_study_with_an_interrupted_cell(tmp_path, data_root, spy, monkeypatch, capsys,
+                                                fast_backbone):
     plan_file = tmp_path / "mini.toml"
     plan_file.write_text(PLAN)
     study = tmp_path / "study"
