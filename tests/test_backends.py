@@ -62,134 +62,173 @@ def _backbone_names() -> list:
     return available_backbones()
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_user_fit_on_numpy_arrays(backend):
-    """A user's compile/fit/predict, fine-tuning and .keras round trip on plain NumPy arrays."""
-    result = run_json(backend, """
-import json, tempfile
+#: The checks that run in each backend's one child process (``under_backend``), after it
+#: imported the package and recorded the TensorFlow modules that import loaded. Each is a
+#: function returning a JSON-able result; one that raises is reported as ``{"error": ...}``.
+_CHECKS = """
+import contextlib, io, json, sys, tempfile
+import ecg_tl_keras, ecg_tl_keras.models, ecg_tl_keras.backends
+from ecg_tl_keras.training import TrainConfig
+tensorflow = sorted(m for m in sys.modules if m.split('.')[0] == 'tensorflow')
 import numpy as np, keras
-from ecg_tl_keras.models import build_model, freeze_backbone, replace_head
-rng = np.random.default_rng(0)
-x = rng.normal(0, 0.5, (32, 64, 12)).astype("float32")
-y = (rng.random((32, 3)) > 0.5).astype("float32")
-model = build_model("gru", 3, input_shape=(64, 12), units=8,
-                    normalization=([0.0] * 12, [0.5] * 12))
-model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
-history = model.fit(x, y, batch_size=8, epochs=3, verbose=0)
-target = replace_head(model, 2)
-freeze_backbone(target)
-backbone = [np.array(w) for w in target.get_layer("backbone").get_weights()]
-target.compile(optimizer="adam", loss="binary_crossentropy")
-target.fit(x, y[:, :2], batch_size=8, epochs=1, verbose=0)
-frozen = all(np.array_equal(a, np.array(b)) for a, b in
-             zip(backbone, target.get_layer("backbone").get_weights()))
-with tempfile.TemporaryDirectory() as folder:
-    target.save(folder + "/m.keras")
-    loaded = keras.saving.load_model(folder + "/m.keras", safe_mode=True)
-same = np.array_equal(np.asarray(loaded.predict(x, verbose=0)),
-                      np.asarray(target.predict(x, verbose=0)))
-print(json.dumps({"loss": history.history["loss"], "frozen": frozen, "same": same,
-                  "shape": list(np.asarray(model.predict(x, verbose=0)).shape)}))
-""")
+from ecg_tl_keras.backends import keras_backend
+
+
+def user_fit():
+    from ecg_tl_keras.models import build_model, freeze_backbone, replace_head
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 0.5, (32, 64, 12)).astype("float32")
+    y = (rng.random((32, 3)) > 0.5).astype("float32")
+    model = build_model("gru", 3, input_shape=(64, 12), units=8,
+                        normalization=([0.0] * 12, [0.5] * 12))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
+    history = model.fit(x, y, batch_size=8, epochs=3, verbose=0)
+    target = replace_head(model, 2)
+    freeze_backbone(target)
+    backbone = [np.array(w) for w in target.get_layer("backbone").get_weights()]
+    target.compile(optimizer="adam", loss="binary_crossentropy")
+    target.fit(x, y[:, :2], batch_size=8, epochs=1, verbose=0)
+    frozen = all(np.array_equal(a, np.array(b)) for a, b in
+                 zip(backbone, target.get_layer("backbone").get_weights()))
+    with tempfile.TemporaryDirectory() as folder:
+        target.save(folder + "/m.keras")
+        loaded = keras.saving.load_model(folder + "/m.keras", safe_mode=True)
+    same = np.array_equal(np.asarray(loaded.predict(x, verbose=0)),
+                          np.asarray(target.predict(x, verbose=0)))
+    return {"loss": history.history["loss"], "frozen": frozen, "same": same,
+            "shape": list(np.asarray(model.predict(x, verbose=0)).shape)}
+
+
+def contracts():
+    from ecg_tl_keras.models import available_backbones
+    from ecg_tl_keras.testing import SMALL_ARCHITECTURES, check_backbone
+    summaries = {}
+    for name in available_backbones():
+        try:
+            summaries[name] = check_backbone(name, input_shape=%(shape)r,
+                                             **SMALL_ARCHITECTURES.get(name, {}))
+        except Exception as error:  # reported per backbone by the test
+            summaries[name] = {"error": f"{type(error).__name__}: {error}"}
+    return summaries
+
+
+def refusals():
+    from ecg_tl_keras.cli import main
+    from ecg_tl_keras.training import train
+    done = []
+    for command in %(commands)r:
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr):
+            status = main(command)
+        done.append({"status": status, "lines": stderr.getvalue().strip().splitlines()})
+    try:
+        train(TrainConfig(data=%(data)r, model="gru", out="x"))
+        from_python = None
+    except Exception as error:
+        from_python = f"{type(error).__name__}: {error}"
+    return {"refusals": done, "from_python": from_python}
+
+
+def strategies():
+    from ecg_tl_keras.training.distribution import make_strategy
+    errors = {}
+    for name in ("mirrored", "multiworker", "nope"):
+        try:
+            make_strategy(name)
+        except ValueError as error:
+            errors[name] = str(error)
+    return {"default": make_strategy("default").num_replicas_in_sync, "errors": errors}
+
+
+results = {"backend": keras_backend(), "tensorflow": tensorflow}
+for check in (user_fit, contracts, refusals) + ((strategies,) if results["backend"] == "jax"
+                                                else ()):
+    try:
+        results[check.__name__] = check()
+    except Exception as error:
+        results[check.__name__] = {"error": f"{type(error).__name__}: {error}"}
+print(json.dumps(results))
+"""
+
+
+def _commands(data: str) -> list:
+    """The commands whose backend refusal ``test_commands_name_the_backends_they_need`` checks."""
+    return [["train", "--data", data, "--model", "gru", "--out", "x"],
+            ["evaluate", "--checkpoint", "x.keras", "--data", data],
+            ["advise", "--data", data, "--checkpoint", "x.keras", "--out", "x"]]
+
+
+@pytest.fixture(scope="module")
+def under_backend(tmp_path_factory):
+    """Every check of this file under a backend, all in one child process per backend: it
+    imports the package (recording the TensorFlow modules that import loaded), then runs a
+    user's fit, ``check_backbone`` of every backbone, the commands' refusals and the
+    strategies. Returns ``{"backend", "tensorflow", check name: its result}``.
+
+    One process imports the backend once and compiles the operations the checks share once
+    (under JAX, eager operations compile per shape: separate processes took twice as long).
+    """
+    results = {}
+
+    def checks(backend):
+        if backend not in results:
+            data = str(tmp_path_factory.mktemp(f"no_dataset_{backend}"))
+            code = _CHECKS % {"shape": SMALL_SHAPE, "commands": _commands(data), "data": data}
+            results[backend] = run_json(backend, code)
+        return results[backend]
+
+    return checks
+
+
+def _in_backend_group(backend):
+    """A backend's parameter in that backend's xdist group: one worker runs the backend's one
+    child process, while another worker can run the other backend's."""
+    return pytest.param(*backend.values, marks=[
+        *backend.marks, pytest.mark.xdist_group(f"backend_{backend.values[0]}")])
+
+
+GROUPED_BACKENDS = [_in_backend_group(backend) for backend in BACKENDS]
+
+
+def _result(under_backend, backend: str, check: str):
+    result = under_backend(backend)[check]
+    assert "error" not in result, f"{backend} {check}: {result['error']}"
+    return result
+
+
+@pytest.mark.parametrize("backend", GROUPED_BACKENDS)
+def test_user_fit_on_numpy_arrays(under_backend, backend):
+    """A user's compile/fit/predict, fine-tuning and .keras round trip on plain NumPy arrays."""
+    result = _result(under_backend, backend, "user_fit")
     assert result["shape"] == [32, 3]
     assert result["loss"][-1] < result["loss"][0], result["loss"]
     assert result["frozen"], "freeze_backbone let the backbone weights change"
     assert result["same"], "the .keras round trip changed the predictions"
 
 
-_CONTRACTS = """
-import json, sys
-import ecg_tl_keras, ecg_tl_keras.models, ecg_tl_keras.backends
-from ecg_tl_keras.training import TrainConfig
-tensorflow = sorted(m for m in sys.modules if m.split('.')[0] == 'tensorflow')
-from ecg_tl_keras.backends import keras_backend
-from ecg_tl_keras.models import available_backbones
-from ecg_tl_keras.testing import SMALL_ARCHITECTURES, check_backbone
-summaries = {}
-for name in available_backbones():
-    try:
-        summaries[name] = check_backbone(name, input_shape=%r,
-                                         **SMALL_ARCHITECTURES.get(name, {}))
-    except Exception as error:  # reported per backbone by the test
-        summaries[name] = {"error": f"{type(error).__name__}: {error}"}
-print(json.dumps({"backend": keras_backend(), "tensorflow": tensorflow,
-                  "summaries": summaries}))
-""" % (SMALL_SHAPE,)
-
-
-@pytest.fixture(scope="module")
-def contracts_under():
-    """``check_backbone`` of every backbone under a backend, all in one process per backend,
-    which first imports the package and records the TensorFlow modules that import loaded.
-
-    One process compiles the operations the backbones share once (under JAX, eager
-    operations compile per shape: separate processes took twice as long).
-    """
-    results = {}
-
-    def contracts(backend):
-        if backend not in results:
-            results[backend] = run_json(backend, _CONTRACTS)
-        return results[backend]
-
-    return contracts
-
-
-def _in_contract_group(backend):
-    """A backend's parameter in that backend's xdist group: one worker runs the backend's one
-    contract process, while another worker can run the other backend's."""
-    return pytest.param(*backend.values, marks=[
-        *backend.marks, pytest.mark.xdist_group(f"contracts_{backend.values[0]}")])
-
-
-@pytest.mark.parametrize("backend", map(_in_contract_group, BACKENDS))
-def test_models_import_without_tensorflow(contracts_under, backend):
-    result = contracts_under(backend)
+@pytest.mark.parametrize("backend", GROUPED_BACKENDS)
+def test_models_import_without_tensorflow(under_backend, backend):
+    result = under_backend(backend)
     assert (result["backend"], result["tensorflow"]) == (backend, [])
 
 
 @pytest.mark.parametrize("name", _backbone_names())
-@pytest.mark.parametrize("backend", map(_in_contract_group, BACKENDS))
-def test_backbone_contract_under_backend(contracts_under, backend, name):
+@pytest.mark.parametrize("backend", GROUPED_BACKENDS)
+def test_backbone_contract_under_backend(under_backend, backend, name):
     """``ecg_tl_keras.testing.check_backbone`` (the same harness the TensorFlow tests run)."""
-    result = contracts_under(backend)
-    assert result["backend"] == backend
-    summary = result["summaries"][name]
+    summary = _result(under_backend, backend, "contracts")[name]
     assert "error" not in summary, f"{backend}-{name}: {summary.get('error')}"
     assert summary["features"] >= 1 and summary["stages"]
 
 
-_REFUSALS = """
-import contextlib, io, json
-from ecg_tl_keras.cli import main
-from ecg_tl_keras.training import TrainConfig, train
-refusals = []
-for command in %r:
-    stderr = io.StringIO()
-    with contextlib.redirect_stderr(stderr):
-        status = main(command)
-    refusals.append({"status": status, "lines": stderr.getvalue().strip().splitlines()})
-try:
-    train(TrainConfig(data=%r, model="gru", out="x"))
-    from_python = None
-except Exception as error:
-    from_python = f"{type(error).__name__}: {error}"
-print(json.dumps({"refusals": refusals, "from_python": from_python}))
-"""
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_commands_name_the_backends_they_need(backend, tmp_path):
+@pytest.mark.parametrize("backend", GROUPED_BACKENDS)
+def test_commands_name_the_backends_they_need(under_backend, backend):
     """``train``, ``evaluate``, ``predict``, ``demo`` and ``advise`` run under TensorFlow or
-    JAX (tests/test_jax_training.py, tests/test_jax_cli.py); under another backend they refuse
-    in one line naming both, from the command line and from Python. One child process per
-    backend runs every command's ``main`` (the error line it prints is the policy's, whatever
-    the process: tests/test_cli.py checks the policy across a process boundary)."""
-    train = ["train", "--data", str(tmp_path), "--model", "gru", "--out", "x"]
-    evaluate = ["evaluate", "--checkpoint", "x.keras", "--data", str(tmp_path)]
-    advise = ["advise", "--data", str(tmp_path), "--checkpoint", "x.keras", "--out", "x"]
-    commands = [train, evaluate, advise]
-    result = run_json(backend, _REFUSALS % (commands, str(tmp_path)))
+    JAX (tests/test_jax_training.py, tests/test_jax_cli.py); under another
+    backend they refuse in one line naming both, from the command line and from Python. The
+    backend's child runs every command's ``main`` (the error line it prints is the policy's,
+    whatever the process: tests/test_cli.py checks the policy across a process boundary)."""
+    result = _result(under_backend, backend, "refusals")
     if backend == "jax":  # each gets as far as its input
         expected = ["manifest.json not found", "manifest.json not found",
                     "--checkpoint x.keras: not found"]
@@ -198,6 +237,7 @@ def test_commands_name_the_backends_they_need(backend, tmp_path):
             assert error in refusal["lines"][0]
         assert "manifest.json not found" in result["from_python"], result["from_python"]
         return
+    assert len(result["refusals"]) == 3
     for refusal in result["refusals"]:
         assert refusal["status"] == 2 and len(refusal["lines"]) == 1, refusal
         line = refusal["lines"][0]
@@ -207,24 +247,15 @@ def test_commands_name_the_backends_they_need(backend, tmp_path):
     assert "KERAS_BACKEND=tensorflow" in result["from_python"]
 
 
-def test_strategies_belong_to_their_backend():
+@pytest.mark.parametrize("backend", [GROUPED_BACKENDS[OTHER_BACKENDS.index("jax")]])
+def test_strategies_belong_to_their_backend(under_backend, backend):
     """``data-parallel`` is keras.distribution's (JAX); ``mirrored``/``multiworker`` are
     tf.distribute's."""
     from ecg_tl_keras.training.distribution import make_strategy
 
     with pytest.raises(ValueError, match="--strategy data-parallel is keras.distribution's"):
         make_strategy("data-parallel")  # this process runs TensorFlow
-    result = run_json("jax", """
-import json
-from ecg_tl_keras.training.distribution import make_strategy
-errors = {}
-for name in ("mirrored", "multiworker", "nope"):
-    try:
-        make_strategy(name)
-    except ValueError as error:
-        errors[name] = str(error)
-print(json.dumps({"default": make_strategy("default").num_replicas_in_sync, "errors": errors}))
-""") if _installed("jax") else pytest.skip("jax is not installed")
+    result = _result(under_backend, backend, "strategies")
     assert result["default"] == 1
     assert "needs KERAS_BACKEND=tensorflow" in result["errors"]["mirrored"]
     assert "needs KERAS_BACKEND=tensorflow" in result["errors"]["multiworker"]
