@@ -61,7 +61,7 @@ def pytest_collection_finish(session):
     """Warns when ``--dist loadgroup`` is on but pytest-xdist did not group the tests (it names
     a test's group in its node id, which pytest 9.2 no longer lets it change: every worker then
     rebuilds each shared trained fixture, and again whenever its tests are split up)."""
-    if not session.config.getvalue("loadgroup"):
+    if not session.config.getoption("loadgroup", default=False):  # set on xdist workers
         return
     ungrouped = [item.nodeid for item in session.items
                  if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
