@@ -1,17 +1,20 @@
 """End to end on real records: a folder dataset of Georgia (CinC) and PTB-XL records with a
 labels.csv is built, a PTB-XL checkpoint is pre-trained, and ``ecg-tl-keras advise`` runs all
 three stages (tiny: 1 epoch, 2 seeds; minutes on 2 CPU cores); and ``advise`` on the demo's
-small set with ``--epochs 5`` and its budget rule reports only runs that learned, or names
-those that did not."""
+small set with the quick demo's pre-trained checkpoint, ``--epochs 5`` and its budget rule
+reports only runs that learned, or names those that did not."""
 
 from __future__ import annotations
 
 import csv
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
 from folder_fixtures import make_folder_release
+from preset_fixtures import QUICK_DEMO_GROUP, quick_demo  # noqa: F401 (a fixture)
 
 
 @pytest.mark.slow
@@ -86,24 +89,32 @@ def selection_scores(run: Path) -> tuple[float, float]:
 
 
 @pytest.mark.slow
-def test_advise_on_the_demos_small_set_recommends_only_from_runs_that_learned(tmp_path, capsys):
-    """The issue's new user: ``advise --data ptbxl_small --checkpoint CKPT --epochs 5`` (top 2,
-    the budget rule; 2 seeds instead of the default 3, the fewest that give an interval: each
-    seed is two more training runs). Every run either learned by the study's rule on the
-    selection split or is named in advice.md as one that did not; the budget is stated; with the
-    fitted budget the runs learn, so a gain is measured."""
+@pytest.mark.xdist_group(QUICK_DEMO_GROUP)
+def test_advise_on_the_demos_small_set_recommends_only_from_runs_that_learned(quick_demo, tmp_path,
+                                                                            capsys):
+    """The issue's new user: ``advise --data ptbxl_small --checkpoint CKPT --epochs 5`` after
+    ``demo --quick`` (CKPT: its pre-train on ``ptbxl``, run by test_demo.py's quick demo and
+    shared with it; top 2, the budget rule; 2 seeds instead of the default 3, the fewest that
+    give an interval: each seed is two more training runs). Every run either learned by the
+    study's rule on the selection split or is named in advice.md as one that did not; the budget
+    is stated; with the fitted budget the runs learn, so a gain is measured."""
     from ecg_tl_keras import cli
     from ecg_tl_keras.advise.budget import MIN_TOTAL_STEPS, fit_budget
     from ecg_tl_keras.advise.features import load_target
-    from ecg_tl_keras.demo import BATCH_SIZE, LR, MODEL, VAL_FOLD, build_demo_data
+    from ecg_tl_keras.demo import UPSTREAM
     from ecg_tl_keras.study.learning import did_not_learn
+    from ecg_tl_keras.study.results import load_results
     from ecg_tl_keras.study.stats import no_skill_baselines
-    from ecg_tl_keras.training import TrainConfig, train
 
-    build_demo_data(tmp_path / "demo", log=lambda _: None)
-    data = tmp_path / "demo" / "data"
-    train(TrainConfig(data=str(data / "ptbxl"), model=MODEL, out=str(tmp_path / "pre"), epochs=1,
-                      batch_size=BATCH_SIZE, lr=LR, val_fold=VAL_FOLD, verbose=0))
+    demo_out, done, console = quick_demo
+    assert done.returncode == 0, console[-3000:]
+    data = demo_out / "data"
+    (pretrain,) = [r for r in load_results(demo_out / "study-quick")
+                   if r["cell"]["kind"] == "scratch" and r["cell"]["dataset"] == UPSTREAM]
+    assert pretrain["cell"]["train_size"] is None and pretrain["cell"]["seed"] == 0
+    (tmp_path / "pre").mkdir()  # the candidate is named after its run folder: "pre"
+    shutil.copyfile(demo_out / "study-quick" / pretrain["run_dir"] / "best.keras",
+                    tmp_path / "pre" / "best.keras")
     advice_dir = tmp_path / "advice"
     # in this process, as above: the process boundary is tested in test_cli.py
     assert cli.main(["advise", "--data", str(data / "ptbxl_small"),

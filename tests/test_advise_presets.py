@@ -103,17 +103,22 @@ def resnet1d18_checkpoint(path: Path, data: Path) -> Path:
     metadata: the test checks the advice's mechanics (ranking, baselines, refusal), not a
     transfer between datasets (no other 500 Hz records ship with the package), so it is not
     trained (a training step would trace a training function for seconds, and no assertion
-    depends on it)."""
+    depends on it), and it is ResNet1d18 at reduced width (``SMALL_ARCHITECTURES``: every
+    layer, 8 filters wide), as the preset is a reduced Net1D: its random-encoder baseline
+    rebuilds the same architecture, and each of the three runs through the 5,000-sample
+    records in a fraction of the full width's time."""
     import keras
 
     from ecg_tl_keras.built import load_manifest
     from ecg_tl_keras.models import build_model
+    from ecg_tl_keras.testing import SMALL_ARCHITECTURES
     from ecg_tl_keras.training.checkpoints import save_checkpoint
 
     manifest = load_manifest(data)
     keras.utils.set_random_seed(3)
     model = build_model("resnet1d18", len(manifest.labels), input_shape=(5000, 12),
-                        normalization=manifest.normalization)
+                        normalization=manifest.normalization,
+                        **SMALL_ARCHITECTURES["resnet1d18"])
     save_checkpoint(model, path, {"labels": list(manifest.labels), "model": "resnet1d18",
                                   "fs": 500, "leads": list(manifest.leads),
                                   "dataset": "mine"})

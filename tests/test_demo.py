@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -16,7 +13,8 @@ from ecg_tl_keras.console import is_native_log_line
 from ecg_tl_keras.study.cells import expand_cells
 from ecg_tl_keras.study.results import load_results
 from ecg_tl_keras.study.stats import no_skill_baselines
-from conftest import PROJECT_ROOT, SAMPLE_DATA
+from conftest import SAMPLE_DATA
+from preset_fixtures import QUICK_DEMO_GROUP, quick_demo  # noqa: F401 (a fixture)
 
 
 def test_the_two_demo_datasets_split_the_sample_by_patient(tmp_path):
@@ -57,17 +55,13 @@ def test_quick_demo_plan_is_one_seed_of_the_full_one():
 
 
 @pytest.mark.slow
-def test_quick_demo_end_to_end_with_a_quiet_console(tmp_path, capsys):
+@pytest.mark.xdist_group(QUICK_DEMO_GROUP)
+def test_quick_demo_end_to_end_with_a_quiet_console(quick_demo, capsys):
     """The console command, as a user runs it: every step, the summary, no TF log line, no
     Python warning; then again (in this process: what resuming reads is on disk), resuming
-    with nothing to train."""
-    out = tmp_path / "demo"
-    command = [sys.executable, "-m", "ecg_tl_keras", "demo", "--quick", "--out", str(out)]
-    # As a user runs it: no TF_CPP_* settings of the test session, Python's default warnings.
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith("TF_CPP") and key != "PYTHONWARNINGS"}
-    result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, timeout=900)
-    console = (result.stdout + result.stderr).decode()
+    with nothing to train. (The run is :func:`preset_fixtures.quick_demo`, a child process
+    shared with test_advise_e2e.py, which advises with its pre-trained checkpoint.)"""
+    out, result, console = quick_demo
     assert result.returncode == 0, console[-3000:]
     for step in ("[demo 1/3]", "[demo 2/3]", "[demo 3/3]", "report:"):
         assert step in console
