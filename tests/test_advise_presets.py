@@ -3,8 +3,8 @@ with a random-weight ECGFounder preset, our ResNet1d18 checkpoint and their rand
 baselines; a candidate of another rate refused with both rates named; features streamed in
 batches through the preset's own input convention.
 
-The ECGFounder preset is a reduced-width Net1D (``SMALL_ARCHITECTURES["net1d"]``: 8 stem
-channels, stages of 16 and 32 channels) with random weights, saved with ECGFounder's preset
+The ECGFounder preset is a reduced Net1D (``preset_fixtures.PRESET_NET1D``: 8 stem channels,
+one stage of 16) with random weights, saved with ECGFounder's preset
 metadata (500 Hz, 5,000 samples, its 12 leads, record z-score input): the importer converts
 only the published 30 M-parameter configuration, too slow for a 2-core test. Its input
 conventions and the way ``advise`` loads it are those of an imported preset.
@@ -76,19 +76,19 @@ def small_ecgfounder_preset(folder: Path) -> Path:
     from ecg_tl_keras.models import get_backbone
     from ecg_tl_keras.models.conventions import convention_layer
     from ecg_tl_keras.models.presets import preset_model, save_to_preset
-    from ecg_tl_keras.testing import SMALL_ARCHITECTURES
+    from preset_fixtures import PRESET_NET1D
 
     import keras
 
     keras.utils.set_random_seed(7)
-    small = SMALL_ARCHITECTURES["net1d"]
+    small = PRESET_NET1D
     model = preset_model(get_backbone("net1d", (SAMPLES, len(LEADS)), **small), N_LABELS,
                          convention_layer(NORMALIZATION), "net1d")
     metadata = ecgfounder_metadata([f"label_{i}" for i in range(N_LABELS)],
                                    Path("random-small.pth"), "0" * 64)
     metadata["architecture"] = {"backbone": "net1d", **{k: list(v) if isinstance(v, tuple)
                                                         else v for k, v in small.items()},
-                                "note": "reduced width, random weights (a test fixture)"}
+                                "note": "reduced, random weights (a test fixture)"}
     return save_to_preset(model, folder, metadata)
 
 
