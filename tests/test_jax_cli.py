@@ -237,13 +237,16 @@ val_fold = 0
 
 
 def test_study_run_and_report_under_jax(backbone_module, data_root, tmp_path):
-    """A three-cell study (two scratch cells, one frozen-backbone fine-tune) and its report."""
+    """A three-cell study (two scratch cells, one frozen-backbone fine-tune) and its report,
+    run one after the other by one TensorFlow-free process."""
     plan = tmp_path / "tiny.toml"
     plan.write_text(STUDY_PLAN)
     study = tmp_path / "study"
-    done = _ok(run_without_tensorflow("--import", backbone_module, "study", "run", "--plan", plan,
-                                      "--data-root", data_root, "--out", study))
-    assert "3/3 cells done" in done.stdout
+    done, reported = commands_without_tensorflow(
+        ["--import", backbone_module, "study", "run", "--plan", plan, "--data-root", data_root,
+         "--out", study],
+        ["--import", backbone_module, "study", "report", study, "--out", tmp_path / "report"])
+    assert "3/3 cells done" in _ok(done).stdout
     results = {path.stem: json.loads(path.read_text())
                for path in (study / "results").glob("*.json")}
     assert sorted(results) == [f"finetune__georgia-to-ptbxl__{FAST_BACKBONE}__seed0",
@@ -257,8 +260,7 @@ def test_study_run_and_report_under_jax(backbone_module, data_root, tmp_path):
     finetune = json.loads((study / "runs" / f"finetune__georgia-to-ptbxl__{FAST_BACKBONE}__seed0"
                            / "metrics.json").read_text())
     assert finetune["finetune"] == "linear"
-    _ok(run_without_tensorflow("--import", backbone_module, "study", "report", study, "--out",
-                               tmp_path / "report"))
+    _ok(reported)
     assert "finetune" in (tmp_path / "report" / "report.md").read_text()
 
 
