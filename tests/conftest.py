@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -178,6 +180,37 @@ def georgia_built(tmp_path_factory, sample_data) -> Path:
     build_dataset("georgia", sample_data / "georgia", out, workers=0, progress=False,
                   log=lambda _: None)
     return out / "georgia"
+
+
+#: The xdist group of every test that uses :func:`quick_demo` (one worker runs the demo once).
+QUICK_DEMO_GROUP = "quick_demo"
+
+
+@pytest.fixture(scope="session")
+def quick_demo(tmp_path_factory):
+    """``python -m ecg_tl_keras demo --quick --out OUT`` as a user runs it (a child process
+    without the test session's TF_CPP_* settings, Python's default warnings), run once per
+    test process; mark the tests that use it ``xdist_group(QUICK_DEMO_GROUP)``.
+
+    Returns:
+        ``(OUT, the finished process, its stdout and stderr as text)``.
+    """
+    out = tmp_path_factory.mktemp("quick_demo") / "demo"
+    command = [sys.executable, "-m", "ecg_tl_keras", "demo", "--quick", "--out", str(out)]
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("TF_CPP") and key != "PYTHONWARNINGS"}
+    result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, timeout=900)
+    return out, result, (result.stdout + result.stderr).decode()
+
+
+@pytest.fixture
+def fast_backbone(tmp_path):
+    """The fast test backbone (``tests/fast_backbone.py``) registered in this process for the
+    test; yields the module that registers it (for ``--import`` in a child)."""
+    from fast_backbone import registered
+
+    with registered(tmp_path) as module:
+        yield module
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import QUICK_DEMO_GROUP
 from folder_fixtures import make_folder_release
-from preset_fixtures import QUICK_DEMO_GROUP, quick_demo  # noqa: F401 (a fixture)
 
 
 @pytest.mark.slow

@@ -13,8 +13,7 @@ from ecg_tl_keras.console import is_native_log_line
 from ecg_tl_keras.study.cells import expand_cells
 from ecg_tl_keras.study.results import load_results
 from ecg_tl_keras.study.stats import no_skill_baselines
-from conftest import SAMPLE_DATA
-from preset_fixtures import QUICK_DEMO_GROUP, quick_demo  # noqa: F401 (a fixture)
+from conftest import QUICK_DEMO_GROUP, SAMPLE_DATA
 
 
 def test_the_two_demo_datasets_split_the_sample_by_patient(tmp_path):
@@ -59,7 +58,7 @@ def test_quick_demo_plan_is_one_seed_of_the_full_one():
 def test_quick_demo_end_to_end_with_a_quiet_console(quick_demo, capsys):
     """The console command, as a user runs it: every step, the summary, no TF log line, no
     Python warning; then again (in this process: what resuming reads is on disk), resuming
-    with nothing to train. (The run is :func:`preset_fixtures.quick_demo`, a child process
+    with nothing to train. (The run is :func:`conftest.quick_demo`, a child process
     shared with test_advise_e2e.py, which advises with its pre-trained checkpoint.)"""
     out, result, console = quick_demo
     assert result.returncode == 0, console[-3000:]

@@ -16,7 +16,6 @@ from ecg_tl_keras.study.plan import load_plan
 from ecg_tl_keras.study.results import load_results
 from ecg_tl_keras.training import faults
 from fast_backbone import NAME as FAST_BACKBONE
-from fast_backbone import registered
 from report_checks import check_report_matches_results
 
 pytestmark = pytest.mark.slow
@@ -56,12 +55,6 @@ def spy(monkeypatch):
 def interrupt_after_first_epoch(monkeypatch):
     """Stop the next training run right after its first epoch was backed up."""
     monkeypatch.setenv(faults.ENV, "backup_renamed:1:raise")
-
-
-@pytest.fixture
-def fast_backbone(tmp_path):
-    with registered(tmp_path) as module:
-        yield module
 
 
 def test_sharded_study_with_an_interrupted_cell(tmp_path, data_root, spy, monkeypatch, capsys,

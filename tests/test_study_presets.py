@@ -23,7 +23,6 @@ from ecg_tl_keras.study.stats import seed_gain_interval
 from ecg_tl_keras.training import TrainConfig
 from ecg_tl_keras.training.checkpoints import save_checkpoint
 from fast_backbone import NAME as FAST_BACKBONE
-from fast_backbone import registered
 from preset_fixtures import small_net1d_preset
 from study_simulation import result_files, simulate
 from tfrecords_builder.files import sha256_file
@@ -244,14 +243,14 @@ def _config(data, seed):
 
 
 @pytest.mark.slow
-def test_a_study_with_a_preset_runs_and_reports_its_comparison(tmp_path, preset, data_root):
+def test_a_study_with_a_preset_runs_and_reports_its_comparison(tmp_path, preset, data_root,
+                                                               fast_backbone):
     """The plan's own cells train the fast test backbone (what is checked is the preset's)."""
     plan_file = tmp_path / "mini.toml"
     plan_file.write_text(_toml(preset, model=FAST_BACKBONE))
     study = tmp_path / "study"
-    with registered(tmp_path):
-        assert cli.main(["study", "run", "--plan", str(plan_file), "--data-root",
-                         str(data_root), "--out", str(study)]) == 0
+    assert cli.main(["study", "run", "--plan", str(plan_file), "--data-root", str(data_root),
+                     "--out", str(study)]) == 0
     results = {r["cell"]["key"]: r for r in load_results(study)}
     assert len(results) == 10  # 3 own cells and 2 preset cells, per seed
     tuned = results["finetune__tiny-to-ptbxl__net1d-tiny__seed1"]
