@@ -145,7 +145,8 @@ def test_every_builtin_strategy_finetunes_under_jax(checkpoints, backbone_module
                                                     devices):
     """Each strategy's phases run (the logged learning rate is the phase's) and its frozen
     backbone stays bit for bit the checkpoint's: always for ``linear``; for ``gradual`` and
-    ``lp-ft`` (the test backbone's one stage trains from epoch 2) exactly when epoch 1 is the best.
+    ``lp-ft`` (the test backbone's one stage trains from epoch 2) exactly when epoch 1 is the
+    best.
     On two devices (``--strategy data-parallel``), the compiled steps are rebuilt when the
     backbone is unfrozen (their output layout lists trainable and frozen weights apart).
     The one-device runs are ``jax_runs``'s; the two-device one has a process of its own."""
@@ -265,8 +266,8 @@ def test_study_run_and_report_under_jax(backbone_module, data_root, tmp_path):
 
 
 def test_advise_all_three_stages_under_jax(checkpoints, backbone_module, ptbxl_built, tmp_path):
-    """``advise --last-stage finetune`` on the TensorFlow-trained test backbone: scored (the same MELEP
-    and LogME as under TensorFlow), probed, ranked against its random-encoder baseline,
+    """``advise --last-stage finetune`` on the TensorFlow-trained test backbone: scored (the
+    same MELEP and LogME as under TensorFlow), probed, ranked against its random-encoder baseline,
     fine-tuned and trained from scratch for one seed and one epoch, every run under JAX."""
     from ecg_tl_keras.advise.features import frozen_outputs, load_target
     from ecg_tl_keras.advise.leep import melep
@@ -275,7 +276,8 @@ def test_advise_all_three_stages_under_jax(checkpoints, backbone_module, ptbxl_b
 
     out = tmp_path / "advice"
     done = _ok(run_without_tensorflow(
-        "--import", backbone_module, "advise", "--data", ptbxl_built, "--checkpoint", checkpoints["tensorflow"], "--out", out,
+        "--import", backbone_module, "advise", "--data", ptbxl_built, "--checkpoint",
+        checkpoints["tensorflow"], "--out", out,
         "--last-stage", "finetune", "--seeds", 1, "--top", 1, "--epochs", 1, "--batch-size",
         BATCH, "--lr", LR))
     advice = json.loads((out / "advice.json").read_text())
