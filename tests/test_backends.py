@@ -247,14 +247,17 @@ def test_commands_name_the_backends_they_need(under_backend, backend):
     assert "KERAS_BACKEND=tensorflow" in result["from_python"]
 
 
-@pytest.mark.parametrize("backend", [GROUPED_BACKENDS[OTHER_BACKENDS.index("jax")]])
-def test_strategies_belong_to_their_backend(under_backend, backend):
-    """``data-parallel`` is keras.distribution's (JAX); ``mirrored``/``multiworker`` are
-    tf.distribute's."""
+def test_data_parallel_is_refused_under_tensorflow():
+    """``data-parallel`` is keras.distribution's (JAX); this process runs TensorFlow."""
     from ecg_tl_keras.training.distribution import make_strategy
 
     with pytest.raises(ValueError, match="--strategy data-parallel is keras.distribution's"):
-        make_strategy("data-parallel")  # this process runs TensorFlow
+        make_strategy("data-parallel")
+
+
+@pytest.mark.parametrize("backend", [GROUPED_BACKENDS[OTHER_BACKENDS.index("jax")]])
+def test_strategies_belong_to_their_backend(under_backend, backend):
+    """``mirrored``/``multiworker`` are tf.distribute's: refused under JAX."""
     result = _result(under_backend, backend, "strategies")
     assert result["default"] == 1
     assert "needs KERAS_BACKEND=tensorflow" in result["errors"]["mirrored"]
